@@ -1,0 +1,50 @@
+# wspolicy: serverless control plane for remote-workspace session policies.
+# The two first commands: `make run` (the service on 127.0.0.1:8080) and `make test`.
+
+SHELL := /bin/bash
+GO ?= go
+LOCAL := $(CURDIR)/.local
+DDB_DIR := $(LOCAL)/dynamodb
+DDB_VERSION := 2.9.30
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: all run test test-go dynamodb-local tools vet fmt clean
+
+all: test
+
+## run: DynamoDB Local + tables + API on 127.0.0.1:$(PORT) (default 8080) + sweeps every $(SWEEP_INTERVAL)
+run: dynamodb-local
+	@scripts/with-dynamodb.sh $(GO) run ./cmd/local
+
+## test: every test, including those against DynamoDB Local (started and stopped here)
+test: tools
+	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory test-go
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+## dynamodb-local: AWS's DynamoDB Local, from the npm package that bundles it, into .local/
+dynamodb-local: $(DDB_DIR)/DynamoDBLocal.jar
+
+$(DDB_DIR)/DynamoDBLocal.jar:
+	@mkdir -p $(LOCAL)/tmp $(DDB_DIR)
+	cd $(LOCAL)/tmp && npm pack --silent amplify-dynamodb-simulator@$(DDB_VERSION) >/dev/null
+	tar -xzf $(LOCAL)/tmp/amplify-dynamodb-simulator-$(DDB_VERSION).tgz -C $(LOCAL)/tmp package/emulator
+	cp -r $(LOCAL)/tmp/package/emulator/. $(DDB_DIR)/
+	rm -rf $(LOCAL)/tmp
+	@test -f $@
+
+## tools: everything the tests need that is not Go (DynamoDB Local, npm tools)
+tools: dynamodb-local node-tools
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf build
+
+-include make/*.mk
