@@ -1,0 +1,96 @@
+package settings
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Warning codes.
+const (
+	// WarnPriorityTie: two groups of one user with the same priority set the same setting (or
+	// map the same volume_mapping host path); the group with the smaller id wins.
+	WarnPriorityTie = "priority_tie"
+	// WarnKeepaliveExpiration: keepalive_expiration is less than twice keepalive_interval.
+	WarnKeepaliveExpiration = "keepalive_expiration_too_short"
+	// WarnIdleDisconnect: idle_disconnect (minutes) is not longer than keepalive_interval (seconds).
+	WarnIdleDisconnect = "idle_disconnect_too_short"
+)
+
+// Warning is advice about settings that are valid but probably not what the administrator
+// wants; a write that produces one still succeeds.
+type Warning struct {
+	Code     string   `json:"code"`
+	Message  string   `json:"message"`
+	Settings []string `json:"settings,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+// RelationWarnings checks the relations between settings that settings.md lists:
+// keepalive_expiration >= 2 × keepalive_interval, and idle_disconnect × 60 > keepalive_interval.
+// values reports a setting's value and whether it is set. A relation is checked only when at
+// least one of its two settings is set; the other then takes its catalog default (and the
+// message says so). On a group's own settings this flags what the group itself sets, even
+// though a member's effective values may come from other groups; Resolve applies the same
+// checks to the effective values, where every setting is present.
+func RelationWarnings(values func(name string) (json.RawMessage, bool)) []Warning {
+	return relationWarnings(values, nil)
+}
+
+// relationSide is one side of a relation: its value in the setting's own unit, in seconds,
+// and whether it came from the catalog default.
+type relationSide struct {
+	name    string
+	value   float64
+	seconds float64
+	dflt    bool
+}
+
+func (s relationSide) text() string {
+	v := strconv.FormatFloat(s.value, 'f', -1, 64)
+	var t string
+	if s.name == "idle_disconnect" {
+		t = fmt.Sprintf("%s (%s minutes = %s s", s.name, v, strconv.FormatFloat(s.seconds, 'f', -1, 64))
+	} else {
+		t = fmt.Sprintf("%s (%s s", s.name, v)
+	}
+	if s.dflt {
+		t += ", catalog default"
+	}
+	return t + ")"
+}
+
+// relationWarnings is RelationWarnings; groupsOf, when not nil, names the groups a setting's
+// value came from, for the Groups of the warning.
+func relationWarnings(values func(name string) (json.RawMessage, bool), groupsOf func(names ...string) []string) []Warning {
+	side := func(name string, scale float64) (relationSide, bool, bool) {
+		raw, set := values(name)
+		if !set || len(raw) == 0 {
+			s, _ := lookup(name)
+			raw, set = s.Default, false
+		}
+		f, ok := parseFloat(trimSpace(raw))
+		return relationSide{name: name, value: f, seconds: f * scale, dflt: !set}, set, ok
+	}
+	exp, expSet, expOK := side("keepalive_expiration", 1)
+	iv, ivSet, ivOK := side("keepalive_interval", 1)
+	idle, idleSet, idleOK := side("idle_disconnect", 60)
+
+	var out []Warning
+	add := func(code, msg string, a, b relationSide) {
+		w := Warning{Code: code, Message: msg, Settings: []string{a.name, b.name}}
+		if groupsOf != nil {
+			w.Groups = groupsOf(a.name, b.name)
+		}
+		out = append(out, w)
+	}
+	if (expSet || ivSet) && expOK && ivOK && exp.seconds < 2*iv.seconds {
+		add(WarnKeepaliveExpiration, fmt.Sprintf("%s should be at least twice %s, or sessions may expire between two keepalives",
+			exp.text(), iv.text()), exp, iv)
+	}
+	if (idleSet || ivSet) && idleOK && ivOK && idle.seconds <= iv.seconds {
+		add(WarnIdleDisconnect, fmt.Sprintf("%s should be longer than %s, or idle users are not disconnected in time",
+			idle.text(), iv.text()), idle, iv)
+	}
+	return out
+}

@@ -1,0 +1,322 @@
+package settings
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// GroupInput is one of a user's groups as Resolve needs it: its settings hold values already
+// validated (ideally the canonical JSON Validate returned).
+type GroupInput struct {
+	ID       string
+	Name     string
+	Priority int
+	Settings map[string]json.RawMessage
+}
+
+// SourceGroup identifies the group an effective value came from.
+type SourceGroup struct {
+	ID       string `json:"group_id"`
+	Name     string `json:"name"`
+	Priority int    `json:"priority"`
+}
+
+// The kinds of Source.
+const (
+	SourceKindGroup   = "group"   // one group supplied the value (rule lowest)
+	SourceKindGroups  = "groups"  // the value merges the groups listed (rule merged)
+	SourceKindDefault = "default" // no group sets it: the catalog default
+)
+
+// Source says where an effective value came from.
+type Source struct {
+	Kind   string        `json:"kind"`
+	Group  *SourceGroup  `json:"group,omitempty"`
+	Groups []SourceGroup `json:"groups,omitempty"`
+}
+
+// Effective is a user's effective value of one setting with its source.
+type Effective struct {
+	Value  json.RawMessage `json:"value"`
+	Source Source          `json:"source"`
+}
+
+// Resolution is a user's effective settings: every setting of the catalog, plus warnings.
+type Resolution struct {
+	Settings map[string]Effective `json:"settings"`
+	Warnings []Warning            `json:"warnings"`
+}
+
+// Resolve computes the effective value of every setting of the catalog from a user's groups.
+// A lowest setting takes the value of the group with the lowest priority number that sets it;
+// on equal priority the lexically smaller group id wins and a priority_tie warning names the
+// setting and the groups. volume_mapping is the union of every group's map; on the same host
+// path the group that comes first in that order wins (a tie on priority is again a warning),
+// and its source lists, in precedence order, the groups that set volume_mapping. A setting no
+// group sets takes the catalog default. The relation warnings are computed on the effective
+// values. A group listed twice counts once. Values share memory with the inputs and must not be
+// modified; stored values that are not valid JSON objects are ignored for volume_mapping.
+func Resolve(groups []GroupInput) Resolution {
+	order := precedence(groups)
+	srcs := make([]SourceGroup, len(order))
+	for k, gi := range order {
+		g := &groups[gi]
+		srcs[k] = SourceGroup{ID: g.ID, Name: g.Name, Priority: g.Priority}
+	}
+	arena := slices.Clone(catalog.defaults)
+	out := Resolution{Settings: make(map[string]Effective, len(catalog.list)), Warnings: []Warning{}}
+	var ties []tie
+	for i := range catalog.list {
+		s := &catalog.list[i]
+		if i == catalog.volume {
+			e, t := mergeVolumes(groups, order, srcs)
+			if e.Value == nil {
+				e = Effective{Value: arena[catalog.defaultAt[i]:catalog.defaultAt[i+1]:catalog.defaultAt[i+1]], Source: Source{Kind: SourceKindDefault}}
+			}
+			out.Settings[s.Name] = e
+			ties = append(ties, t...)
+			continue
+		}
+		win := -1
+		var val json.RawMessage
+		for k, gi := range order {
+			if v, ok := groups[gi].Settings[s.Name]; ok && len(v) > 0 {
+				win, val = k, v
+				break
+			}
+		}
+		if win < 0 {
+			out.Settings[s.Name] = Effective{
+				Value:  arena[catalog.defaultAt[i]:catalog.defaultAt[i+1]:catalog.defaultAt[i+1]],
+				Source: Source{Kind: SourceKindDefault},
+			}
+			continue
+		}
+		out.Settings[s.Name] = Effective{Value: val, Source: Source{Kind: SourceKindGroup, Group: &srcs[win]}}
+		for k := win + 1; k < len(order) && srcs[k].Priority == srcs[win].Priority; k++ {
+			if v, ok := groups[order[k]].Settings[s.Name]; ok && len(v) > 0 {
+				ties = append(ties, tie{setting: s.Name, winner: win, other: k})
+			}
+		}
+	}
+	if len(ties) > 0 {
+		out.Warnings = append(out.Warnings, tieWarnings(ties, srcs)...)
+	}
+	values := func(name string) (json.RawMessage, bool) {
+		e, ok := out.Settings[name]
+		return e.Value, ok
+	}
+	groupsOf := func(names ...string) []string {
+		var ids []string
+		for _, n := range names {
+			if g := out.Settings[n].Source.Group; g != nil && !slices.Contains(ids, g.ID) {
+				ids = append(ids, g.ID)
+			}
+		}
+		return ids
+	}
+	out.Warnings = append(out.Warnings, relationWarnings(values, groupsOf)...)
+	return out
+}
+
+// precedence returns the positions of groups from highest to lowest precedence: lower priority
+// number first, then smaller id. A group id listed twice keeps its first place.
+func precedence(groups []GroupInput) []int {
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ga, gb := &groups[a], &groups[b]
+		if c := cmp.Compare(ga.Priority, gb.Priority); c != 0 {
+			return c
+		}
+		return strings.Compare(ga.ID, gb.ID)
+	})
+	return slices.CompactFunc(order, func(a, b int) bool { return groups[a].ID == groups[b].ID })
+}
+
+// tie records that the group at precedence position other also supplies setting (or, with
+// hostPath, the same volume_mapping host path) at the same priority as winner, which wins.
+type tie struct {
+	setting  string
+	hostPath string
+	winner   int
+	other    int
+}
+
+// tieWarnings folds ties into one priority_tie warning per pair of tied groups.
+func tieWarnings(ties []tie, srcs []SourceGroup) []Warning {
+	type pair struct{ winner, other int }
+	type agg struct {
+		pair
+		settings  []string
+		hostPaths []string
+	}
+	var aggs []*agg
+	byPair := map[pair]*agg{}
+	for _, t := range ties {
+		p := pair{t.winner, t.other}
+		a := byPair[p]
+		if a == nil {
+			a = &agg{pair: p}
+			byPair[p] = a
+			aggs = append(aggs, a)
+		}
+		if !slices.Contains(a.settings, t.setting) {
+			a.settings = append(a.settings, t.setting)
+		}
+		if t.hostPath != "" {
+			a.hostPaths = append(a.hostPaths, t.hostPath)
+		}
+	}
+	slices.SortFunc(aggs, func(a, b *agg) int {
+		return cmp.Or(cmp.Compare(a.winner, b.winner), cmp.Compare(a.other, b.other))
+	})
+	out := make([]Warning, 0, len(aggs))
+	for _, a := range aggs {
+		slices.Sort(a.settings)
+		w, o := srcs[a.winner], srcs[a.other]
+		msg := fmt.Sprintf("groups %q (%s) and %q (%s) have the same priority %d and both set %s",
+			w.ID, w.Name, o.ID, o.Name, w.Priority, strings.Join(a.settings, ", "))
+		if len(a.hostPaths) > 0 {
+			msg += " (volume_mapping host paths " + quoteList(a.hostPaths) + ")"
+		}
+		msg += fmt.Sprintf("; the value of %q applies because its id sorts first; give one of them another priority to decide", w.ID)
+		out = append(out, Warning{Code: WarnPriorityTie, Message: msg, Settings: a.settings, Groups: []string{w.ID, o.ID}})
+	}
+	return out
+}
+
+// volumeEntry is one host path of one group's volume_mapping; k is the group's precedence.
+type volumeEntry struct {
+	member
+	k int
+}
+
+// mergeVolumes combines the volume_mapping of every group that sets it, without decoding the
+// mounts. The result is canonical when the inputs are: host paths in sorted order.
+func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effective, []tie) {
+	const name = "volume_mapping"
+	var entries []volumeEntry
+	var contributors []SourceGroup
+	for k, gi := range order {
+		raw, ok := groups[gi].Settings[name]
+		if !ok || len(raw) == 0 {
+			continue
+		}
+		ms, ok := scanObject(raw)
+		if !ok {
+			continue
+		}
+		contributors = append(contributors, srcs[k])
+		for _, m := range ms {
+			entries = append(entries, volumeEntry{member: m, k: k})
+		}
+	}
+	if contributors == nil {
+		return Effective{}, nil
+	}
+	// Stable: entries of one host path stay in precedence order, so the first one wins.
+	slices.SortStableFunc(entries, func(a, b volumeEntry) int { return strings.Compare(a.key, b.key) })
+	size := 2
+	for _, e := range entries {
+		size += len(e.rawKey) + len(e.val) + 2
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	var ties []tie
+	win := -1
+	for i, e := range entries {
+		if win >= 0 && e.key == entries[win].key {
+			w := entries[win].k
+			if e.k != w && srcs[e.k].Priority == srcs[w].Priority {
+				ties = append(ties, tie{setting: name, hostPath: e.key, winner: w, other: e.k})
+			}
+			continue
+		}
+		if win >= 0 {
+			buf = append(buf, ',')
+		}
+		win = i
+		buf = append(buf, e.rawKey...)
+		buf = append(buf, ':')
+		buf = append(buf, e.val...)
+	}
+	buf = append(buf, '}')
+	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors}}, ties
+}
+
+// Bool returns the effective value of a bool setting; false when it is missing or not a bool.
+func (r Resolution) Bool(name string) bool {
+	return string(trimSpace(r.Settings[name].Value)) == "true"
+}
+
+// Int returns the effective value of an int setting; 0 when it is missing or not a number.
+func (r Resolution) Int(name string) int64 {
+	v := trimSpace(r.Settings[name].Value)
+	if n, res := parseWhole(v); res == wholeOK {
+		return n
+	}
+	f, ok := parseFloat(v)
+	if !ok || math.Abs(f) >= 1<<62 {
+		return 0
+	}
+	return int64(f)
+}
+
+// Float returns the effective value of a numeric setting; 0 when it is missing or not a number.
+func (r Resolution) Float(name string) float64 {
+	f, _ := parseFloat(trimSpace(r.Settings[name].Value))
+	return f
+}
+
+// String returns the effective value of a string, enum, url or id setting; "" when it is
+// missing or not a string.
+func (r Resolution) String(name string) string {
+	var s string
+	if json.Unmarshal(r.Settings[name].Value, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// UsageLimit returns the effective usage_limit (the zero value for no limit) and its source.
+func (r Resolution) UsageLimit() (UsageLimit, Source) {
+	e := r.Settings["usage_limit"]
+	var ul UsageLimit
+	if json.Unmarshal(e.Value, &ul) != nil || ul.Type == "" || ul.Interval == "" || ul.Hours <= 0 {
+		ul = UsageLimit{}
+	}
+	return ul, e.Source
+}
+
+// VolumeMapping returns the effective (merged) volume_mapping by host path, defaults filled;
+// never nil. Entries that are not valid mounts are left out.
+func (r Resolution) VolumeMapping() map[string]VolumeMount {
+	ms, _ := scanObject(r.Settings["volume_mapping"].Value)
+	out := make(map[string]VolumeMount, len(ms))
+	for _, m := range ms {
+		if vm, p := parseVolumeEntry(trimSpace(m.val)); p == nil {
+			out[m.key] = vm
+		}
+	}
+	return out
+}
+
+// RunConfig returns the effective run_config decoded, numbers as json.Number so they pass
+// through unchanged; never nil.
+func (r Resolution) RunConfig() map[string]any {
+	out := map[string]any{}
+	dec := json.NewDecoder(bytes.NewReader(r.Settings["run_config"].Value))
+	dec.UseNumber()
+	if dec.Decode(&out) != nil || out == nil {
+		return map[string]any{}
+	}
+	return out
+}
