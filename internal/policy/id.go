@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,11 +35,30 @@ type SystemClock struct{}
 // Now returns the current UTC time.
 func (SystemClock) Now() time.Time { return time.Now().UTC() }
 
-// FixedClock is a settable clock for tests.
-type FixedClock struct{ T time.Time }
+// FixedClock is a settable clock for tests; it is safe for concurrent use. Set T only before
+// sharing the clock; afterwards use Set and Advance.
+type FixedClock struct {
+	mu sync.Mutex
+	T  time.Time
+}
 
 // Now returns the clock's time.
-func (c *FixedClock) Now() time.Time { return c.T }
+func (c *FixedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.T
+}
+
+// Set moves the clock to t.
+func (c *FixedClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.T = t
+}
 
 // Advance moves the clock forward by d.
-func (c *FixedClock) Advance(d time.Duration) { c.T = c.T.Add(d) }
+func (c *FixedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.T = c.T.Add(d)
+}
