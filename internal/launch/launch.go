@@ -1,0 +1,171 @@
+package launch
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
+)
+
+// Launch is what the provisioning layer needs to start a session: everything in it is already
+// resolved for the user, so a platform can act on it without reading any group.
+type Launch struct {
+	// ImageID is the workspace image the session runs.
+	ImageID string `json:"image_id"`
+	// RunConfig is the effective run_config (docker run parameters), passed through untouched.
+	RunConfig map[string]any `json:"run_config"`
+	// Mounts are the session's volume mounts, sorted by bind, then host path, then source.
+	Mounts []Mount `json:"volume_mappings"`
+	// Environment holds variables to set in the session; the provisioning layer applies them
+	// over run_config's own environment (these win on the same name).
+	Environment map[string]string `json:"environment"`
+	// WebFilterPolicy is the effective web_filter_policy id; "" means none.
+	WebFilterPolicy string `json:"web_filter_policy"`
+	// InjectSSHKeys is the effective inject_ssh_keys: inject the user's SSH key pair.
+	InjectSSHKeys bool `json:"inject_ssh_keys"`
+	// AllowPersistentProfile is the effective allow_persistent_profile: attach the user's
+	// persistent profile when the image has one configured.
+	AllowPersistentProfile bool `json:"allow_persistent_profile"`
+}
+
+// Mount is one volume of a session: HostPath on the host mounted at Bind in the session, with
+// the {username} and {user_id} tokens already substituted. Source says where it came from:
+// "group:<id>" for a volume_mapping entry of that group, "groups:<id>,<id>…" for one supplied by
+// one of those groups (listed in precedence order) when the resolution does not say which, and
+// "user_mapping:<mapping id>" for one of the user's own storage mappings.
+type Mount struct {
+	HostPath string `json:"host_path"`
+	settings.VolumeMount
+	Source string `json:"source"`
+}
+
+// The prefixes of Mount.Source.
+const (
+	SourceGroup       = "group:"
+	SourceGroups      = "groups:"
+	SourceUserMapping = "user_mapping:"
+)
+
+// BuildLaunch assembles the launch configuration of a new session of imageID for user, whose
+// effective settings are r and who registered mappings:
+//   - Mounts: the merged volume_mapping (Resolve already merged it), plus the user's own
+//     mappings only while allow_user_storage_mapping is true, with mode forced to "ro" while
+//     read_only_user_storage_mapping is true. A user mapping whose host path or bind (after
+//     substitution) is already used by a group mount, or by an older mapping of the user, is
+//     left out: the administrator's mounts win and a session never gets two mounts at one
+//     bind. Mappings of another user are ignored.
+//   - {username} and {user_id} are substituted in host paths and binds only (not in
+//     run_config, which is passed through untouched); the substituted values are escaped so
+//     that they stay inside one path segment (see pathSegment).
+//   - Environment: KASM_USER and KASM_USER_ID while expose_user_environment_vars is true;
+//     never nil.
+func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapping, imageID string) Launch {
+	l := Launch{
+		ImageID:                imageID,
+		RunConfig:              r.RunConfig(),
+		Mounts:                 []Mount{},
+		Environment:            map[string]string{},
+		WebFilterPolicy:        r.String("web_filter_policy"),
+		InjectSSHKeys:          r.Bool("inject_ssh_keys"),
+		AllowPersistentProfile: r.Bool("allow_persistent_profile"),
+	}
+	sub := substituter(user)
+	hostPaths := map[string]bool{}
+	binds := map[string]bool{}
+	groupSource := groupMountSource(r.Settings["volume_mapping"].Source)
+	for hostPath, vm := range r.VolumeMapping() {
+		m := Mount{HostPath: sub.Replace(hostPath), VolumeMount: vm, Source: groupSource}
+		m.Bind = sub.Replace(vm.Bind)
+		hostPaths[m.HostPath], binds[m.Bind] = true, true
+		l.Mounts = append(l.Mounts, m)
+	}
+	if r.Bool("allow_user_storage_mapping") {
+		readOnly := r.Bool("read_only_user_storage_mapping")
+		own := slices.Clone(mappings)
+		slices.SortStableFunc(own, func(a, b StorageMapping) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+		})
+		for _, sm := range own {
+			if sm.UserID != "" && sm.UserID != user.ID {
+				continue
+			}
+			m := Mount{HostPath: sub.Replace(sm.HostPath), VolumeMount: sm.VolumeMount, Source: SourceUserMapping + sm.ID}
+			m.Bind = sub.Replace(sm.Bind)
+			if readOnly {
+				m.Mode = "ro"
+			}
+			if hostPaths[m.HostPath] || binds[m.Bind] {
+				continue
+			}
+			hostPaths[m.HostPath], binds[m.Bind] = true, true
+			l.Mounts = append(l.Mounts, m)
+		}
+	}
+	slices.SortFunc(l.Mounts, func(a, b Mount) int {
+		return cmp.Or(strings.Compare(a.Bind, b.Bind), strings.Compare(a.HostPath, b.HostPath), strings.Compare(a.Source, b.Source))
+	})
+	if r.Bool("expose_user_environment_vars") {
+		l.Environment["KASM_USER"] = user.Username
+		l.Environment["KASM_USER_ID"] = user.ID
+	}
+	return l
+}
+
+// groupMountSource is the Source of the mounts of a merged volume_mapping whose source is src.
+func groupMountSource(src settings.Source) string {
+	switch len(src.Groups) {
+	case 0:
+		if src.Group != nil {
+			return SourceGroup + src.Group.ID
+		}
+		return SourceGroups
+	case 1:
+		return SourceGroup + src.Groups[0].ID
+	}
+	ids := make([]string, len(src.Groups))
+	for i, g := range src.Groups {
+		ids[i] = g.ID
+	}
+	return SourceGroups + strings.Join(ids, ",")
+}
+
+// substituter replaces the path tokens {username} and {user_id} with the escaped name and id of
+// user in one pass, so that a substituted value is never itself substituted again.
+func substituter(user policy.User) *strings.Replacer {
+	return strings.NewReplacer("{username}", pathSegment(user.Username), "{user_id}", pathSegment(user.ID))
+}
+
+// pathSegment escapes v so that, wherever it is substituted in a path, it adds no path
+// separator, cannot form a "." or ".." segment and cannot break a docker "-v host:bind:mode" or
+// "--mount key=value,…" spec. '/', '\', ':', ',', '%', control characters, bytes that are not
+// UTF-8 and a leading '.' become %XX (percent-encoding of their bytes); "" becomes "%". The
+// escape is injective, so two users never get the same directory; names made of ordinary
+// characters (letters, digits, '.', '_', '-', '@', …) are unchanged.
+func pathSegment(v string) string {
+	if v == "" {
+		return "%"
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		escape := (r == utf8.RuneError && size == 1) || unicode.IsControl(r) || (i == 0 && r == '.')
+		switch r {
+		case '/', '\\', ':', ',', '%':
+			escape = true
+		}
+		if escape {
+			for _, c := range []byte(v[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(v[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
