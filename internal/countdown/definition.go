@@ -111,6 +111,7 @@ func invoke(action string) map[string]any {
 			"IntervalSeconds": 1,
 			"MaxAttempts":     6,
 			"BackoffRate":     2,
+			"MaxDelaySeconds": 30,
 			"JitterStrategy":  "FULL",
 		}},
 	}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestFunctions(t *testing.T) {
+	noPanic(t, "four functions and no helper functions", func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(functionNames)))
+	})
+	table := ref(logicalID(t, "AWS::DynamoDB::Table", "Table"))
+	bus := ref(logicalID(t, "AWS::Events::EventBus", "SessionEvents"))
+	sm := ref(logicalID(t, "AWS::StepFunctions::StateMachine", "Countdown"))
+	tests := []struct {
+		name    string
+		prefix  string
+		wantEnv map[string]any
+	}{
+		{name: fnAPI, prefix: "ApiFunction", wantEnv: map[string]any{
+			envTableName: table, envStateMachineArn: sm, envAdminAPIKey: ref("AdminApiKey"),
+		}},
+		{name: fnSweeper, prefix: "SweeperFunction", wantEnv: map[string]any{
+			envTableName: table, envStateMachineArn: sm,
+		}},
+		{name: fnPublisher, prefix: "PublisherFunction", wantEnv: map[string]any{
+			envTableName: table, envEventBusName: bus,
+		}},
+		{name: fnTimeLimit, prefix: "TimeLimitFunction", wantEnv: map[string]any{
+			envTableName: table,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			props := doc.Resources[logicalID(t, "AWS::Lambda::Function", tc.prefix)].Properties
+			checks := []struct {
+				field string
+				want  any
+			}{
+				{field: "Runtime", want: "provided.al2023"},
+				{field: "Architectures", want: []any{"arm64"}},
+				{field: "Handler", want: "bootstrap"},
+				{field: "MemorySize", want: float64(DefaultMemoryMB)},
+				{field: "Environment", want: map[string]any{"Variables": tc.wantEnv}},
+			}
+			for _, c := range checks {
+				if got := asJSON(props[c.field]); got != asJSON(c.want) {
+					t.Errorf("%s: got %s, want %s", c.field, got, asJSON(c.want))
+				}
+			}
+			logging, _ := props["LoggingConfig"].(map[string]any)
+			if got := logging["LogFormat"]; got != "JSON" {
+				t.Errorf("LoggingConfig.LogFormat: got %v, want JSON", got)
+			}
+			if _, ok := logging["LogGroup"]; !ok {
+				t.Errorf("LoggingConfig.LogGroup: got none, want the function's own log group")
+			}
+		})
+	}
+}
+
+func TestFunctionProps(t *testing.T) {
+	noPanic(t, "variant functions are x86_64 with the memory the props give", func() {
+		variantTmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Architectures": []any{"x86_64"},
+			"MemorySize":    variantMemoryMB,
+		})
+	})
+}
+
+func TestCheckAssets(t *testing.T) {
+	full := t.TempDir()
+	if err := writeDummyAssets(full); err != nil {
+		t.Fatal(err)
+	}
+	partial := t.TempDir()
+	if err := writeDummyAssets(partial); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(partial, fnPublisher, "bootstrap")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		dir     string
+		wantErr []string // substrings of the error; none means no error
+	}{
+		{name: "all present", dir: full},
+		{name: "one missing", dir: partial, wantErr: []string{"make lambdas", "function publisher"}},
+		{name: "no folder", dir: filepath.Join(full, "nope"), wantErr: []string{"function api", "function timelimit"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkAssets(tc.dir)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Errorf("checkAssets: got %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("checkAssets: got nil, want an error mentioning %q", tc.wantErr)
+			}
+			for _, s := range tc.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("checkAssets: got %q, want it to mention %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// policyStatement is an IAM policy statement as the template holds it.
+type policyStatement struct {
+	policy    string // logical id of the AWS::IAM::Policy
+	actions   []string
+	resources []any
+}
+
+// statements returns every statement of every IAM policy in the template.
+func statements() []policyStatement {
+	var out []policyStatement
+	for _, id := range resourcesOfType("AWS::IAM::Policy") {
+		docu, _ := doc.Resources[id].Properties["PolicyDocument"].(map[string]any)
+		list, _ := docu["Statement"].([]any)
+		for _, s := range list {
+			m, _ := s.(map[string]any)
+			out = append(out, policyStatement{policy: id, actions: strs(m["Action"]), resources: list1(m["Resource"])})
+		}
+	}
+	return out
+}
+
+// strs reads a string or a list of strings.
+func strs(v any) []string {
+	var out []string
+	for _, x := range list1(v) {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// list1 reads a value or a list of values as a list.
+func list1(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+func TestIAMNoTableWildcards(t *testing.T) {
+	for _, s := range statements() {
+		for _, a := range s.actions {
+			if a == "*" || a == "dynamodb:*" || (strings.HasPrefix(a, "dynamodb:") && strings.Contains(a, "*")) {
+				t.Errorf("policy %s: got wildcard action %q, want explicit actions", s.policy, a)
+			}
+		}
+		star := false
+		for _, r := range s.resources {
+			star = star || r == "*"
+		}
+		if !star {
+			continue
+		}
+		for _, a := range s.actions {
+			// ListStreams has no resource-level permissions: "*" is the only form IAM accepts,
+			// and it reveals stream ARNs, not data.
+			if strings.HasPrefix(a, "dynamodb:") && a != "dynamodb:ListStreams" {
+				t.Errorf("policy %s: got %q on Resource \"*\", want it scoped to the table", s.policy, a)
+			}
+		}
+	}
+}
+
+// TestIAMGrants checks who may do what to the state machine, the bus and the task function.
+func TestIAMGrants(t *testing.T) {
+	sm := asJSON(ref(logicalID(t, "AWS::StepFunctions::StateMachine", "Countdown")))
+	bus := asJSON(getAtt(logicalID(t, "AWS::Events::EventBus", "SessionEvents"), "Arn"))
+	task := asJSON(getAtt(logicalID(t, "AWS::Lambda::Function", "TimeLimitFunction"), "Arn"))
+	tests := []struct {
+		action       string
+		wantPolicies []string // construct-id prefixes of the policies holding the action
+		wantResource string   // every resource must contain this template fragment
+	}{
+		{action: "states:StartExecution", wantPolicies: []string{"ApiFunction", "SweeperFunction"}, wantResource: sm},
+		{action: "states:StopExecution", wantPolicies: []string{"ApiFunction", "SweeperFunction"}, wantResource: sm},
+		{action: "events:PutEvents", wantPolicies: []string{"PublisherFunction"}, wantResource: bus},
+		{action: "lambda:InvokeFunction", wantPolicies: []string{"CountdownRole"}, wantResource: task},
+	}
+	for _, tc := range tests {
+		t.Run(tc.action, func(t *testing.T) {
+			var got []string
+			for _, s := range statements() {
+				if !contains(s.actions, tc.action) && !contains(s.actions, strings.Split(tc.action, ":")[0]+":*") {
+					continue
+				}
+				got = append(got, s.policy)
+				for _, r := range s.resources {
+					if !strings.Contains(asJSON(r), tc.wantResource) {
+						t.Errorf("policy %s: %s on %s, want only %s", s.policy, tc.action, asJSON(r), tc.wantResource)
+					}
+				}
+			}
+			var want []string
+			for _, p := range tc.wantPolicies {
+				want = append(want, policyOf(t, p))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("policies allowing %s: got %v, want %v", tc.action, got, want)
+			}
+		})
+	}
+}
+
+// TestIAMTableAccess checks every function's table statement: the item-level actions, on the
+// table and its indexes only.
+func TestIAMTableAccess(t *testing.T) {
+	table := logicalID(t, "AWS::DynamoDB::Table", "Table")
+	for _, spec := range functionSpecs() {
+		t.Run(spec.name, func(t *testing.T) {
+			policy := policyOf(t, spec.id+"Function")
+			var found bool
+			for _, s := range statements() {
+				if s.policy != policy || !reflect.DeepEqual(s.actions, spec.tableActions) {
+					continue
+				}
+				found = true
+				want := asJSON([]any{
+					getAtt(table, "Arn"),
+					map[string]any{"Fn::Join": []any{"", []any{getAtt(table, "Arn"), "/index/*"}}},
+				})
+				if got := asJSON(s.resources); got != want {
+					t.Errorf("table statement resources: got %s, want %s", got, want)
+				}
+			}
+			if !found {
+				t.Errorf("policy %s: got no statement with actions %v", policy, spec.tableActions)
+			}
+		})
+	}
+}
+
+// policyOf returns the logical id of the default policy of the role of a construct whose id
+// starts with prefix ("ApiFunction" → ApiFunctionServiceRoleDefaultPolicy…).
+func policyOf(t *testing.T, prefix string) string {
+	t.Helper()
+	var found []string
+	for _, id := range resourcesOfType("AWS::IAM::Policy") {
+		if strings.HasPrefix(id, prefix) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("IAM policies with id prefix %q: got %v, want exactly one", prefix, found)
+	}
+	return found[0]
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+// Command infra is the AWS CDK app that defines the whole control plane as one CloudFormation
+// stack. cdk.json runs it (`go run ./infra`); `make synth`, `make deploy` and
+// `make localstack-deploy` drive it through the CDK CLI.
+//
+// It reads CDK context (-c key=value) and environment variables:
+//
+//	stackName           stack name (default WsPolicy)
+//	assetDir            folder of <function>/bootstrap (env ASSET_DIR; default build/lambda)
+//	architecture        arm64 or x86_64, the bootstrap binaries' architecture (default arm64)
+//	memoryMB            each function's memory size (default 256)
+//	tableRemovalPolicy  retain or destroy (default retain)
+//	deletionProtection  true or false, the table's deletion protection (default true)
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DefaultStackName is the stack's name when the context gives none.
+const DefaultStackName = "WsPolicy"
+
+func main() {
+	defer jsii.Close()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		jsii.Close()
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	app := awscdk.NewApp(nil)
+	cfg := appConfig{get: func(key string) string {
+		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok {
+			return v
+		}
+		return ""
+	}}
+	name, props, err := cfg.stack(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := checkAssets(props.AssetDir); err != nil {
+		return err
+	}
+	NewControlPlaneStack(app, name, props)
+	app.Synth(nil)
+	return nil
+}
+
+// appConfig turns CDK context values into the stack's name and props.
+type appConfig struct {
+	get func(key string) string
+}
+
+// stack returns the stack name and props; getenv supplies ASSET_DIR.
+func (c appConfig) stack(getenv func(string) string) (string, *ControlPlaneStackProps, error) {
+	name := firstNonEmpty(c.get("stackName"), DefaultStackName)
+	props := &ControlPlaneStackProps{
+		StackProps: awscdk.StackProps{
+			Description: jsii.String("Workspace policy control plane: settings, sessions, usage and time limits."),
+		},
+		AssetDir: firstNonEmpty(c.get("assetDir"), getenv("ASSET_DIR"), "build/lambda"),
+	}
+	switch arch := c.get("architecture"); arch {
+	case "", "arm64":
+		props.Architecture = awslambda.Architecture_ARM_64()
+	case "x86_64", "amd64":
+		props.Architecture = awslambda.Architecture_X86_64()
+	default:
+		return "", nil, fmt.Errorf("context architecture: got %q, want arm64 or x86_64", arch)
+	}
+	if v := c.get("memoryMB"); v != "" {
+		mb, err := strconv.Atoi(v)
+		if err != nil || mb < 128 || mb > 10240 {
+			return "", nil, fmt.Errorf("context memoryMB: got %q, want an integer from 128 to 10240", v)
+		}
+		props.MemoryMB = float64(mb)
+	}
+	switch v := c.get("tableRemovalPolicy"); v {
+	case "", "retain":
+		props.TableRemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	case "destroy":
+		props.TableRemovalPolicy = awscdk.RemovalPolicy_DESTROY
+	default:
+		return "", nil, fmt.Errorf("context tableRemovalPolicy: got %q, want retain or destroy", v)
+	}
+	if v := c.get("deletionProtection"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", nil, fmt.Errorf("context deletionProtection: got %q, want true or false", v)
+		}
+		props.TableDeletionProtection = jsii.Bool(on)
+	}
+	return name, props, nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

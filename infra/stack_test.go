@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The stacks are synthesized once (jsii makes each synthesis cost seconds) and shared by every
+// test: the default stack, and a variant with every prop set away from its default.
+var (
+	tmpl        assertions.Template
+	variantTmpl assertions.Template
+	// doc is tmpl as plain JSON, for checks that walk the whole template.
+	doc cfnTemplate
+)
+
+// variantMemoryMB is the memory size the variant stack is given.
+const variantMemoryMB = 512
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	for _, k := range []string{"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, "18,20")
+		}
+	}
+	defer jsii.Close()
+	dir, err := os.MkdirTemp("", "infra-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	assets := filepath.Join(dir, "lambda")
+	if err := writeDummyAssets(assets); err != nil {
+		fmt.Fprintln(os.Stderr, "dummy assets:", err)
+		return 1
+	}
+
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	stack := NewControlPlaneStack(app, "Test", &ControlPlaneStackProps{AssetDir: assets})
+	variant := NewControlPlaneStack(app, "TestVariant", &ControlPlaneStackProps{
+		AssetDir:                assets,
+		Architecture:            awslambda.Architecture_X86_64(),
+		MemoryMB:                variantMemoryMB,
+		TableRemovalPolicy:      awscdk.RemovalPolicy_DESTROY,
+		TableDeletionProtection: jsii.Bool(false),
+	})
+	tmpl = assertions.Template_FromStack(stack, nil)
+	variantTmpl = assertions.Template_FromStack(variant, nil)
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err == nil {
+		err = json.Unmarshal(raw, &doc)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "template as JSON:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// writeDummyAssets makes a folder per function holding a placeholder bootstrap file, so the
+// tests do not depend on building the functions. Each differs, so each is its own asset.
+func writeDummyAssets(dir string) error {
+	for _, name := range functionNames {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			return err
+		}
+		body := "#!/bin/sh\n# placeholder for " + name + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name, "bootstrap"), []byte(body), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cfnTemplate is the part of a CloudFormation template the tests walk.
+type cfnTemplate struct {
+	Resources map[string]cfnResource
+	Outputs   map[string]map[string]any
+}
+
+// cfnResource is one template resource.
+type cfnResource struct {
+	Type           string
+	Properties     map[string]any
+	DeletionPolicy string
+}
+
+// resourcesOfType returns the logical ids of the template's resources of a type, sorted.
+func resourcesOfType(typ string) []string {
+	var ids []string
+	for id, r := range doc.Resources {
+		if r.Type == typ {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// logicalID returns the one resource of the given type whose logical id starts with prefix
+// (the construct id), failing the test otherwise.
+func logicalID(t *testing.T, typ, prefix string) string {
+	t.Helper()
+	var found []string
+	for _, id := range resourcesOfType(typ) {
+		if strings.HasPrefix(id, prefix) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("resources of type %s with id prefix %q: got %v, want exactly one", typ, prefix, found)
+	}
+	return found[0]
+}
+
+// noPanic runs an assertions call, which reports a mismatch by panicking, as a test error.
+func noPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+// getAtt is the template form of an attribute of a resource.
+func getAtt(id, attr string) map[string]any {
+	return map[string]any{"Fn::GetAtt": []any{id, attr}}
+}
+
+// ref is the template form of a reference to a resource or parameter.
+func ref(id string) map[string]any {
+	return map[string]any{"Ref": id}
+}
+
+// asJSON renders a value for messages and for comparing template fragments.
+func asJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return string(b)
+}
+
+func TestOutputs(t *testing.T) {
+	tests := []struct {
+		name string
+		want any
+	}{
+		{name: "ApiUrl", want: nil},
+		{name: "TableName", want: ref(logicalID(t, "AWS::DynamoDB::Table", "Table"))},
+		{name: "EventBusName", want: ref(logicalID(t, "AWS::Events::EventBus", "SessionEvents"))},
+		{name: "StateMachineArn", want: ref(logicalID(t, "AWS::StepFunctions::StateMachine", "Countdown"))},
+		{name: "AlarmTopicArn", want: ref(logicalID(t, "AWS::SNS::Topic", "AlarmTopic"))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			noPanic(t, "HasOutput "+tc.name, func() {
+				tmpl.HasOutput(jsii.String(tc.name), map[string]any{"Value": assertions.Match_AnyValue()})
+			})
+			out, ok := doc.Outputs[tc.name]
+			if !ok {
+				t.Fatalf("output %s: missing", tc.name)
+			}
+			if tc.want != nil && asJSON(out["Value"]) != asJSON(tc.want) {
+				t.Errorf("output %s: got %s, want %s", tc.name, asJSON(out["Value"]), asJSON(tc.want))
+			}
+		})
+	}
+	// The API URL is built from the HTTP API's id.
+	api := logicalID(t, "AWS::ApiGatewayV2::Api", "HttpApi")
+	if got := asJSON(doc.Outputs["ApiUrl"]["Value"]); !strings.Contains(got, asJSON(ref(api))) {
+		t.Errorf("ApiUrl: got %s, want it built from %s", got, asJSON(ref(api)))
+	}
+}
+
+func TestAdminKeyParameter(t *testing.T) {
+	noPanic(t, "HasParameter AdminApiKey", func() {
+		tmpl.HasParameter(jsii.String("AdminApiKey"), map[string]any{
+			"Type": "String", "NoEcho": true, "Default": "",
+		})
+	})
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Stream processing bounds: a failing batch is halved until the poison record stands alone,
+// retried a bounded number of times, and then recorded in the dead-letter queue.
+const (
+	streamBatchSize     = 100
+	streamRetryAttempts = 10
+	streamMaxRecordAge  = 6 // hours
+)
+
+// newStreamSource connects the table stream to the publisher and returns the dead-letter queue
+// that receives the descriptions of records the publisher could not handle.
+func newStreamSource(stack awscdk.Stack, table awsdynamodb.Table, publisher awslambda.Function) awssqs.Queue {
+	dlq := awssqs.NewQueue(stack, jsii.String("StreamDeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	publisher.AddEventSource(awslambdaeventsources.NewDynamoEventSource(table, &awslambdaeventsources.DynamoEventSourceProps{
+		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
+		BatchSize:               jsii.Number(streamBatchSize),
+		BisectBatchOnError:      jsii.Bool(true),
+		RetryAttempts:           jsii.Number(streamRetryAttempts),
+		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(streamMaxRecordAge)),
+		ReportBatchItemFailures: jsii.Bool(true),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(dlq),
+	}))
+	return dlq
+}
