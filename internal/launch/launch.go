@@ -142,10 +142,11 @@ func substituter(user policy.User) *strings.Replacer {
 
 // pathSegment escapes v so that, wherever it is substituted in a path, it adds no path
 // separator, cannot form a "." or ".." segment and cannot break a docker "-v host:bind:mode" or
-// "--mount key=value,…" spec. '/', '\', ':', ',', '%', control characters, bytes that are not
-// UTF-8 and a leading '.' become %XX (percent-encoding of their bytes); "" becomes "%". The
-// escape is injective, so two users never get the same directory; names made of ordinary
-// characters (letters, digits, '.', '_', '-', '@', …) are unchanged.
+// "--mount key=value,…" spec, and that leaves no token to substitute again. '/', '\', ':', ',',
+// '%', '{', '}', control characters, bytes that are not UTF-8 and a leading '.' become %XX
+// (percent-encoding of their bytes); "" becomes "%". The escape is injective, so two users
+// never get the same directory; names made of ordinary characters (letters, digits, '.', '_',
+// '-', '@', …) are unchanged.
 func pathSegment(v string) string {
 	if v == "" {
 		return "%"
@@ -155,7 +156,7 @@ func pathSegment(v string) string {
 		r, size := utf8.DecodeRuneInString(v[i:])
 		escape := (r == utf8.RuneError && size == 1) || unicode.IsControl(r) || (i == 0 && r == '.')
 		switch r {
-		case '/', '\\', ':', ',', '%':
+		case '/', '\\', ':', ',', '%', '{', '}':
 			escape = true
 		}
 		if escape {
