@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"wspolicy/internal/policy"
+)
+
+// keyRoutes are the routes of API keys. Only admins issue, list and revoke keys.
+func (s *server) keyRoutes() []route {
+	return []route{
+		{"POST /v1/users/{user_id}/keys", accessAdmin, s.handleIssueKey},
+		{"GET /v1/users/{user_id}/keys", accessAdmin, s.handleListKeys},
+		{"DELETE /v1/users/{user_id}/keys/{key_id}", accessAdmin, s.handleRevokeKey},
+	}
+}
+
+// issueKeyBody is the optional body of POST /v1/users/{user_id}/keys.
+type issueKeyBody struct {
+	Role *policy.Role `json:"role"`
+}
+
+// issuedKeyView is the one answer that carries a key's secret.
+type issuedKeyView struct {
+	KeyID     string      `json:"key_id"`
+	UserID    string      `json:"user_id"`
+	Role      policy.Role `json:"role"`
+	Secret    string      `json:"secret"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+func (s *server) handleIssueKey(w http.ResponseWriter, r *http.Request) error {
+	var body issueKeyBody
+	if err := decodeJSONBody(w, r, &body, false); err != nil {
+		return err
+	}
+	role := policy.RoleUser
+	if body.Role != nil {
+		role = *body.Role
+	}
+	if role != policy.RoleUser && role != policy.RoleAdmin {
+		return policy.FieldErrorf("role", "invalid_role", "role must be \"user\" or \"admin\"")
+	}
+	userID := r.PathValue("user_id")
+	if _, err := s.dir.GetUser(r.Context(), userID); err != nil {
+		return err
+	}
+	keyID, token := newKeyToken()
+	k := policy.APIKey{ID: keyID, UserID: userID, Role: role, Hash: hashKeyToken(token), CreatedAt: s.now()}
+	if err := s.dir.PutKey(r.Context(), k); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, issuedKeyView{KeyID: k.ID, UserID: k.UserID, Role: k.Role, Secret: token, CreatedAt: k.CreatedAt})
+	return nil
+}
+
+func (s *server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
+	userID := r.PathValue("user_id")
+	keys, err := s.dir.ListKeys(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		if _, err := s.dir.GetUser(r.Context(), userID); err != nil {
+			return err
+		}
+	}
+	// policy.APIKey never marshals its hash; copy anyway so nothing but the listed fields leaves.
+	out := make([]policy.APIKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, policy.APIKey{ID: k.ID, UserID: k.UserID, Role: k.Role, CreatedAt: k.CreatedAt})
+	}
+	slices.SortFunc(out, func(a, b policy.APIKey) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": userID, "keys": out})
+	return nil
+}
+
+func (s *server) handleRevokeKey(w http.ResponseWriter, r *http.Request) error {
+	userID, keyID := r.PathValue("user_id"), r.PathValue("key_id")
+	if err := s.dir.RevokeKey(r.Context(), userID, keyID); err != nil {
+		return err
+	}
+	s.auth.forget(func(k policy.APIKey) bool { return k.ID == keyID })
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,333 @@
+// Package httpapi is the HTTP API of the service: routes, authentication and authorization,
+// request decoding, the mapping of domain errors to statuses, and the OpenAPI document. The
+// same handler serves the local run and the api Lambda function.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
+)
+
+// Config is what the API needs from its caller.
+type Config struct {
+	// Directory stores groups, users, memberships, keys and history.
+	Directory policy.Directory
+	// Clock tells the time; nil means the system clock.
+	Clock policy.Clock
+	// AdminKey, when set, is accepted as an admin key (the ADMIN_API_KEY bootstrap).
+	AdminKey string
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// KeyCacheTTL is how long a verified key is trusted without a database read: 0 means 30s,
+	// more than 60s is capped at 60s, negative disables the cache.
+	KeyCacheTTL time.Duration
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	accessPublic  access = iota // no key needed
+	accessAnyKey                // any valid key
+	accessAdmin                 // an admin key
+	accessSelfUser              // an admin key, or a user key whose user is the {user_id} of the path
+)
+
+// route is one entry of the routing table: a net/http pattern, who may call it, and a handler
+// that returns its failure for writeError.
+type route struct {
+	pattern string
+	access  access
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+// server holds the dependencies every handler shares.
+type server struct {
+	dir    policy.Directory
+	clock  policy.Clock
+	log    *slog.Logger
+	auth   *keyAuth
+	mux    *http.ServeMux
+	routes []route
+}
+
+// New builds the API handler. It panics when cfg.Directory is nil, a wiring mistake.
+func New(cfg Config) http.Handler {
+	return newServer(cfg)
+}
+
+func newServer(cfg Config) *server {
+	if cfg.Directory == nil {
+		panic("httpapi: Config.Directory is nil")
+	}
+	s := &server{dir: cfg.Directory, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.clock == nil {
+		s.clock = policy.SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.auth = newKeyAuth(s.dir, s.clock, cfg.AdminKey, cfg.KeyCacheTTL)
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+	return s
+}
+
+// routeTable lists every route. Each file contributes its own part.
+func (s *server) routeTable() []route {
+	var rs []route
+	rs = append(rs, s.metaRoutes()...)
+	rs = append(rs, s.groupRoutes()...)
+	rs = append(rs, s.userRoutes()...)
+	rs = append(rs, s.keyRoutes()...)
+	return rs
+}
+
+// metaRoutes are the routes about the service itself.
+func (s *server) metaRoutes() []route {
+	return []route{
+		{"GET /v1/health", accessPublic, s.handleHealth},
+		{"GET /v1/openapi.json", accessPublic, s.handleOpenAPI},
+		{"GET /v1/settings", accessAnyKey, s.handleCatalog},
+	}
+}
+
+func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *server) handleCatalog(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"settings": settings.Catalog()})
+	return nil
+}
+
+// ServeHTTP logs the request, recovers from panics, and answers unknown routes and methods
+// with JSON errors before handing the request to the mux.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &requestInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() { s.logRequest(r, sw, info, time.Since(start)) }()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			info.err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			if sw.status == 0 {
+				writeJSON(sw, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "internal error"}})
+			}
+		}
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.notRouted(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// notRouted answers a request no pattern matches: 405 (with Allow) when the path exists for
+// other methods, else 404.
+func (s *server) notRouted(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	probe := &probeWriter{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+			Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: "route_not_found",
+		Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)}})
+}
+
+// pathIDPattern finds the {…_id} wildcards of a route pattern.
+var pathIDPattern = regexp.MustCompile(`\{([a-z_]+_id)\}`)
+
+// wrap turns a route into a handler: authenticate, check the path ids, authorize, handle.
+// Ids are checked before the handler runs, so a malformed id never reaches the database.
+func (s *server) wrap(rt route) http.Handler {
+	var ids []string
+	for _, m := range pathIDPattern.FindAllStringSubmatch(rt.pattern, -1) {
+		ids = append(ids, m[1])
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := requestInfoFrom(r.Context())
+		info.route = rt.pattern
+		if rt.access != accessPublic {
+			c, err := s.auth.authenticate(r.Context(), r)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			info.caller = &c
+		}
+		for _, name := range ids {
+			if !policy.ValidID(r.PathValue(name)) {
+				writeError(w, r, policy.FieldErrorf(name, "invalid_id",
+					"%s must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", name))
+				return
+			}
+		}
+		if err := authorize(rt.access, info.caller, r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := rt.handle(w, r); err != nil {
+			writeError(w, r, err)
+		}
+	})
+}
+
+// authorize checks the route's access rule against the caller.
+func authorize(a access, c *caller, r *http.Request) error {
+	switch a {
+	case accessPublic, accessAnyKey:
+		return nil
+	case accessAdmin:
+		if c.isAdmin() {
+			return nil
+		}
+	case accessSelfUser:
+		if c.isAdmin() || (c.UserID != "" && c.UserID == r.PathValue("user_id")) {
+			return nil
+		}
+	}
+	return errForbidden()
+}
+
+// requireSelfOrAdmin lets admins act on any user's resources and user keys on their own.
+// Handlers whose owner is only known after a read (sessions) call it themselves.
+func requireSelfOrAdmin(r *http.Request, userID string) error {
+	c := callerOf(r)
+	if c.isAdmin() || (c.UserID != "" && c.UserID == userID) {
+		return nil
+	}
+	return errForbidden()
+}
+
+// callerOf returns the authenticated caller of r (the zero caller on public routes).
+func callerOf(r *http.Request) caller {
+	if info := requestInfoFrom(r.Context()); info != nil && info.caller != nil {
+		return *info.caller
+	}
+	return caller{}
+}
+
+// now is the current time in UTC.
+func (s *server) now() time.Time { return s.clock.Now().UTC() }
+
+// requestInfo collects what the request log line reports.
+type requestInfo struct {
+	route  string
+	caller *caller
+	err    error
+}
+
+type requestInfoKey struct{}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// logRequest writes the one log line of a request. It never logs headers, so keys and
+// secrets stay out of the log; a key appears only by its key id.
+func (s *server) logRequest(r *http.Request, sw *statusWriter, info *requestInfo, d time.Duration) {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", info.route),
+		slog.Int("status", status),
+		slog.Int("bytes", sw.bytes),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+	}
+	if c := info.caller; c != nil {
+		attrs = append(attrs, slog.String("key_id", c.KeyID), slog.String("role", string(c.Role)))
+		if c.UserID != "" {
+			attrs = append(attrs, slog.String("user_id", c.UserID))
+		}
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if info.err != nil {
+			attrs = append(attrs, slog.String("error", info.err.Error()))
+		}
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// probeWriter captures what the mux's own 404/405 handler would answer, to answer in JSON.
+type probeWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *probeWriter) Header() http.Header { return w.header }
+
+func (w *probeWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *probeWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// pathPrefixV1 is the base path of every route.
+const pathPrefixV1 = "/v1"
+
+// groupPath is the URL of a group.
+func groupPath(id string) string { return pathPrefixV1 + "/groups/" + id }
+
+// userPath is the URL of a user.
+func userPath(id string) string { return pathPrefixV1 + "/users/" + id }

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
+)
+
+// usernamePattern keeps usernames safe to substitute for {username} in host paths and
+// environment variables: letters, digits and . _ @ + -, starting with a letter or digit.
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
+
+// userRoutes are the routes of users and their effective settings.
+func (s *server) userRoutes() []route {
+	return []route{
+		{"POST /v1/users", accessAdmin, s.handleCreateUser},
+		{"GET /v1/users", accessAdmin, s.handleListUsers},
+		{"GET /v1/users/{user_id}", accessSelfUser, s.handleGetUser},
+		{"DELETE /v1/users/{user_id}", accessAdmin, s.handleDeleteUser},
+		{"GET /v1/users/{user_id}/effective-settings", accessSelfUser, s.handleEffectiveSettings},
+	}
+}
+
+// userView is a user as the API shows it: groups always lists All Users first, then the
+// explicit memberships in order.
+func userView(u policy.User) policy.User {
+	groups := make([]string, 0, len(u.GroupIDs)+1)
+	groups = append(groups, policy.AllUsersGroupID)
+	for _, id := range u.GroupIDs {
+		if id != policy.AllUsersGroupID {
+			groups = append(groups, id)
+		}
+	}
+	slices.Sort(groups[1:])
+	u.GroupIDs = slices.Compact(groups)
+	return u
+}
+
+func userViews(us []policy.User) []policy.User {
+	out := make([]policy.User, 0, len(us))
+	for _, u := range us {
+		out = append(out, userView(u))
+	}
+	slices.SortFunc(out, func(a, b policy.User) int {
+		if c := strings.Compare(a.Username, b.Username); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// createUserBody is the body of POST /v1/users.
+type createUserBody struct {
+	Username *string `json:"username"`
+}
+
+func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
+	var body createUserBody
+	if err := decodeJSONBody(w, r, &body, true); err != nil {
+		return err
+	}
+	if body.Username == nil {
+		return policy.FieldErrorf("username", "invalid_username", "username is required")
+	}
+	if !usernamePattern.MatchString(*body.Username) {
+		return policy.FieldErrorf("username", "invalid_username",
+			"username must be 1 to 128 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit")
+	}
+	u, err := s.dir.CreateUser(r.Context(), policy.User{
+		ID:        policy.NewID("u"),
+		Username:  *body.Username,
+		CreatedAt: s.now(),
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", userPath(u.ID))
+	writeJSON(w, http.StatusCreated, userView(u))
+	return nil
+}
+
+func (s *server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
+	users, err := s.dir.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": userViews(users)})
+	return nil
+}
+
+func (s *server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.dir.GetUser(r.Context(), r.PathValue("user_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, userView(u))
+	return nil
+}
+
+func (s *server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("user_id")
+	if err := s.dir.DeleteUser(r.Context(), id); err != nil {
+		return err
+	}
+	s.auth.forget(func(k policy.APIKey) bool { return k.UserID == id })
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// effectiveSettingsView is the answer of GET /v1/users/{user_id}/effective-settings.
+type effectiveSettingsView struct {
+	UserID   string                        `json:"user_id"`
+	Settings map[string]settings.Effective `json:"settings"`
+	Warnings []settings.Warning            `json:"warnings"`
+}
+
+func (s *server) handleEffectiveSettings(w http.ResponseWriter, r *http.Request) error {
+	u, groups, err := s.dir.UserWithGroups(r.Context(), r.PathValue("user_id"))
+	if err != nil {
+		return err
+	}
+	inputs := make([]settings.GroupInput, 0, len(groups))
+	for _, g := range groups {
+		inputs = append(inputs, settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings})
+	}
+	res := settings.Resolve(inputs)
+	view := effectiveSettingsView{UserID: u.ID, Settings: res.Settings, Warnings: res.Warnings}
+	if view.Warnings == nil {
+		view.Warnings = []settings.Warning{}
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
