@@ -1,0 +1,136 @@
+package lifecycle
+
+import (
+	"time"
+
+	"wspolicy/internal/policy"
+)
+
+// KeepaliveVerdict is why a keepalive could not simply extend a session.
+type KeepaliveVerdict int
+
+// The keepalive verdicts, in the order they are checked.
+const (
+	// KeepaliveExtend: the session is running, not time-limited, within its usage budget and
+	// not idle: expires_at = now + keepalive_expiration.
+	KeepaliveExtend KeepaliveVerdict = iota
+	// KeepaliveMissing: no such session (404 session_not_found).
+	KeepaliveMissing
+	// KeepaliveGone: the session is deleted (410 session_deleted).
+	KeepaliveGone
+	// KeepaliveNotRunning: the session is paused or stopped (409 session_not_running); resume it.
+	KeepaliveNotRunning
+	// KeepaliveUsageReached: the usage deadline passed: nothing is written, usage_reached.
+	KeepaliveUsageReached
+	// KeepaliveIdle: idle_seconds reached idle_disconnect: marked disconnected (once), not
+	// extended, disconnect: true.
+	KeepaliveIdle
+	// KeepaliveTimeLimited: the session has a time limit: only last_keepalive_at is written;
+	// expires_at stays the limit.
+	KeepaliveTimeLimited
+)
+
+// JudgeKeepalive classifies a keepalive at now reporting idle idle time, given the session as
+// stored (found false: no such session). It is the reading of the old item a failed keepalive
+// condition returns.
+func JudgeKeepalive(s Session, found bool, now time.Time, idle time.Duration) KeepaliveVerdict {
+	switch {
+	case !found:
+		return KeepaliveMissing
+	case s.Status == StatusDeleted:
+		return KeepaliveGone
+	case s.Status != StatusRunning:
+		return KeepaliveNotRunning
+	case !s.UsageDeadline.IsZero() && !Millis(now).Before(s.UsageDeadline):
+		return KeepaliveUsageReached
+	case idle >= s.Lifetime.IdleDisconnect:
+		return KeepaliveIdle
+	case s.TimeLimited():
+		return KeepaliveTimeLimited
+	}
+	return KeepaliveExtend
+}
+
+// Err is the error a verdict answers with, nil when the keepalive has a normal response.
+func (v KeepaliveVerdict) Err(sessionID string) error {
+	switch v {
+	case KeepaliveMissing:
+		return policy.Errorf(policy.KindNotFound, CodeSessionNotFound, "no session %s", sessionID)
+	case KeepaliveGone:
+		return policy.Errorf(policy.KindGone, CodeSessionDeleted, "session %s is deleted", sessionID)
+	case KeepaliveNotRunning:
+		return policy.Errorf(policy.KindConflict, CodeSessionNotRunning, "session %s is not running; resume it first", sessionID)
+	}
+	return nil
+}
+
+// Disconnect marks a running, connected session disconnected after the user was idle: one
+// disconnected event; expiry is not extended. OutcomeNone when it is already disconnected.
+func Disconnect(s Session, now time.Time) Change {
+	b := begin(s, GuardSeq, ActorKeepalive, now)
+	if !s.Connected || s.Status != StatusRunning {
+		return b.c
+	}
+	b.c.After.Connected = false
+	b.event(EventDisconnected, ReasonIdleDisconnect, s.Status, s.Status)
+	b.c.Outcome, b.c.Reason = OutcomeDisconnect, ReasonIdleDisconnect
+	return b.c
+}
+
+// KeepaliveResult is what a keepalive answers.
+type KeepaliveResult struct {
+	ExpiresAt         time.Time
+	KeepaliveInterval time.Duration
+	UsageReached      bool
+	Disconnect        bool
+	// TimeLimitAt is when the session's time limit ends it; zero when none.
+	TimeLimitAt time.Time
+}
+
+// Result is the keepalive answer for a session in state s (after any write) and verdict v.
+func (v KeepaliveVerdict) Result(s Session) KeepaliveResult {
+	return KeepaliveResult{
+		ExpiresAt:         s.ExpiresAt,
+		KeepaliveInterval: s.Lifetime.KeepaliveInterval,
+		UsageReached:      v == KeepaliveUsageReached,
+		Disconnect:        v == KeepaliveIdle,
+		TimeLimitAt:       s.TimeLimitAt,
+	}
+}
+
+// Extend is the session after a successful keepalive at now (what the keepalive's update
+// expression writes).
+func Extend(s Session, now time.Time) Session {
+	now = Millis(now)
+	s.LastKeepaliveAt = now
+	s.Connected = true
+	if s.TimeLimited() {
+		s.ExpiresAt = s.TimeLimitAt
+		return s
+	}
+	s.ExpiresAt = Millis(now.Add(s.Lifetime.KeepaliveExpiration))
+	s.DueAt = NextDue(s)
+	return s
+}
+
+// Resync returns s with the lifetime settings lt of revision rev in force: keepalive expiration
+// (expires_at recomputed from the last keepalive), action, interval and idle disconnect; the
+// time limit stays what it was at start. changed is false when rev is not newer than the
+// session's revision or nothing differs.
+func Resync(s Session, lt Lifetime, rev int64) (Session, bool) {
+	if rev <= s.SettingsRev || s.Status == StatusDeleted {
+		return s, false
+	}
+	old := s
+	s.SettingsRev = rev
+	s.Lifetime.KeepaliveExpiration = lt.KeepaliveExpiration
+	s.Lifetime.Action = lt.Action
+	s.Lifetime.KeepaliveInterval = lt.KeepaliveInterval
+	s.Lifetime.IdleDisconnect = lt.IdleDisconnect
+	if !s.TimeLimited() {
+		s.ExpiresAt = Millis(s.LastKeepaliveAt.Add(lt.KeepaliveExpiration))
+	}
+	s.DueAt = NextDue(s)
+	changed := s.Lifetime != old.Lifetime || !s.ExpiresAt.Equal(old.ExpiresAt) || !s.DueAt.Equal(old.DueAt)
+	return s, changed
+}
