@@ -32,7 +32,7 @@ func session(opts ...func(*Session)) Session {
 }
 
 func status(st Status) func(*Session) { return func(s *Session) { s.Status = st } }
-func action(a Action) func(*Session) { return func(s *Session) { s.Lifetime.Action = a } }
+func action(a Action) func(*Session)  { return func(s *Session) { s.Lifetime.Action = a } }
 func nonContainer(s *Session)         { s.Container = false }
 func timeLimit(d time.Duration) func(*Session) {
 	return func(s *Session) {
