@@ -36,10 +36,10 @@ type Config struct {
 type access int
 
 const (
-	accessPublic  access = iota // no key needed
-	accessAnyKey                // any valid key
-	accessAdmin                 // an admin key
-	accessSelfUser              // an admin key, or a user key whose user is the {user_id} of the path
+	accessPublic   access = iota // no key needed
+	accessAnyKey                 // any valid key
+	accessAdmin                  // an admin key
+	accessSelfUser               // an admin key, or a user key whose user is the {user_id} of the path
 )
 
 // route is one entry of the routing table: a net/http pattern, who may call it, and a handler
