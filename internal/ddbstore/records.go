@@ -1,0 +1,231 @@
+package ddbstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"wspolicy/internal/policy"
+)
+
+// autoAddSetting is the catalog setting copied onto the group item as auto_add, so that the
+// groups every new user joins can be found without decoding settings.
+const autoAddSetting = "auto_add_local_users"
+
+// groupRecord is a group item. A group exists when its item has a version: CreateUser and
+// DeleteUser keep All Users' member_count with a bare ADD, which may create a stub item
+// holding only the count before EnsureAllUsers has run. A group marked deleting is invisible
+// to everything but DeleteGroup, which finishes the deletion.
+type groupRecord struct {
+	PK          string            `dynamodbav:"PK"`
+	SK          string            `dynamodbav:"SK"`
+	GSI1PK      string            `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK      string            `dynamodbav:"GSI1SK,omitempty"`
+	ID          string            `dynamodbav:"group_id"`
+	Name        string            `dynamodbav:"name"`
+	Priority    int               `dynamodbav:"priority"`
+	Description string            `dynamodbav:"description"`
+	Version     int64             `dynamodbav:"version"`
+	Settings    map[string]string `dynamodbav:"settings"` // setting name → JSON text
+	MemberCount int               `dynamodbav:"member_count"`
+	AutoAdd     bool              `dynamodbav:"auto_add"`
+	Deleting    bool              `dynamodbav:"deleting,omitempty"`
+	CreatedAt   time.Time         `dynamodbav:"created_at"`
+	UpdatedAt   time.Time         `dynamodbav:"updated_at"`
+}
+
+// Group attribute names used in expressions.
+const (
+	groupAttrName        = "name"
+	groupAttrPriority    = "priority"
+	groupAttrDescription = "description"
+	groupAttrVersion     = "version"
+	groupAttrSettings    = "settings"
+	groupAttrMemberCount = "member_count"
+	groupAttrAutoAdd     = "auto_add"
+	groupAttrDeleting    = "deleting"
+	groupAttrCreatedAt   = "created_at"
+	groupAttrUpdatedAt   = "updated_at"
+	groupAttrID          = "group_id"
+)
+
+func (r groupRecord) live() bool { return r.Version > 0 && !r.Deleting }
+
+func (r groupRecord) group() policy.Group {
+	settings := make(map[string]json.RawMessage, len(r.Settings))
+	for name, v := range r.Settings {
+		settings[name] = json.RawMessage(v)
+	}
+	return policy.Group{
+		ID:          r.ID,
+		Name:        r.Name,
+		Priority:    r.Priority,
+		Description: r.Description,
+		Settings:    settings,
+		Version:     r.Version,
+		MemberCount: r.MemberCount,
+		CreatedAt:   r.CreatedAt,
+		UpdatedAt:   r.UpdatedAt,
+	}
+}
+
+func newGroupRecord(g policy.Group) groupRecord {
+	k := groupKey(g.ID)
+	settings := make(map[string]string, len(g.Settings))
+	for name, v := range g.Settings {
+		settings[name] = string(v)
+	}
+	return groupRecord{
+		PK: k.PK, SK: k.SK, GSI1PK: groupsIndexPK, GSI1SK: g.ID,
+		ID: g.ID, Name: g.Name, Priority: g.Priority, Description: g.Description,
+		Version: g.Version, Settings: settings, MemberCount: g.MemberCount,
+		AutoAdd:   autoAddOf(settings),
+		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
+	}
+}
+
+// autoAddOf reports whether the settings turn auto_add_local_users on.
+func autoAddOf(settings map[string]string) bool {
+	v, ok := settings[autoAddSetting]
+	return ok && sameJSON(v, "true")
+}
+
+// sameJSON reports whether two JSON texts are equal up to insignificant whitespace.
+func sameJSON(a, b string) bool {
+	if a == b {
+		return true
+	}
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, []byte(a)) != nil || json.Compact(&cb, []byte(b)) != nil {
+		return false
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// nameRecord reserves a normalised group name or username for the id that holds it.
+type nameRecord struct {
+	PK      string `dynamodbav:"PK"`
+	SK      string `dynamodbav:"SK"`
+	OwnerID string `dynamodbav:"owner_id"`
+	Name    string `dynamodbav:"name"`
+}
+
+const nameAttrOwnerID = "owner_id"
+
+func newNameRecord(k tableKey, ownerID, name string) nameRecord {
+	return nameRecord{PK: k.PK, SK: k.SK, OwnerID: ownerID, Name: name}
+}
+
+// userRecord is a user item. It is Put only when the user is created; every later write is an
+// UpdateItem, so attributes other packages keep on it (active_sessions) survive.
+type userRecord struct {
+	PK        string    `dynamodbav:"PK"`
+	SK        string    `dynamodbav:"SK"`
+	GSI1PK    string    `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK    string    `dynamodbav:"GSI1SK,omitempty"`
+	ID        string    `dynamodbav:"user_id"`
+	Username  string    `dynamodbav:"username"`
+	Groups    []string  `dynamodbav:"groups,stringset,omitempty"` // explicit memberships, never All Users
+	Deleting  bool      `dynamodbav:"deleting,omitempty"`
+	CreatedAt time.Time `dynamodbav:"created_at"`
+}
+
+// User attribute names used in expressions.
+const (
+	userAttrGroups   = "groups"
+	userAttrDeleting = "deleting"
+)
+
+func (r userRecord) live() bool { return r.ID != "" && !r.Deleting }
+
+// user returns the domain user; All Users comes first, then the explicit groups by id.
+func (r userRecord) user() policy.User {
+	groups := make([]string, 0, len(r.Groups)+1)
+	groups = append(groups, policy.AllUsersGroupID)
+	explicit := append([]string(nil), r.Groups...)
+	sort.Strings(explicit)
+	for _, g := range explicit {
+		if g != policy.AllUsersGroupID {
+			groups = append(groups, g)
+		}
+	}
+	return policy.User{ID: r.ID, Username: r.Username, GroupIDs: groups, CreatedAt: r.CreatedAt}
+}
+
+func (r userRecord) hasGroup(groupID string) bool {
+	for _, g := range r.Groups {
+		if g == groupID {
+			return true
+		}
+	}
+	return false
+}
+
+// memberRecord is one explicit membership, kept under the group; the user item's groups set is
+// the other direction, written in the same transaction.
+type memberRecord struct {
+	PK      string    `dynamodbav:"PK"`
+	SK      string    `dynamodbav:"SK"`
+	GroupID string    `dynamodbav:"group_id"`
+	UserID  string    `dynamodbav:"user_id"`
+	AddedAt time.Time `dynamodbav:"added_at"`
+}
+
+const memberAttrUserID = "user_id"
+
+func newMemberRecord(groupID, userID string, at time.Time) memberRecord {
+	k := groupMemberKey(groupID, userID)
+	return memberRecord{PK: k.PK, SK: k.SK, GroupID: groupID, UserID: userID, AddedAt: at.UTC()}
+}
+
+// historyRecord is one settings change of a group. Old and New hold JSON text; empty means the
+// setting was not set.
+type historyRecord struct {
+	PK      string    `dynamodbav:"PK"`
+	SK      string    `dynamodbav:"SK"`
+	GroupID string    `dynamodbav:"group_id"`
+	Version int64     `dynamodbav:"version"`
+	At      time.Time `dynamodbav:"at"`
+	Actor   string    `dynamodbav:"actor"`
+	Setting string    `dynamodbav:"setting"`
+	Old     string    `dynamodbav:"old,omitempty"`
+	New     string    `dynamodbav:"new,omitempty"`
+}
+
+func (r historyRecord) entry() policy.HistoryEntry {
+	return policy.HistoryEntry{
+		GroupID: r.GroupID, At: r.At, Actor: r.Actor, Setting: r.Setting,
+		Old: rawOrNil(r.Old), New: rawOrNil(r.New),
+	}
+}
+
+func rawOrNil(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// apiKeyRecord is written twice per key: under KEY#<hash> for authentication and under the
+// user for listing and revocation.
+type apiKeyRecord struct {
+	PK        string    `dynamodbav:"PK"`
+	SK        string    `dynamodbav:"SK"`
+	KeyID     string    `dynamodbav:"key_id"`
+	UserID    string    `dynamodbav:"user_id"`
+	Role      string    `dynamodbav:"role"`
+	Hash      string    `dynamodbav:"hash"`
+	CreatedAt time.Time `dynamodbav:"created_at"`
+}
+
+func newAPIKeyRecord(k tableKey, key policy.APIKey) apiKeyRecord {
+	return apiKeyRecord{
+		PK: k.PK, SK: k.SK, KeyID: key.ID, UserID: key.UserID, Role: string(key.Role),
+		Hash: key.Hash, CreatedAt: key.CreatedAt.UTC(),
+	}
+}
+
+func (r apiKeyRecord) apiKey() policy.APIKey {
+	return policy.APIKey{ID: r.KeyID, UserID: r.UserID, Role: policy.Role(r.Role), Hash: r.Hash, CreatedAt: r.CreatedAt}
+}
