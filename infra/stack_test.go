@@ -32,11 +32,6 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	for _, k := range []string{"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, "18,20")
-		}
-	}
 	defer jsii.Close()
 	dir, err := os.MkdirTemp("", "infra-test-")
 	if err != nil {
