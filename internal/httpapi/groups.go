@@ -308,7 +308,7 @@ func checkSettingsPatch(body settingsPatchBody) (policy.SettingsChange, error) {
 			return policy.SettingsChange{}, err
 		}
 		if _, both := body.Set[name]; both {
-			return policy.SettingsChange{}, policy.FieldErrorf(name, "conflicting_change", "%s is both set and unset", name)
+			return policy.SettingsChange{}, policy.FieldErrorf(name, "set_and_unset", "%s is both set and unset", name)
 		}
 		change.Unset = append(change.Unset, name)
 	}
@@ -347,11 +347,7 @@ func (s *server) handleGroupHistory(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if len(entries) == 0 {
-		// An empty history may mean there is no such group: say so rather than answer [].
-		if _, err := s.dir.GetGroup(r.Context(), id); err != nil {
-			return err
-		}
+	if entries == nil {
 		entries = []policy.HistoryEntry{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"group_id": id, "history": entries})
@@ -360,18 +356,7 @@ func (s *server) handleGroupHistory(w http.ResponseWriter, r *http.Request) erro
 
 func (s *server) handleListMembers(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("group_id")
-	var (
-		members []policy.User
-		err     error
-	)
-	if id == policy.AllUsersGroupID {
-		members, err = s.dir.ListUsers(r.Context())
-	} else {
-		members, err = s.dir.ListMembers(r.Context(), id)
-		if err == nil && len(members) == 0 {
-			_, err = s.dir.GetGroup(r.Context(), id)
-		}
-	}
+	members, err := s.dir.ListMembers(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -392,13 +377,8 @@ func (s *server) handleAddMember(w http.ResponseWriter, r *http.Request) error {
 	if err := errIfMatchUnsupported(r); err != nil {
 		return err
 	}
-	groupID, userID := r.PathValue("group_id"), r.PathValue("user_id")
-	if groupID == policy.AllUsersGroupID {
-		// Everyone is already a member; only check that the user exists.
-		if _, err := s.dir.GetUser(r.Context(), userID); err != nil {
-			return err
-		}
-	} else if err := s.dir.AddMember(r.Context(), groupID, userID, s.now()); err != nil {
+	// Adding to All Users changes nothing but still answers 404 for an unknown user.
+	if err := s.dir.AddMember(r.Context(), r.PathValue("group_id"), r.PathValue("user_id"), s.now()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

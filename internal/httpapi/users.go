@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,6 +14,9 @@ import (
 // usernamePattern keeps usernames safe to substitute for {username} in host paths and
 // environment variables: letters, digits and . _ @ + -, starting with a letter or digit.
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
+
+// autoAddSettingName is the group property that makes every new user a member.
+const autoAddSettingName = "auto_add_local_users"
 
 // userRoutes are the routes of users and their effective settings.
 func (s *server) userRoutes() []route {
@@ -71,9 +75,14 @@ func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 		return policy.FieldErrorf("username", "invalid_username",
 			"username must be 1 to 128 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit")
 	}
+	groups, err := s.autoAddGroups(r)
+	if err != nil {
+		return err
+	}
 	u, err := s.dir.CreateUser(r.Context(), policy.User{
 		ID:        policy.NewID("u"),
 		Username:  *body.Username,
+		GroupIDs:  groups,
 		CreatedAt: s.now(),
 	})
 	if err != nil {
@@ -82,6 +91,23 @@ func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Location", userPath(u.ID))
 	writeJSON(w, http.StatusCreated, userView(u))
 	return nil
+}
+
+// autoAddGroups lists the groups whose auto_add_local_users is true: a new user joins them
+// in the same write that creates the user.
+func (s *server) autoAddGroups(r *http.Request) ([]string, error) {
+	groups, err := s.dir.ListGroups(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, g := range groups {
+		var on bool
+		if raw, ok := g.Settings[autoAddSettingName]; ok && json.Unmarshal(raw, &on) == nil && on && g.ID != policy.AllUsersGroupID {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids, nil
 }
 
 func (s *server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
