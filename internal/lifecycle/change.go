@@ -7,16 +7,16 @@ type Outcome string
 
 // The outcomes of a change.
 const (
-	OutcomeNone        Outcome = ""           // nothing to write
-	OutcomeDelete      Outcome = "delete"     // the session becomes deleted
-	OutcomeStop        Outcome = "stop"       // the session becomes stopped
-	OutcomePause       Outcome = "pause"      // the session becomes paused
-	OutcomeResume      Outcome = "resume"     // the session runs again
-	OutcomeWarn        Outcome = "warn"       // the time-limit warning is recorded
-	OutcomeDisconnect  Outcome = "disconnect" // the session is marked disconnected
-	OutcomeLeaveAlone  Outcome = "leave"      // already in its target state: leaves the due index
-	OutcomeReschedule  Outcome = "reschedule" // only the due time moves
-	OutcomeSettingsNew Outcome = "resync"     // new lifetime settings from a re-sync
+	OutcomeNone       Outcome = ""           // nothing to write
+	OutcomeDelete     Outcome = "delete"     // the session becomes deleted
+	OutcomeStop       Outcome = "stop"       // the session becomes stopped
+	OutcomePause      Outcome = "pause"      // the session becomes paused
+	OutcomeResume     Outcome = "resume"     // the session runs again
+	OutcomeWarn       Outcome = "warn"       // the time-limit warning is recorded
+	OutcomeDisconnect Outcome = "disconnect" // the session is marked disconnected
+	OutcomeLeaveAlone Outcome = "leave"      // already in its target state: leaves the due index
+	OutcomeReschedule Outcome = "reschedule" // only the due time moves
+	OutcomeResync     Outcome = "resync"     // new lifetime settings from a re-sync
 )
 
 // Guard says which observed attributes a change is conditional on.

@@ -113,24 +113,28 @@ func Extend(s Session, now time.Time) Session {
 	return s
 }
 
-// Resync returns s with the lifetime settings lt of revision rev in force: keepalive expiration
-// (expires_at recomputed from the last keepalive), action, interval and idle disconnect; the
-// time limit stays what it was at start. changed is false when rev is not newer than the
-// session's revision or nothing differs.
-func Resync(s Session, lt Lifetime, rev int64) (Session, bool) {
+// Resync is the change that puts the lifetime settings lt of revision rev in force on s:
+// keepalive expiration (expires_at recomputed from the last keepalive), action, interval and
+// idle disconnect; the time limit stays what it was at start. It records no event and is
+// guarded like an action (a keepalive that lands first makes it re-read). OutcomeNone when rev
+// is not newer than the session's revision, the session is deleted, or nothing differs.
+func Resync(s Session, lt Lifetime, rev int64) Change {
+	c := Change{Guard: GuardSeq, Before: s, After: s}
 	if rev <= s.SettingsRev || s.Status == StatusDeleted {
-		return s, false
+		return c
 	}
-	old := s
-	s.SettingsRev = rev
-	s.Lifetime.KeepaliveExpiration = lt.KeepaliveExpiration
-	s.Lifetime.Action = lt.Action
-	s.Lifetime.KeepaliveInterval = lt.KeepaliveInterval
-	s.Lifetime.IdleDisconnect = lt.IdleDisconnect
+	a := &c.After
+	a.SettingsRev = rev
+	a.Lifetime.KeepaliveExpiration = lt.KeepaliveExpiration
+	a.Lifetime.Action = lt.Action
+	a.Lifetime.KeepaliveInterval = lt.KeepaliveInterval
+	a.Lifetime.IdleDisconnect = lt.IdleDisconnect
 	if !s.TimeLimited() {
-		s.ExpiresAt = Millis(s.LastKeepaliveAt.Add(lt.KeepaliveExpiration))
+		a.ExpiresAt = Millis(s.LastKeepaliveAt.Add(lt.KeepaliveExpiration))
 	}
-	s.DueAt = NextDue(s)
-	changed := s.Lifetime != old.Lifetime || !s.ExpiresAt.Equal(old.ExpiresAt) || !s.DueAt.Equal(old.DueAt)
-	return s, changed
+	a.DueAt = NextDue(*a)
+	if a.Lifetime != s.Lifetime || !a.ExpiresAt.Equal(s.ExpiresAt) || !a.DueAt.Equal(s.DueAt) {
+		c.Outcome, c.Reason = OutcomeResync, "settings_changed"
+	}
+	return c
 }

@@ -502,9 +502,16 @@ func TestResync(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, changed := Resync(tc.s, tc.lt, tc.rev)
+			c := Resync(tc.s, tc.lt, tc.rev)
+			got, changed := c.After, !c.None()
+			if changed && (c.Guard != GuardSeq || len(c.Events) != 0) {
+				t.Errorf("guard, events = %v, %d; want GuardSeq and no event", c.Guard, len(c.Events))
+			}
 			if changed != tc.wantChanged {
 				t.Fatalf("changed = %v, want %v", changed, tc.wantChanged)
+			}
+			if !changed {
+				got = tc.s
 			}
 			if !got.ExpiresAt.Equal(tc.wantExpires) || !got.DueAt.Equal(tc.wantDue) {
 				t.Errorf("expires, due = %v, %v; want %v, %v", got.ExpiresAt, got.DueAt, tc.wantExpires, tc.wantDue)
