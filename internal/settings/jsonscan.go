@@ -35,16 +35,28 @@ func isNumberStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
 // scanString returns the index just past the JSON string starting at b[i] (a quote) and whether
 // it contains a backslash escape.
 func scanString(b []byte, i int) (end int, escaped, ok bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j + 1, escaped, true
+	j := i + 1
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return 0, false, false
+		}
+		q += j
+		if bytes.IndexByte(b[j:q], '\\') < 0 {
+			return q + 1, escaped, true
+		}
+		escaped = true
+		for j < q { // walk the escapes: the quote at q may itself be escaped
+			if b[j] == '\\' {
+				j += 2
+			} else {
+				j++
+			}
+		}
+		if j == q {
+			return q + 1, true, true
 		}
 	}
-	return 0, false, false
 }
 
 // skipValue returns the index just past the JSON value starting at b[i]. It checks the nesting
@@ -91,7 +103,8 @@ func skipValue(b []byte, i int) (int, bool) {
 	return i, i > start
 }
 
-// member is one key and value of a JSON object, both as they appear in the text.
+// member is one key and value of a JSON object: key decoded, rawKey and val as they appear in
+// the text.
 type member struct {
 	key    string
 	rawKey []byte
@@ -101,52 +114,66 @@ type member struct {
 // scanObject splits the JSON object b into its members, in document order, without decoding
 // the values. ok is false when b is not an object.
 func scanObject(b []byte) (members []member, ok bool) {
+	ok = eachMember(b, func(key, val span, escaped bool) {
+		m := member{rawKey: b[key.start:key.end], val: b[val.start:val.end]}
+		if !escaped {
+			m.key = string(b[key.start+1 : key.end-1])
+		} else if json.Unmarshal(m.rawKey, &m.key) != nil {
+			ok = false
+		}
+		members = append(members, m)
+	})
+	if !ok {
+		return nil, false
+	}
+	return members, true
+}
+
+// span is the byte range start:end of a JSON text.
+type span struct{ start, end int }
+
+// eachMember calls fn with the spans of the quoted key and of the value of every member of the
+// JSON object b, in document order, and whether the key contains escapes. It reports whether b
+// is an object; when it is not, fn may have been called for the members before the fault.
+func eachMember(b []byte, fn func(key, val span, escaped bool)) bool {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return nil, false
+		return false
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return members, skipSpace(b, i+1) == len(b)
+		return skipSpace(b, i+1) == len(b)
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return nil, false
+			return false
 		}
 		end, escaped, ok := scanString(b, i)
 		if !ok {
-			return nil, false
+			return false
 		}
-		m := member{rawKey: b[i:end]}
-		if escaped {
-			if json.Unmarshal(m.rawKey, &m.key) != nil {
-				return nil, false
-			}
-		} else {
-			m.key = string(b[i+1 : end-1])
-		}
+		key := span{i, end}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return nil, false
+			return false
 		}
 		i = skipSpace(b, i+1)
 		start := i
 		if i, ok = skipValue(b, i); !ok {
-			return nil, false
+			return false
 		}
-		m.val = b[start:i]
-		members = append(members, m)
+		fn(key, span{start, i}, escaped)
 		i = skipSpace(b, i)
 		if i >= len(b) {
-			return nil, false
+			return false
 		}
 		switch b[i] {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			return members, skipSpace(b, i+1) == len(b)
+			return skipSpace(b, i+1) == len(b)
 		default:
-			return nil, false
+			return false
 		}
 	}
 }

@@ -193,60 +193,92 @@ func tieWarnings(ties []tie, srcs []SourceGroup) []Warning {
 	return out
 }
 
-// volumeEntry is one host path of one group's volume_mapping; k is the group's precedence.
+// volumeEntry locates one host path of one group's volume_mapping in that group's raw value;
+// it holds no pointers, so collecting and sorting entries costs the garbage collector nothing.
 type volumeEntry struct {
-	member
-	k int
+	k        int32 // precedence position of the group
+	decoded  int32 // index of the decoded key when the key has escapes, else -1
+	key, val span  // the quoted key and the value
 }
 
 // mergeVolumes combines the volume_mapping of every group that sets it, without decoding the
 // mounts. The result is canonical when the inputs are: host paths in sorted order.
 func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effective, []tie) {
 	const name = "volume_mapping"
-	var entries []volumeEntry
-	var contributors []SourceGroup
-	for k, gi := range order {
+	var (
+		raws         []json.RawMessage // by precedence position
+		entries      []volumeEntry     // groups in precedence order, members in document order
+		decoded      [][]byte          // keys with escapes, decoded
+		contributors []SourceGroup
+		k            int
+	)
+	collect := func(key, val span, escaped bool) {
+		e := volumeEntry{k: int32(k), decoded: -1, key: key, val: val}
+		if escaped {
+			var s string
+			_ = json.Unmarshal(raws[k][key.start:key.end], &s) // a bad key sorts as ""
+			decoded = append(decoded, []byte(s))
+			e.decoded = int32(len(decoded) - 1)
+		}
+		entries = append(entries, e)
+	}
+	for pos, gi := range order {
 		raw, ok := groups[gi].Settings[name]
 		if !ok || len(raw) == 0 {
 			continue
 		}
-		ms, ok := scanObject(raw)
-		if !ok {
+		if raws == nil {
+			raws = make([]json.RawMessage, len(order))
+			entries = make([]volumeEntry, 0, 4*(len(order)-pos))
+			contributors = make([]SourceGroup, 0, len(order)-pos)
+		}
+		k, raws[pos] = pos, raw
+		n := len(entries)
+		if !eachMember(raw, collect) {
+			entries = entries[:n]
 			continue
 		}
-		contributors = append(contributors, srcs[k])
-		for _, m := range ms {
-			entries = append(entries, volumeEntry{member: m, k: k})
-		}
+		contributors = append(contributors, srcs[pos])
 	}
 	if contributors == nil {
 		return Effective{}, nil
 	}
-	// Stable: entries of one host path stay in precedence order, so the first one wins.
-	slices.SortStableFunc(entries, func(a, b volumeEntry) int { return strings.Compare(a.key, b.key) })
-	size := 2
-	for _, e := range entries {
-		size += len(e.rawKey) + len(e.val) + 2
+	keyOf := func(e *volumeEntry) []byte {
+		if e.decoded >= 0 {
+			return decoded[e.decoded]
+		}
+		return raws[e.k][e.key.start+1 : e.key.end-1]
 	}
+	// Sort positions by host path, then by position, which is precedence order.
+	idx := make([]int32, len(entries))
+	size := 2
+	for i := range idx {
+		idx[i] = int32(i)
+		size += entries[i].key.end - entries[i].key.start + entries[i].val.end - entries[i].val.start + 2
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		return cmp.Or(bytes.Compare(keyOf(&entries[a]), keyOf(&entries[b])), cmp.Compare(a, b))
+	})
 	buf := make([]byte, 0, size)
 	buf = append(buf, '{')
 	var ties []tie
-	win := -1
-	for i, e := range entries {
-		if win >= 0 && e.key == entries[win].key {
-			w := entries[win].k
-			if e.k != w && srcs[e.k].Priority == srcs[w].Priority {
-				ties = append(ties, tie{setting: name, hostPath: e.key, winner: w, other: e.k})
+	var win *volumeEntry
+	for _, i := range idx {
+		e := &entries[i]
+		if win != nil && bytes.Equal(keyOf(e), keyOf(win)) {
+			if e.k != win.k && srcs[e.k].Priority == srcs[win.k].Priority {
+				ties = append(ties, tie{setting: name, hostPath: string(keyOf(e)), winner: int(win.k), other: int(e.k)})
 			}
 			continue
 		}
-		if win >= 0 {
+		if win != nil {
 			buf = append(buf, ',')
 		}
-		win = i
-		buf = append(buf, e.rawKey...)
+		win = e
+		raw := raws[e.k]
+		buf = append(buf, raw[e.key.start:e.key.end]...)
 		buf = append(buf, ':')
-		buf = append(buf, e.val...)
+		buf = append(buf, raw[e.val.start:e.val.end]...)
 	}
 	buf = append(buf, '}')
 	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors}}, ties
