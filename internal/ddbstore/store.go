@@ -344,7 +344,9 @@ func allOf(conds ...expression.ConditionBuilder) expression.ConditionBuilder {
 }
 
 // itemExists is the condition that the item being written already exists.
-func itemExists() expression.ConditionBuilder { return expression.AttributeExists(expression.Name(attrPK)) }
+func itemExists() expression.ConditionBuilder {
+	return expression.AttributeExists(expression.Name(attrPK))
+}
 
 // itemAbsent is the condition that the item being written does not exist yet.
 func itemAbsent() expression.ConditionBuilder {
