@@ -113,17 +113,19 @@ type member struct {
 
 // scanObject splits the JSON object b into its members, in document order, without decoding
 // the values. ok is false when b is not an object.
-func scanObject(b []byte) (members []member, ok bool) {
-	ok = eachMember(b, func(key, val span, escaped bool) {
+func scanObject(b []byte) ([]member, bool) {
+	var members []member
+	badKey := false
+	ok := eachMember(b, func(key, val span, escaped bool) {
 		m := member{rawKey: b[key.start:key.end], val: b[val.start:val.end]}
 		if !escaped {
 			m.key = string(b[key.start+1 : key.end-1])
 		} else if json.Unmarshal(m.rawKey, &m.key) != nil {
-			ok = false
+			badKey = true
 		}
 		members = append(members, m)
 	})
-	if !ok {
+	if !ok || badKey {
 		return nil, false
 	}
 	return members, true

@@ -51,7 +51,7 @@ const (
 // MaxValueBytes bounds the size of one setting value as JSON text.
 const MaxValueBytes = 16 << 10
 
-// MaxIDLength bounds the length, in characters, of id, url and string values.
+// MaxIDLength bounds the length, in characters, of id and string values.
 const MaxIDLength = 256
 
 // Setting describes one group setting of the catalog.
