@@ -1,0 +1,177 @@
+package ddbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+)
+
+// timeLimitedCacheSize bounds the in-process set of time-limited session ids.
+const timeLimitedCacheSize = 100_000
+
+// The keepalive's expressions, written out once: it is the hot path.
+const (
+	// keepaliveExtend extends a running session that has no time limit.
+	keepaliveExtend   = "SET #lk = :now, #exp = :now + #ka, #due = :now + #ka, #shard = :shard, #conn = :t"
+	keepaliveExtendIf = "attribute_exists(#pk) AND #st = :running AND #tl = :zero AND " +
+		"(#ud = :zero OR #ud > :now) AND #idle > :idle"
+	// keepaliveTouch records the keepalive of a time-limited session, whose expiry is its limit.
+	keepaliveTouch   = "SET #lk = :now, #conn = :t"
+	keepaliveTouchIf = "attribute_exists(#pk) AND #st = :running AND (#ud = :zero OR #ud > :now) AND #idle > :idle"
+)
+
+var (
+	keepaliveExtendNames = map[string]string{
+		"#lk": sessAttrLastKeepalive, "#exp": sessAttrExpiresAt, "#ka": sessAttrKaMs, "#due": attrDueAt,
+		"#shard": attrDueShard, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+		"#tl": sessAttrTimeLimitAt, "#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+	}
+	keepaliveTouchNames = map[string]string{
+		"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+		"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+	}
+)
+
+// Keepalive records a keepalive at now from a client reporting idle idle time. In steady state
+// it is one conditional UpdateItem and reads nothing else: the condition lets through a running
+// session with no time limit, within its usage deadline and not idle, and extends it to
+// now + ka_ms. When the condition fails, the old item (returned with the failure) says why
+// (lifecycle.JudgeKeepalive): missing → KindNotFound, deleted → KindGone "session_deleted",
+// paused or stopped → KindConflict "session_not_running", usage deadline passed → no write,
+// UsageReached; idle → marked disconnected once (a disconnected event), Disconnect, no
+// extension; time-limited → a write of last_keepalive_at only, and the session id is
+// remembered so that its next keepalives take that write directly.
+func (ss *SessionStore) Keepalive(ctx context.Context, sessionID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
+	r, err := ss.keepalive(ctx, sessionID, now, idle)
+	if err != nil {
+		return lifecycle.KeepaliveResult{}, fmt.Errorf("keepalive of session %s: %w", sessionID, err)
+	}
+	return r, nil
+}
+
+func (ss *SessionStore) keepalive(ctx context.Context, id string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
+	if !policy.ValidID(id) {
+		return lifecycle.KeepaliveResult{}, errSessionNotFound(id)
+	}
+	now = lifecycle.Millis(now)
+	timeLimited := ss.timeLimited.has(id)
+	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, now, idle, timeLimited)
+		if err != nil {
+			return lifecycle.KeepaliveResult{}, err
+		}
+		if !failed {
+			var rec sessionRecord
+			if err := attributevalue.UnmarshalMap(newItem, &rec); err != nil {
+				return lifecycle.KeepaliveResult{}, fmt.Errorf("decode session: %w", err)
+			}
+			v := lifecycle.KeepaliveExtend
+			if timeLimited {
+				v = lifecycle.KeepaliveTimeLimited
+			}
+			return v.Result(rec.session()), nil
+		}
+		var rec sessionRecord
+		found, err := decodeOld(oldItem, &rec)
+		if err != nil {
+			return lifecycle.KeepaliveResult{}, err
+		}
+		old := rec.session()
+		v := lifecycle.JudgeKeepalive(old, found, now, idle)
+		if err := v.Err(id); err != nil {
+			return lifecycle.KeepaliveResult{}, err
+		}
+		switch v {
+		case lifecycle.KeepaliveUsageReached:
+			return v.Result(old), nil
+		case lifecycle.KeepaliveIdle:
+			c := lifecycle.Disconnect(old, now)
+			err := ss.transition(ctx, c)
+			if err == nil {
+				return v.Result(c.After), nil
+			}
+			if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+				return lifecycle.KeepaliveResult{}, err
+			}
+		case lifecycle.KeepaliveTimeLimited:
+			ss.timeLimited.add(id)
+			timeLimited = true
+		}
+		// KeepaliveExtend here means the session changed between the write and now: retry.
+	}
+	return lifecycle.KeepaliveResult{}, retryLater("session " + id)
+}
+
+// keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
+// old item (empty when the session does not exist).
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id string, now time.Time, idle time.Duration, timeLimited bool) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
+	values := map[string]ddbtypes.AttributeValue{
+		":now":     nowV,
+		":t":       &ddbtypes.AttributeValueMemberBOOL{Value: true},
+		":running": &ddbtypes.AttributeValueMemberS{Value: string(lifecycle.StatusRunning)},
+		":zero":    &ddbtypes.AttributeValueMemberN{Value: "0"},
+		":idle":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(idle.Seconds(), 'f', -1, 64)},
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(ss.st.table),
+		Key:                                 sessionKey(id).attributes(),
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if timeLimited {
+		in.UpdateExpression, in.ConditionExpression = aws.String(keepaliveTouch), aws.String(keepaliveTouchIf)
+		in.ExpressionAttributeNames = keepaliveTouchNames
+	} else {
+		values[":shard"] = &ddbtypes.AttributeValueMemberS{Value: dueShard(id)}
+		in.UpdateExpression, in.ConditionExpression = aws.String(keepaliveExtend), aws.String(keepaliveExtendIf)
+		in.ExpressionAttributeNames = keepaliveExtendNames
+	}
+	out, err := ss.st.db.UpdateItem(ctx, in)
+	var cf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		return out.Attributes, nil, false, nil
+	case errors.As(err, &cf):
+		return nil, cf.Item, true, nil
+	}
+	return nil, nil, false, storeError(err)
+}
+
+// idSet is a bounded, concurrency-safe set of ids. When full it starts over: it is a cache of
+// facts that never change, so forgetting costs one extra write per session, never correctness.
+type idSet struct {
+	mu  sync.RWMutex
+	max int
+	ids map[string]struct{}
+}
+
+func newIDSet(max int) *idSet { return &idSet{max: max, ids: map[string]struct{}{}} }
+
+func (s *idSet) has(id string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (s *idSet) add(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.ids) >= s.max {
+		clear(s.ids)
+	}
+	s.ids[id] = struct{}{}
+}

@@ -1,0 +1,221 @@
+package ddbstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/tabledef"
+)
+
+// duePageSize is how many due sessions one page of DueSessions holds.
+const duePageSize = 100
+
+// ListSessions lists sessions: a user's (the GSI1 partition USER#<uid>, oldest first) or,
+// without UserID, every session (a paged scan of the table for administrators: its cost grows
+// with the table, which is why the API lets callers filter by user). An optional status
+// filter applies after the page is read, so a page may hold fewer than Limit sessions.
+// Index reads are eventually consistent: a session started a moment ago may be missing.
+func (ss *SessionStore) ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error) {
+	p, err := ss.listSessions(ctx, f)
+	if err != nil {
+		return lifecycle.Page{}, fmt.Errorf("list sessions: %w", err)
+	}
+	return p, nil
+}
+
+func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error) {
+	limit := f.Limit
+	switch {
+	case limit == 0:
+		limit = lifecycle.DefaultPageSize
+	case limit < 0 || limit > lifecycle.MaxPageSize:
+		return lifecycle.Page{}, policy.FieldErrorf("limit", "invalid_limit", "limit must be between 1 and %d", lifecycle.MaxPageSize)
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return lifecycle.Page{}, policy.FieldErrorf("status", "invalid_status", "status must be running, paused, stopped or deleted")
+	}
+	if f.UserID != "" && !policy.ValidID(f.UserID) {
+		return lifecycle.Page{Sessions: []lifecycle.Session{}}, nil // no such user, no sessions
+	}
+	var filter expression.ConditionBuilder
+	if f.Status != "" {
+		filter = expression.Name(sessAttrStatus).Equal(expression.Value(string(f.Status)))
+	}
+	if f.UserID == "" {
+		start, err := decodePageToken(f.PageToken, map[string]string{attrPK: "", attrSK: ""})
+		if err != nil {
+			return lifecycle.Page{}, err
+		}
+		filter = allOf(expression.Name(attrSK).Equal(expression.Value(sessionSK)), filter)
+		e, err := expression.NewBuilder().WithFilter(filter).Build()
+		if err != nil {
+			return lifecycle.Page{}, fmt.Errorf("build scan: %w", err)
+		}
+		out, err := ss.st.db.Scan(ctx, &dynamodb.ScanInput{
+			TableName: aws.String(ss.st.table), FilterExpression: e.Filter(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return lifecycle.Page{}, storeError(err)
+		}
+		return sessionPage(out.Items, out.LastEvaluatedKey)
+	}
+	pk := userSessionsPK(f.UserID)
+	start, err := decodePageToken(f.PageToken, map[string]string{attrPK: "", attrSK: "", attrGSI1PK: pk, attrGSI1SK: ""})
+	if err != nil {
+		return lifecycle.Page{}, err
+	}
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrGSI1PK).Equal(expression.Value(pk)).
+		And(expression.Key(attrGSI1SK).BeginsWith(userSessionSKPrefix)))
+	if filter.IsSet() {
+		b = b.WithFilter(filter)
+	}
+	e, err := b.Build()
+	if err != nil {
+		return lifecycle.Page{}, fmt.Errorf("build query: %w", err)
+	}
+	out, err := ss.st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(ss.st.table), IndexName: aws.String(tabledef.ByOwner),
+		KeyConditionExpression: e.KeyCondition(), FilterExpression: e.Filter(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
+	})
+	if err != nil {
+		return lifecycle.Page{}, storeError(err)
+	}
+	return sessionPage(out.Items, out.LastEvaluatedKey)
+}
+
+// DueSessions returns one page of the sessions of due shard shard (0 ≤ shard <
+// tabledef.DueShards) whose due time is at or before now, read from the sparse Due index
+// (eventually consistent: every change the sweep makes is guarded, so a stale entry is only
+// skipped). Only due sessions are read. pageToken continues where the previous page stopped.
+func (ss *SessionStore) DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error) {
+	if shard < 0 || shard >= tabledef.DueShards {
+		return lifecycle.Page{}, fmt.Errorf("due shard %d out of range", shard)
+	}
+	name := dueShardName(shard)
+	start, err := decodePageToken(pageToken, map[string]string{attrPK: "", attrSK: "", attrDueShard: name, attrDueAt: ""})
+	if err != nil {
+		return lifecycle.Page{}, err
+	}
+	until := int64(math.MaxInt64)
+	if !now.IsZero() {
+		until = now.UnixMilli()
+	}
+	out, err := ss.st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(ss.st.table),
+		IndexName:              aws.String(tabledef.ByDue),
+		KeyConditionExpression: aws.String("#shard = :shard AND #due <= :until"),
+		ExpressionAttributeNames: map[string]string{
+			"#shard": attrDueShard, "#due": attrDueAt,
+		},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":shard": &ddbtypes.AttributeValueMemberS{Value: name},
+			":until": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until, 10)},
+		},
+		Limit:             aws.Int32(duePageSize),
+		ExclusiveStartKey: start,
+	})
+	if err != nil {
+		return lifecycle.Page{}, fmt.Errorf("due sessions of shard %d: %w", shard, storeError(err))
+	}
+	return sessionPage(out.Items, out.LastEvaluatedKey)
+}
+
+func sessionPage(items []map[string]ddbtypes.AttributeValue, last map[string]ddbtypes.AttributeValue) (lifecycle.Page, error) {
+	p := lifecycle.Page{Sessions: make([]lifecycle.Session, 0, len(items))}
+	for _, item := range items {
+		var r sessionRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return lifecycle.Page{}, fmt.Errorf("decode session: %w", err)
+		}
+		p.Sessions = append(p.Sessions, r.session())
+	}
+	tok, err := encodePageToken(last)
+	if err != nil {
+		return lifecycle.Page{}, err
+	}
+	p.NextPageToken = tok
+	return p, nil
+}
+
+// pageKey is one attribute of a page token: its DynamoDB type (S or N) and value.
+type pageKey struct {
+	T string `json:"t"`
+	V string `json:"v"`
+}
+
+// encodePageToken makes an opaque token of a LastEvaluatedKey; "" when there is none.
+func encodePageToken(last map[string]ddbtypes.AttributeValue) (string, error) {
+	if len(last) == 0 {
+		return "", nil
+	}
+	m := make(map[string]pageKey, len(last))
+	for name, v := range last {
+		switch v := v.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			m[name] = pageKey{T: "S", V: v.Value}
+		case *ddbtypes.AttributeValueMemberN:
+			m[name] = pageKey{T: "N", V: v.Value}
+		default:
+			return "", fmt.Errorf("page key attribute %s has an unexpected type", name)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode page token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// decodePageToken turns a token back into an ExclusiveStartKey. want lists the attributes the
+// token must have; a non-empty value pins the attribute (the partition a listing is confined
+// to), so a token cannot page into somebody else's sessions. nil for "".
+func decodePageToken(tok string, want map[string]string) (map[string]ddbtypes.AttributeValue, error) {
+	if tok == "" {
+		return nil, nil
+	}
+	bad := policy.FieldErrorf("page_token", "invalid_page_token", "the page token is not one this listing returned")
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(raw) > 4096 {
+		return nil, bad
+	}
+	var m map[string]pageKey
+	if json.Unmarshal(raw, &m) != nil || len(m) != len(want) {
+		return nil, bad
+	}
+	out := make(map[string]ddbtypes.AttributeValue, len(m))
+	for name, pin := range want {
+		k, ok := m[name]
+		if !ok || k.V == "" || (pin != "" && k.V != pin) {
+			return nil, bad
+		}
+		switch k.T {
+		case "S":
+			out[name] = &ddbtypes.AttributeValueMemberS{Value: k.V}
+		case "N":
+			if _, err := strconv.ParseInt(k.V, 10, 64); err != nil {
+				return nil, bad
+			}
+			out[name] = &ddbtypes.AttributeValueMemberN{Value: k.V}
+		default:
+			return nil, bad
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,83 @@
+package ddbstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+)
+
+// maxResyncMarkers bounds how many re-sync markers one sweep reads; the rest wait for the next.
+const maxResyncMarkers = 100
+
+func newResyncRecord(m lifecycle.ResyncMarker) resyncRecord {
+	k := resyncKey(string(m.Kind), m.ID, m.At)
+	return resyncRecord{PK: k.PK, SK: k.SK, Kind: string(m.Kind), ID: m.ID, AtMs: msOf(m.At)}
+}
+
+// addResyncMarker adds the Put of a re-sync marker to a transaction: directory writes that
+// change lifetime settings (a group's settings or priority, a membership) add it to their own
+// transaction so that the change and the marker commit together.
+func (tx *txWrites) addResyncMarker(kind lifecycle.ResyncKind, id string, at time.Time) {
+	tx.put(newResyncRecord(lifecycle.ResyncMarker{Kind: kind, ID: id, At: at.UTC()}), expression.ConditionBuilder{})
+}
+
+// MarkResync records that the lifetime settings of a group's members (kind group) or of a user
+// (kind user) may have changed at at: the next sweep re-resolves and re-syncs their live
+// sessions. Writing a marker twice is harmless.
+func (ss *SessionStore) MarkResync(ctx context.Context, kind lifecycle.ResyncKind, id string, at time.Time) error {
+	item, err := attributevalue.MarshalMap(newResyncRecord(lifecycle.ResyncMarker{Kind: kind, ID: id, At: at.UTC()}))
+	if err != nil {
+		return fmt.Errorf("encode re-sync marker: %w", err)
+	}
+	if _, err := ss.st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(ss.st.table), Item: item}); err != nil {
+		return fmt.Errorf("mark %s %s for re-sync: %w", kind, id, storeError(err))
+	}
+	return nil
+}
+
+// ResyncMarkers returns the oldest pending re-sync markers (at most 100 per call).
+func (ss *SessionStore) ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error) {
+	out, err := ss.st.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(ss.st.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: resyncPK}},
+		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(maxResyncMarkers),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read re-sync markers: %w", storeError(err))
+	}
+	markers := make([]lifecycle.ResyncMarker, 0, len(out.Items))
+	for _, item := range out.Items {
+		var r resyncRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return nil, fmt.Errorf("decode re-sync marker: %w", err)
+		}
+		at, kind, id, ok := parseResyncSK(r.SK)
+		if !ok {
+			continue
+		}
+		markers = append(markers, lifecycle.ResyncMarker{Kind: lifecycle.ResyncKind(kind), ID: id, At: at})
+	}
+	return markers, nil
+}
+
+// DeleteResyncMarker removes a marker the sweep has handled.
+func (ss *SessionStore) DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error {
+	_, err := ss.st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(ss.st.table), Key: resyncKey(string(m.Kind), m.ID, m.At).attributes(),
+	})
+	if err != nil {
+		return fmt.Errorf("delete re-sync marker: %w", storeError(err))
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package ddbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/tabledef"
+)
+
+// SessionStore keeps sessions, their events (the outbox) and re-sync markers in the table.
+// It shares the table and the helpers of Store, and adds an in-process cache of time-limited
+// session ids (immutable) that lets their keepalives take one write.
+type SessionStore struct {
+	st          *Store
+	timeLimited *idSet
+}
+
+// NewSessionStore returns the session store on the named table.
+func NewSessionStore(db *dynamodb.Client, table string) *SessionStore {
+	return &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize)}
+}
+
+// Bounds of the session store's retry loops.
+const (
+	// maxStartAttempts bounds resubmissions of a start transaction that collided with others
+	// on the user's session count (each attempt already resubmits collisions itself).
+	maxStartAttempts = 6
+	// maxSessionRaceAttempts bounds the read-decide-write loops of keepalive follow-ups and
+	// re-syncs that lost a race to another writer.
+	maxSessionRaceAttempts = 5
+)
+
+func errSessionNotFound(id string) *policy.Error {
+	return policy.Errorf(policy.KindNotFound, lifecycle.CodeSessionNotFound, "session %s not found", id)
+}
+
+// errSessionChanged is the answer to a change whose guard failed: the session was changed (or
+// deleted for good) by somebody else after it was read.
+func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error {
+	if len(old) == 0 {
+		return errSessionNotFound(id)
+	}
+	return policy.Errorf(policy.KindConflict, lifecycle.CodeSessionChanged, "session %s changed concurrently", id)
+}
+
+// StartSession writes a new session and its created event in one transaction with the
+// increment of the user's active_sessions, which must stay within s.Lifetime.MaxSessions: a
+// full user gets KindConflict "max_sessions_reached", a missing user KindNotFound "user_not_found".
+func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
+	if err := ss.startSession(ctx, s, created); err != nil {
+		return fmt.Errorf("start session for user %s: %w", s.UserID, err)
+	}
+	return nil
+}
+
+func errMaxSessions(userID string, max int64) *policy.Error {
+	return policy.Errorf(policy.KindConflict, lifecycle.CodeMaxSessionsReached,
+		"user %s already has %d sessions, the most max_kasms_per_user allows", userID, max)
+}
+
+func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
+	max := s.Lifetime.MaxSessions
+	if max <= 0 {
+		return errMaxSessions(s.UserID, 0)
+	}
+	active := expression.Name(userAttrActiveSessions)
+	tx := ss.st.newTx()
+	tx.update(userKey(s.UserID),
+		expression.Add(active, expression.Value(1)),
+		allOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
+	tx.put(newSessionRecord(s), itemAbsent())
+	tx.put(newEventRecord(created), itemAbsent())
+	for attempt := 1; ; attempt++ {
+		err := ss.st.transactWrite(ctx, tx)
+		if err == nil {
+			return nil
+		}
+		if old, failed := conditionFailedAt(err, 0); failed {
+			var u activeSessionsRecord
+			found, derr := decodeOld(old, &u)
+			switch {
+			case derr != nil:
+				return derr
+			case !found || u.UserID == "" || u.Deleting:
+				return errUserNotFound(s.UserID)
+			}
+			return errMaxSessions(s.UserID, max)
+		}
+		if _, failed := conditionFailedAt(err, 1); failed {
+			return policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
+		}
+		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxStartAttempts {
+			return err
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// GetSession reads a session (strongly consistent); KindNotFound "session_not_found" when
+// there is none.
+func (ss *SessionStore) GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error) {
+	if !policy.ValidID(sessionID) {
+		return lifecycle.Session{}, errSessionNotFound(sessionID)
+	}
+	var rec sessionRecord
+	found, err := ss.st.getRecord(ctx, sessionKey(sessionID), true, &rec)
+	if err != nil {
+		return lifecycle.Session{}, fmt.Errorf("get session %s: %w", sessionID, err)
+	}
+	if !found {
+		return lifecycle.Session{}, errSessionNotFound(sessionID)
+	}
+	return rec.session(), nil
+}
+
+// Events returns a session's events in order; KindNotFound "session_not_found" when it has
+// none (every session has its created event).
+func (ss *SessionStore) Events(ctx context.Context, sessionID string) ([]lifecycle.Event, error) {
+	if !policy.ValidID(sessionID) {
+		return nil, errSessionNotFound(sessionID)
+	}
+	in, err := partitionPrefixQuery(sessionKey(sessionID).PK, sessionEventSKPrefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	var out []lifecycle.Event
+	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		var r eventRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		out = append(out, r.event())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of session %s: %w", sessionID, err)
+	}
+	if len(out) == 0 {
+		return nil, errSessionNotFound(sessionID)
+	}
+	return out, nil
+}
+
+// Transition applies a change exactly once: one conditional write of the session (guarded by
+// what was observed, see lifecycle.Guard), the change's events as new items, and — when the
+// session becomes deleted — the decrement of the user's active_sessions, all in one
+// transaction (a single UpdateItem when there is no event and no deletion). A failed guard is
+// KindConflict "session_changed" (somebody else acted first), or KindNotFound when the session
+// is gone. A change with OutcomeNone writes nothing.
+func (ss *SessionStore) Transition(ctx context.Context, c lifecycle.Change) error {
+	if c.None() {
+		return nil
+	}
+	if err := ss.transition(ctx, c); err != nil {
+		return fmt.Errorf("%s session %s: %w", c.Outcome, c.Before.ID, err)
+	}
+	return nil
+}
+
+func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) error {
+	id := c.Before.ID
+	upd := changeUpdate(c)
+	cond := guardCondition(c)
+	if len(c.Events) == 0 && !c.Ends() {
+		return ss.updateSession(ctx, id, upd, cond)
+	}
+	decrement := c.Ends()
+	for {
+		tx := ss.st.newTx()
+		tx.update(sessionKey(id), upd, cond)
+		for _, e := range c.Events {
+			tx.put(newEventRecord(e), itemAbsent())
+		}
+		if decrement {
+			active := expression.Name(userAttrActiveSessions)
+			tx.update(userKey(c.Before.UserID), expression.Set(active, active.Minus(expression.Value(1))),
+				active.GreaterThan(expression.Value(0)))
+		}
+		err := ss.st.transactWrite(ctx, tx)
+		if err == nil {
+			return nil
+		}
+		if old, failed := conditionFailedAt(err, 0); failed {
+			return errSessionChanged(id, old)
+		}
+		if _, failed := conditionFailedAt(err, len(c.Events)+1); decrement && failed {
+			// The user is gone, or the count is already 0 (it never goes negative): the
+			// session ends all the same.
+			decrement = false
+			continue
+		}
+		for i := range c.Events {
+			if _, failed := conditionFailedAt(err, i+1); failed {
+				return fmt.Errorf("event %d of session %s exists already although the session is at %d", c.Events[i].Seq, id, c.Before.EventSeq)
+			}
+		}
+		return storeError(err)
+	}
+}
+
+// updateSession runs one conditional UpdateItem on a session.
+func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) error {
+	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build update of session %s: %w", id, err)
+	}
+	_, err = ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(ss.st.table), Key: sessionKey(id).attributes(),
+		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return errSessionChanged(id, cf.Item)
+	}
+	return storeError(err)
+}
+
+// guardCondition is the condition of a change: the session exists and its status, event
+// sequence and settings revision are as observed; for sweeps also its due time (a keepalive
+// that landed first moved it), for actions its last keepalive.
+func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
+	b := c.Before
+	cond := allOf(itemExists(),
+		expression.Name(sessAttrStatus).Equal(expression.Value(string(b.Status))),
+		expression.Name(sessAttrEventSeq).Equal(expression.Value(b.EventSeq)),
+		expression.Name(sessAttrSettingsRev).Equal(expression.Value(b.SettingsRev)))
+	switch c.Guard {
+	case lifecycle.GuardObserved:
+		if b.DueAt.IsZero() {
+			return cond.And(expression.Name(attrDueAt).AttributeNotExists())
+		}
+		return cond.And(expression.Name(attrDueAt).Equal(expression.Value(msOf(b.DueAt))))
+	default:
+		return cond.And(expression.Name(sessAttrLastKeepalive).Equal(expression.Value(msOf(b.LastKeepaliveAt))))
+	}
+}
+
+// changeUpdate writes the attributes the change alters (and only those, so that attributes a
+// concurrent keepalive wrote and the guard does not cover survive), the due index entry, and
+// the TTL when the session becomes deleted.
+func changeUpdate(c lifecycle.Change) expression.UpdateBuilder {
+	before, after := newSessionRecord(c.Before), newSessionRecord(c.After)
+	var upd expression.UpdateBuilder
+	set := func(name string, changed bool, v any) {
+		if changed {
+			upd = upd.Set(expression.Name(name), expression.Value(v))
+		}
+	}
+	set(sessAttrStatus, before.Status != after.Status, after.Status)
+	set(sessAttrConnected, before.Connected != after.Connected, after.Connected)
+	set(sessAttrLastKeepalive, before.LastKeepaliveAtMs != after.LastKeepaliveAtMs, after.LastKeepaliveAtMs)
+	set(sessAttrExpiresAt, before.ExpiresAtMs != after.ExpiresAtMs, after.ExpiresAtMs)
+	set(sessAttrReason, before.ExpirationReason != after.ExpirationReason, after.ExpirationReason)
+	set(sessAttrTimeLimitWarnAt, before.TimeLimitWarnMs != after.TimeLimitWarnMs, after.TimeLimitWarnMs)
+	set(sessAttrUsageDeadline, before.UsageDeadlineMs != after.UsageDeadlineMs, after.UsageDeadlineMs)
+	set(sessAttrKaMs, before.KaMs != after.KaMs, after.KaMs)
+	set(sessAttrKaAction, before.KaAction != after.KaAction, after.KaAction)
+	set(sessAttrKaInterval, before.KaIntervalS != after.KaIntervalS, after.KaIntervalS)
+	set(sessAttrIdleDisconnect, before.IdleDisconnectS != after.IdleDisconnectS, after.IdleDisconnectS)
+	set(sessAttrSettingsRev, before.SettingsRev != after.SettingsRev, after.SettingsRev)
+	set(sessAttrEventSeq, before.EventSeq != after.EventSeq, after.EventSeq)
+	if after.DueAt == 0 {
+		upd = upd.Remove(expression.Name(attrDueAt)).Remove(expression.Name(attrDueShard))
+	} else {
+		upd = upd.Set(expression.Name(attrDueAt), expression.Value(after.DueAt)).
+			Set(expression.Name(attrDueShard), expression.Value(after.DueShard))
+	}
+	if ttl := c.TTL(); !ttl.IsZero() {
+		upd = upd.Set(expression.Name(tabledef.TTLAttribute), expression.Value(ttlOf(ttl)))
+	}
+	return upd
+}
+
+// ApplyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
+// (as read, possibly from an index): see lifecycle.Resync. When the session changed since it
+// was read, it is read again and the change decided again. It reports whether it wrote.
+func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		c := lifecycle.Resync(s, lt, rev)
+		if c.None() {
+			return false, nil
+		}
+		err := ss.transition(ctx, c)
+		if err == nil {
+			return true, nil
+		}
+		if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+			return false, fmt.Errorf("apply lifetime settings to session %s: %w", s.ID, err)
+		}
+		if attempt == maxSessionRaceAttempts {
+			return false, retryLater("session " + s.ID)
+		}
+		if s, err = ss.GetSession(ctx, s.ID); err != nil {
+			return false, err
+		}
+	}
+}
