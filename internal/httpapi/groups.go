@@ -328,7 +328,7 @@ func (s *server) changeSettings(w http.ResponseWriter, r *http.Request, change p
 // knownSetting fails with a 400 naming the setting when the catalog does not have it.
 func knownSetting(name string) error {
 	if _, ok := settings.Lookup(name); !ok {
-		return policy.FieldErrorf(name, "unknown_setting", "unknown setting %q: see GET /v1/settings", truncateForMessage(name, 80))
+		return policy.FieldErrorf(name, settings.CodeUnknownSetting, "unknown setting %q: see GET /v1/settings", truncateForMessage(name, 80))
 	}
 	return nil
 }
