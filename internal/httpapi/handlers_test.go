@@ -173,7 +173,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 		{name: "unknown setting", method: "PUT", path: "/v1/groups/" + eng + "/settings/allow_teleport", key: testAdminKey,
 			body: map[string]any{"value": true}, wantStatus: 400, wantCode: settings.CodeUnknownSetting, wantField: "allow_teleport"},
 		{name: "patch with one bad value writes nothing", method: "PATCH", path: "/v1/groups/" + eng + "/settings", key: testAdminKey,
-			body: map[string]any{"set": map[string]any{"allow_kasm_audio": true, "keepalive_expiration_action": "explode"}},
+			body:       map[string]any{"set": map[string]any{"allow_kasm_audio": true, "keepalive_expiration_action": "explode"}},
 			wantStatus: 400, wantField: "keepalive_expiration_action",
 			check: func(t *testing.T, res response) {
 				v := a.groupSettings(eng)
@@ -370,7 +370,7 @@ func TestGroupSettingsWrites(t *testing.T) {
 		{name: "value missing", method: "PUT", path: "/v1/groups/" + g + "/settings/keepalive_interval", key: testAdminKey, body: map[string]any{}, wantStatus: 400, wantField: "value"},
 		{name: "value null", method: "PUT", path: "/v1/groups/" + g + "/settings/keepalive_interval", key: testAdminKey, body: `{"value": null}`, wantStatus: 400, wantField: "keepalive_interval"},
 		{name: "patch set and unset", method: "PATCH", path: "/v1/groups/" + g + "/settings", key: testAdminKey,
-			body: map[string]any{"set": map[string]any{"allow_kasm_audio": true, "usage_limit": map[string]any{"type": "per_user", "interval": "daily", "hours": 2}}, "unset": []string{"keepalive_interval"}},
+			body:       map[string]any{"set": map[string]any{"allow_kasm_audio": true, "usage_limit": map[string]any{"type": "per_user", "interval": "daily", "hours": 2}}, "unset": []string{"keepalive_interval"}},
 			wantStatus: 200, check: func(t *testing.T, res response) {
 				var v groupSettingsView
 				res.json(t, &v)
