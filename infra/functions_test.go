@@ -234,7 +234,7 @@ func TestIAMTableAccess(t *testing.T) {
 			policy := policyOf(t, spec.id+"Function")
 			var found bool
 			for _, s := range statements() {
-				if s.policy != policy || !reflect.DeepEqual(s.actions, spec.tableActions) {
+				if s.policy != policy || !reflect.DeepEqual(sorted(s.actions), sorted(spec.tableActions)) {
 					continue
 				}
 				found = true
@@ -267,6 +267,12 @@ func policyOf(t *testing.T, prefix string) string {
 		t.Fatalf("IAM policies with id prefix %q: got %v, want exactly one", prefix, found)
 	}
 	return found[0]
+}
+
+func sorted(list []string) []string {
+	out := append([]string(nil), list...)
+	sort.Strings(out)
+	return out
 }
 
 func contains(list []string, s string) bool {

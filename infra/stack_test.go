@@ -45,7 +45,16 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	// The feature flags in cdk.json, so the tests see the template `cdk synth` writes.
+	flags, err := cdkContext(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Outdir:  jsii.String(filepath.Join(dir, "cdk.out")),
+		Context: &flags,
+	})
 	stack := NewControlPlaneStack(app, "Test", &ControlPlaneStackProps{AssetDir: assets})
 	variant := NewControlPlaneStack(app, "TestVariant", &ControlPlaneStackProps{
 		AssetDir:                assets,
@@ -65,6 +74,21 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// cdkContext reads the context (feature flags) from cdk.json.
+func cdkContext(path string) (map[string]any, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read cdk.json: %w", err)
+	}
+	var cfg struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("parse cdk.json: %w", err)
+	}
+	return cfg.Context, nil
 }
 
 // writeDummyAssets makes a folder per function holding a placeholder bootstrap file, so the

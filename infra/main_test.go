@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+)
+
+func TestAppConfig(t *testing.T) {
+	tests := []struct {
+		name       string
+		context    map[string]string
+		env        map[string]string
+		wantName   string
+		wantAssets string
+		wantArch   string
+		wantMemory float64
+		wantPolicy awscdk.RemovalPolicy
+		wantProt   *bool // nil: left to the stack's default
+		wantErr    string
+	}{
+		{name: "defaults", wantName: DefaultStackName, wantAssets: "build/lambda", wantArch: "arm64",
+			wantPolicy: awscdk.RemovalPolicy_RETAIN},
+		{name: "ASSET_DIR from the environment", env: map[string]string{"ASSET_DIR": "/tmp/a"},
+			wantName: DefaultStackName, wantAssets: "/tmp/a", wantArch: "arm64", wantPolicy: awscdk.RemovalPolicy_RETAIN},
+		{name: "context beats environment",
+			context:  map[string]string{"assetDir": "ctx", "stackName": "Dev", "architecture": "x86_64", "memoryMB": "512", "tableRemovalPolicy": "destroy", "deletionProtection": "false"},
+			env:      map[string]string{"ASSET_DIR": "/tmp/a"},
+			wantName: "Dev", wantAssets: "ctx", wantArch: "x86_64", wantMemory: 512,
+			wantPolicy: awscdk.RemovalPolicy_DESTROY, wantProt: new(bool)},
+		{name: "bad architecture", context: map[string]string{"architecture": "mips"}, wantErr: "architecture"},
+		{name: "bad memory", context: map[string]string{"memoryMB": "64"}, wantErr: "memoryMB"},
+		{name: "bad removal policy", context: map[string]string{"tableRemovalPolicy": "snapshot"}, wantErr: "tableRemovalPolicy"},
+		{name: "bad deletion protection", context: map[string]string{"deletionProtection": "maybe"}, wantErr: "deletionProtection"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := appConfig{get: func(k string) string { return tc.context[k] }}
+			name, props, err := cfg.stack(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error: got %v, want one about %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("error: got %v, want nil", err)
+			}
+			if name != tc.wantName {
+				t.Errorf("stack name: got %q, want %q", name, tc.wantName)
+			}
+			if props.AssetDir != tc.wantAssets {
+				t.Errorf("AssetDir: got %q, want %q", props.AssetDir, tc.wantAssets)
+			}
+			if got := *props.Architecture.Name(); got != tc.wantArch {
+				t.Errorf("Architecture: got %q, want %q", got, tc.wantArch)
+			}
+			if props.MemoryMB != tc.wantMemory {
+				t.Errorf("MemoryMB: got %v, want %v", props.MemoryMB, tc.wantMemory)
+			}
+			if props.TableRemovalPolicy != tc.wantPolicy {
+				t.Errorf("TableRemovalPolicy: got %q, want %q", props.TableRemovalPolicy, tc.wantPolicy)
+			}
+			if (props.TableDeletionProtection == nil) != (tc.wantProt == nil) ||
+				(tc.wantProt != nil && *props.TableDeletionProtection != *tc.wantProt) {
+				t.Errorf("TableDeletionProtection: got %v, want %v", props.TableDeletionProtection, tc.wantProt)
+			}
+		})
+	}
+}
