@@ -20,54 +20,77 @@ import (
 // timeLimitedCacheSize bounds the in-process set of time-limited session ids.
 const timeLimitedCacheSize = 100_000
 
-// The keepalive's expressions, written out once: it is the hot path.
-const (
-	// keepaliveExtend extends a running session that has no time limit.
-	keepaliveExtend   = "SET #lk = :now, #exp = :now + #ka, #due = :now + #ka, #shard = :shard, #conn = :t"
-	keepaliveExtendIf = "attribute_exists(#pk) AND #st = :running AND #tl = :zero AND " +
-		"(#ud = :zero OR #ud > :now) AND #idle > :idle"
-	// keepaliveTouch records the keepalive of a time-limited session, whose expiry is its limit.
-	keepaliveTouch   = "SET #lk = :now, #conn = :t"
-	keepaliveTouchIf = "attribute_exists(#pk) AND #st = :running AND (#ud = :zero OR #ud > :now) AND #idle > :idle"
-)
+// keepaliveExpr is one variant of the keepalive's UpdateItem, written out once: it is the hot
+// path. Extend (no time limit) moves expiry and due time to now + ka_ms; touch (time-limited)
+// records only the keepalive, the expiry being the limit. A user's keepalive also requires
+// the session to be theirs.
+type keepaliveExpr struct {
+	update, condition string
+	names             map[string]string
+}
 
-var (
-	keepaliveExtendNames = map[string]string{
-		"#lk": sessAttrLastKeepalive, "#exp": sessAttrExpiresAt, "#ka": sessAttrKaMs, "#due": attrDueAt,
-		"#shard": attrDueShard, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
-		"#tl": sessAttrTimeLimitAt, "#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
+	for _, timeLimited := range []bool{false, true} {
+		for _, owner := range []bool{false, true} {
+			names := map[string]string{
+				"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+				"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+			}
+			e := keepaliveExpr{
+				update:    "SET #lk = :now, #conn = :t",
+				condition: "attribute_exists(#pk) AND #st = :running AND (#ud = :zero OR #ud > :now) AND #idle > :idle",
+				names:     names,
+			}
+			if !timeLimited {
+				e.update = "SET #lk = :now, #exp = :now + #ka, #due = :now + #ka, #shard = :shard, #conn = :t"
+				e.condition += " AND #tl = :zero"
+				names["#exp"], names["#ka"], names["#due"] = sessAttrExpiresAt, sessAttrKaMs, attrDueAt
+				names["#shard"], names["#tl"] = attrDueShard, sessAttrTimeLimitAt
+			}
+			if owner {
+				e.condition += " AND #uid = :uid"
+				names["#uid"] = sessAttrUserID
+			}
+			v[b2i(timeLimited)][b2i(owner)] = e
+		}
 	}
-	keepaliveTouchNames = map[string]string{
-		"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
-		"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
-	}
-)
+	return v
+}()
 
-// Keepalive records a keepalive at now from a client reporting idle idle time. In steady state
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Keepalive records a keepalive at now from a client reporting idle idle time, for the user
+// userID ("" when an administrator sends it: any session). In steady state
 // it is one conditional UpdateItem and reads nothing else: the condition lets through a running
 // session with no time limit, within its usage deadline and not idle, and extends it to
 // now + ka_ms. When the condition fails, the old item (returned with the failure) says why
-// (lifecycle.JudgeKeepalive): missing → KindNotFound, deleted → KindGone "session_deleted",
+// (lifecycle.JudgeKeepalive): missing → KindNotFound, another user's → KindForbidden
+// "not_session_owner", deleted → KindGone "session_deleted",
 // paused or stopped → KindConflict "session_not_running", usage deadline passed → no write,
 // UsageReached; idle → marked disconnected once (a disconnected event), Disconnect, no
 // extension; time-limited → a write of last_keepalive_at only, and the session id is
 // remembered so that its next keepalives take that write directly.
-func (ss *SessionStore) Keepalive(ctx context.Context, sessionID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
-	r, err := ss.keepalive(ctx, sessionID, now, idle)
+func (ss *SessionStore) Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
+	r, err := ss.keepalive(ctx, sessionID, userID, now, idle)
 	if err != nil {
 		return lifecycle.KeepaliveResult{}, fmt.Errorf("keepalive of session %s: %w", sessionID, err)
 	}
 	return r, nil
 }
 
-func (ss *SessionStore) keepalive(ctx context.Context, id string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
+func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
 	if !policy.ValidID(id) {
 		return lifecycle.KeepaliveResult{}, errSessionNotFound(id)
 	}
 	now = lifecycle.Millis(now)
 	timeLimited := ss.timeLimited.has(id)
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, now, idle, timeLimited)
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited)
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
@@ -88,7 +111,7 @@ func (ss *SessionStore) keepalive(ctx context.Context, id string, now time.Time,
 			return lifecycle.KeepaliveResult{}, err
 		}
 		old := rec.session()
-		v := lifecycle.JudgeKeepalive(old, found, now, idle)
+		v := lifecycle.JudgeKeepalive(old, found, userID, now, idle)
 		if err := v.Err(id); err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
@@ -115,7 +138,7 @@ func (ss *SessionStore) keepalive(ctx context.Context, id string, now time.Time,
 
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
 // old item (empty when the session does not exist).
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id string, now time.Time, idle time.Duration, timeLimited bool) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited bool) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -131,13 +154,13 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id string, now time.
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	if timeLimited {
-		in.UpdateExpression, in.ConditionExpression = aws.String(keepaliveTouch), aws.String(keepaliveTouchIf)
-		in.ExpressionAttributeNames = keepaliveTouchNames
-	} else {
+	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")]
+	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
+	if !timeLimited {
 		values[":shard"] = &ddbtypes.AttributeValueMemberS{Value: dueShard(id)}
-		in.UpdateExpression, in.ConditionExpression = aws.String(keepaliveExtend), aws.String(keepaliveExtendIf)
-		in.ExpressionAttributeNames = keepaliveExtendNames
+	}
+	if userID != "" {
+		values[":uid"] = &ddbtypes.AttributeValueMemberS{Value: userID}
 	}
 	out, err := ss.st.db.UpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException

@@ -49,6 +49,7 @@ type sessionRecord struct {
 
 // Session attribute names used in expressions.
 const (
+	sessAttrUserID          = "user_id"
 	sessAttrStatus          = "status"
 	sessAttrConnected       = "connected"
 	sessAttrLastKeepalive   = "last_keepalive_at_ms"

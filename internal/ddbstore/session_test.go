@@ -195,7 +195,7 @@ func TestKeepaliveExtends(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	env.start(t, "s1", "u1", true, testLifetime(), st0)
 	now := st0.Add(40 * time.Second)
-	r, err := env.ss.Keepalive(context.Background(), "s1", now, 0)
+	r, err := env.ss.Keepalive(context.Background(), "s1", "", now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,11 +226,11 @@ func TestKeepaliveOneRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := env.ss.Keepalive(context.Background(), tc.id, st0.Add(time.Second), 0); err != nil {
+			if _, err := env.ss.Keepalive(context.Background(), tc.id, "u1", st0.Add(time.Second), 0); err != nil {
 				t.Fatal(err) // warms the time-limited cache
 			}
 			env.tb.ResetCalls()
-			r, err := env.ss.Keepalive(context.Background(), tc.id, st0.Add(2*time.Second), 0)
+			r, err := env.ss.Keepalive(context.Background(), tc.id, "u1", st0.Add(2*time.Second), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -251,7 +251,7 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	env.start(t, "s1", "u1", true, testLifetime(), st0)
 	ctx := context.Background()
-	r, err := env.ss.Keepalive(ctx, "s1", st0.Add(30*time.Second), 5*time.Minute)
+	r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(30*time.Second), 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,13 +263,13 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 		t.Errorf("after idle: connected %v expires %v due %v; want false, not extended", s.Connected, s.ExpiresAt, s.DueAt)
 	}
 	// Still idle: no second event; active again: reconnected and extended.
-	if r, err := env.ss.Keepalive(ctx, "s1", st0.Add(40*time.Second), 6*time.Minute); err != nil || !r.Disconnect {
+	if r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(40*time.Second), 6*time.Minute); err != nil || !r.Disconnect {
 		t.Errorf("second idle keepalive = %+v, %v; want disconnect", r, err)
 	}
 	if got, want := env.eventTypes(t, "s1"), []lifecycle.EventType{lifecycle.EventCreated, lifecycle.EventDisconnected}; !equalTypes(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
-	r, err = env.ss.Keepalive(ctx, "s1", st0.Add(50*time.Second), time.Second)
+	r, err = env.ss.Keepalive(ctx, "s1", "", st0.Add(50*time.Second), time.Second)
 	if err != nil || r.Disconnect || !r.ExpiresAt.Equal(st0.Add(50*time.Second+time.Minute)) {
 		t.Errorf("active keepalive = %+v, %v; want extended", r, err)
 	}
@@ -306,19 +306,23 @@ func TestKeepaliveRefused(t *testing.T) {
 	act("deleted", lifecycle.OpDelete)
 	env.start(t, "paused", "u1", true, testLifetime(), st0)
 	act("paused", lifecycle.OpPause)
+	env.start(t, "running", "u1", true, testLifetime(), st0)
 	tests := []struct {
 		name string
 		id   string
+		user string
 		kind policy.Kind
 		code string
 	}{
-		{"deleted", "deleted", policy.KindGone, lifecycle.CodeSessionDeleted},
-		{"missing", "nope", policy.KindNotFound, lifecycle.CodeSessionNotFound},
-		{"paused", "paused", policy.KindConflict, lifecycle.CodeSessionNotRunning},
+		{"deleted", "deleted", "", policy.KindGone, lifecycle.CodeSessionDeleted},
+		{"deleted, by its user", "deleted", "u1", policy.KindGone, lifecycle.CodeSessionDeleted},
+		{"missing", "nope", "", policy.KindNotFound, lifecycle.CodeSessionNotFound},
+		{"paused", "paused", "", policy.KindConflict, lifecycle.CodeSessionNotRunning},
+		{"another user's", "running", "u2", policy.KindForbidden, lifecycle.CodeNotSessionOwner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := env.ss.Keepalive(ctx, tc.id, st0.Add(time.Second), 0)
+			_, err := env.ss.Keepalive(ctx, tc.id, tc.user, st0.Add(time.Second), 0)
 			wantCode(t, err, tc.kind, tc.code)
 		})
 	}
@@ -332,11 +336,11 @@ func TestKeepaliveUsageReached(t *testing.T) {
 	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
 		t.Fatal(err)
 	}
-	r, err := env.ss.Keepalive(context.Background(), "s1", st0.Add(10*time.Second), 0)
+	r, err := env.ss.Keepalive(context.Background(), "s1", "", st0.Add(10*time.Second), 0)
 	if err != nil || r.UsageReached {
 		t.Fatalf("keepalive before the deadline = %+v, %v", r, err)
 	}
-	r, err = env.ss.Keepalive(context.Background(), "s1", st0.Add(30*time.Second), 0)
+	r, err = env.ss.Keepalive(context.Background(), "s1", "", st0.Add(30*time.Second), 0)
 	if err != nil || !r.UsageReached || !r.ExpiresAt.Equal(st0.Add(10*time.Second+time.Minute)) {
 		t.Errorf("keepalive at the deadline = %+v, %v; want usage_reached, not extended", r, err)
 	}
@@ -351,7 +355,7 @@ func TestTransitionGuards(t *testing.T) {
 
 	// A sweep decision taken before a keepalive loses to it.
 	due := lifecycle.Decide(s, st0.Add(time.Minute))
-	if _, err := env.ss.Keepalive(ctx, "s1", st0.Add(59*time.Second), 0); err != nil {
+	if _, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(59*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, env.ss.Transition(ctx, due), policy.KindConflict, lifecycle.CodeSessionChanged)
@@ -544,7 +548,7 @@ func TestApplyLifetime(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	ctx := context.Background()
 	s := env.start(t, "s1", "u1", true, testLifetime(), st0)
-	if _, err := env.ss.Keepalive(ctx, "s1", st0.Add(10*time.Second), 0); err != nil {
+	if _, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(10*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	lt := testLifetime()
@@ -561,7 +565,7 @@ func TestApplyLifetime(t *testing.T) {
 		t.Errorf("after re-sync: %+v, expires %v due %v; want 20s stop, expiring at %v", got.Lifetime, got.ExpiresAt, got.DueAt, st0.Add(30*time.Second))
 	}
 	// The next keepalive uses the new expiration; an older revision changes nothing.
-	if r, err := env.ss.Keepalive(ctx, "s1", st0.Add(40*time.Second), 0); err != nil || !r.ExpiresAt.Equal(st0.Add(60*time.Second)) {
+	if r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(40*time.Second), 0); err != nil || !r.ExpiresAt.Equal(st0.Add(60*time.Second)) {
 		t.Errorf("keepalive after re-sync = %+v, %v; want expiry %v", r, err, st0.Add(60*time.Second))
 	}
 	if applied, err := env.ss.ApplyLifetime(ctx, env.get(t, "s1"), testLifetime(), st0.UnixMilli()+1); err != nil || applied {

@@ -16,6 +16,8 @@ const (
 	KeepaliveExtend KeepaliveVerdict = iota
 	// KeepaliveMissing: no such session (404 session_not_found).
 	KeepaliveMissing
+	// KeepaliveNotOwner: a user's keepalive on another user's session (403 not_session_owner).
+	KeepaliveNotOwner
 	// KeepaliveGone: the session is deleted (410 session_deleted).
 	KeepaliveGone
 	// KeepaliveNotRunning: the session is paused or stopped (409 session_not_running); resume it.
@@ -30,13 +32,15 @@ const (
 	KeepaliveTimeLimited
 )
 
-// JudgeKeepalive classifies a keepalive at now reporting idle idle time, given the session as
-// stored (found false: no such session). It is the reading of the old item a failed keepalive
-// condition returns.
-func JudgeKeepalive(s Session, found bool, now time.Time, idle time.Duration) KeepaliveVerdict {
+// JudgeKeepalive classifies a keepalive at now reporting idle idle time, sent for user userID
+// ("" for an administrator), given the session as stored (found false: no such session). It is
+// the reading of the old item a failed keepalive condition returns.
+func JudgeKeepalive(s Session, found bool, userID string, now time.Time, idle time.Duration) KeepaliveVerdict {
 	switch {
 	case !found:
 		return KeepaliveMissing
+	case userID != "" && s.UserID != userID:
+		return KeepaliveNotOwner
 	case s.Status == StatusDeleted:
 		return KeepaliveGone
 	case s.Status != StatusRunning:
@@ -56,6 +60,8 @@ func (v KeepaliveVerdict) Err(sessionID string) error {
 	switch v {
 	case KeepaliveMissing:
 		return policy.Errorf(policy.KindNotFound, CodeSessionNotFound, "no session %s", sessionID)
+	case KeepaliveNotOwner:
+		return policy.Errorf(policy.KindForbidden, CodeNotSessionOwner, "session %s belongs to another user", sessionID)
 	case KeepaliveGone:
 		return policy.Errorf(policy.KindGone, CodeSessionDeleted, "session %s is deleted", sessionID)
 	case KeepaliveNotRunning:

@@ -392,25 +392,29 @@ func TestJudgeKeepalive(t *testing.T) {
 		name  string
 		s     Session
 		found bool
+		user  string
 		idle  time.Duration
 		want  KeepaliveVerdict
 		code  string
 	}{
-		{"running", session(), true, 0, KeepaliveExtend, ""},
-		{"running, a little idle", session(), true, 19 * time.Minute, KeepaliveExtend, ""},
-		{"missing", Session{}, false, 0, KeepaliveMissing, CodeSessionNotFound},
-		{"deleted", session(status(StatusDeleted)), true, 0, KeepaliveGone, CodeSessionDeleted},
-		{"paused", session(status(StatusPaused)), true, 0, KeepaliveNotRunning, CodeSessionNotRunning},
-		{"stopped", session(status(StatusStopped)), true, 0, KeepaliveNotRunning, CodeSessionNotRunning},
-		{"usage reached", session(usageDeadline(now)), true, 0, KeepaliveUsageReached, ""},
-		{"usage not yet reached", session(usageDeadline(now.Add(time.Millisecond))), true, 0, KeepaliveExtend, ""},
-		{"idle exactly the limit", session(), true, 20 * time.Minute, KeepaliveIdle, ""},
-		{"idle and time-limited", session(timeLimit(time.Hour)), true, time.Hour, KeepaliveIdle, ""},
-		{"time-limited", session(timeLimit(time.Hour)), true, 0, KeepaliveTimeLimited, ""},
+		{"running", session(), true, "", 0, KeepaliveExtend, ""},
+		{"running, its owner", session(), true, "u1", 0, KeepaliveExtend, ""},
+		{"another user's", session(), true, "u2", 0, KeepaliveNotOwner, CodeNotSessionOwner},
+		{"another user's deleted session", session(status(StatusDeleted)), true, "u2", 0, KeepaliveNotOwner, CodeNotSessionOwner},
+		{"running, a little idle", session(), true, "", 19 * time.Minute, KeepaliveExtend, ""},
+		{"missing", Session{}, false, "", 0, KeepaliveMissing, CodeSessionNotFound},
+		{"deleted", session(status(StatusDeleted)), true, "", 0, KeepaliveGone, CodeSessionDeleted},
+		{"paused", session(status(StatusPaused)), true, "", 0, KeepaliveNotRunning, CodeSessionNotRunning},
+		{"stopped", session(status(StatusStopped)), true, "", 0, KeepaliveNotRunning, CodeSessionNotRunning},
+		{"usage reached", session(usageDeadline(now)), true, "", 0, KeepaliveUsageReached, ""},
+		{"usage not yet reached", session(usageDeadline(now.Add(time.Millisecond))), true, "", 0, KeepaliveExtend, ""},
+		{"idle exactly the limit", session(), true, "", 20 * time.Minute, KeepaliveIdle, ""},
+		{"idle and time-limited", session(timeLimit(time.Hour)), true, "", time.Hour, KeepaliveIdle, ""},
+		{"time-limited", session(timeLimit(time.Hour)), true, "", 0, KeepaliveTimeLimited, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := JudgeKeepalive(tc.s, tc.found, now, tc.idle)
+			got := JudgeKeepalive(tc.s, tc.found, tc.user, now, tc.idle)
 			if got != tc.want {
 				t.Fatalf("JudgeKeepalive() = %d, want %d", got, tc.want)
 			}
