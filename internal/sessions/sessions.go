@@ -1,0 +1,352 @@
+// Package sessions is the session service the HTTP API and the sweeps call: it resolves a
+// user's settings when a session starts or a user acts, applies the lifecycle rules, and
+// writes through a store. It knows no AWS type.
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
+)
+
+// Store keeps sessions and their events; ddbstore.SessionStore implements it.
+type Store interface {
+	StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error
+	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
+	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
+	Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error)
+	Transition(ctx context.Context, c lifecycle.Change) error
+	Events(ctx context.Context, sessionID string) ([]lifecycle.Event, error)
+}
+
+// Users reads a user with their groups; policy.Directory implements it.
+type Users interface {
+	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
+}
+
+// Config holds what a Service needs.
+type Config struct {
+	Store     Store
+	Directory Users
+	Clock     policy.Clock
+	// NewID makes session ids; nil means policy.NewID("s").
+	NewID func() string
+}
+
+// Service runs the session lifecycle.
+type Service struct {
+	store Store
+	dir   Users
+	clock policy.Clock
+	newID func() string
+}
+
+// New returns a Service; a nil Clock is the system clock.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, newID: cfg.NewID}
+	if s.clock == nil {
+		s.clock = policy.SystemClock{}
+	}
+	if s.newID == nil {
+		s.newID = func() string { return policy.NewID("s") }
+	}
+	return s
+}
+
+// maxActionAttempts bounds how often an action is decided again after losing a race.
+const maxActionAttempts = 5
+
+// maxIdleSeconds caps a reported idle time (a year is idle enough for any idle_disconnect).
+const maxIdleSeconds = 366 * 24 * 3600
+
+// maxImageIDLength bounds an image id.
+const maxImageIDLength = 256
+
+// Session is a session as the API shows it. Times are RFC 3339 UTC; time_limit_expires_at
+// and expiration_reason are null when there is none.
+type Session struct {
+	SessionID          string          `json:"session_id"`
+	UserID             string          `json:"user_id"`
+	ImageID            string          `json:"image_id"`
+	Status             string          `json:"status"`
+	Container          bool            `json:"container"`
+	Connected          bool            `json:"connected"`
+	CreatedAt          time.Time       `json:"created_at"`
+	ExpiresAt          time.Time       `json:"expires_at"`
+	KeepaliveInterval  int64           `json:"keepalive_interval"`
+	ExpirationAction   string          `json:"expiration_action"`
+	TimeLimitExpiresAt *time.Time      `json:"time_limit_expires_at"`
+	LastKeepaliveAt    time.Time       `json:"last_keepalive_at"`
+	ExpirationReason   *string         `json:"expiration_reason"`
+	ClientSettings     json.RawMessage `json:"client_settings,omitempty"`
+	Launch             json.RawMessage `json:"launch,omitempty"`
+}
+
+// View renders a stored session for the API. expiration_action is the action that applies to
+// this session (delete for a non-container session whatever the setting says).
+func View(s lifecycle.Session) Session {
+	v := Session{
+		SessionID:          s.ID,
+		UserID:             s.UserID,
+		ImageID:            s.ImageID,
+		Status:             string(s.Status),
+		Container:          s.Container,
+		Connected:          s.Connected,
+		CreatedAt:          s.CreatedAt.UTC(),
+		ExpiresAt:          s.ExpiresAt.UTC(),
+		KeepaliveInterval:  int64(s.Lifetime.KeepaliveInterval / time.Second),
+		ExpirationAction:   string(s.EffectiveAction()),
+		TimeLimitExpiresAt: optionalTime(s.TimeLimitAt),
+		LastKeepaliveAt:    s.LastKeepaliveAt.UTC(),
+		ClientSettings:     s.ClientSettings,
+		Launch:             s.Launch,
+	}
+	if s.ExpirationReason != "" {
+		r := s.ExpirationReason
+		v.ExpirationReason = &r
+	}
+	return v
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Page is one page of a session listing.
+type Page struct {
+	Sessions      []Session `json:"sessions"`
+	NextPageToken string    `json:"next_page_token,omitempty"`
+}
+
+// KeepaliveResponse is what a keepalive answers.
+type KeepaliveResponse struct {
+	ExpiresAt          time.Time  `json:"expires_at"`
+	KeepaliveInterval  int64      `json:"keepalive_interval"`
+	UsageReached       bool       `json:"usage_reached"`
+	Disconnect         bool       `json:"disconnect"`
+	TimeLimitExpiresAt *time.Time `json:"time_limit_expires_at"`
+}
+
+// ResolveUser reads a user's groups (two round trips) and resolves their effective settings.
+func ResolveUser(ctx context.Context, dir Users, userID string) (settings.Resolution, error) {
+	_, groups, err := dir.UserWithGroups(ctx, userID)
+	if err != nil {
+		return settings.Resolution{}, err
+	}
+	in := make([]settings.GroupInput, len(groups))
+	for i, g := range groups {
+		in[i] = settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
+	}
+	return settings.Resolve(in), nil
+}
+
+func validImageID(id string) bool {
+	if id == "" || len(id) > maxImageIDLength || strings.TrimSpace(id) != id {
+		return false
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Start starts a session of image imageID for a user, with the lifetime settings in force for
+// them now (read in two round trips). An empty imageID means the user's effective
+// default_image (400 no_default_image when that is empty too). The user's max_kasms_per_user
+// is enforced exactly: 409 max_sessions_reached. Unknown user: 404 user_not_found.
+func (s *Service) Start(ctx context.Context, userID, imageID string, container bool) (Session, error) {
+	if userID == "" {
+		return Session{}, policy.FieldErrorf("user_id", "missing_user_id", "user_id is required")
+	}
+	if !policy.ValidID(userID) {
+		return Session{}, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+	}
+	if imageID != "" && !validImageID(imageID) {
+		return Session{}, policy.FieldErrorf("image_id", "invalid_image_id", "image_id must be 1 to %d printable characters without surrounding spaces", maxImageIDLength)
+	}
+	r, err := ResolveUser(ctx, s.dir, userID)
+	if err != nil {
+		return Session{}, fmt.Errorf("start session: %w", err)
+	}
+	if imageID == "" {
+		if imageID = r.String("default_image"); imageID == "" {
+			return Session{}, policy.FieldErrorf("image_id", "no_default_image", "image_id is required: user %s has no default_image", userID)
+		}
+	}
+	sess, created := lifecycle.NewSession(s.newID(), userID, imageID, container, lifecycle.LifetimeFrom(r), s.clock.Now())
+	if err := s.store.StartSession(ctx, sess, created); err != nil {
+		return Session{}, err
+	}
+	return View(sess), nil
+}
+
+// Get returns a session; a user may read only their own (403 not_session_owner).
+func (s *Service) Get(ctx context.Context, actor lifecycle.Actor, sessionID string) (Session, error) {
+	cur, err := s.store.GetSession(ctx, sessionID)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := checkOwner(actor, cur.UserID, sessionID); err != nil {
+		return Session{}, err
+	}
+	return View(cur), nil
+}
+
+func checkOwner(actor lifecycle.Actor, owner, sessionID string) error {
+	if actor.Admin || (actor.UserID != "" && actor.UserID == owner) {
+		return nil
+	}
+	return policy.Errorf(policy.KindForbidden, lifecycle.CodeNotSessionOwner, "session %s belongs to another user", sessionID)
+}
+
+// List lists sessions (see lifecycle.ListFilter). A user lists only their own: an empty
+// UserID means theirs, another user's id is 403.
+func (s *Service) List(ctx context.Context, actor lifecycle.Actor, f lifecycle.ListFilter) (Page, error) {
+	if !actor.Admin {
+		if f.UserID == "" {
+			f.UserID = actor.UserID
+		}
+		if f.UserID != actor.UserID || actor.UserID == "" {
+			return Page{}, policy.Errorf(policy.KindForbidden, "forbidden", "a user may list only their own sessions")
+		}
+	}
+	p, err := s.store.ListSessions(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	out := Page{Sessions: make([]Session, 0, len(p.Sessions)), NextPageToken: p.NextPageToken}
+	for _, sess := range p.Sessions {
+		out.Sessions = append(out.Sessions, View(sess))
+	}
+	return out, nil
+}
+
+// Events returns a session's event history, oldest first; a user may read only their own.
+func (s *Service) Events(ctx context.Context, actor lifecycle.Actor, sessionID string) ([]lifecycle.Event, error) {
+	evs, err := s.store.Events(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOwner(actor, evs[0].UserID, sessionID); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// Keepalive keeps a session alive (one conditional write in steady state, no settings read).
+// idleSeconds is how long the user has been idle, nil when the client does not say; reaching
+// idle_disconnect marks the session disconnected without extending it. A user may keep alive
+// only their own sessions. Deleted: 410 session_deleted; paused or stopped: 409
+// session_not_running.
+func (s *Service) Keepalive(ctx context.Context, actor lifecycle.Actor, sessionID string, idleSeconds *float64) (KeepaliveResponse, error) {
+	var idle time.Duration
+	if idleSeconds != nil {
+		f := *idleSeconds
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return KeepaliveResponse{}, policy.FieldErrorf("idle_seconds", "invalid_idle_seconds", "idle_seconds must be a number of seconds ≥ 0")
+		}
+		idle = time.Duration(min(f, maxIdleSeconds) * float64(time.Second))
+	}
+	owner := ""
+	if !actor.Admin {
+		if actor.UserID == "" {
+			return KeepaliveResponse{}, checkOwner(actor, "", sessionID)
+		}
+		owner = actor.UserID
+	}
+	r, err := s.store.Keepalive(ctx, sessionID, owner, s.clock.Now(), idle)
+	if err != nil {
+		return KeepaliveResponse{}, err
+	}
+	return KeepaliveResponse{
+		ExpiresAt:          r.ExpiresAt.UTC(),
+		KeepaliveInterval:  int64(r.KeepaliveInterval / time.Second),
+		UsageReached:       r.UsageReached,
+		Disconnect:         r.Disconnect,
+		TimeLimitExpiresAt: optionalTime(r.TimeLimitAt),
+	}, nil
+}
+
+// Pause pauses a running container session (user: needs allow_kasm_pause).
+func (s *Service) Pause(ctx context.Context, actor lifecycle.Actor, sessionID string) (Session, error) {
+	return s.act(ctx, actor, sessionID, lifecycle.OpPause)
+}
+
+// Stop stops a running or paused container session (user: needs allow_kasm_stop).
+func (s *Service) Stop(ctx context.Context, actor lifecycle.Actor, sessionID string) (Session, error) {
+	return s.act(ctx, actor, sessionID, lifecycle.OpStop)
+}
+
+// Resume runs a paused or stopped session again and re-arms its expiry with the owner's
+// current lifetime settings.
+func (s *Service) Resume(ctx context.Context, actor lifecycle.Actor, sessionID string) (Session, error) {
+	return s.act(ctx, actor, sessionID, lifecycle.OpResume)
+}
+
+// Delete deletes a session (user: needs allow_kasm_delete) and frees its max_kasms_per_user slot.
+func (s *Service) Delete(ctx context.Context, actor lifecycle.Actor, sessionID string) (Session, error) {
+	return s.act(ctx, actor, sessionID, lifecycle.OpDelete)
+}
+
+// act reads the session, decides with lifecycle.Act and writes the change guarded by what it
+// read; when somebody else changed the session first it reads and decides again. Asking for
+// the state the session is already in returns it unchanged.
+func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID string, op lifecycle.Op) (Session, error) {
+	for attempt := 1; attempt <= maxActionAttempts; attempt++ {
+		cur, err := s.store.GetSession(ctx, sessionID)
+		if err != nil {
+			return Session{}, err
+		}
+		var perms lifecycle.Permissions
+		if cur.Status != lifecycle.StatusDeleted && lifecycle.NeedsPermissions(op, actor) && actor.UserID == cur.UserID {
+			r, err := ResolveUser(ctx, s.dir, actor.UserID)
+			if err != nil {
+				return Session{}, fmt.Errorf("%s session %s: %w", op, sessionID, err)
+			}
+			perms = lifecycle.PermissionsFrom(r)
+		}
+		now := s.clock.Now()
+		base := cur
+		if op == lifecycle.OpResume && cur.Status != lifecycle.StatusDeleted && cur.Status != lifecycle.StatusRunning &&
+			checkOwner(actor, cur.UserID, sessionID) == nil {
+			// Resume picks up the owner's current lifetime settings.
+			if r, err := ResolveUser(ctx, s.dir, cur.UserID); err == nil {
+				if rc := lifecycle.Resync(cur, lifecycle.LifetimeFrom(r), lifecycle.Millis(now).UnixMilli()); !rc.None() {
+					base = rc.After
+				}
+			} else if !policy.IsKind(err, policy.KindNotFound) {
+				return Session{}, fmt.Errorf("resume session %s: %w", sessionID, err)
+			}
+		}
+		c, err := lifecycle.Act(base, op, actor, perms, now)
+		if err != nil {
+			return Session{}, err
+		}
+		if c.None() {
+			return View(cur), nil
+		}
+		c.Before = cur // the guard is what was read; the write includes any new lifetime settings
+		err = s.store.Transition(ctx, c)
+		if err == nil {
+			return View(c.After), nil
+		}
+		if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+			return Session{}, err
+		}
+	}
+	return Session{}, policy.Errorf(policy.KindUnavailable, "retry_later", "session %s kept changing concurrently, retry later", sessionID)
+}
