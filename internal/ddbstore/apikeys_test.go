@@ -10,7 +10,7 @@ import (
 	"wspolicy/internal/policy"
 )
 
-func keyIDs(keys []policy.APIKey) string {
+func dirKeyIDs(keys []policy.APIKey) string {
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.ID
@@ -19,11 +19,11 @@ func keyIDs(keys []policy.APIKey) string {
 }
 
 func TestAPIKeys(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	u := mustUser(t, s, "alice")
-	other := mustUser(t, s, "bob")
-	at := t0.Add(time.Hour)
+	u := dirUser(t, s, "alice")
+	other := dirUser(t, s, "bob")
+	at := dt0.Add(time.Hour)
 	k1 := policy.APIKey{ID: "k1", UserID: u.ID, Role: policy.RoleUser, Hash: "h1", CreatedAt: at}
 	k2 := policy.APIKey{ID: "k2", UserID: u.ID, Role: policy.RoleAdmin, Hash: "h2", CreatedAt: at}
 	for _, k := range []policy.APIKey{k2, k1} {
@@ -33,17 +33,17 @@ func TestAPIKeys(t *testing.T) {
 	}
 
 	t.Run("by hash", func(t *testing.T) {
-		got := must[policy.APIKey](t)(s.KeyByHash(ctx, "h2"))
+		got := dirMust[policy.APIKey](t)(s.KeyByHash(ctx, "h2"))
 		if got.ID != "k2" || got.UserID != u.ID || got.Role != policy.RoleAdmin || got.Hash != "h2" || !got.CreatedAt.Equal(at) {
 			t.Errorf("KeyByHash: got %+v, want %+v", got, k2)
 		}
 	})
 	t.Run("list", func(t *testing.T) {
-		keys := must[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))
-		if keyIDs(keys) != "[k1 k2]" || keys[0].Role != policy.RoleUser || keys[0].Hash != "h1" {
+		keys := dirMust[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))
+		if dirKeyIDs(keys) != "[k1 k2]" || keys[0].Role != policy.RoleUser || keys[0].Hash != "h1" {
 			t.Errorf("ListKeys: got %+v", keys)
 		}
-		if keys := must[[]policy.APIKey](t)(s.ListKeys(ctx, other.ID)); keys == nil || len(keys) != 0 {
+		if keys := dirMust[[]policy.APIKey](t)(s.ListKeys(ctx, other.ID)); keys == nil || len(keys) != 0 {
 			t.Errorf("ListKeys of a user without keys: got %v, want an empty list", keys)
 		}
 	})
@@ -64,16 +64,16 @@ func TestAPIKeys(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run("refused: "+tt.name, func(t *testing.T) {
-			wantErr(t, s.PutKey(ctx, tt.k), tt.kind, tt.code)
+			wantDirErr(t, s.PutKey(ctx, tt.k), tt.kind, tt.code)
 			if _, err := s.KeyByHash(ctx, tt.k.Hash); tt.k.Hash != "h1" && err == nil {
 				t.Errorf("a refused key is findable by its hash")
 			}
 		})
 	}
-	if item := rawItem(t, tb, "USER#nobody", "KEY#k4"); item != nil {
+	if item := dirItem(t, tb, "USER#nobody", "KEY#k4"); item != nil {
 		t.Errorf("the listing copy of a refused key was written: %v", item)
 	}
-	if got := keyIDs(must[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))); got != "[k1 k2]" {
+	if got := dirKeyIDs(dirMust[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))); got != "[k1 k2]" {
 		t.Errorf("keys after refused puts: got %s, want [k1 k2]", got)
 	}
 
@@ -82,20 +82,20 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("revoke: %v", err)
 		}
 		_, err := s.KeyByHash(ctx, "h1")
-		wantErr(t, err, policy.KindNotFound, "key_not_found")
-		if got := keyIDs(must[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))); got != "[k2]" {
+		wantDirErr(t, err, policy.KindNotFound, "key_not_found")
+		if got := dirKeyIDs(dirMust[[]policy.APIKey](t)(s.ListKeys(ctx, u.ID))); got != "[k2]" {
 			t.Errorf("keys after revoking k1: got %s, want [k2]", got)
 		}
-		wantErr(t, s.RevokeKey(ctx, u.ID, "k1"), policy.KindNotFound, "key_not_found")
-		wantErr(t, s.RevokeKey(ctx, other.ID, "k2"), policy.KindNotFound, "key_not_found")
-		wantErr(t, s.RevokeKey(ctx, u.ID, "a#b"), policy.KindNotFound, "key_not_found")
+		wantDirErr(t, s.RevokeKey(ctx, u.ID, "k1"), policy.KindNotFound, "key_not_found")
+		wantDirErr(t, s.RevokeKey(ctx, other.ID, "k2"), policy.KindNotFound, "key_not_found")
+		wantDirErr(t, s.RevokeKey(ctx, u.ID, "a#b"), policy.KindNotFound, "key_not_found")
 	})
 	t.Run("lookups that find nothing", func(t *testing.T) {
 		for _, h := range []string{"nope", ""} {
 			_, err := s.KeyByHash(ctx, h)
-			wantErr(t, err, policy.KindNotFound, "key_not_found")
+			wantDirErr(t, err, policy.KindNotFound, "key_not_found")
 		}
 		_, err := s.ListKeys(ctx, "nobody")
-		wantErr(t, err, policy.KindNotFound, "user_not_found")
+		wantDirErr(t, err, policy.KindNotFound, "user_not_found")
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
 )
@@ -23,8 +24,9 @@ const (
 	// MaxNameLength bounds group names and usernames (in bytes), which are part of a key.
 	MaxNameLength = 256
 	// MaxSettingsPerChange is the most settings one ChangeSettings may set or unset: the group
-	// item and one history item per setting must fit DynamoDB's 100-item transaction.
-	MaxSettingsPerChange = maxTransactItems - 1
+	// item, the re-sync marker and one history item per setting must fit DynamoDB's 100-item
+	// transaction.
+	MaxSettingsPerChange = maxTransactItems - 2
 	// MinGroupPriority and MaxGroupPriority bound a group's priority.
 	MinGroupPriority = 1
 	MaxGroupPriority = 4095
@@ -286,6 +288,9 @@ func (s *Store) updateGroup(ctx context.Context, id string, p policy.GroupPatch,
 			tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
 			tx.put(newNameRecord(groupNameKey(next.Name), id, next.Name), itemAbsent())
 		}
+		if next.Priority != rec.Priority {
+			tx.addResyncMarker(lifecycle.ResyncGroup, id, next.UpdatedAt)
+		}
 		err = s.transactWrite(ctx, tx)
 		if err == nil {
 			return next.group(), nil
@@ -431,6 +436,7 @@ func (s *Store) changeSettings(ctx context.Context, id string, c policy.Settings
 				Setting: ch.Name, Old: ch.Old, New: ch.New,
 			}, itemAbsent())
 		}
+		tx.addResyncMarker(lifecycle.ResyncGroup, id, at)
 		err = s.transactWrite(ctx, tx)
 		if err == nil {
 			return next.group(), nil
@@ -592,12 +598,13 @@ func (s *Store) markGroupDeleting(ctx context.Context, id string, ifVersion int6
 }
 
 // groupMembersPerTx is how many memberships one transaction removes when a group is deleted:
-// two items each (the user's set, the membership).
-const groupMembersPerTx = maxTransactItems / 2
+// three items each (the user's set, the membership, the user's re-sync marker).
+const groupMembersPerTx = maxTransactItems / 3
 
 // removeAllMembers removes every membership of a group marked deleting, both directions.
 func (s *Store) removeAllMembers(ctx context.Context, groupID string) error {
 	goneUsers := map[string]bool{} // membership items whose user item no longer exists
+	at := s.now()
 	for pass := 1; pass <= maxRaceAttempts; pass++ {
 		members, err := s.memberIDs(ctx, groupID, true)
 		if err != nil {
@@ -614,6 +621,7 @@ func (s *Store) removeAllMembers(ctx context.Context, groupID string) error {
 					tx.update(userKey(uid),
 						expression.Delete(expression.Name(userAttrGroups), stringSet(groupID)),
 						itemExists())
+					tx.addResyncMarker(lifecycle.ResyncUser, uid, at)
 				}
 				tx.delete(groupMemberKey(groupID, uid), expression.ConditionBuilder{})
 			}

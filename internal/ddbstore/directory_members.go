@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
 
@@ -58,6 +59,7 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, at time.T
 	))
 	tx.put(newMemberRecord(groupID, userID, at), itemAbsent())
 	tx.update(groupKey(groupID), groupMembershipChange(+1, at), groupIsLive())
+	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
@@ -110,6 +112,7 @@ func (s *Store) removeMember(ctx context.Context, groupID, userID string, at tim
 		allOf(userIsLive(), groups.Contains(groupID)))
 	tx.delete(groupMemberKey(groupID, userID), expression.ConditionBuilder{})
 	tx.update(groupKey(groupID), groupMembershipChange(-1, at), groupIsLive())
+	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil

@@ -9,7 +9,7 @@ import (
 	"wspolicy/internal/policy"
 )
 
-func userIDs(users []policy.User) string {
+func dirUserIDs(users []policy.User) string {
 	ids := make([]string, len(users))
 	for i, u := range users {
 		ids[i] = u.ID
@@ -18,33 +18,33 @@ func userIDs(users []policy.User) string {
 }
 
 func TestAddMember(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
-	g := mustGroup(t, s, "G", 10)
-	u := must[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "u1", Username: "alice"}))
-	at := t0.Add(time.Minute)
+	g := dirGroup(t, s, "G", 10)
+	u := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "u1", Username: "alice"}))
+	at := dt0.Add(time.Minute)
 
 	if err := s.AddMember(ctx, g.ID, u.ID, at); err != nil {
 		t.Fatalf("add: %v", err)
 	}
 	check := func(t *testing.T, wantVersion int64) {
 		t.Helper()
-		got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+		got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 		if got.MemberCount != 1 || got.Version != wantVersion {
 			t.Errorf("group: got member_count %d version %d, want 1 %d", got.MemberCount, got.Version, wantVersion)
 		}
-		if user := must[policy.User](t)(s.GetUser(ctx, u.ID)); fmt.Sprint(user.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID, g.ID}) {
+		if user := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); fmt.Sprint(user.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID, g.ID}) {
 			t.Errorf("user's groups: got %v", user.GroupIDs)
 		}
-		if members := must[[]policy.User](t)(s.ListMembers(ctx, g.ID)); userIDs(members) != "[u1]" {
-			t.Errorf("members: got %s, want [u1]", userIDs(members))
+		if members := dirMust[[]policy.User](t)(s.ListMembers(ctx, g.ID)); dirUserIDs(members) != "[u1]" {
+			t.Errorf("members: got %s, want [u1]", dirUserIDs(members))
 		}
 	}
 	check(t, 2)
-	if got := must[policy.Group](t)(s.GetGroup(ctx, g.ID)); !got.UpdatedAt.Equal(at) {
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID)); !got.UpdatedAt.Equal(at) {
 		t.Errorf("updated_at: got %v, want %v", got.UpdatedAt, at)
 	}
 
@@ -58,7 +58,7 @@ func TestAddMember(t *testing.T) {
 		if err := s.AddMember(ctx, policy.AllUsersGroupID, u.ID, at); err != nil {
 			t.Fatalf("add to All Users: %v", err)
 		}
-		if item := rawItem(t, tb, "GROUP#"+policy.AllUsersGroupID, "MEMBER#"+u.ID); item != nil {
+		if item := dirItem(t, tb, "GROUP#"+policy.AllUsersGroupID, "MEMBER#"+u.ID); item != nil {
 			t.Errorf("an All Users membership was stored: %v", item)
 		}
 		check(t, 2)
@@ -75,12 +75,12 @@ func TestAddMember(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, s.AddMember(ctx, tt.group, tt.user, at), tt.kind, tt.code)
+			wantDirErr(t, s.AddMember(ctx, tt.group, tt.user, at), tt.kind, tt.code)
 			check(t, 2)
-			if item := rawItem(t, tb, "USER#"+tt.user, "USER"); tt.user != u.ID && item != nil {
+			if item := dirItem(t, tb, "USER#"+tt.user, "USER"); tt.user != u.ID && item != nil {
 				t.Errorf("a user item was created: %v", item)
 			}
-			if item := rawItem(t, tb, "GROUP#"+tt.group, "GROUP"); tt.group != g.ID && tt.group != policy.AllUsersGroupID && item != nil {
+			if item := dirItem(t, tb, "GROUP#"+tt.group, "GROUP"); tt.group != g.ID && tt.group != policy.AllUsersGroupID && item != nil {
 				t.Errorf("a group item was created: %v", item)
 			}
 		})
@@ -88,50 +88,50 @@ func TestAddMember(t *testing.T) {
 }
 
 func TestAddMemberLimit(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	u := mustUser(t, s, "busy")
+	u := dirUser(t, s, "busy")
 	for i := range policy.MaxGroupsPerUser {
-		g := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%03d", i), Name: fmt.Sprint("group ", i)}))
-		if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+		g := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%03d", i), Name: fmt.Sprint("group ", i)}))
+		if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 			t.Fatalf("add to group %d: %v", i, err)
 		}
 	}
-	extra := mustGroup(t, s, "one too many", 0)
-	wantErr(t, s.AddMember(ctx, extra.ID, u.ID, t0), policy.KindConflict, "too_many_groups")
-	if got := must[policy.Group](t)(s.GetGroup(ctx, extra.ID)); got.MemberCount != 0 || got.Version != 1 {
+	extra := dirGroup(t, s, "one too many", 0)
+	wantDirErr(t, s.AddMember(ctx, extra.ID, u.ID, dt0), policy.KindConflict, "too_many_groups")
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, extra.ID)); got.MemberCount != 0 || got.Version != 1 {
 		t.Errorf("refused group: got member_count %d version %d, want 0 1", got.MemberCount, got.Version)
 	}
-	if err := s.AddMember(ctx, "g000", u.ID, t0); err != nil {
+	if err := s.AddMember(ctx, "g000", u.ID, dt0); err != nil {
 		t.Errorf("re-adding an existing membership at the limit: %v", err)
 	}
-	if got := must[policy.User](t)(s.GetUser(ctx, u.ID)); len(got.GroupIDs) != policy.MaxGroupsPerUser+1 {
+	if got := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); len(got.GroupIDs) != policy.MaxGroupsPerUser+1 {
 		t.Errorf("user's groups: got %d, want %d", len(got.GroupIDs), policy.MaxGroupsPerUser+1)
 	}
 }
 
 func TestRemoveMember(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
-	u := mustUser(t, s, "alice")
-	if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+	g := dirGroup(t, s, "G", 10)
+	u := dirUser(t, s, "alice")
+	if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveMember(ctx, g.ID, u.ID, t0); err != nil {
+	if err := s.RemoveMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
-	got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+	got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 	if got.MemberCount != 0 || got.Version != 3 {
 		t.Errorf("group: got member_count %d version %d, want 0 3", got.MemberCount, got.Version)
 	}
-	if user := must[policy.User](t)(s.GetUser(ctx, u.ID)); fmt.Sprint(user.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID}) {
+	if user := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); fmt.Sprint(user.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID}) {
 		t.Errorf("user's groups: got %v, want only All Users", user.GroupIDs)
 	}
-	if item := rawItem(t, tb, "GROUP#"+g.ID, "MEMBER#"+u.ID); item != nil {
+	if item := dirItem(t, tb, "GROUP#"+g.ID, "MEMBER#"+u.ID); item != nil {
 		t.Errorf("membership item left: %v", item)
 	}
-	if item := rawItem(t, tb, "USER#"+u.ID, "USER"); item["groups"] != nil {
+	if item := dirItem(t, tb, "USER#"+u.ID, "USER"); item["groups"] != nil {
 		t.Errorf("empty groups set left on the user: %v", item["groups"])
 	}
 
@@ -147,8 +147,8 @@ func TestRemoveMember(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, s.RemoveMember(ctx, tt.group, tt.user, t0), tt.kind, tt.code)
-			if got := must[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.MemberCount != 0 || got.Version != 3 {
+			wantDirErr(t, s.RemoveMember(ctx, tt.group, tt.user, dt0), tt.kind, tt.code)
+			if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.MemberCount != 0 || got.Version != 3 {
 				t.Errorf("group: got member_count %d version %d, want 0 3", got.MemberCount, got.Version)
 			}
 		})
@@ -156,18 +156,18 @@ func TestRemoveMember(t *testing.T) {
 }
 
 func TestListMembers(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
-	g := mustGroup(t, s, "G", 10)
-	empty := mustGroup(t, s, "Empty", 10)
+	g := dirGroup(t, s, "G", 10)
+	empty := dirGroup(t, s, "Empty", 10)
 	for _, id := range []string{"u3", "u1", "u2"} {
-		must[policy.User](t)(s.CreateUser(ctx, policy.User{ID: id, Username: "name " + id}))
+		dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: id, Username: "name " + id}))
 	}
 	for _, id := range []string{"u3", "u1"} {
-		if err := s.AddMember(ctx, g.ID, id, t0); err != nil {
+		if err := s.AddMember(ctx, g.ID, id, dt0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,16 +180,16 @@ func TestListMembers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			members := must[[]policy.User](t)(s.ListMembers(ctx, tt.group))
-			if got := userIDs(members); got != tt.want || members == nil {
+			members := dirMust[[]policy.User](t)(s.ListMembers(ctx, tt.group))
+			if got := dirUserIDs(members); got != tt.want || members == nil {
 				t.Errorf("members: got %s, want %s", got, tt.want)
 			}
 		})
 	}
-	members := must[[]policy.User](t)(s.ListMembers(ctx, g.ID))
+	members := dirMust[[]policy.User](t)(s.ListMembers(ctx, g.ID))
 	if want := fmt.Sprint([]string{policy.AllUsersGroupID, g.ID}); fmt.Sprint(members[0].GroupIDs) != want || members[0].Username != "name u1" {
 		t.Errorf("member u1: got %+v, want username \"name u1\" and groups %s", members[0], want)
 	}
 	_, err := s.ListMembers(ctx, "nope")
-	wantErr(t, err, policy.KindNotFound, "group_not_found")
+	wantDirErr(t, err, policy.KindNotFound, "group_not_found")
 }

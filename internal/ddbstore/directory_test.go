@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,17 +20,17 @@ import (
 	"wspolicy/internal/policy"
 )
 
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+var dt0 = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
 
-// newStore returns a store on a fresh table, with a fixed clock at t0.
-func newStore(t *testing.T) (*ddbstore.Store, *ddbtest.Table) {
+// newDirStore returns a store on a fresh table, with a fixed clock at dt0.
+func newDirStore(t *testing.T) (*ddbstore.Store, *ddbtest.Table) {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	return ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: t0})), tb
+	return ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: dt0})), tb
 }
 
-// wantErr fails unless err is a *policy.Error (findable with errors.As) of the kind and code.
-func wantErr(t *testing.T, err error, kind policy.Kind, code string) {
+// wantDirErr fails unless err is a *policy.Error (findable with errors.As) of the kind and code.
+func wantDirErr(t *testing.T, err error, kind policy.Kind, code string) {
 	t.Helper()
 	var pe *policy.Error
 	if !errors.As(err, &pe) {
@@ -39,7 +41,7 @@ func wantErr(t *testing.T, err error, kind policy.Kind, code string) {
 	}
 }
 
-func must[T any](t *testing.T) func(T, error) T {
+func dirMust[T any](t *testing.T) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -49,7 +51,7 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func mustGroup(t *testing.T, s *ddbstore.Store, name string, priority int) policy.Group {
+func dirGroup(t *testing.T, s *ddbstore.Store, name string, priority int) policy.Group {
 	t.Helper()
 	g, err := s.CreateGroup(context.Background(), policy.Group{Name: name, Priority: priority})
 	if err != nil {
@@ -58,7 +60,7 @@ func mustGroup(t *testing.T, s *ddbstore.Store, name string, priority int) polic
 	return g
 }
 
-func mustUser(t *testing.T, s *ddbstore.Store, username string) policy.User {
+func dirUser(t *testing.T, s *ddbstore.Store, username string) policy.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), policy.User{Username: username})
 	if err != nil {
@@ -67,20 +69,20 @@ func mustUser(t *testing.T, s *ddbstore.Store, username string) policy.User {
 	return u
 }
 
-func raw(s string) json.RawMessage { return json.RawMessage(s) }
+func rawJSON(s string) json.RawMessage { return json.RawMessage(s) }
 
-func key(pk, sk string) map[string]ddbtypes.AttributeValue {
+func dirKey(pk, sk string) map[string]ddbtypes.AttributeValue {
 	return map[string]ddbtypes.AttributeValue{
 		"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
 		"SK": &ddbtypes.AttributeValueMemberS{Value: sk},
 	}
 }
 
-// rawItem reads an item directly, bypassing the store.
-func rawItem(t *testing.T, tb *ddbtest.Table, pk, sk string) map[string]ddbtypes.AttributeValue {
+// dirItem reads an item directly, bypassing the store.
+func dirItem(t *testing.T, tb *ddbtest.Table, pk, sk string) map[string]ddbtypes.AttributeValue {
 	t.Helper()
 	out, err := tb.Client.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: &tb.Name, Key: key(pk, sk), ConsistentRead: aws.Bool(true),
+		TableName: &tb.Name, Key: dirKey(pk, sk), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		t.Fatalf("get %s/%s: %v", pk, sk, err)
@@ -88,8 +90,8 @@ func rawItem(t *testing.T, tb *ddbtest.Table, pk, sk string) map[string]ddbtypes
 	return out.Item
 }
 
-// partitionSize counts the items of a partition.
-func partitionSize(t *testing.T, tb *ddbtest.Table, pk string) int {
+// dirPartitionSize counts the items of a partition.
+func dirPartitionSize(t *testing.T, tb *ddbtest.Table, pk string) int {
 	t.Helper()
 	out, err := tb.Client.Query(context.Background(), &dynamodb.QueryInput{
 		TableName: &tb.Name, KeyConditionExpression: aws.String("PK = :pk"),
@@ -102,35 +104,35 @@ func partitionSize(t *testing.T, tb *ddbtest.Table, pk string) int {
 	return len(out.Items)
 }
 
-func settingsJSON(g policy.Group) string {
+func dirSettingsJSON(g policy.Group) string {
 	b, _ := json.Marshal(g.Settings)
 	return string(b)
 }
 
 func TestEnsureAllUsers(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	initial := map[string]json.RawMessage{"keepalive_expiration": raw("3600"), "allow_kasm_audio": raw("true")}
-	if err := s.EnsureAllUsers(ctx, t0, initial); err != nil {
+	initial := map[string]json.RawMessage{"keepalive_expiration": rawJSON("3600"), "allow_kasm_audio": rawJSON("true")}
+	if err := s.EnsureAllUsers(ctx, dt0, initial); err != nil {
 		t.Fatalf("first EnsureAllUsers: %v", err)
 	}
-	if err := s.EnsureAllUsers(ctx, t0.Add(time.Hour), map[string]json.RawMessage{"keepalive_expiration": raw("1")}); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0.Add(time.Hour), map[string]json.RawMessage{"keepalive_expiration": rawJSON("1")}); err != nil {
 		t.Fatalf("second EnsureAllUsers: %v", err)
 	}
-	g := must[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID))
+	g := dirMust[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID))
 	if g.Name != policy.AllUsersGroupName || g.Priority != policy.AllUsersPriority || g.Version != 1 {
 		t.Errorf("All Users: got name %q priority %d version %d, want %q %d 1",
 			g.Name, g.Priority, g.Version, policy.AllUsersGroupName, policy.AllUsersPriority)
 	}
-	if got, want := settingsJSON(g), `{"allow_kasm_audio":true,"keepalive_expiration":3600}`; got != want {
+	if got, want := dirSettingsJSON(g), `{"allow_kasm_audio":true,"keepalive_expiration":3600}`; got != want {
 		t.Errorf("All Users settings (the first call's): got %s, want %s", got, want)
 	}
-	if !g.CreatedAt.Equal(t0) {
-		t.Errorf("created_at: got %v, want %v", g.CreatedAt, t0)
+	if !g.CreatedAt.Equal(dt0) {
+		t.Errorf("created_at: got %v, want %v", g.CreatedAt, dt0)
 	}
 	_, err := s.CreateGroup(ctx, policy.Group{Name: "all USERS"})
-	wantErr(t, err, policy.KindConflict, "group_name_taken")
-	groups := must[[]policy.Group](t)(s.ListGroups(ctx))
+	wantDirErr(t, err, policy.KindConflict, "group_name_taken")
+	groups := dirMust[[]policy.Group](t)(s.ListGroups(ctx))
 	if len(groups) != 1 || groups[0].ID != policy.AllUsersGroupID {
 		t.Errorf("ListGroups: got %+v, want only All Users", groups)
 	}
@@ -138,16 +140,16 @@ func TestEnsureAllUsers(t *testing.T) {
 
 // Users created before All Users exists still count towards it once it does.
 func TestEnsureAllUsersAfterUsers(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	mustUser(t, s, "early")
+	dirUser(t, s, "early")
 	_, err := s.GetGroup(ctx, policy.AllUsersGroupID)
-	wantErr(t, err, policy.KindNotFound, "group_not_found")
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	wantDirErr(t, err, policy.KindNotFound, "group_not_found")
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatalf("EnsureAllUsers: %v", err)
 	}
-	mustUser(t, s, "late")
-	g := must[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID))
+	dirUser(t, s, "late")
+	g := dirMust[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID))
 	if g.MemberCount != 2 || g.Version != 1 || g.Name != policy.AllUsersGroupName {
 		t.Errorf("All Users: got member_count %d version %d name %q, want 2 1 %q",
 			g.MemberCount, g.Version, g.Name, policy.AllUsersGroupName)
@@ -155,20 +157,20 @@ func TestEnsureAllUsersAfterUsers(t *testing.T) {
 }
 
 func TestCreateGroup(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	first := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{Name: "Engineering", Description: "eng"}))
+	first := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{Name: "Engineering", Description: "eng"}))
 	if first.ID == "" || first.Priority != policy.DefaultGroupPriority || first.Version != 1 ||
-		first.MemberCount != 0 || !first.CreatedAt.Equal(t0) || !first.UpdatedAt.Equal(t0) {
+		first.MemberCount != 0 || !first.CreatedAt.Equal(dt0) || !first.UpdatedAt.Equal(dt0) {
 		t.Errorf("created group: got %+v, want a new id, priority %d, version 1, times %v",
-			first, policy.DefaultGroupPriority, t0)
+			first, policy.DefaultGroupPriority, dt0)
 	}
-	if got := must[policy.Group](t)(s.GetGroup(ctx, first.ID)); got.Name != "Engineering" || got.Description != "eng" {
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, first.ID)); got.Name != "Engineering" || got.Description != "eng" {
 		t.Errorf("read back: got %+v", got)
 	}
-	withID := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: "ops", Name: "Ops", Priority: 7,
-		Settings: map[string]json.RawMessage{"allow_kasm_audio": raw("false")}}))
-	if withID.ID != "ops" || withID.Priority != 7 || settingsJSON(withID) != `{"allow_kasm_audio":false}` {
+	withID := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: "ops", Name: "Ops", Priority: 7,
+		Settings: map[string]json.RawMessage{"allow_kasm_audio": rawJSON("false")}}))
+	if withID.ID != "ops" || withID.Priority != 7 || dirSettingsJSON(withID) != `{"allow_kasm_audio":false}` {
 		t.Errorf("group with id, priority and settings: got %+v", withID)
 	}
 
@@ -187,40 +189,40 @@ func TestCreateGroup(t *testing.T) {
 		{"priority too high", policy.Group{Name: "x", Priority: 4096}, policy.KindInvalid, "invalid_priority"},
 		{"negative priority", policy.Group{Name: "x", Priority: -1}, policy.KindInvalid, "invalid_priority"},
 		{"bad id", policy.Group{ID: "a#b", Name: "x"}, policy.KindInvalid, "invalid_id"},
-		{"setting not JSON", policy.Group{Name: "x", Settings: map[string]json.RawMessage{"a": raw("{")}}, policy.KindInvalid, "invalid_value"},
+		{"setting not JSON", policy.Group{Name: "x", Settings: map[string]json.RawMessage{"a": rawJSON("{")}}, policy.KindInvalid, "invalid_value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.CreateGroup(ctx, tt.g)
-			wantErr(t, err, tt.kind, tt.code)
+			wantDirErr(t, err, tt.kind, tt.code)
 		})
 	}
-	if got := len(must[[]policy.Group](t)(s.ListGroups(ctx))); got != 2 {
+	if got := len(dirMust[[]policy.Group](t)(s.ListGroups(ctx))); got != 2 {
 		t.Errorf("groups after the failed creations: got %d, want 2", got)
 	}
 }
 
 func TestGetGroupNotFound(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	for _, id := range []string{"nope", "", "a#b", "GROUP"} {
 		t.Run(id, func(t *testing.T) {
 			_, err := s.GetGroup(context.Background(), id)
-			wantErr(t, err, policy.KindNotFound, "group_not_found")
+			wantDirErr(t, err, policy.KindNotFound, "group_not_found")
 		})
 	}
 }
 
 func TestListGroups(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
 	for _, id := range []string{"c", "a", "b"} {
-		must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: id, Name: "group " + id}))
+		dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: id, Name: "group " + id}))
 	}
 	if err := s.DeleteGroup(ctx, "b", 0); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	var got []string
-	for _, g := range must[[]policy.Group](t)(s.ListGroups(ctx)) {
+	for _, g := range dirMust[[]policy.Group](t)(s.ListGroups(ctx)) {
 		got = append(got, g.ID)
 	}
 	if fmt.Sprint(got) != "[a c]" {
@@ -229,12 +231,12 @@ func TestListGroups(t *testing.T) {
 }
 
 func TestUpdateGroup(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	at := t0.Add(time.Minute)
+	at := dt0.Add(time.Minute)
 	name := func(s string) *string { return &s }
 	prio := func(p int) *int { return &p }
-	mustGroup(t, s, "Taken", 0)
+	dirGroup(t, s, "Taken", 0)
 
 	tests := []struct {
 		name        string
@@ -259,12 +261,12 @@ func TestUpdateGroup(t *testing.T) {
 		{"bad priority", policy.GroupPatch{Priority: prio(0)}, nil, policy.KindInvalid, "invalid_priority", "Original", 4095, 1},
 		{"empty name", policy.GroupPatch{Name: name("")}, nil, policy.KindInvalid, "invalid_name", "Original", 4095, 1},
 	}
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%d", i), Name: "Original"}))
+			g := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%d", i), Name: "Original"}))
 			defer func() { _ = s.DeleteGroup(ctx, g.ID, 0) }()
 			var ifVersion int64
 			if tt.ifVersion != nil {
@@ -272,11 +274,11 @@ func TestUpdateGroup(t *testing.T) {
 			}
 			got, err := s.UpdateGroup(ctx, g.ID, tt.patch, ifVersion, at)
 			if tt.kind != "" {
-				wantErr(t, err, tt.kind, tt.code)
+				wantDirErr(t, err, tt.kind, tt.code)
 			} else if err != nil {
 				t.Fatalf("update: %v", err)
 			}
-			read := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+			read := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 			if read.Name != tt.wantName || read.Priority != tt.wantPrio || read.Version != tt.wantVersion {
 				t.Errorf("stored: got name %q priority %d version %d, want %q %d %d",
 					read.Name, read.Priority, read.Version, tt.wantName, tt.wantPrio, tt.wantVersion)
@@ -291,28 +293,28 @@ func TestUpdateGroup(t *testing.T) {
 	}
 
 	t.Run("rename frees the old name", func(t *testing.T) {
-		g := mustGroup(t, s, "Before", 0)
-		must[policy.Group](t)(s.UpdateGroup(ctx, g.ID, policy.GroupPatch{Name: name("After")}, 0, at))
-		mustGroup(t, s, "before", 0)
+		g := dirGroup(t, s, "Before", 0)
+		dirMust[policy.Group](t)(s.UpdateGroup(ctx, g.ID, policy.GroupPatch{Name: name("After")}, 0, at))
+		dirGroup(t, s, "before", 0)
 		_, err := s.CreateGroup(ctx, policy.Group{Name: "AFTER"})
-		wantErr(t, err, policy.KindConflict, "group_name_taken")
+		wantDirErr(t, err, policy.KindConflict, "group_name_taken")
 	})
 	t.Run("unknown group", func(t *testing.T) {
 		_, err := s.UpdateGroup(ctx, "nope", policy.GroupPatch{Name: name("x")}, 0, at)
-		wantErr(t, err, policy.KindNotFound, "group_not_found")
+		wantDirErr(t, err, policy.KindNotFound, "group_not_found")
 	})
 }
 
 func TestChangeSettings(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
-	at1, at2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	g := dirGroup(t, s, "G", 10)
+	at1, at2 := dt0.Add(time.Minute), dt0.Add(2*time.Minute)
 
 	// Values keep their exact JSON text; dotted names are single settings.
 	mapping := `{"/a": {"bind": "/b",  "mode": "rw"}}`
 	g1, err := s.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{
-		"allow_kasm_audio": raw("true"), "control_panel.show_logout": raw("false"), "volume_mapping": raw(mapping),
+		"allow_kasm_audio": rawJSON("true"), "control_panel.show_logout": rawJSON("false"), "volume_mapping": rawJSON(mapping),
 	}}, g.Version, "admin:alice", at1)
 	if err != nil {
 		t.Fatalf("first change: %v", err)
@@ -320,40 +322,40 @@ func TestChangeSettings(t *testing.T) {
 	if g1.Version != 2 || !g1.UpdatedAt.Equal(at1) {
 		t.Errorf("after the first change: got version %d updated %v, want 2 %v", g1.Version, g1.UpdatedAt, at1)
 	}
-	read := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+	read := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 	if got := string(read.Settings["volume_mapping"]); got != mapping {
 		t.Errorf("stored value: got %s, want exactly %s", got, mapping)
 	}
 	if got := string(read.Settings["control_panel.show_logout"]); got != "false" {
 		t.Errorf("dotted setting: got %q, want false", got)
 	}
-	if item := rawItem(t, tb, "GROUP#"+g.ID, "GROUP"); item["settings"] == nil {
+	if item := dirItem(t, tb, "GROUP#"+g.ID, "GROUP"); item["settings"] == nil {
 		t.Errorf("settings map missing on the item: %v", item)
 	} else if _, nested := item["control_panel"]; nested {
 		t.Errorf("a dotted setting became a nested attribute")
 	}
 
 	g2, err := s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-		Set:   map[string]json.RawMessage{"allow_kasm_audio": raw("false"), "volume_mapping": raw(`{"/a":{"bind":"/b","mode":"rw"}}`)},
+		Set:   map[string]json.RawMessage{"allow_kasm_audio": rawJSON("false"), "volume_mapping": rawJSON(`{"/a":{"bind":"/b","mode":"rw"}}`)},
 		Unset: []string{"control_panel.show_logout", "never_set"},
 	}, 0, "admin:bob", at2)
 	if err != nil {
 		t.Fatalf("second change: %v", err)
 	}
-	if g2.Version != 3 || settingsJSON(g2) != `{"allow_kasm_audio":false,"volume_mapping":{"/a":{"bind":"/b","mode":"rw"}}}` {
-		t.Errorf("after the second change: got version %d settings %s", g2.Version, settingsJSON(g2))
+	if g2.Version != 3 || dirSettingsJSON(g2) != `{"allow_kasm_audio":false,"volume_mapping":{"/a":{"bind":"/b","mode":"rw"}}}` {
+		t.Errorf("after the second change: got version %d settings %s", g2.Version, dirSettingsJSON(g2))
 	}
 	if got := string(g2.Settings["volume_mapping"]); got != mapping {
 		t.Errorf("an equal value (up to whitespace) is not a change: got %s, want %s", got, mapping)
 	}
 
-	hist := must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
+	hist := dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
 	want := []policy.HistoryEntry{
-		{Actor: "admin:bob", At: at2, Setting: "control_panel.show_logout", Old: raw("false")},
-		{Actor: "admin:bob", At: at2, Setting: "allow_kasm_audio", Old: raw("true"), New: raw("false")},
-		{Actor: "admin:alice", At: at1, Setting: "volume_mapping", New: raw(mapping)},
-		{Actor: "admin:alice", At: at1, Setting: "control_panel.show_logout", New: raw("false")},
-		{Actor: "admin:alice", At: at1, Setting: "allow_kasm_audio", New: raw("true")},
+		{Actor: "admin:bob", At: at2, Setting: "control_panel.show_logout", Old: rawJSON("false")},
+		{Actor: "admin:bob", At: at2, Setting: "allow_kasm_audio", Old: rawJSON("true"), New: rawJSON("false")},
+		{Actor: "admin:alice", At: at1, Setting: "volume_mapping", New: rawJSON(mapping)},
+		{Actor: "admin:alice", At: at1, Setting: "control_panel.show_logout", New: rawJSON("false")},
+		{Actor: "admin:alice", At: at1, Setting: "allow_kasm_audio", New: rawJSON("true")},
 	}
 	if len(hist) != len(want) {
 		t.Fatalf("history: got %d entries %+v, want %d", len(hist), hist, len(want))
@@ -369,7 +371,7 @@ func TestChangeSettings(t *testing.T) {
 
 	t.Run("nothing to change writes nothing", func(t *testing.T) {
 		got, err := s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-			Set: map[string]json.RawMessage{"allow_kasm_audio": raw(" false ")}, Unset: []string{"never_set"},
+			Set: map[string]json.RawMessage{"allow_kasm_audio": rawJSON(" false ")}, Unset: []string{"never_set"},
 		}, 3, "admin:carol", at2)
 		if err != nil {
 			t.Fatalf("change: %v", err)
@@ -377,21 +379,21 @@ func TestChangeSettings(t *testing.T) {
 		if got.Version != 3 {
 			t.Errorf("version: got %d, want 3", got.Version)
 		}
-		if n := len(must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != len(want) {
+		if n := len(dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != len(want) {
 			t.Errorf("history: got %d entries, want %d", n, len(want))
 		}
 	})
 	t.Run("auto_add follows auto_add_local_users", func(t *testing.T) {
 		autoAdd := func() bool {
-			v, _ := rawItem(t, tb, "GROUP#"+g.ID, "GROUP")["auto_add"].(*ddbtypes.AttributeValueMemberBOOL)
+			v, _ := dirItem(t, tb, "GROUP#"+g.ID, "GROUP")["auto_add"].(*ddbtypes.AttributeValueMemberBOOL)
 			return v != nil && v.Value
 		}
-		must[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-			Set: map[string]json.RawMessage{"auto_add_local_users": raw("true")}}, 0, "a", at2))
+		dirMust[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
+			Set: map[string]json.RawMessage{"auto_add_local_users": rawJSON("true")}}, 0, "a", at2))
 		if !autoAdd() {
 			t.Errorf("auto_add after setting true: got false")
 		}
-		must[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{"auto_add_local_users"}}, 0, "a", at2))
+		dirMust[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{"auto_add_local_users"}}, 0, "a", at2))
 		if autoAdd() {
 			t.Errorf("auto_add after unset: got true")
 		}
@@ -399,14 +401,14 @@ func TestChangeSettings(t *testing.T) {
 }
 
 func TestChangeSettingsRejected(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
-	g = must[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-		Set: map[string]json.RawMessage{"a": raw("1")}}, 0, "admin", t0))
+	g := dirGroup(t, s, "G", 10)
+	g = dirMust[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
+		Set: map[string]json.RawMessage{"a": rawJSON("1")}}, 0, "admin", dt0))
 	tooMany := map[string]json.RawMessage{}
 	for i := range ddbstore.MaxSettingsPerChange + 1 {
-		tooMany[fmt.Sprintf("s%03d", i)] = raw("1")
+		tooMany[fmt.Sprintf("s%03d", i)] = rawJSON("1")
 	}
 	tests := []struct {
 		name      string
@@ -416,26 +418,26 @@ func TestChangeSettingsRejected(t *testing.T) {
 		kind      policy.Kind
 		code      string
 	}{
-		{"stale version", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": raw("2"), "b": raw("2")}},
+		{"stale version", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": rawJSON("2"), "b": rawJSON("2")}},
 			g.Version - 1, policy.KindPrecondition, "version_mismatch"},
 		{"future version", g.ID, policy.SettingsChange{Unset: []string{"a"}}, g.Version + 1, policy.KindPrecondition, "version_mismatch"},
 		{"too many settings", g.ID, policy.SettingsChange{Set: tooMany}, 0, policy.KindInvalid, "too_many_changes"},
-		{"set and unset", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": raw("3")}, Unset: []string{"a"}},
+		{"set and unset", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": rawJSON("3")}, Unset: []string{"a"}},
 			0, policy.KindInvalid, "set_and_unset"},
-		{"not JSON", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": raw("tru")}}, 0, policy.KindInvalid, "invalid_value"},
-		{"bad name", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a[0]": raw("1")}}, 0, policy.KindInvalid, "unknown_setting"},
-		{"unknown group", "nope", policy.SettingsChange{Set: map[string]json.RawMessage{"a": raw("3")}}, 0, policy.KindNotFound, "group_not_found"},
+		{"not JSON", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": rawJSON("tru")}}, 0, policy.KindInvalid, "invalid_value"},
+		{"bad name", g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a[0]": rawJSON("1")}}, 0, policy.KindInvalid, "unknown_setting"},
+		{"unknown group", "nope", policy.SettingsChange{Set: map[string]json.RawMessage{"a": rawJSON("3")}}, 0, policy.KindNotFound, "group_not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.ChangeSettings(ctx, tt.id, tt.change, tt.ifVersion, "admin", t0.Add(time.Hour))
-			wantErr(t, err, tt.kind, tt.code)
-			got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
-			if got.Version != g.Version || settingsJSON(got) != `{"a":1}` {
+			_, err := s.ChangeSettings(ctx, tt.id, tt.change, tt.ifVersion, "admin", dt0.Add(time.Hour))
+			wantDirErr(t, err, tt.kind, tt.code)
+			got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
+			if got.Version != g.Version || dirSettingsJSON(got) != `{"a":1}` {
 				t.Errorf("group after a rejected change: got version %d settings %s, want %d {\"a\":1}",
-					got.Version, settingsJSON(got), g.Version)
+					got.Version, dirSettingsJSON(got), g.Version)
 			}
-			if n := len(must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != 1 {
+			if n := len(dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != 1 {
 				t.Errorf("history after a rejected change: got %d entries, want 1", n)
 			}
 		})
@@ -444,18 +446,18 @@ func TestChangeSettingsRejected(t *testing.T) {
 	// A transaction DynamoDB cancels writes nothing: block the second history item's key.
 	t.Run("cancelled transaction", func(t *testing.T) {
 		_, err := tb.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &tb.Name,
-			Item: key("GROUP#"+g.ID, fmt.Sprintf("HIST#%019d#%03d", g.Version+1, 1))})
+			Item: dirKey("GROUP#"+g.ID, fmt.Sprintf("HIST#%019d#%03d", g.Version+1, 1))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-			Set: map[string]json.RawMessage{"x": raw("1"), "y": raw("2")}}, g.Version, "admin", t0.Add(time.Hour))
-		wantErr(t, err, policy.KindConflict, "concurrent_change")
-		got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
-		if got.Version != g.Version || settingsJSON(got) != `{"a":1}` {
-			t.Errorf("group after a cancelled transaction: got version %d settings %s", got.Version, settingsJSON(got))
+			Set: map[string]json.RawMessage{"x": rawJSON("1"), "y": rawJSON("2")}}, g.Version, "admin", dt0.Add(time.Hour))
+		wantDirErr(t, err, policy.KindConflict, "concurrent_change")
+		got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
+		if got.Version != g.Version || dirSettingsJSON(got) != `{"a":1}` {
+			t.Errorf("group after a cancelled transaction: got version %d settings %s", got.Version, dirSettingsJSON(got))
 		}
-		if item := rawItem(t, tb, "GROUP#"+g.ID, fmt.Sprintf("HIST#%019d#%03d", g.Version+1, 0)); item != nil {
+		if item := dirItem(t, tb, "GROUP#"+g.ID, fmt.Sprintf("HIST#%019d#%03d", g.Version+1, 0)); item != nil {
 			t.Errorf("history item of the cancelled change was written: %v", item)
 		}
 	})
@@ -464,9 +466,9 @@ func TestChangeSettingsRejected(t *testing.T) {
 // Concurrent writers without If-Match all succeed, one version each, and every history entry's
 // old value is the previous entry's new value.
 func TestChangeSettingsConcurrent(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
+	g := dirGroup(t, s, "G", 10)
 	const writers = 4
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -475,7 +477,7 @@ func TestChangeSettingsConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, errs[i] = s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-				Set: map[string]json.RawMessage{"n": raw(fmt.Sprint(i))}}, 0, fmt.Sprint("w", i), t0)
+				Set: map[string]json.RawMessage{"n": rawJSON(fmt.Sprint(i))}}, 0, fmt.Sprint("w", i), dt0)
 		}()
 	}
 	wg.Wait()
@@ -484,11 +486,11 @@ func TestChangeSettingsConcurrent(t *testing.T) {
 			t.Errorf("writer %d: %v", i, err)
 		}
 	}
-	got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+	got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 	if got.Version != 1+writers {
 		t.Errorf("version: got %d, want %d", got.Version, 1+writers)
 	}
-	hist := must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
+	hist := dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
 	if len(hist) != writers {
 		t.Fatalf("history: got %d entries, want %d", len(hist), writers)
 	}
@@ -506,9 +508,9 @@ func TestChangeSettingsConcurrent(t *testing.T) {
 }
 
 func TestHistory(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
+	g := dirGroup(t, s, "G", 10)
 	t.Run("empty", func(t *testing.T) {
 		h, err := s.History(ctx, g.ID)
 		if err != nil || h == nil || len(h) != 0 {
@@ -517,14 +519,14 @@ func TestHistory(t *testing.T) {
 	})
 	t.Run("unknown group", func(t *testing.T) {
 		_, err := s.History(ctx, "nope")
-		wantErr(t, err, policy.KindNotFound, "group_not_found")
+		wantDirErr(t, err, policy.KindNotFound, "group_not_found")
 	})
 	t.Run("newest first across many changes", func(t *testing.T) {
 		for i := range 12 {
-			must[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-				Set: map[string]json.RawMessage{"n": raw(fmt.Sprint(i))}}, 0, "admin", t0.Add(time.Duration(i)*time.Second)))
+			dirMust[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
+				Set: map[string]json.RawMessage{"n": rawJSON(fmt.Sprint(i))}}, 0, "admin", dt0.Add(time.Duration(i)*time.Second)))
 		}
-		h := must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
+		h := dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))
 		if len(h) != 12 {
 			t.Fatalf("entries: got %d, want 12", len(h))
 		}
@@ -537,89 +539,89 @@ func TestHistory(t *testing.T) {
 }
 
 func TestDeleteGroup(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
-	g := mustGroup(t, s, "Doomed", 10)
-	other := mustGroup(t, s, "Other", 20)
+	g := dirGroup(t, s, "Doomed", 10)
+	other := dirGroup(t, s, "Other", 20)
 	var users []policy.User
 	for i := range 3 {
-		u := mustUser(t, s, fmt.Sprint("user", i))
+		u := dirUser(t, s, fmt.Sprint("user", i))
 		for _, gid := range []string{g.ID, other.ID} {
-			if err := s.AddMember(ctx, gid, u.ID, t0); err != nil {
+			if err := s.AddMember(ctx, gid, u.ID, dt0); err != nil {
 				t.Fatal(err)
 			}
 		}
 		users = append(users, u)
 	}
-	g = must[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-		Set: map[string]json.RawMessage{"a": raw("1"), "b": raw("2")}}, 0, "admin", t0))
+	g = dirMust[policy.Group](t)(s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
+		Set: map[string]json.RawMessage{"a": rawJSON("1"), "b": rawJSON("2")}}, 0, "admin", dt0))
 
 	t.Run("All Users", func(t *testing.T) {
-		wantErr(t, s.DeleteGroup(ctx, policy.AllUsersGroupID, 0), policy.KindConflict, "builtin_group")
+		wantDirErr(t, s.DeleteGroup(ctx, policy.AllUsersGroupID, 0), policy.KindConflict, "builtin_group")
 	})
 	t.Run("stale version writes nothing", func(t *testing.T) {
-		wantErr(t, s.DeleteGroup(ctx, g.ID, g.Version-1), policy.KindPrecondition, "version_mismatch")
-		if got := must[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.Version != g.Version || got.MemberCount != 3 {
+		wantDirErr(t, s.DeleteGroup(ctx, g.ID, g.Version-1), policy.KindPrecondition, "version_mismatch")
+		if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.Version != g.Version || got.MemberCount != 3 {
 			t.Errorf("group after a stale delete: got version %d members %d", got.Version, got.MemberCount)
 		}
 	})
 	t.Run("unknown group", func(t *testing.T) {
-		wantErr(t, s.DeleteGroup(ctx, "nope", 0), policy.KindNotFound, "group_not_found")
+		wantDirErr(t, s.DeleteGroup(ctx, "nope", 0), policy.KindNotFound, "group_not_found")
 	})
 	t.Run("delete", func(t *testing.T) {
 		if err := s.DeleteGroup(ctx, g.ID, g.Version); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
 		_, err := s.GetGroup(ctx, g.ID)
-		wantErr(t, err, policy.KindNotFound, "group_not_found")
-		if n := partitionSize(t, tb, "GROUP#"+g.ID); n != 0 {
+		wantDirErr(t, err, policy.KindNotFound, "group_not_found")
+		if n := dirPartitionSize(t, tb, "GROUP#"+g.ID); n != 0 {
 			t.Errorf("items left under the group (members, history): got %d, want 0", n)
 		}
 		for _, u := range users {
-			got := must[policy.User](t)(s.GetUser(ctx, u.ID))
+			got := dirMust[policy.User](t)(s.GetUser(ctx, u.ID))
 			if want := fmt.Sprint([]string{policy.AllUsersGroupID, other.ID}); fmt.Sprint(got.GroupIDs) != want {
 				t.Errorf("groups of %s: got %v, want %s", u.ID, got.GroupIDs, want)
 			}
 		}
-		if got := must[policy.Group](t)(s.GetGroup(ctx, other.ID)); got.MemberCount != 3 {
+		if got := dirMust[policy.Group](t)(s.GetGroup(ctx, other.ID)); got.MemberCount != 3 {
 			t.Errorf("other group's members: got %d, want 3", got.MemberCount)
 		}
-		mustGroup(t, s, "doomed", 0) // the name is free again
-		wantErr(t, s.DeleteGroup(ctx, g.ID, 0), policy.KindNotFound, "group_not_found")
+		dirGroup(t, s, "doomed", 0) // the name is free again
+		wantDirErr(t, s.DeleteGroup(ctx, g.ID, 0), policy.KindNotFound, "group_not_found")
 	})
 }
 
 // A deletion interrupted after the group was marked is invisible and completes on retry.
 func TestDeleteGroupResumes(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "Half", 10)
-	u := mustUser(t, s, "u")
-	if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+	g := dirGroup(t, s, "Half", 10)
+	u := dirUser(t, s, "u")
+	if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tb.Name, Key: key("GROUP#"+g.ID, "GROUP"),
+	_, err := tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tb.Name, Key: dirKey("GROUP#"+g.ID, "GROUP"),
 		UpdateExpression:          aws.String("SET deleting = :t"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberBOOL{Value: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.GetGroup(ctx, g.ID)
-	wantErr(t, err, policy.KindNotFound, "group_not_found")
-	wantErr(t, s.AddMember(ctx, g.ID, mustUser(t, s, "v").ID, t0), policy.KindNotFound, "group_not_found")
+	wantDirErr(t, err, policy.KindNotFound, "group_not_found")
+	wantDirErr(t, s.AddMember(ctx, g.ID, dirUser(t, s, "v").ID, dt0), policy.KindNotFound, "group_not_found")
 	if _, groups, err := s.UserWithGroups(ctx, u.ID); err != nil || len(groups) != 0 {
 		t.Errorf("groups of a member of a deleting group: got %v, %v; want none", groups, err)
 	}
 	if err := s.DeleteGroup(ctx, g.ID, 12345); err != nil {
 		t.Fatalf("resumed delete (its version is no longer checked): %v", err)
 	}
-	if n := partitionSize(t, tb, "GROUP#"+g.ID); n != 0 {
+	if n := dirPartitionSize(t, tb, "GROUP#"+g.ID); n != 0 {
 		t.Errorf("items left under the group: got %d, want 0", n)
 	}
-	if got := must[policy.User](t)(s.GetUser(ctx, u.ID)); len(got.GroupIDs) != 1 {
+	if got := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); len(got.GroupIDs) != 1 {
 		t.Errorf("user's groups: got %v, want only All Users", got.GroupIDs)
 	}
 }
@@ -627,9 +629,9 @@ func TestDeleteGroupResumes(t *testing.T) {
 // Writers racing with the same If-Match version: exactly one wins, the others get
 // version_mismatch (from the read or from the write's condition) and write nothing.
 func TestChangeSettingsIfMatchConcurrent(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
+	g := dirGroup(t, s, "G", 10)
 	const writers = 6
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -638,7 +640,7 @@ func TestChangeSettingsIfMatchConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, errs[i] = s.ChangeSettings(ctx, g.ID, policy.SettingsChange{
-				Set: map[string]json.RawMessage{"n": raw(fmt.Sprint(i)), fmt.Sprint("only", i): raw("true")}}, g.Version, "w", t0)
+				Set: map[string]json.RawMessage{"n": rawJSON(fmt.Sprint(i)), fmt.Sprint("only", i): rawJSON("true")}}, g.Version, "w", dt0)
 		}()
 	}
 	wg.Wait()
@@ -651,16 +653,91 @@ func TestChangeSettingsIfMatchConcurrent(t *testing.T) {
 			winner = i
 			continue
 		}
-		wantErr(t, err, policy.KindPrecondition, "version_mismatch")
+		wantDirErr(t, err, policy.KindPrecondition, "version_mismatch")
 	}
 	if winner < 0 {
 		t.Fatal("no writer succeeded")
 	}
-	got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
-	if want := fmt.Sprintf(`{"n":%d,"only%d":true}`, winner, winner); got.Version != 2 || settingsJSON(got) != want {
-		t.Errorf("group: got version %d settings %s, want 2 %s", got.Version, settingsJSON(got), want)
+	got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
+	if want := fmt.Sprintf(`{"n":%d,"only%d":true}`, winner, winner); got.Version != 2 || dirSettingsJSON(got) != want {
+		t.Errorf("group: got version %d settings %s, want 2 %s", got.Version, dirSettingsJSON(got), want)
 	}
-	if n := len(must[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != 2 {
+	if n := len(dirMust[[]policy.HistoryEntry](t)(s.History(ctx, g.ID))); n != 2 {
 		t.Errorf("history: got %d entries, want the winner's 2", n)
+	}
+}
+
+// takeResyncMarkers returns the "kind#id" of every re-sync marker and deletes them.
+func takeResyncMarkers(t *testing.T, tb *ddbtest.Table) []string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := tb.Client.Query(ctx, &dynamodb.QueryInput{
+		TableName: &tb.Name, KeyConditionExpression: aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: "RESYNC"}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, item := range out.Items {
+		sk := item["SK"].(*ddbtypes.AttributeValueMemberS).Value
+		if i := strings.Index(sk, "#"); i >= 0 {
+			got = append(got, sk[i+1:])
+		}
+		if _, err := tb.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &tb.Name, Key: dirKey("RESYNC", sk)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(got)
+	return got
+}
+
+// Writes that can change a user's lifetime settings leave a re-sync marker for the sweep in
+// the same transaction; others leave none.
+func TestDirectoryResyncMarkers(t *testing.T) {
+	s, tb := newDirStore(t)
+	ctx := context.Background()
+	g := dirGroup(t, s, "G", 10)
+	u := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "u1", Username: "alice"}))
+	name, prio := "H", 5
+	tests := []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"create group and user", func() error { return nil }, "[]"},
+		{"add member", func() error { return s.AddMember(ctx, g.ID, u.ID, dt0) }, "[user#u1]"},
+		{"add member again", func() error { return s.AddMember(ctx, g.ID, u.ID, dt0) }, "[]"},
+		{"settings", func() error {
+			_, err := s.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"a": rawJSON("1")}}, 0, "x", dt0)
+			return err
+		}, fmt.Sprintf("[group#%s]", g.ID)},
+		{"rename", func() error {
+			_, err := s.UpdateGroup(ctx, g.ID, policy.GroupPatch{Name: &name}, 0, dt0)
+			return err
+		}, "[]"},
+		{"priority", func() error {
+			_, err := s.UpdateGroup(ctx, g.ID, policy.GroupPatch{Priority: &prio}, 0, dt0)
+			return err
+		}, fmt.Sprintf("[group#%s]", g.ID)},
+		{"remove member", func() error { return s.RemoveMember(ctx, g.ID, u.ID, dt0) }, "[user#u1]"},
+		{"delete group", func() error {
+			if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
+				return err
+			}
+			takeResyncMarkers(t, tb)
+			return s.DeleteGroup(ctx, g.ID, 0)
+		}, "[user#u1]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.do(); err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(takeResyncMarkers(t, tb)); got != tt.want {
+				t.Errorf("re-sync markers: got %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -16,33 +16,33 @@ import (
 )
 
 func TestCreateUser(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
-	g1, g2 := mustGroup(t, s, "G1", 10), mustGroup(t, s, "G2", 20)
+	g1, g2 := dirGroup(t, s, "G1", 10), dirGroup(t, s, "G2", 20)
 
-	u := must[policy.User](t)(s.CreateUser(ctx, policy.User{Username: "Alice"}))
-	if u.ID == "" || u.Username != "Alice" || !u.CreatedAt.Equal(t0) || fmt.Sprint(u.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID}) {
+	u := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{Username: "Alice"}))
+	if u.ID == "" || u.Username != "Alice" || !u.CreatedAt.Equal(dt0) || fmt.Sprint(u.GroupIDs) != fmt.Sprint([]string{policy.AllUsersGroupID}) {
 		t.Errorf("created user: got %+v", u)
 	}
-	if got := must[policy.User](t)(s.GetUser(ctx, u.ID)); got.Username != "Alice" || !got.CreatedAt.Equal(t0) {
+	if got := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); got.Username != "Alice" || !got.CreatedAt.Equal(dt0) {
 		t.Errorf("read back: got %+v", got)
 	}
 
-	withGroups := must[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "bob", Username: "bob",
+	withGroups := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "bob", Username: "bob",
 		GroupIDs: []string{g2.ID, policy.AllUsersGroupID, g1.ID, g2.ID}}))
 	if want := fmt.Sprint([]string{policy.AllUsersGroupID, g1.ID, g2.ID}); fmt.Sprint(withGroups.GroupIDs) != want {
 		t.Errorf("groups of a user created into groups: got %v, want %s", withGroups.GroupIDs, want)
 	}
 	for _, g := range []policy.Group{g1, g2} {
-		got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+		got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 		if got.MemberCount != 1 || got.Version != 2 {
 			t.Errorf("group %s: got member_count %d version %d, want 1 2", g.ID, got.MemberCount, got.Version)
 		}
-		if members := must[[]policy.User](t)(s.ListMembers(ctx, g.ID)); userIDs(members) != "[bob]" {
-			t.Errorf("members of %s: got %s, want [bob]", g.ID, userIDs(members))
+		if members := dirMust[[]policy.User](t)(s.ListMembers(ctx, g.ID)); dirUserIDs(members) != "[bob]" {
+			t.Errorf("members of %s: got %s, want [bob]", g.ID, dirUserIDs(members))
 		}
 	}
 
@@ -67,50 +67,50 @@ func TestCreateUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.CreateUser(ctx, tt.u)
-			wantErr(t, err, tt.kind, tt.code)
+			wantDirErr(t, err, tt.kind, tt.code)
 		})
 	}
-	if got := userIDs(must[[]policy.User](t)(s.ListUsers(ctx))); got != fmt.Sprintf("[bob %s]", u.ID) {
+	if got := dirUserIDs(dirMust[[]policy.User](t)(s.ListUsers(ctx))); got != fmt.Sprintf("[bob %s]", u.ID) {
 		t.Errorf("users after the refused creations: got %s", got)
 	}
-	if got := must[policy.Group](t)(s.GetGroup(ctx, g1.ID)); got.MemberCount != 1 {
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g1.ID)); got.MemberCount != 1 {
 		t.Errorf("G1 after a refused creation into it: got member_count %d, want 1", got.MemberCount)
 	}
-	if item := rawItem(t, tb, "USERNAME#carol", "USERNAME"); item != nil {
+	if item := dirItem(t, tb, "USERNAME#carol", "USERNAME"); item != nil {
 		t.Errorf("the username of a refused creation was reserved: %v", item)
 	}
-	if got := must[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID)); got.MemberCount != 2 || got.Version != 1 {
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID)); got.MemberCount != 2 || got.Version != 1 {
 		t.Errorf("All Users: got member_count %d version %d, want 2 1", got.MemberCount, got.Version)
 	}
 }
 
 func TestGetAndListUsers(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
 	for _, id := range []string{"c", "a", "b"} {
-		must[policy.User](t)(s.CreateUser(ctx, policy.User{ID: id, Username: "user " + id}))
+		dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: id, Username: "user " + id}))
 	}
-	if got := userIDs(must[[]policy.User](t)(s.ListUsers(ctx))); got != "[a b c]" {
+	if got := dirUserIDs(dirMust[[]policy.User](t)(s.ListUsers(ctx))); got != "[a b c]" {
 		t.Errorf("ListUsers: got %s, want [a b c]", got)
 	}
 	for _, id := range []string{"nope", "", "a#b"} {
 		_, err := s.GetUser(ctx, id)
-		wantErr(t, err, policy.KindNotFound, "user_not_found")
+		wantDirErr(t, err, policy.KindNotFound, "user_not_found")
 	}
 }
 
 func TestDeleteUser(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, nil); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, nil); err != nil {
 		t.Fatal(err)
 	}
-	g1, g2 := mustGroup(t, s, "G1", 10), mustGroup(t, s, "G2", 20)
-	u := mustUser(t, s, "Alice")
-	stay := mustUser(t, s, "stay")
+	g1, g2 := dirGroup(t, s, "G1", 10), dirGroup(t, s, "G2", 20)
+	u := dirUser(t, s, "Alice")
+	stay := dirUser(t, s, "stay")
 	for _, g := range []policy.Group{g1, g2} {
 		for _, uid := range []string{u.ID, stay.ID} {
-			if err := s.AddMember(ctx, g.ID, uid, t0); err != nil {
+			if err := s.AddMember(ctx, g.ID, uid, dt0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -124,73 +124,73 @@ func TestDeleteUser(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 	_, err := s.GetUser(ctx, u.ID)
-	wantErr(t, err, policy.KindNotFound, "user_not_found")
+	wantDirErr(t, err, policy.KindNotFound, "user_not_found")
 	for _, g := range []policy.Group{g1, g2} {
-		got := must[policy.Group](t)(s.GetGroup(ctx, g.ID))
+		got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID))
 		if got.MemberCount != 1 {
 			t.Errorf("group %s: got member_count %d, want 1", g.ID, got.MemberCount)
 		}
-		if members := userIDs(must[[]policy.User](t)(s.ListMembers(ctx, g.ID))); members != fmt.Sprintf("[%s]", stay.ID) {
+		if members := dirUserIDs(dirMust[[]policy.User](t)(s.ListMembers(ctx, g.ID))); members != fmt.Sprintf("[%s]", stay.ID) {
 			t.Errorf("members of %s: got %s", g.ID, members)
 		}
 	}
-	if got := must[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID)); got.MemberCount != 1 {
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID)); got.MemberCount != 1 {
 		t.Errorf("All Users: got member_count %d, want 1", got.MemberCount)
 	}
 	_, err = s.KeyByHash(ctx, key.Hash)
-	wantErr(t, err, policy.KindNotFound, "key_not_found")
-	if n := partitionSize(t, tb, "USER#"+u.ID); n != 0 {
+	wantDirErr(t, err, policy.KindNotFound, "key_not_found")
+	if n := dirPartitionSize(t, tb, "USER#"+u.ID); n != 0 {
 		t.Errorf("items left under the user: got %d, want 0", n)
 	}
-	mustUser(t, s, "alice") // the username is free again
-	wantErr(t, s.DeleteUser(ctx, u.ID), policy.KindNotFound, "user_not_found")
+	dirUser(t, s, "alice") // the username is free again
+	wantDirErr(t, s.DeleteUser(ctx, u.ID), policy.KindNotFound, "user_not_found")
 }
 
 // Directory writes to a user item never overwrite attributes the session code keeps on it.
 func TestUserItemKeepsActiveSessions(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	g := mustGroup(t, s, "G", 10)
-	u := mustUser(t, s, "alice")
-	_, err := tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tb.Name, Key: key("USER#"+u.ID, "USER"),
+	g := dirGroup(t, s, "G", 10)
+	u := dirUser(t, s, "alice")
+	_, err := tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tb.Name, Key: dirKey("USER#"+u.ID, "USER"),
 		UpdateExpression:          aws.String("SET active_sessions = :n"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":n": &ddbtypes.AttributeValueMemberN{Value: "2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+	if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveMember(ctx, g.ID, u.ID, t0); err != nil {
+	if err := s.RemoveMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutKey(ctx, policy.APIKey{ID: "k", UserID: u.ID, Role: policy.RoleUser, Hash: "h"}); err != nil {
 		t.Fatal(err)
 	}
-	n, _ := rawItem(t, tb, "USER#"+u.ID, "USER")["active_sessions"].(*ddbtypes.AttributeValueMemberN)
+	n, _ := dirItem(t, tb, "USER#"+u.ID, "USER")["active_sessions"].(*ddbtypes.AttributeValueMemberN)
 	if n == nil || n.Value != "2" {
 		t.Errorf("active_sessions after directory writes: got %v, want 2", n)
 	}
 }
 
 func TestUserWithGroups(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	if err := s.EnsureAllUsers(ctx, t0, map[string]json.RawMessage{"a": raw("0")}); err != nil {
+	if err := s.EnsureAllUsers(ctx, dt0, map[string]json.RawMessage{"a": rawJSON("0")}); err != nil {
 		t.Fatal(err)
 	}
-	u := mustUser(t, s, "alice")
+	u := dirUser(t, s, "alice")
 	const n = 50
 	for i := range n {
 		// Priorities 1..25 twice over: ties must be ordered by id.
-		g := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%02d", n-1-i),
+		g := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{ID: fmt.Sprintf("g%02d", n-1-i),
 			Name: fmt.Sprint("group ", i), Priority: 1 + i%25,
-			Settings: map[string]json.RawMessage{"a": raw(fmt.Sprint(i))}}))
-		if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+			Settings: map[string]json.RawMessage{"a": rawJSON(fmt.Sprint(i))}}))
+		if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustGroup(t, s, "not mine", 1)
+	dirGroup(t, s, "not mine", 1)
 
 	tb.ResetCalls()
 	user, groups, err := s.UserWithGroups(ctx, u.ID)
@@ -215,7 +215,7 @@ func TestUserWithGroups(t *testing.T) {
 	var sawAllUsers bool
 	for _, g := range groups {
 		if len(g.Settings) != 1 {
-			t.Errorf("group %s: got settings %s, want its one setting", g.ID, settingsJSON(g))
+			t.Errorf("group %s: got settings %s, want its one setting", g.ID, dirSettingsJSON(g))
 		}
 		sawAllUsers = sawAllUsers || g.ID == policy.AllUsersGroupID
 	}
@@ -225,11 +225,11 @@ func TestUserWithGroups(t *testing.T) {
 }
 
 func TestUserWithGroupsEdges(t *testing.T) {
-	s, tb := newStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
-	u := mustUser(t, s, "alice")
-	g := mustGroup(t, s, "G", 10)
-	if err := s.AddMember(ctx, g.ID, u.ID, t0); err != nil {
+	u := dirUser(t, s, "alice")
+	g := dirGroup(t, s, "G", 10)
+	if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -240,7 +240,7 @@ func TestUserWithGroupsEdges(t *testing.T) {
 		}
 	})
 	t.Run("dangling group id is ignored", func(t *testing.T) {
-		_, err := tb.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &tb.Name, Key: key("GROUP#"+g.ID, "GROUP")})
+		_, err := tb.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &tb.Name, Key: dirKey("GROUP#"+g.ID, "GROUP")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,23 +251,23 @@ func TestUserWithGroupsEdges(t *testing.T) {
 	})
 	t.Run("unknown user", func(t *testing.T) {
 		_, _, err := s.UserWithGroups(ctx, "nobody")
-		wantErr(t, err, policy.KindNotFound, "user_not_found")
+		wantDirErr(t, err, policy.KindNotFound, "user_not_found")
 	})
 }
 
 func TestStoreClockDefaults(t *testing.T) {
-	s, _ := newStore(t)
+	s, _ := newDirStore(t)
 	ctx := context.Background()
-	explicit := t0.Add(-time.Hour)
-	g := must[policy.Group](t)(s.CreateGroup(ctx, policy.Group{Name: "G", CreatedAt: explicit}))
-	u := must[policy.User](t)(s.CreateUser(ctx, policy.User{Username: "u", CreatedAt: explicit}))
+	explicit := dt0.Add(-time.Hour)
+	g := dirMust[policy.Group](t)(s.CreateGroup(ctx, policy.Group{Name: "G", CreatedAt: explicit}))
+	u := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{Username: "u", CreatedAt: explicit}))
 	if !g.CreatedAt.Equal(explicit) || !u.CreatedAt.Equal(explicit) {
 		t.Errorf("explicit creation times: got group %v user %v, want %v", g.CreatedAt, u.CreatedAt, explicit)
 	}
 	if err := s.PutKey(ctx, policy.APIKey{ID: "k", UserID: u.ID, Role: policy.RoleAdmin, Hash: "h"}); err != nil {
 		t.Fatal(err)
 	}
-	if k := must[policy.APIKey](t)(s.KeyByHash(ctx, "h")); !k.CreatedAt.Equal(t0) {
-		t.Errorf("key created_at from the clock: got %v, want %v", k.CreatedAt, t0)
+	if k := dirMust[policy.APIKey](t)(s.KeyByHash(ctx, "h")); !k.CreatedAt.Equal(dt0) {
+		t.Errorf("key created_at from the clock: got %v, want %v", k.CreatedAt, dt0)
 	}
 }
