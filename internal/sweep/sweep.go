@@ -1,0 +1,405 @@
+// Package sweep runs the periodic sweep: it brings live sessions up to date with changed
+// settings (re-sync markers), then pages through every shard of the due index and applies what
+// the lifecycle rules decide for each due session — keepalive expiry, time-limit warning and
+// limit catch-up, usage deadline — exactly once, however many sweeps run, retry or overlap.
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
+	"wspolicy/internal/tabledef"
+)
+
+// Store is what the sweep needs of the session store; ddbstore.SessionStore implements it.
+type Store interface {
+	DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error)
+	Transition(ctx context.Context, c lifecycle.Change) error
+	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
+	ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error)
+	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
+	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
+}
+
+// Directory is what the sweep needs of the directory; policy.Directory implements it.
+type Directory interface {
+	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
+	ListMembers(ctx context.Context, groupID string) ([]policy.User, error)
+}
+
+// Config holds what a Sweeper needs.
+type Config struct {
+	Store     Store
+	Directory Directory
+	Clock     policy.Clock
+	// Workers is how many sessions are changed at once; 0 means 8.
+	Workers int
+}
+
+// Sweeper runs sweeps. It keeps no state between runs: whatever a run did not finish stays due.
+type Sweeper struct {
+	store   Store
+	dir     Directory
+	clock   policy.Clock
+	workers int
+}
+
+// New returns a Sweeper; a nil Clock is the system clock.
+func New(cfg Config) *Sweeper {
+	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers}
+	if s.clock == nil {
+		s.clock = policy.SystemClock{}
+	}
+	if s.workers <= 0 {
+		s.workers = 8
+	}
+	return s
+}
+
+// Options control one run.
+type Options struct {
+	// DryRun decides everything and writes nothing; the report lists what would be done.
+	DryRun bool
+	// Now is the time the run decides at; zero means the clock's time.
+	Now time.Time
+}
+
+// maxReportedActions bounds the actions and errors a report lists (the counts stay exact).
+const maxReportedActions = 10_000
+
+// Action is one thing a sweep did (or, in a dry run, would do) to a session.
+type Action struct {
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+	// Action is delete, stop, pause, warn, leave (already in its target state: leaves the due
+	// index), reschedule or resync.
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+// Report says what a run did.
+type Report struct {
+	DryRun bool      `json:"dry_run"`
+	Now    time.Time `json:"now"`
+	// Examined counts the due sessions decided on.
+	Examined int `json:"examined"`
+	// Expired counts keepalive expiries (each also counted as Stopped, Paused or Deleted).
+	Expired int `json:"expired"`
+	Stopped int `json:"stopped"`
+	Paused  int `json:"paused"`
+	Deleted int `json:"deleted"`
+	// Warned counts time-limit warnings recorded.
+	Warned int `json:"warned"`
+	// LeftAlone counts sessions already in their target state, taken out of the due index.
+	LeftAlone   int `json:"left_alone"`
+	Rescheduled int `json:"rescheduled"`
+	// Skipped counts changes not made because somebody else (a keepalive, a user, another
+	// sweep) changed the session first.
+	Skipped int `json:"skipped"`
+	// ResyncMarkers counts the re-sync markers handled; Resynced the sessions given new
+	// lifetime settings.
+	ResyncMarkers int      `json:"resync_markers"`
+	Resynced      int      `json:"resynced"`
+	Actions       []Action `json:"actions"`
+	Errors        []string `json:"errors"`
+	DurationMs    int64    `json:"duration_ms"`
+	// ItemsRead counts the items read: due sessions, markers and re-synced users' sessions.
+	ItemsRead int `json:"items_read"`
+}
+
+// run is the state of one run, shared by its workers.
+type run struct {
+	*Sweeper
+	opts Options
+	now  time.Time
+	mu   sync.Mutex
+	rep  Report
+}
+
+func (r *run) update(f func(*Report)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.rep)
+}
+
+func (r *run) fail(err error) {
+	r.update(func(rep *Report) {
+		if len(rep.Errors) < maxReportedActions {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
+	})
+}
+
+func (r *run) record(a Action) {
+	r.update(func(rep *Report) {
+		if len(rep.Actions) < maxReportedActions {
+			rep.Actions = append(rep.Actions, a)
+		}
+	})
+}
+
+// Run runs one sweep: re-sync first (so expiry decisions use the settings in force), then the
+// due sessions of every shard. A failure on one session or shard is recorded in the report and
+// the run goes on; what it could not do stays due for the next run. Run returns an error only
+// when ctx ends.
+func (s *Sweeper) Run(ctx context.Context, opts Options) (Report, error) {
+	start := time.Now()
+	now := opts.Now
+	if now.IsZero() {
+		now = s.clock.Now()
+	}
+	now = lifecycle.Millis(now)
+	r := &run{Sweeper: s, opts: opts, now: now}
+	r.rep = Report{DryRun: opts.DryRun, Now: now, Actions: []Action{}, Errors: []string{}}
+	r.resync(ctx)
+	r.expire(ctx)
+	r.rep.DurationMs = time.Since(start).Milliseconds()
+	return r.rep, ctx.Err()
+}
+
+// expire pages through every shard of the due index; workers decide and apply.
+func (r *run) expire(ctx context.Context) {
+	jobs := make(chan lifecycle.Session, 2*r.workers)
+	var workers sync.WaitGroup
+	for range r.workers {
+		workers.Go(func() {
+			for sess := range jobs {
+				r.handle(ctx, sess)
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	shards := make(chan int, tabledef.DueShards)
+	for i := range tabledef.DueShards {
+		shards <- i
+	}
+	close(shards)
+	for range min(4, tabledef.DueShards) {
+		readers.Go(func() {
+			for shard := range shards {
+				r.readShard(ctx, shard, jobs)
+			}
+		})
+	}
+	readers.Wait()
+	close(jobs)
+	workers.Wait()
+}
+
+func (r *run) readShard(ctx context.Context, shard int, jobs chan<- lifecycle.Session) {
+	tok := ""
+	for ctx.Err() == nil {
+		p, err := r.store.DueSessions(ctx, r.now, shard, tok)
+		if err != nil {
+			r.fail(fmt.Errorf("read due shard %d: %w", shard, err))
+			return
+		}
+		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) })
+		for _, sess := range p.Sessions {
+			select {
+			case jobs <- sess:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if tok = p.NextPageToken; tok == "" {
+			return
+		}
+	}
+}
+
+// handle decides on one due session and applies the change (unless dry run).
+func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
+	c := lifecycle.Decide(sess, r.now)
+	r.update(func(rep *Report) { rep.Examined++ })
+	if c.None() {
+		return
+	}
+	if !r.opts.DryRun {
+		err := r.store.Transition(ctx, c)
+		switch {
+		case policy.CodeOf(err) == lifecycle.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
+			r.update(func(rep *Report) { rep.Skipped++ })
+			return
+		case err != nil:
+			r.fail(err)
+			return
+		}
+	}
+	r.record(Action{SessionID: sess.ID, UserID: sess.UserID, Action: string(c.Outcome), Reason: c.Reason})
+	r.update(func(rep *Report) {
+		switch c.Outcome {
+		case lifecycle.OutcomeDelete:
+			rep.Deleted++
+		case lifecycle.OutcomeStop:
+			rep.Stopped++
+		case lifecycle.OutcomePause:
+			rep.Paused++
+		case lifecycle.OutcomeWarn:
+			rep.Warned++
+		case lifecycle.OutcomeLeaveAlone:
+			rep.LeftAlone++
+		case lifecycle.OutcomeReschedule:
+			rep.Rescheduled++
+		}
+		if c.Reason == lifecycle.ReasonKeepaliveExpired {
+			rep.Expired++
+		}
+	})
+}
+
+// resync handles the pending re-sync markers: it finds the users whose lifetime settings may
+// have changed, re-resolves each once and updates their live sessions, then deletes the
+// markers it handled completely. A failed marker stays for the next run.
+func (r *run) resync(ctx context.Context) {
+	markers, err := r.store.ResyncMarkers(ctx)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if len(markers) == 0 {
+		return
+	}
+	r.update(func(rep *Report) { rep.ItemsRead += len(markers); rep.ResyncMarkers = len(markers) })
+	targets := make([][]string, len(markers)) // the users each marker re-syncs
+	everyone := make([]bool, len(markers))    // the marker re-syncs every user with live sessions
+	failed := make([]bool, len(markers))
+	for i, m := range markers {
+		switch {
+		case m.Kind == lifecycle.ResyncUser:
+			targets[i] = []string{m.ID}
+		case m.Kind == lifecycle.ResyncGroup && m.ID == policy.AllUsersGroupID:
+			everyone[i] = true
+		case m.Kind == lifecycle.ResyncGroup:
+			members, err := r.dir.ListMembers(ctx, m.ID)
+			switch {
+			case policy.IsKind(err, policy.KindNotFound):
+				everyone[i] = true // a deleted group: who its members were is gone
+			case err != nil:
+				r.fail(fmt.Errorf("re-sync group %s: %w", m.ID, err))
+				failed[i] = true
+			}
+			for _, u := range members {
+				targets[i] = append(targets[i], u.ID)
+			}
+		}
+	}
+	if slices.Contains(everyone, true) {
+		all, err := r.liveUsers(ctx)
+		if err != nil {
+			r.fail(fmt.Errorf("re-sync every user: %w", err))
+			return
+		}
+		for i := range markers {
+			if everyone[i] {
+				targets[i] = all
+			}
+		}
+	}
+	done := map[string]error{} // each user is resolved once per run
+	for i, m := range markers {
+		for _, id := range targets[i] {
+			err, ok := done[id]
+			if !ok {
+				if err = r.resyncUser(ctx, id); err != nil {
+					r.fail(err)
+				}
+				done[id] = err
+			}
+			if err != nil {
+				failed[i] = true
+			}
+		}
+		if failed[i] || r.opts.DryRun || ctx.Err() != nil {
+			continue
+		}
+		if err := r.store.DeleteResyncMarker(ctx, m); err != nil {
+			r.fail(err)
+		}
+	}
+}
+
+// liveUsers lists the users of every session in the due index (every live session but those
+// left in their keepalive target state, which pick up current settings when resumed).
+func (r *run) liveUsers(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for shard := range tabledef.DueShards {
+		tok := ""
+		for {
+			p, err := r.store.DueSessions(ctx, time.Time{}, shard, tok)
+			if err != nil {
+				return nil, err
+			}
+			r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) })
+			for _, sess := range p.Sessions {
+				if !seen[sess.UserID] {
+					seen[sess.UserID] = true
+					ids = append(ids, sess.UserID)
+				}
+			}
+			if tok = p.NextPageToken; tok == "" {
+				break
+			}
+		}
+	}
+	return ids, nil
+}
+
+// resyncUser re-resolves one user's settings (two round trips) and puts the lifetime values in
+// force on each of their live sessions.
+func (r *run) resyncUser(ctx context.Context, userID string) error {
+	res, err := sessions.ResolveUser(ctx, r.dir, userID)
+	if policy.IsKind(err, policy.KindNotFound) {
+		return nil // the user is gone; their sessions keep what they have
+	}
+	if err != nil {
+		return fmt.Errorf("re-sync user %s: %w", userID, err)
+	}
+	lt := lifecycle.LifetimeFrom(res)
+	rev := r.now.UnixMilli()
+	f := lifecycle.ListFilter{UserID: userID, Limit: lifecycle.MaxPageSize}
+	var errs []error
+	for {
+		p, err := r.store.ListSessions(ctx, f)
+		if err != nil {
+			return fmt.Errorf("re-sync user %s: %w", userID, err)
+		}
+		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) })
+		for _, sess := range p.Sessions {
+			if sess.Status == lifecycle.StatusDeleted {
+				continue
+			}
+			c := lifecycle.Resync(sess, lt, rev)
+			if c.None() {
+				continue
+			}
+			if !r.opts.DryRun {
+				applied, err := r.store.ApplyLifetime(ctx, sess, lt, rev)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				if !applied {
+					continue
+				}
+			}
+			r.record(Action{SessionID: sess.ID, UserID: userID, Action: string(c.Outcome), Reason: c.Reason})
+			r.update(func(rep *Report) { rep.Resynced++ })
+		}
+		if f.PageToken = p.NextPageToken; f.PageToken == "" {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("re-sync user %s: %w", userID, errors.Join(errs...))
+	}
+	return nil
+}
