@@ -271,3 +271,87 @@ func TestStoreClockDefaults(t *testing.T) {
 		t.Errorf("key created_at from the clock: got %v, want %v", k.CreatedAt, dt0)
 	}
 }
+
+// A user deletion interrupted after the user was marked is invisible, blocks new memberships
+// and keys, and completes on retry.
+func TestDeleteUserResumes(t *testing.T) {
+	s, tb := newDirStore(t)
+	ctx := context.Background()
+	g := dirGroup(t, s, "G", 10)
+	u := dirUser(t, s, "half")
+	if err := s.AddMember(ctx, g.ID, u.ID, dt0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &tb.Name, Key: dirKey("USER#"+u.ID, "USER"),
+		UpdateExpression:          aws.String("SET deleting = :t"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberBOOL{Value: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetUser(ctx, u.ID)
+	wantDirErr(t, err, policy.KindNotFound, "user_not_found")
+	wantDirErr(t, s.AddMember(ctx, dirGroup(t, s, "H", 10).ID, u.ID, dt0), policy.KindNotFound, "user_not_found")
+	wantDirErr(t, s.PutKey(ctx, policy.APIKey{ID: "k", UserID: u.ID, Role: policy.RoleUser, Hash: "h"}), policy.KindNotFound, "user_not_found")
+	if users := dirUserIDs(dirMust[[]policy.User](t)(s.ListUsers(ctx))); users != "[]" {
+		t.Errorf("ListUsers lists a user being deleted: %s", users)
+	}
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatalf("resumed delete: %v", err)
+	}
+	if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.MemberCount != 0 {
+		t.Errorf("group's member_count: got %d, want 0", got.MemberCount)
+	}
+	if n := dirPartitionSize(t, tb, "USER#"+u.ID); n != 0 {
+		t.Errorf("items left under the user: got %d, want 0", n)
+	}
+}
+
+// Deletions of a group with many members and of a user in many groups run over several
+// transactions and leave both directions consistent.
+func TestDeletesSpanSeveralTransactions(t *testing.T) {
+	s, tb := newDirStore(t)
+	ctx := context.Background()
+	big := dirGroup(t, s, "Big", 10)
+	var users []policy.User
+	for i := range 70 {
+		u := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{Username: fmt.Sprint("user", i), GroupIDs: []string{big.ID}}))
+		users = append(users, u)
+	}
+	busy := users[0]
+	var groups []policy.Group
+	for i := range 60 {
+		g := dirGroup(t, s, fmt.Sprint("group", i), 20)
+		if err := s.AddMember(ctx, g.ID, busy.ID, dt0); err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+
+	if err := s.DeleteUser(ctx, busy.ID); err != nil {
+		t.Fatalf("delete a user in 61 groups: %v", err)
+	}
+	for _, g := range append(groups, big) {
+		want := 0
+		if g.ID == big.ID {
+			want = 69
+		}
+		if got := dirMust[policy.Group](t)(s.GetGroup(ctx, g.ID)); got.MemberCount != want {
+			t.Errorf("group %s: got member_count %d, want %d", g.Name, got.MemberCount, want)
+		}
+	}
+	if n := dirPartitionSize(t, tb, "GROUP#"+groups[59].ID); n != 1 {
+		t.Errorf("items under a group the user left: got %d, want only the group", n)
+	}
+
+	if err := s.DeleteGroup(ctx, big.ID, 0); err != nil {
+		t.Fatalf("delete a group of 69: %v", err)
+	}
+	if n := dirPartitionSize(t, tb, "GROUP#"+big.ID); n != 0 {
+		t.Errorf("items left under the group: got %d, want 0", n)
+	}
+	for _, u := range users[1:] {
+		if got := dirMust[policy.User](t)(s.GetUser(ctx, u.ID)); len(got.GroupIDs) != 1 {
+			t.Fatalf("groups of %s after the group's deletion: got %v, want only All Users", u.ID, got.GroupIDs)
+		}
+	}
+}
