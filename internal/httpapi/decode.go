@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"wspolicy/internal/policy"
 )
@@ -49,6 +50,9 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, dst any, required bo
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return policy.Errorf(policy.KindInvalid, "unsupported_media_type", "send the body as Content-Type: application/json")
 		}
+	}
+	if !utf8.Valid(body) {
+		return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body is not valid UTF-8")
 	}
 	if body[0] != '{' {
 		return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body must be a JSON object")

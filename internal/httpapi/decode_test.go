@@ -52,6 +52,7 @@ func TestDecodeJSONBody(t *testing.T) {
 		{name: "truncated", body: `{"name":"a"`, required: true, wantCode: "malformed_json"},
 		{name: "syntax error", body: `{"name":}`, required: true, wantCode: "malformed_json"},
 		{name: "single quotes", body: `{'name':'a'}`, required: true, wantCode: "malformed_json"},
+		{name: "invalid utf-8", body: "{\"name\":\"\xff\"}", required: true, wantCode: "invalid_body"},
 		{name: "too deep", body: `{"set":{"a":` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}}`, required: true, wantCode: "body_too_deep"},
 		{name: "brackets in strings do not count", body: `{"name":"` + strings.Repeat("[", 100) + `"}`, required: true},
 		{name: "too large", body: `{"name":"` + strings.Repeat("a", maxBodyBytes) + `"}`, required: true, wantCode: "body_too_large"},

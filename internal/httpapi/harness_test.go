@@ -242,3 +242,5 @@ func (a *apiTest) groupSettings(groupID string) groupSettingsView {
 	res.json(a.t, &v)
 	return v
 }
+
+func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }

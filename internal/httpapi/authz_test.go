@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"wspolicy/internal/policy"
+)
+
+// TestAuthorizationMatrix sends every route with every kind of caller — no key, a malformed
+// key, a revoked key, a user key on its own resources, a user key on another user's, an admin
+// key — and asserts the exact status. Every route of the table must appear here.
+func TestAuthorizationMatrix(t *testing.T) {
+	a := newAPITest(t)
+	group := a.createGroup("Matrix", 42)
+	owner := a.createUser("owner")
+	other := a.createUser("other")
+	_, ownerKey := a.issueKey(owner, policy.RoleUser)
+	revokedID, revokedKey := a.issueKey(owner, policy.RoleUser)
+	mustStatus(t, "revoke", a.do("DELETE", "/v1/users/"+owner+"/keys/"+revokedID, testAdminKey, nil), http.StatusNoContent)
+	spareKeyID, _ := a.issueKey(other, policy.RoleUser)
+
+	// {user} is the owner's id for the "own" caller and the other user's for everyone else.
+	routes := []struct {
+		pattern   string // the route table entry this row covers
+		path      string
+		body      any
+		wantAdmin int // the status of this request with an admin key (and any caller it allows)
+		wantOwn   int // with the owner's key on their own {user}; 0 = same rule as wantAdmin
+	}{
+		{"GET /v1/health", "/v1/health", nil, 200, 0},
+		{"GET /v1/openapi.json", "/v1/openapi.json", nil, 200, 0},
+		{"GET /v1/settings", "/v1/settings", nil, 200, 0},
+		{"POST /v1/groups", "/v1/groups", map[string]any{"name": "Created by matrix"}, 201, 0},
+		{"GET /v1/groups", "/v1/groups", nil, 200, 0},
+		{"GET /v1/groups/{group_id}", "/v1/groups/" + group, nil, 200, 0},
+		{"PATCH /v1/groups/{group_id}", "/v1/groups/" + group, map[string]any{"description": "patched"}, 200, 0},
+		{"GET /v1/groups/{group_id}/settings", "/v1/groups/" + group + "/settings", nil, 200, 0},
+		{"PATCH /v1/groups/{group_id}/settings", "/v1/groups/" + group + "/settings", map[string]any{"set": map[string]any{"allow_kasm_audio": true}}, 200, 0},
+		{"PUT /v1/groups/{group_id}/settings/{name}", "/v1/groups/" + group + "/settings/keepalive_interval", map[string]any{"value": 100}, 200, 0},
+		{"DELETE /v1/groups/{group_id}/settings/{name}", "/v1/groups/" + group + "/settings/keepalive_interval", nil, 200, 0},
+		{"GET /v1/groups/{group_id}/history", "/v1/groups/" + group + "/history", nil, 200, 0},
+		{"PUT /v1/groups/{group_id}/members/{user_id}", "/v1/groups/" + group + "/members/{user}", nil, 204, 0},
+		{"GET /v1/groups/{group_id}/members", "/v1/groups/" + group + "/members", nil, 200, 0},
+		{"DELETE /v1/groups/{group_id}/members/{user_id}", "/v1/groups/" + group + "/members/{user}", nil, 204, 0},
+		{"POST /v1/users", "/v1/users", map[string]any{"username": "created-by-matrix"}, 201, 0},
+		{"GET /v1/users", "/v1/users", nil, 200, 0},
+		{"GET /v1/users/{user_id}", "/v1/users/{user}", nil, 200, 200},
+		{"GET /v1/users/{user_id}/effective-settings", "/v1/users/{user}/effective-settings", nil, 200, 200},
+		{"POST /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 201, 0},
+		{"GET /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 200, 0},
+		{"DELETE /v1/users/{user_id}/keys/{key_id}", "/v1/users/{user}/keys/" + spareKeyID, nil, 204, 0},
+		{"DELETE /v1/groups/{group_id}", "/v1/groups/" + group, nil, 204, 0},
+		{"DELETE /v1/users/{user_id}", "/v1/users/{user}", nil, 204, 0},
+	}
+
+	s := newServer(Config{Directory: &keyDirectory{}})
+	covered := map[string]bool{}
+	for _, r := range routes {
+		covered[r.pattern] = true
+	}
+	accessOf := map[string]access{}
+	for _, rt := range s.routes {
+		accessOf[rt.pattern] = rt.access
+		if !covered[rt.pattern] {
+			t.Errorf("route %q is missing from the authorization matrix", rt.pattern)
+		}
+	}
+
+	callers := []struct {
+		name string
+		key  string
+		own  bool
+	}{
+		{"no key", "", false},
+		{"malformed key", "wsp_k_x_not-hex", false},
+		{"revoked key", revokedKey, false},
+		{"user key on own", ownerKey, true},
+		{"user key on other's", ownerKey, false},
+		{"admin key", testAdminKey, false},
+	}
+	for _, r := range routes {
+		acc, ok := accessOf[r.pattern]
+		if !ok {
+			t.Errorf("matrix row %q is not a route", r.pattern)
+			continue
+		}
+		method, _, _ := strings.Cut(r.pattern, " ")
+		for _, c := range callers {
+			t.Run(r.pattern+"/"+c.name, func(t *testing.T) {
+				user := other
+				if c.own {
+					user = owner
+				}
+				path := strings.ReplaceAll(r.path, "{user}", user)
+				want := r.wantAdmin
+				switch {
+				case acc == accessPublic:
+				case c.key == "":
+					want = http.StatusUnauthorized
+				case c.key != ownerKey && c.key != testAdminKey:
+					want = http.StatusUnauthorized
+				case c.key == testAdminKey, acc == accessAnyKey:
+				case acc == accessSelfUser && c.own:
+					want = r.wantOwn
+				default:
+					want = http.StatusForbidden
+				}
+				res := a.do(method, path, c.key, r.body)
+				if res.Status != want {
+					t.Fatalf("%s %s as %s: got %d %s, want %d", method, path, c.name, res.Status, res.Body, want)
+				}
+			})
+		}
+	}
+}
