@@ -496,8 +496,8 @@ func (s *Store) history(ctx context.Context, groupID string) ([]policy.HistoryEn
 //
 // This is not one transaction for a large group. The group is first marked deleting (under
 // ifVersion), which hides it from reads and blocks new memberships and settings changes; then
-// its memberships go in transactions of 50 that update both sides; then its history; then the
-// group and its name together. Each step is consistent on its own, and calling DeleteGroup
+// its memberships go in transactions of 33 that update both sides (and leave each member a
+// re-sync marker); then its history; then the group and its name together. Each step is consistent on its own, and calling DeleteGroup
 // again after a failure completes a deletion that was started (ifVersion is no longer checked).
 func (s *Store) DeleteGroup(ctx context.Context, id string, ifVersion int64) error {
 	if err := s.deleteGroup(ctx, id, ifVersion); err != nil {
@@ -516,6 +516,27 @@ func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) err
 	if err := s.removeAllMembers(ctx, id); err != nil {
 		return err
 	}
+	if err := s.deleteGroupHistory(ctx, id); err != nil {
+		return err
+	}
+	var rec groupRecord
+	found, err := s.getRecord(ctx, groupKey(id), true, &rec)
+	if err != nil || !found {
+		return err // a concurrent DeleteGroup finished first
+	}
+	tx := s.newTx()
+	tx.delete(groupKey(id), expression.Name(groupAttrDeleting).AttributeExists())
+	tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
+	err = s.transactWrite(ctx, tx)
+	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {
+		return nil // a concurrent DeleteGroup finished first
+	}
+	return storeError(err)
+}
+
+// deleteGroupHistory deletes every history item of a group marked deleting (no new ones can
+// appear: settings changes need a live group).
+func (s *Store) deleteGroupHistory(ctx context.Context, id string) error {
 	in, err := partitionPrefixQuery(groupKey(id).PK, groupHistSKPrefix,
 		projectionOf(attrPK, attrSK))
 	if err != nil {
@@ -534,22 +555,7 @@ func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) err
 	if err != nil {
 		return err
 	}
-	if err := s.batchDelete(ctx, hist); err != nil {
-		return err
-	}
-	var rec groupRecord
-	found, err := s.getRecord(ctx, groupKey(id), true, &rec)
-	if err != nil || !found {
-		return err // a concurrent DeleteGroup finished first
-	}
-	tx := s.newTx()
-	tx.delete(groupKey(id), expression.Name(groupAttrDeleting).AttributeExists())
-	tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
-	err = s.transactWrite(ctx, tx)
-	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {
-		return nil // a concurrent DeleteGroup finished first
-	}
-	return storeError(err)
+	return s.batchDelete(ctx, hist)
 }
 
 // markGroupDeleting flags a live group as being deleted, under ifVersion. A group already

@@ -196,7 +196,7 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 // API keys and their username.
 //
 // Like DeleteGroup it is not one transaction: the user is first marked deleting, which hides
-// them and blocks new memberships and keys; then memberships go in transactions of up to 48
+// them and blocks new memberships and keys; then memberships go in transactions of up to 49
 // groups; then the keys; then the user and username together. Calling DeleteUser again after
 // a failure completes a deletion that was started.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
