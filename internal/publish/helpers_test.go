@@ -1,0 +1,151 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
+
+// eventItem is an outbox item laid out as docs/design-sessions.md fixes it.
+func eventItem(sessionID string, seq int64, typ string) map[string]types.AttributeValue {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	return map[string]types.AttributeValue{
+		"PK":            s("SESSION#" + sessionID),
+		"SK":            s(fmt.Sprintf("EVENT#%08d", seq)),
+		"event_id":      s(fmt.Sprintf("%s:%d", sessionID, seq)),
+		"session_id":    s(sessionID),
+		"user_id":       s("u1"),
+		"seq":           n(seq),
+		"type":          s(typ),
+		"actor":         s("system:sweep"),
+		"reason":        s("keepalive_expired"),
+		"at_ms":         n(t0.UnixMilli()),
+		"status_before": s("running"),
+		"status_after":  s("stopped"),
+		"detail":        s(`{"k":1}`),
+		"TTL":           n(t0.Add(90 * 24 * time.Hour).Unix()),
+	}
+}
+
+// wantEvent is the event eventItem records.
+func wantEvent(sessionID string, seq int64, typ string) lifecycle.Event {
+	return lifecycle.Event{
+		EventID: fmt.Sprintf("%s:%d", sessionID, seq), SessionID: sessionID, UserID: "u1", Seq: seq,
+		Type: lifecycle.EventType(typ), Actor: "system:sweep", Reason: "keepalive_expired", At: t0,
+		StatusBefore: lifecycle.StatusRunning, StatusAfter: lifecycle.StatusStopped, Detail: []byte(`{"k":1}`),
+	}
+}
+
+// image converts an SDK item into the stream's image form (the inverse of ItemFromImage).
+func image(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	out := map[string]events.DynamoDBAttributeValue{}
+	for k, v := range item {
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			out[k] = events.NewStringAttribute(v.Value)
+		case *types.AttributeValueMemberN:
+			out[k] = events.NewNumberAttribute(v.Value)
+		case *types.AttributeValueMemberBOOL:
+			out[k] = events.NewBooleanAttribute(v.Value)
+		default:
+			panic(fmt.Sprintf("image: %T not needed by the tests", v))
+		}
+	}
+	return out
+}
+
+func keysOf(img map[string]events.DynamoDBAttributeValue) map[string]events.DynamoDBAttributeValue {
+	return map[string]events.DynamoDBAttributeValue{"PK": img["PK"], "SK": img["SK"]}
+}
+
+// insertRecord is the stream record of a new item.
+func insertRecord(seq string, item map[string]types.AttributeValue) events.DynamoDBEventRecord {
+	img := image(item)
+	return events.DynamoDBEventRecord{
+		EventName: "INSERT", EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, Keys: keysOf(img), NewImage: img, StreamViewType: "NEW_AND_OLD_IMAGES"},
+	}
+}
+
+// removeRecord is the stream record of a deleted item, by the TTL process when ttl is set.
+func removeRecord(seq string, item map[string]types.AttributeValue, ttl bool) events.DynamoDBEventRecord {
+	img := image(item)
+	r := events.DynamoDBEventRecord{
+		EventName: "REMOVE", EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, Keys: keysOf(img), OldImage: img, StreamViewType: "NEW_AND_OLD_IMAGES"},
+	}
+	if ttl {
+		r.UserIdentity = &events.DynamoDBUserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+	}
+	return r
+}
+
+// sessionItem is a session item (not an event).
+func sessionItem(sessionID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"PK":         &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
+		"SK":         &types.AttributeValueMemberS{Value: "SESSION"},
+		"session_id": &types.AttributeValueMemberS{Value: sessionID},
+		"status":     &types.AttributeValueMemberS{Value: "deleted"},
+	}
+}
+
+// fakeSink records what it is given and fails the event ids in fail.
+type fakeSink struct {
+	mu    sync.Mutex
+	calls [][]lifecycle.Event
+	fail  map[string]bool
+}
+
+func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, append([]lifecycle.Event(nil), evs...))
+	errs := make([]error, len(evs))
+	for i, e := range evs {
+		if s.fail[e.EventID] {
+			errs[i] = errors.New("sink refused " + e.EventID)
+		}
+	}
+	return errs
+}
+
+func (s *fakeSink) published() []lifecycle.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []lifecycle.Event
+	for _, c := range s.calls {
+		for _, e := range c {
+			if !s.fail[e.EventID] {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// fakeFinaliser records the session ids of the items it finalises and fails those in fail.
+type fakeFinaliser struct {
+	got  []string
+	fail map[string]bool
+}
+
+func (f *fakeFinaliser) FinaliseExpired(_ context.Context, old map[string]types.AttributeValue) error {
+	pk := old["PK"].(*types.AttributeValueMemberS).Value
+	f.got = append(f.got, pk)
+	if f.fail[pk] {
+		return errors.New("finaliser refused " + pk)
+	}
+	return nil
+}
