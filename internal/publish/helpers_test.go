@@ -19,7 +19,9 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
 // eventItem is an outbox item laid out as docs/design-sessions.md fixes it.
 func eventItem(sessionID string, seq int64, typ string) map[string]types.AttributeValue {
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
 	return map[string]types.AttributeValue{
 		"PK":            s("SESSION#" + sessionID),
 		"SK":            s(fmt.Sprintf("EVENT#%08d", seq)),
