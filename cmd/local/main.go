@@ -1,0 +1,37 @@
+// Command local runs the service on this machine against DynamoDB Local: the table, the All
+// Users group and the HTTP API on 127.0.0.1:$PORT. `make run` starts DynamoDB Local and sets
+// DYNAMODB_ENDPOINT; PORT (8080), TABLE_NAME (wspolicy) and ADMIN_API_KEY are optional.
+// SIGINT or SIGTERM stops it gracefully.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"wspolicy/internal/localrun"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(logger); err != nil {
+		logger.Error("local run failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg, err := localrun.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := localrun.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
