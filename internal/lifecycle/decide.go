@@ -11,9 +11,13 @@ import "time"
 //     container session; pause for a running one). A session already in or past the target
 //     state is left alone and leaves the due index until it is resumed;
 //   - nothing due: the due time is corrected when it differs from NextDue.
-func Decide(s Session, now time.Time) Change {
+func Decide(s Session, now time.Time) Change { return DecideAs(s, now, ActorSweep) }
+
+// DecideAs is Decide with the events recorded as done by actor (the countdown task uses
+// ActorCountdown).
+func DecideAs(s Session, now time.Time, actor string) Change {
 	now = Millis(now)
-	b := begin(s, GuardObserved, ActorSweep, now)
+	b := begin(s, GuardObserved, actor, now)
 	if s.Status == StatusDeleted {
 		return b.reschedule()
 	}

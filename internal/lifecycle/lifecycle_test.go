@@ -263,6 +263,13 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestDecideAs(t *testing.T) {
+	c := DecideAs(session(timeLimit(time.Hour)), t0.Add(time.Hour), ActorCountdown)
+	if c.Outcome != OutcomeDelete || len(c.Events) != 2 || c.Events[0].Actor != ActorCountdown || c.Events[1].Actor != ActorCountdown {
+		t.Errorf("DecideAs() = %q with events %+v, want a delete by %s", c.Outcome, c.Events, ActorCountdown)
+	}
+}
+
 // TestDecideNotAgain checks that a session a sweep changed is not changed again by a later sweep.
 func TestDecideNotAgain(t *testing.T) {
 	for _, a := range []Action{ActionDelete, ActionStop, ActionPause} {
