@@ -103,11 +103,14 @@ func sessionItem(sessionID string) map[string]types.AttributeValue {
 	}
 }
 
-// fakeSink records what it is given and fails the event ids in fail.
+// fakeSink records what it is given and fails the event ids in fail, and those in failTimes
+// as many times as it says.
 type fakeSink struct {
-	mu    sync.Mutex
-	calls [][]lifecycle.Event
-	fail  map[string]bool
+	mu        sync.Mutex
+	calls     [][]lifecycle.Event
+	delivered []lifecycle.Event
+	fail      map[string]bool
+	failTimes map[string]int
 }
 
 func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
@@ -116,8 +119,14 @@ func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
 	s.calls = append(s.calls, append([]lifecycle.Event(nil), evs...))
 	errs := make([]error, len(evs))
 	for i, e := range evs {
-		if s.fail[e.EventID] {
+		switch {
+		case s.fail[e.EventID]:
 			errs[i] = errors.New("sink refused " + e.EventID)
+		case s.failTimes[e.EventID] > 0:
+			s.failTimes[e.EventID]--
+			errs[i] = errors.New("sink refused " + e.EventID + " this time")
+		default:
+			s.delivered = append(s.delivered, e)
 		}
 	}
 	return errs
@@ -126,15 +135,7 @@ func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
 func (s *fakeSink) published() []lifecycle.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []lifecycle.Event
-	for _, c := range s.calls {
-		for _, e := range c {
-			if !s.fail[e.EventID] {
-				out = append(out, e)
-			}
-		}
-	}
-	return out
+	return append([]lifecycle.Event(nil), s.delivered...)
 }
 
 // fakeFinaliser records the session ids of the items it finalises and fails those in fail.
