@@ -120,6 +120,9 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 			return v.Result(old), nil
 		case lifecycle.KeepaliveIdle:
 			c := lifecycle.Disconnect(old, now)
+			if c.None() {
+				return v.Result(old), nil // already disconnected: nothing to write
+			}
 			err := ss.transition(ctx, c)
 			if err == nil {
 				return v.Result(c.After), nil

@@ -262,9 +262,14 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 	if s.Connected || !s.ExpiresAt.Equal(st0.Add(time.Minute)) || !s.DueAt.Equal(st0.Add(time.Minute)) {
 		t.Errorf("after idle: connected %v expires %v due %v; want false, not extended", s.Connected, s.ExpiresAt, s.DueAt)
 	}
-	// Still idle: no second event; active again: reconnected and extended.
+	// Still idle: no second event, and only the one failed write; active again: reconnected
+	// and extended.
+	env.tb.ResetCalls()
 	if r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(40*time.Second), 6*time.Minute); err != nil || !r.Disconnect {
 		t.Errorf("second idle keepalive = %+v, %v; want disconnect", r, err)
+	}
+	if got := env.tb.Calls(); got != 1 {
+		t.Errorf("second idle keepalive took %d requests, want 1", got)
 	}
 	if got, want := env.eventTypes(t, "s1"), []lifecycle.EventType{lifecycle.EventCreated, lifecycle.EventDisconnected}; !equalTypes(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
