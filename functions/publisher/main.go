@@ -1,0 +1,60 @@
+// Command publisher is the Lambda function on the table's stream: it publishes the outbox's
+// session events to the EventBridge bus named by EVENT_BUS_NAME and reports the records it could
+// not complete as batch item failures, so that the stream retries them. TABLE_NAME names the
+// table the stream belongs to.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"wspolicy/internal/publish"
+)
+
+// settings is the function's configuration from its environment.
+type settings struct {
+	table string
+	bus   string
+}
+
+func settingsFrom(getenv func(string) string) (settings, error) {
+	s := settings{table: getenv("TABLE_NAME"), bus: getenv("EVENT_BUS_NAME")}
+	if s.table == "" || s.bus == "" {
+		return settings{}, fmt.Errorf("TABLE_NAME and EVENT_BUS_NAME must be set (got %q, %q)", s.table, s.bus)
+	}
+	return s, nil
+}
+
+// newHandler wires the stream handler: EventBridge as the sink, no TTL finaliser yet.
+func newHandler(s settings, eb publish.PutEventsAPI, logger *slog.Logger) *publish.Handler {
+	logger = logger.With(slog.String("table", s.table), slog.String("event_bus", s.bus))
+	return publish.NewHandler(publish.NewEventBridgeSink(eb, s.bus), nil, logger)
+}
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(context.Background(), logger); err != nil {
+		logger.Error("publisher: start failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, logger *slog.Logger) error {
+	s, err := settingsFrom(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load aws config: %w", err)
+	}
+	h := newHandler(s, eventbridge.NewFromConfig(cfg), logger)
+	lambda.Start(h.Handle)
+	return nil
+}
