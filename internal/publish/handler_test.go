@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -132,4 +134,57 @@ func TestHandlerResponseJSON(t *testing.T) {
 	if want := `{"batchItemFailures":[]}`; string(got) != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
+}
+
+// The TTL fixtures of events/ reach the finaliser with their old image; other removes do not.
+func TestHandlerTTLFixtures(t *testing.T) {
+	tests := []struct {
+		fixture       string
+		wantFinalised []string
+	}{
+		{fixture: "ddb-stream-remove-ttl.json", wantFinalised: []string{"SESSION#s_m2x6p4ha3vdc9q7t"}},
+		{fixture: "ddb-stream-remove-user.json"},
+		{fixture: "ddb-stream-modify-session.json"},
+		{fixture: "ddb-stream-batch-mixed.json", wantFinalised: []string{"SESSION#s_m2x6p4ha3vdc9q7t"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("..", "..", "events", tc.fixture))
+			if err != nil {
+				t.Fatalf("read fixture: %v", err)
+			}
+			var batch events.DynamoDBEvent
+			if err := json.Unmarshal(b, &batch); err != nil {
+				t.Fatalf("decode fixture: %v", err)
+			}
+			fin := &recordingFinaliser{}
+			resp, err := NewHandler(&fakeSink{}, fin, nil).Handle(context.Background(), batch)
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("Handle: got %v, %v; want no failures", resp.BatchItemFailures, err)
+			}
+			var got []string
+			for _, old := range fin.items {
+				got = append(got, old["PK"].(*types.AttributeValueMemberS).Value)
+				if s, ok := old["status"].(*types.AttributeValueMemberS); !ok || s.Value != "deleted" {
+					t.Errorf("old image status: got %v, want deleted", old["status"])
+				}
+				if _, ok := old["TTL"].(*types.AttributeValueMemberN); !ok {
+					t.Errorf("old image has no numeric TTL: %v", old["TTL"])
+				}
+			}
+			if !reflect.DeepEqual(got, tc.wantFinalised) {
+				t.Errorf("finalised: got %v, want %v", got, tc.wantFinalised)
+			}
+		})
+	}
+}
+
+// recordingFinaliser keeps the old images it is given.
+type recordingFinaliser struct {
+	items []map[string]types.AttributeValue
+}
+
+func (f *recordingFinaliser) FinaliseExpired(_ context.Context, old map[string]types.AttributeValue) error {
+	f.items = append(f.items, old)
+	return nil
 }
