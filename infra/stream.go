@@ -33,6 +33,25 @@ func newStreamSource(stack awscdk.Stack, table awsdynamodb.Table, publisher awsl
 		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(streamMaxRecordAge)),
 		ReportBatchItemFailures: jsii.Bool(true),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(dlq),
+		Filters:                 streamFilters(),
 	}))
 	return dlq
+}
+
+// streamFilters pass the publisher only the records it acts on: new items (the outbox events
+// are inserts) and deletions by DynamoDB's TTL process. Updates — a keepalive is one — and
+// deletions by requests never invoke it, so the hot path costs no publisher invocations.
+func streamFilters() *[]*map[string]any {
+	return &[]*map[string]any{
+		awslambda.FilterCriteria_Filter(&map[string]any{
+			"eventName": awslambda.FilterRule_IsEqual(jsii.String("INSERT")),
+		}),
+		awslambda.FilterCriteria_Filter(&map[string]any{
+			"eventName": awslambda.FilterRule_IsEqual(jsii.String("REMOVE")),
+			"userIdentity": map[string]any{
+				"type":        awslambda.FilterRule_IsEqual(jsii.String("Service")),
+				"principalId": awslambda.FilterRule_IsEqual(jsii.String("dynamodb.amazonaws.com")),
+			},
+		}),
+	}
 }

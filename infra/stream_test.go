@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
@@ -33,4 +35,33 @@ func TestStreamEventSource(t *testing.T) {
 			"SqsManagedSseEnabled":   true,
 		})
 	})
+}
+
+// TestStreamFilters checks that the publisher is invoked for inserts and TTL deletions only.
+func TestStreamFilters(t *testing.T) {
+	mapping := resourcesOfType("AWS::Lambda::EventSourceMapping")
+	if len(mapping) != 1 {
+		t.Fatalf("event source mappings: got %v, want one", mapping)
+	}
+	criteria, _ := doc.Resources[mapping[0]].Properties["FilterCriteria"].(map[string]any)
+	filters, _ := criteria["Filters"].([]any)
+	var got []any
+	for _, f := range filters {
+		pattern, _ := f.(map[string]any)["Pattern"].(string)
+		var p any
+		if err := json.Unmarshal([]byte(pattern), &p); err != nil {
+			t.Fatalf("filter pattern %q: %v", pattern, err)
+		}
+		got = append(got, p)
+	}
+	want := []any{
+		map[string]any{"eventName": []any{"INSERT"}},
+		map[string]any{
+			"eventName":    []any{"REMOVE"},
+			"userIdentity": map[string]any{"type": []any{"Service"}, "principalId": []any{"dynamodb.amazonaws.com"}},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("filter patterns: got %s, want %s", asJSON(got), asJSON(want))
+	}
 }
