@@ -1,0 +1,71 @@
+// Command api is the api Lambda function: API Gateway HTTP API events (payload format 2.0)
+// pass through aws-lambda-go-api-proxy to the httpapi handler. It reads TABLE_NAME (required),
+// ADMIN_API_KEY (optional bootstrap admin key) and DYNAMODB_ENDPOINT (optional, for local
+// invocation against DynamoDB Local).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/httpapi"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := newHandler(context.Background(), os.Getenv, logger)
+	if err != nil {
+		logger.Error("api init failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+}
+
+// newHandler builds the clients once per cold start and makes sure the built-in All Users
+// group exists (one conditional write; a no-op once it does).
+func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (http.Handler, error) {
+	table := getenv("TABLE_NAME")
+	if table == "" {
+		return nil, errors.New("TABLE_NAME is required")
+	}
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"))
+	if err != nil {
+		return nil, err
+	}
+	clock := policy.SystemClock{}
+	store := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := store.EnsureAllUsers(ectx, clock.Now(), allUsersSettings()); err != nil {
+		return nil, fmt.Errorf("ensure All Users: %w", err)
+	}
+	return httpapi.New(httpapi.Config{
+		Directory: store,
+		Clock:     clock,
+		AdminKey:  getenv("ADMIN_API_KEY"),
+		Logger:    logger,
+	}), nil
+}
+
+// allUsersSettings is the catalog's All Users column.
+func allUsersSettings() map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for _, s := range settings.Catalog() {
+		if s.AllUsers != nil {
+			out[s.Name] = s.AllUsers
+		}
+	}
+	return out
+}
