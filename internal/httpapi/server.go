@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -132,6 +133,12 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	// An unclean path (empty or dot segments) would get the mux's HTML redirect: no route
+	// has one, so it is a JSON 404 like any other unknown path.
+	if p := r.URL.Path; p != path.Clean(p) {
+		writeJSON(sw, http.StatusNotFound, errorBody{errorDetail{Code: "route_not_found", Message: fmt.Sprintf("no route %s %s", r.Method, p)}})
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.notRouted(sw, r)
 		return

@@ -94,6 +94,9 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		{name: "wrong method", method: "POST", path: "/v1/health", wantStatus: 405, wantCode: "method_not_allowed", wantAllow: "GET, HEAD"},
 		{name: "wrong method on item", method: "POST", path: "/v1/groups/g_1", wantStatus: 405, wantCode: "method_not_allowed"},
 		{name: "trailing slash", method: "GET", path: "/v1/groups/", wantStatus: 404, wantCode: "route_not_found"},
+		{name: "empty id segment", method: "GET", path: "/v1/groups//history", wantStatus: 404, wantCode: "route_not_found"},
+		{name: "dot segment", method: "GET", path: "/v1/groups/../health", wantStatus: 404, wantCode: "route_not_found"},
+		{name: "empty path", method: "GET", path: "/v1/users//effective-settings", wantStatus: 404, wantCode: "route_not_found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
