@@ -350,7 +350,10 @@ func (s *server) handleGroupHistory(w http.ResponseWriter, r *http.Request) erro
 	if entries == nil {
 		entries = []policy.HistoryEntry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"group_id": id, "history": entries})
+	writeJSON(w, http.StatusOK, struct {
+		GroupID string                `json:"group_id"`
+		History []policy.HistoryEntry `json:"history"`
+	}{id, entries})
 	return nil
 }
 
@@ -360,7 +363,10 @@ func (s *server) handleListMembers(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"group_id": id, "members": userViews(members)})
+	writeJSON(w, http.StatusOK, struct {
+		GroupID string        `json:"group_id"`
+		Members []policy.User `json:"members"`
+	}{id, userViews(members)})
 	return nil
 }
 

@@ -71,7 +71,10 @@ func (s *server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"user_id": userID, "keys": out})
+	writeJSON(w, http.StatusOK, struct {
+		UserID string          `json:"user_id"`
+		Keys   []policy.APIKey `json:"keys"`
+	}{userID, out})
 	return nil
 }
 
