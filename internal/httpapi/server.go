@@ -190,7 +190,7 @@ func (s *server) wrap(rt route) http.Handler {
 				return
 			}
 		}
-		if err := authorize(rt.access, info.caller, r); err != nil {
+		if err := authorize(rt.access, r); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -200,19 +200,17 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
-// authorize checks the route's access rule against the caller.
-func authorize(a access, c *caller, r *http.Request) error {
+// authorize checks the route's access rule against the authenticated caller.
+func authorize(a access, r *http.Request) error {
 	switch a {
 	case accessPublic, accessAnyKey:
 		return nil
 	case accessAdmin:
-		if c.isAdmin() {
+		if callerOf(r).isAdmin() {
 			return nil
 		}
 	case accessSelfUser:
-		if c.isAdmin() || (c.UserID != "" && c.UserID == r.PathValue("user_id")) {
-			return nil
-		}
+		return requireSelfOrAdmin(r, r.PathValue("user_id"))
 	}
 	return errForbidden()
 }
