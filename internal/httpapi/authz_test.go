@@ -18,7 +18,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	other := a.createUser("other")
 	_, ownerKey := a.issueKey(owner, policy.RoleUser)
 	revokedID, revokedKey := a.issueKey(owner, policy.RoleUser)
-	mustStatus(t, "revoke", a.do("DELETE", "/v1/users/"+owner+"/keys/"+revokedID, testAdminKey, nil), http.StatusNoContent)
+	mustAPIStatus(t, "revoke", a.do("DELETE", "/v1/users/"+owner+"/keys/"+revokedID, testAdminKey, nil), http.StatusNoContent)
 	spareKeyID, _ := a.issueKey(other, policy.RoleUser)
 
 	// {user} is the owner's id for the "own" caller and the other user's for everyone else.

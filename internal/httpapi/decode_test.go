@@ -81,15 +81,15 @@ func TestDecodeJSONBody(t *testing.T) {
 			if got := policy.CodeOf(err); got != tt.wantCode {
 				t.Errorf("decode: got code %q (%v), want %q", got, err, tt.wantCode)
 			}
-			if got := fieldOf(err); got != tt.wantField {
+			if got := errorFieldOf(err); got != tt.wantField {
 				t.Errorf("decode: got field %q, want %q (%v)", got, tt.wantField, err)
 			}
 		})
 	}
 }
 
-// fieldOf is the Field of the policy error in err's chain, or "".
-func fieldOf(err error) string {
+// errorFieldOf is the Field of the policy error in err's chain, or "".
+func errorFieldOf(err error) string {
 	var pe *policy.Error
 	if errors.As(err, &pe) {
 		return pe.Field

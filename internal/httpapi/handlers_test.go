@@ -9,21 +9,21 @@ import (
 	"wspolicy/internal/settings"
 )
 
-// step is one request of a scenario and what must come back.
-type step struct {
+// apiStep is one request of a scenario and what must come back.
+type apiStep struct {
 	name       string
 	method     string
 	path       string
 	key        string
 	body       any
-	opts       []reqOpt
+	opts       []apiReqOpt
 	wantStatus int
-	wantCode   string // error code, when the step must fail
+	wantCode   string // error code, when the apiStep must fail
 	wantField  string
-	check      func(t *testing.T, res response)
+	check      func(t *testing.T, res apiResponse)
 }
 
-func runSteps(t *testing.T, a *apiTest, steps []step) {
+func runAPISteps(t *testing.T, a *apiTest, steps []apiStep) {
 	t.Helper()
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -44,15 +44,15 @@ func runSteps(t *testing.T, a *apiTest, steps []step) {
 	}
 }
 
-// effective decodes an effective-settings response.
-func effective(t *testing.T, res response) effectiveSettingsView {
+// decodeEffective decodes an effective-settings response.
+func decodeEffective(t *testing.T, res apiResponse) effectiveSettingsView {
 	t.Helper()
 	var v effectiveSettingsView
 	res.json(t, &v)
 	return v
 }
 
-func mount(bind string) map[string]any {
+func testMount(bind string) map[string]any {
 	return map[string]any{"bind": bind, "mode": "rw", "uid": 1000, "gid": 1000}
 }
 
@@ -71,7 +71,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 	_, aliceKey := a.issueKey(alice, policy.RoleUser)
 
 	var engVersion int64 // Engineering's version after its settings are in
-	steps := []step{
+	steps := []apiStep{
 		{name: "alice joins Engineering", method: "PUT", path: "/v1/groups/" + eng + "/members/" + alice, key: testAdminKey, wantStatus: 204},
 		{name: "alice joins Contractors", method: "PUT", path: "/v1/groups/" + contractors + "/members/" + alice, key: testAdminKey, wantStatus: 204},
 		{name: "alice joins Engineering again (idempotent)", method: "PUT", path: "/v1/groups/" + eng + "/members/" + alice, key: testAdminKey, wantStatus: 204},
@@ -80,15 +80,15 @@ func TestIssue2DoneScenario(t *testing.T) {
 			body: map[string]any{"set": map[string]any{
 				"keepalive_interval":   120,
 				"allow_kasm_downloads": false,
-				"volume_mapping":       map[string]any{"/data/eng": mount("/eng"), "/shared": mount("/shared-eng")},
+				"volume_mapping":       map[string]any{"/data/eng": testMount("/eng"), "/shared": testMount("/shared-eng")},
 			}},
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var v groupSettingsView
 				res.json(t, &v)
 				if len(v.Settings) != 3 || v.Version < 2 {
 					t.Fatalf("settings after patch: got %d settings at version %d, want 3 at version 2 or more", len(v.Settings), v.Version)
 				}
-				if got, want := res.Header.Get("ETag"), `"`+jsonString(v.Version)+`"`; got != want {
+				if got, want := res.Header.Get("ETag"), `"`+apiJSONString(v.Version)+`"`; got != want {
 					t.Errorf("ETag: got %s, want %s", got, want)
 				}
 				engVersion = v.Version
@@ -98,12 +98,12 @@ func TestIssue2DoneScenario(t *testing.T) {
 		{name: "Contractors max_kasms_per_user", method: "PUT", path: "/v1/groups/" + contractors + "/settings/max_kasms_per_user", key: testAdminKey,
 			body: map[string]any{"value": 1}, wantStatus: 200},
 		{name: "Contractors volume_mapping", method: "PUT", path: "/v1/groups/" + contractors + "/settings/volume_mapping", key: testAdminKey,
-			body: map[string]any{"value": map[string]any{"/shared": mount("/shared-contractors"), "/data/contractors": mount("/contractors")}}, wantStatus: 200},
+			body: map[string]any{"value": map[string]any{"/shared": testMount("/shared-contractors"), "/data/contractors": testMount("/contractors")}}, wantStatus: 200},
 		{name: "Ops keepalive_interval (alice is not in Ops)", method: "PUT", path: "/v1/groups/" + ops + "/settings/keepalive_interval", key: testAdminKey,
 			body: map[string]any{"value": 30}, wantStatus: 200},
 		{name: "relation warning on a valid write", method: "PUT", path: "/v1/groups/" + ops + "/settings/keepalive_expiration", key: testAdminKey,
 			body: map[string]any{"value": 40}, wantStatus: 200,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var v groupSettingsView
 				res.json(t, &v)
 				if len(v.Warnings) == 0 || v.Warnings[0].Code != settings.WarnKeepaliveExpiration {
@@ -111,8 +111,8 @@ func TestIssue2DoneScenario(t *testing.T) {
 				}
 			}},
 		{name: "alice's effective settings", method: "GET", path: "/v1/users/" + alice + "/effective-settings", key: testAdminKey, wantStatus: 200,
-			check: func(t *testing.T, res response) {
-				v := effective(t, res)
+			check: func(t *testing.T, res apiResponse) {
+				v := decodeEffective(t, res)
 				wantFrom := func(name, value, kind, groupID string) {
 					t.Helper()
 					e, ok := v.Settings[name]
@@ -159,7 +159,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 			}},
 		{name: "bad value names the setting", method: "PUT", path: "/v1/groups/" + eng + "/settings/keepalive_interval", key: testAdminKey,
 			body: map[string]any{"value": "120"}, wantStatus: 400, wantCode: settings.CodeInvalidValue, wantField: "keepalive_interval",
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				if !strings.Contains(string(res.Body), "keepalive_interval must be") {
 					t.Errorf("message: got %s, want it to name keepalive_interval and what it expects", res.Body)
 				}
@@ -175,24 +175,24 @@ func TestIssue2DoneScenario(t *testing.T) {
 		{name: "patch with one bad value writes nothing", method: "PATCH", path: "/v1/groups/" + eng + "/settings", key: testAdminKey,
 			body:       map[string]any{"set": map[string]any{"allow_kasm_audio": true, "keepalive_expiration_action": "explode"}},
 			wantStatus: 400, wantField: "keepalive_expiration_action",
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				v := a.groupSettings(eng)
 				if _, written := v.Settings["allow_kasm_audio"]; written || v.Version != engVersion {
 					t.Fatalf("after failed patch: got settings %v at version %d, want unchanged at version %d", v.Settings, v.Version, engVersion)
 				}
 			}},
 		{name: "write at the current version", method: "PUT", path: "/v1/groups/" + eng + "/settings/keepalive_interval", key: testAdminKey,
-			body: map[string]any{"value": 90}, opts: []reqOpt{withIfMatchOf(&engVersion)}, wantStatus: 200},
+			body: map[string]any{"value": 90}, opts: []apiReqOpt{withIfMatchOf(&engVersion)}, wantStatus: 200},
 		{name: "stale If-Match is 412", method: "PUT", path: "/v1/groups/" + eng + "/settings/keepalive_interval", key: testAdminKey,
-			body: map[string]any{"value": 60}, opts: []reqOpt{withIfMatchOf(&engVersion)}, wantStatus: 412, wantCode: "version_mismatch",
-			check: func(t *testing.T, res response) {
+			body: map[string]any{"value": 60}, opts: []apiReqOpt{withIfMatchOf(&engVersion)}, wantStatus: 412, wantCode: "version_mismatch",
+			check: func(t *testing.T, res apiResponse) {
 				v := a.groupSettings(eng)
 				if string(v.Settings["keepalive_interval"]) != "90" || v.Version != engVersion+1 {
 					t.Fatalf("after stale write: got keepalive_interval %s at version %d, want 90 at %d", v.Settings["keepalive_interval"], v.Version, engVersion+1)
 				}
 			}},
 		{name: "history records the admin's changes", method: "GET", path: "/v1/groups/" + eng + "/history", key: testAdminKey, wantStatus: 200,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var h struct {
 					History []policy.HistoryEntry `json:"history"`
 				}
@@ -210,14 +210,14 @@ func TestIssue2DoneScenario(t *testing.T) {
 		{name: "user key cannot list groups", method: "GET", path: "/v1/groups", key: aliceKey, wantStatus: 403, wantCode: "forbidden"},
 		{name: "no key is 401", method: "GET", path: "/v1/users/" + alice + "/effective-settings", wantStatus: 401, wantCode: "missing_key"},
 		{name: "user key reads its own effective settings", method: "GET", path: "/v1/users/" + alice + "/effective-settings", key: aliceKey, wantStatus: 200,
-			check: func(t *testing.T, res response) {
-				if v := effective(t, res); v.UserID != alice || string(v.Settings["keepalive_interval"].Value) != "90" {
+			check: func(t *testing.T, res apiResponse) {
+				if v := decodeEffective(t, res); v.UserID != alice || string(v.Settings["keepalive_interval"].Value) != "90" {
 					t.Fatalf("got user %s keepalive_interval %s, want %s 90", v.UserID, v.Settings["keepalive_interval"].Value, alice)
 				}
 			}},
 		{name: "user key cannot read another user's", method: "GET", path: "/v1/users/" + bob + "/effective-settings", key: aliceKey, wantStatus: 403, wantCode: "forbidden"},
 		{name: "user key reads its own user", method: "GET", path: "/v1/users/" + alice, key: aliceKey, wantStatus: 200,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var u policy.User
 				res.json(t, &u)
 				want := []string{policy.AllUsersGroupID, contractors, eng}
@@ -230,8 +230,8 @@ func TestIssue2DoneScenario(t *testing.T) {
 			}},
 		{name: "user key reads the catalog", method: "GET", path: "/v1/settings", key: aliceKey, wantStatus: 200},
 		{name: "bob's effective settings come from Ops", method: "GET", path: "/v1/users/" + bob + "/effective-settings", key: testAdminKey, wantStatus: 200,
-			check: func(t *testing.T, res response) {
-				v := effective(t, res)
+			check: func(t *testing.T, res apiResponse) {
+				v := decodeEffective(t, res)
 				if e := v.Settings["keepalive_interval"]; string(e.Value) != "30" || e.Source.Group == nil || e.Source.Group.Name != "Ops" {
 					t.Fatalf("keepalive_interval: got %s from %+v, want 30 from Ops", e.Value, e.Source)
 				}
@@ -244,7 +244,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 				}
 			}},
 	}
-	runSteps(t, a, steps)
+	runAPISteps(t, a, steps)
 }
 
 func TestGroupsAndMembers(t *testing.T) {
@@ -252,9 +252,9 @@ func TestGroupsAndMembers(t *testing.T) {
 	sales := a.createGroup("Sales", 100)
 	carol := a.createUser("carol")
 	var salesVersion int64
-	steps := []step{
+	steps := []apiStep{
 		{name: "default priority", method: "POST", path: "/v1/groups", key: testAdminKey, body: map[string]any{"name": "  Support  ", "description": "first line"},
-			wantStatus: 201, check: func(t *testing.T, res response) {
+			wantStatus: 201, check: func(t *testing.T, res apiResponse) {
 				var g policy.Group
 				res.json(t, &g)
 				if g.Name != "Support" || g.Priority != policy.DefaultGroupPriority || g.Version != 1 || g.Description != "first line" {
@@ -276,7 +276,7 @@ func TestGroupsAndMembers(t *testing.T) {
 		{name: "priority not whole", method: "POST", path: "/v1/groups", key: testAdminKey, body: `{"name":"pf","priority":1.5}`, wantStatus: 400, wantField: "priority"},
 		{name: "description too long", method: "POST", path: "/v1/groups", key: testAdminKey, body: map[string]any{"name": "d", "description": strings.Repeat("x", 1025)}, wantStatus: 400, wantField: "description"},
 		{name: "unknown field", method: "POST", path: "/v1/groups", key: testAdminKey, body: map[string]any{"name": "u", "priorty": 3}, wantStatus: 400, wantCode: "unknown_field", wantField: "priorty"},
-		{name: "list is ordered by priority", method: "GET", path: "/v1/groups", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "list is ordered by priority", method: "GET", path: "/v1/groups", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var l struct{ Groups []policy.Group }
 			res.json(t, &l)
 			if len(l.Groups) != 4 || l.Groups[0].ID != sales || l.Groups[1].ID != policy.AllUsersGroupID {
@@ -285,20 +285,20 @@ func TestGroupsAndMembers(t *testing.T) {
 		}},
 		{name: "get", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 200},
 		{name: "get unknown", method: "GET", path: "/v1/groups/g_nope", key: testAdminKey, wantStatus: 404, wantCode: "group_not_found"},
-		{name: "patch priority", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{"priority": 50}, opts: []reqOpt{withIfMatch(1)},
-			wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "patch priority", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{"priority": 50}, opts: []apiReqOpt{withIfMatch(1)},
+			wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 				var g policy.Group
 				res.json(t, &g)
 				if g.Priority != 50 || g.Version != 2 {
 					t.Fatalf("got priority %d version %d, want 50 at 2", g.Priority, g.Version)
 				}
 			}},
-		{name: "patch with stale version", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{"name": "Sold"}, opts: []reqOpt{withIfMatch(1)},
+		{name: "patch with stale version", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{"name": "Sold"}, opts: []apiReqOpt{withIfMatch(1)},
 			wantStatus: 412, wantCode: "version_mismatch"},
 		{name: "patch with nothing", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{}, wantStatus: 400, wantCode: "empty_patch"},
 		{name: "malformed If-Match", method: "PATCH", path: "/v1/groups/" + sales, key: testAdminKey, body: map[string]any{"name": "x"},
-			opts: []reqOpt{withHeader("If-Match", "latest")}, wantStatus: 400, wantCode: "invalid_if_match", wantField: "If-Match"},
-		{name: "name unchanged after stale patch", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+			opts: []apiReqOpt{withAPIHeader("If-Match", "latest")}, wantStatus: 400, wantCode: "invalid_if_match", wantField: "If-Match"},
+		{name: "name unchanged after stale patch", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var g policy.Group
 			res.json(t, &g)
 			if g.Name != "Sales" || g.Version != 2 {
@@ -308,17 +308,17 @@ func TestGroupsAndMembers(t *testing.T) {
 		{name: "add member", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, wantStatus: 204},
 		{name: "add unknown user", method: "PUT", path: "/v1/groups/" + sales + "/members/u_nobody", key: testAdminKey, wantStatus: 404, wantCode: "user_not_found"},
 		{name: "add to unknown group", method: "PUT", path: "/v1/groups/g_nope/members/" + carol, key: testAdminKey, wantStatus: 404, wantCode: "group_not_found"},
-		{name: "membership is not versioned", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, opts: []reqOpt{withIfMatch(2)},
+		{name: "membership is not versioned", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, opts: []apiReqOpt{withIfMatch(2)},
 			wantStatus: 400, wantCode: "if_match_unsupported"},
 		{name: "add to All Users is a no-op", method: "PUT", path: "/v1/groups/all-users/members/" + carol, key: testAdminKey, wantStatus: 204},
-		{name: "members", method: "GET", path: "/v1/groups/" + sales + "/members", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "members", method: "GET", path: "/v1/groups/" + sales + "/members", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var m struct{ Members []policy.User }
 			res.json(t, &m)
 			if len(m.Members) != 1 || m.Members[0].ID != carol {
 				t.Fatalf("members: got %+v, want carol", m.Members)
 			}
 		}},
-		{name: "All Users lists everyone", method: "GET", path: "/v1/groups/all-users/members", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "All Users lists everyone", method: "GET", path: "/v1/groups/all-users/members", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var m struct{ Members []policy.User }
 			res.json(t, &m)
 			if len(m.Members) != 1 {
@@ -329,38 +329,38 @@ func TestGroupsAndMembers(t *testing.T) {
 		{name: "remove member", method: "DELETE", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, wantStatus: 204},
 		{name: "remove again", method: "DELETE", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, wantStatus: 404},
 		{name: "delete All Users", method: "DELETE", path: "/v1/groups/all-users", key: testAdminKey, wantStatus: 409, wantCode: "builtin_group"},
-		{name: "membership changes move the version", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "membership changes move the version", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var g policy.Group
 			res.json(t, &g)
-			if g.Version <= 2 || res.Header.Get("ETag") != `"`+jsonString(g.Version)+`"` {
+			if g.Version <= 2 || res.Header.Get("ETag") != `"`+apiJSONString(g.Version)+`"` {
 				t.Fatalf("got version %d ETag %s, want > 2 and matching", g.Version, res.Header.Get("ETag"))
 			}
 			salesVersion = g.Version
 		}},
-		{name: "delete with stale version", method: "DELETE", path: "/v1/groups/" + sales, key: testAdminKey, opts: []reqOpt{withIfMatch(2)}, wantStatus: 412},
-		{name: "delete", method: "DELETE", path: "/v1/groups/" + sales, key: testAdminKey, opts: []reqOpt{withIfMatchOf(&salesVersion)}, wantStatus: 204},
+		{name: "delete with stale version", method: "DELETE", path: "/v1/groups/" + sales, key: testAdminKey, opts: []apiReqOpt{withIfMatch(2)}, wantStatus: 412},
+		{name: "delete", method: "DELETE", path: "/v1/groups/" + sales, key: testAdminKey, opts: []apiReqOpt{withIfMatchOf(&salesVersion)}, wantStatus: 204},
 		{name: "gone", method: "GET", path: "/v1/groups/" + sales, key: testAdminKey, wantStatus: 404},
 		{name: "history of unknown group", method: "GET", path: "/v1/groups/" + sales + "/history", key: testAdminKey, wantStatus: 404},
-		{name: "empty history", method: "GET", path: "/v1/groups/all-users/history", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "empty history", method: "GET", path: "/v1/groups/all-users/history", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			if !strings.Contains(string(res.Body), `"history":[]`) {
 				t.Fatalf("got %s, want an empty history list", res.Body)
 			}
 		}},
 	}
-	runSteps(t, a, steps)
+	runAPISteps(t, a, steps)
 }
 
 func TestGroupSettingsWrites(t *testing.T) {
 	a := newAPITest(t)
 	g := a.createGroup("Lab", 300)
-	steps := []step{
-		{name: "get empty", method: "GET", path: "/v1/groups/" + g + "/settings", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+	steps := []apiStep{
+		{name: "get empty", method: "GET", path: "/v1/groups/" + g + "/settings", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			if !strings.Contains(string(res.Body), `"settings":{}`) || !strings.Contains(string(res.Body), `"warnings":[]`) {
 				t.Fatalf("got %s, want empty settings and warnings", res.Body)
 			}
 		}},
 		{name: "put canonicalises", method: "PUT", path: "/v1/groups/" + g + "/settings/keepalive_interval", key: testAdminKey, body: `{"value": 3e2}`, wantStatus: 200,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var v groupSettingsView
 				res.json(t, &v)
 				if string(v.Settings["keepalive_interval"]) != "300" {
@@ -371,7 +371,7 @@ func TestGroupSettingsWrites(t *testing.T) {
 		{name: "value null", method: "PUT", path: "/v1/groups/" + g + "/settings/keepalive_interval", key: testAdminKey, body: `{"value": null}`, wantStatus: 400, wantField: "keepalive_interval"},
 		{name: "patch set and unset", method: "PATCH", path: "/v1/groups/" + g + "/settings", key: testAdminKey,
 			body:       map[string]any{"set": map[string]any{"allow_kasm_audio": true, "usage_limit": map[string]any{"type": "per_user", "interval": "daily", "hours": 2}}, "unset": []string{"keepalive_interval"}},
-			wantStatus: 200, check: func(t *testing.T, res response) {
+			wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 				var v groupSettingsView
 				res.json(t, &v)
 				if _, ok := v.Settings["keepalive_interval"]; ok || len(v.Settings) != 2 {
@@ -384,7 +384,7 @@ func TestGroupSettingsWrites(t *testing.T) {
 		{name: "patch unset unknown", method: "PATCH", path: "/v1/groups/" + g + "/settings", key: testAdminKey, body: map[string]any{"unset": []string{"nope"}}, wantStatus: 400, wantField: "nope"},
 		{name: "patch malformed usage_limit", method: "PATCH", path: "/v1/groups/" + g + "/settings", key: testAdminKey,
 			body: map[string]any{"set": map[string]any{"usage_limit": map[string]any{"type": "per_user", "hours": 2}}}, wantStatus: 400, wantField: "usage_limit"},
-		{name: "delete one", method: "DELETE", path: "/v1/groups/" + g + "/settings/allow_kasm_audio", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "delete one", method: "DELETE", path: "/v1/groups/" + g + "/settings/allow_kasm_audio", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var v groupSettingsView
 			res.json(t, &v)
 			if _, ok := v.Settings["allow_kasm_audio"]; ok {
@@ -392,11 +392,11 @@ func TestGroupSettingsWrites(t *testing.T) {
 			}
 		}},
 		{name: "delete unknown setting", method: "DELETE", path: "/v1/groups/" + g + "/settings/nope", key: testAdminKey, wantStatus: 400, wantCode: settings.CodeUnknownSetting},
-		{name: "delete with stale version", method: "DELETE", path: "/v1/groups/" + g + "/settings/usage_limit", key: testAdminKey, opts: []reqOpt{withIfMatch(1)}, wantStatus: 412},
+		{name: "delete with stale version", method: "DELETE", path: "/v1/groups/" + g + "/settings/usage_limit", key: testAdminKey, opts: []apiReqOpt{withIfMatch(1)}, wantStatus: 412},
 		{name: "put on unknown group", method: "PUT", path: "/v1/groups/g_nope/settings/allow_kasm_audio", key: testAdminKey, body: map[string]any{"value": true}, wantStatus: 404},
 		{name: "auto_add_local_users", method: "PUT", path: "/v1/groups/" + g + "/settings/auto_add_local_users", key: testAdminKey, body: map[string]any{"value": true}, wantStatus: 200},
 		{name: "new users join auto-add groups", method: "POST", path: "/v1/users", key: testAdminKey, body: map[string]any{"username": "dave@example.com"}, wantStatus: 201,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var u policy.User
 				res.json(t, &u)
 				if strings.Join(u.GroupIDs, ",") != policy.AllUsersGroupID+","+g {
@@ -404,7 +404,7 @@ func TestGroupSettingsWrites(t *testing.T) {
 				}
 			}},
 	}
-	runSteps(t, a, steps)
+	runAPISteps(t, a, steps)
 }
 
 func TestUsersAndKeys(t *testing.T) {
@@ -413,9 +413,9 @@ func TestUsersAndKeys(t *testing.T) {
 	frank := a.createUser("frank")
 	erinKeyID, erinKey := a.issueKey(erin, policy.RoleUser)
 	_, frankAdminKey := a.issueKey(frank, policy.RoleAdmin)
-	steps := []step{
+	steps := []apiStep{
 		{name: "new user is in All Users", method: "POST", path: "/v1/users", key: testAdminKey, body: map[string]any{"username": "gina"}, wantStatus: 201,
-			check: func(t *testing.T, res response) {
+			check: func(t *testing.T, res apiResponse) {
 				var u policy.User
 				res.json(t, &u)
 				if len(u.GroupIDs) != 1 || u.GroupIDs[0] != policy.AllUsersGroupID || !strings.HasPrefix(u.ID, "u_") {
@@ -425,7 +425,7 @@ func TestUsersAndKeys(t *testing.T) {
 		{name: "duplicate username", method: "POST", path: "/v1/users", key: testAdminKey, body: map[string]any{"username": "Erin"}, wantStatus: 409, wantCode: "username_taken"},
 		{name: "username with slash", method: "POST", path: "/v1/users", key: testAdminKey, body: map[string]any{"username": "../etc"}, wantStatus: 400, wantField: "username"},
 		{name: "username missing", method: "POST", path: "/v1/users", key: testAdminKey, body: map[string]any{}, wantStatus: 400, wantField: "username"},
-		{name: "list users", method: "GET", path: "/v1/users", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "list users", method: "GET", path: "/v1/users", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var l struct{ Users []policy.User }
 			res.json(t, &l)
 			if len(l.Users) != 3 || l.Users[0].Username != "erin" {
@@ -439,7 +439,7 @@ func TestUsersAndKeys(t *testing.T) {
 		{name: "issued admin key may do admin things", method: "GET", path: "/v1/groups", key: frankAdminKey, wantStatus: 200},
 		{name: "issued admin key reads another user", method: "GET", path: "/v1/users/" + erin, key: frankAdminKey, wantStatus: 200},
 		{name: "issue with bad role", method: "POST", path: "/v1/users/" + erin + "/keys", key: testAdminKey, body: map[string]any{"role": "root"}, wantStatus: 400, wantField: "role"},
-		{name: "issue without body", method: "POST", path: "/v1/users/" + erin + "/keys", key: testAdminKey, wantStatus: 201, check: func(t *testing.T, res response) {
+		{name: "issue without body", method: "POST", path: "/v1/users/" + erin + "/keys", key: testAdminKey, wantStatus: 201, check: func(t *testing.T, res apiResponse) {
 			var k issuedKeyView
 			res.json(t, &k)
 			if k.Role != policy.RoleUser || !strings.HasPrefix(k.Secret, "wsp_"+k.KeyID+"_") {
@@ -447,7 +447,7 @@ func TestUsersAndKeys(t *testing.T) {
 			}
 		}},
 		{name: "issue for unknown user", method: "POST", path: "/v1/users/u_nobody/keys", key: testAdminKey, wantStatus: 404},
-		{name: "list keys shows no secret", method: "GET", path: "/v1/users/" + erin + "/keys", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res response) {
+		{name: "list keys shows no secret", method: "GET", path: "/v1/users/" + erin + "/keys", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var l struct{ Keys []map[string]any }
 			res.json(t, &l)
 			if len(l.Keys) != 2 {
@@ -473,5 +473,5 @@ func TestUsersAndKeys(t *testing.T) {
 		{name: "deleted user is gone", method: "GET", path: "/v1/users/" + frank, key: testAdminKey, wantStatus: 404},
 		{name: "effective settings of unknown user", method: "GET", path: "/v1/users/u_nobody/effective-settings", key: testAdminKey, wantStatus: 404},
 	}
-	runSteps(t, a, steps)
+	runAPISteps(t, a, steps)
 }

@@ -86,36 +86,36 @@ func openAPIRouter(t *testing.T) routers.Router {
 	return router
 }
 
-// reqOpt adjusts a request.
-type reqOpt func(*http.Request)
+// apiReqOpt adjusts a request.
+type apiReqOpt func(*http.Request)
 
-func withHeader(name, value string) reqOpt {
+func withAPIHeader(name, value string) apiReqOpt {
 	return func(r *http.Request) { r.Header.Set(name, value) }
 }
 
-func withIfMatch(version int64) reqOpt {
-	return withHeader("If-Match", `"`+jsonString(version)+`"`)
+func withIfMatch(version int64) apiReqOpt {
+	return withAPIHeader("If-Match", `"`+apiJSONString(version)+`"`)
 }
 
 // withIfMatchOf sends the version *v holds when the request is made.
-func withIfMatchOf(v *int64) reqOpt {
-	return func(r *http.Request) { r.Header.Set("If-Match", `"`+jsonString(*v)+`"`) }
+func withIfMatchOf(v *int64) apiReqOpt {
+	return func(r *http.Request) { r.Header.Set("If-Match", `"`+apiJSONString(*v)+`"`) }
 }
 
-func jsonString(v any) string {
+func apiJSONString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
-// response is a finished request.
-type response struct {
+// apiResponse is a finished request.
+type apiResponse struct {
 	Status int
 	Header http.Header
 	Body   []byte
 }
 
 // json decodes the body into v.
-func (r response) json(t *testing.T, v any) {
+func (r apiResponse) json(t *testing.T, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -123,13 +123,13 @@ func (r response) json(t *testing.T, v any) {
 }
 
 // errorCode is the code of an error response ("" if the body is not one).
-func (r response) errorCode() string {
+func (r apiResponse) errorCode() string {
 	var b errorBody
 	_ = json.Unmarshal(r.Body, &b)
 	return b.Error.Code
 }
 
-func (r response) errorField() string {
+func (r apiResponse) errorField() string {
 	var b errorBody
 	_ = json.Unmarshal(r.Body, &b)
 	return b.Error.Field
@@ -138,7 +138,7 @@ func (r response) errorField() string {
 // do sends a request with key as the bearer token (none when ""). body is sent as is when it
 // is a string or []byte, else as its JSON. Every response of a documented route must match
 // the OpenAPI document, and no response may be a 500.
-func (a *apiTest) do(method, path, key string, body any, opts ...reqOpt) response {
+func (a *apiTest) do(method, path, key string, body any, opts ...apiReqOpt) apiResponse {
 	a.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -148,7 +148,7 @@ func (a *apiTest) do(method, path, key string, body any, opts ...reqOpt) respons
 	case []byte:
 		rd = bytes.NewReader(b)
 	default:
-		rd = strings.NewReader(jsonString(b))
+		rd = strings.NewReader(apiJSONString(b))
 	}
 	req := httptest.NewRequest(method, path, rd)
 	if rd != nil {
@@ -162,7 +162,7 @@ func (a *apiTest) do(method, path, key string, body any, opts ...reqOpt) respons
 	}
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, req)
-	res := response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	res := apiResponse{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 	if res.Status >= 500 {
 		a.t.Errorf("%s %s: got %d %s; no request may yield a 5xx here", method, path, res.Status, res.Body)
 	}
@@ -172,7 +172,7 @@ func (a *apiTest) do(method, path, key string, body any, opts ...reqOpt) respons
 
 // checkOpenAPI validates a response against the document when the request hit a documented
 // route: the status must be documented and the body must match its schema.
-func (a *apiTest) checkOpenAPI(req *http.Request, res response) {
+func (a *apiTest) checkOpenAPI(req *http.Request, res apiResponse) {
 	a.t.Helper()
 	route, params, err := a.router.FindRoute(req)
 	if err != nil {
@@ -195,8 +195,8 @@ func (a *apiTest) checkOpenAPI(req *http.Request, res response) {
 	}
 }
 
-// mustStatus fails the test unless res has the wanted status.
-func mustStatus(t *testing.T, what string, res response, want int) {
+// mustAPIStatus fails the test unless res has the wanted status.
+func mustAPIStatus(t *testing.T, what string, res apiResponse, want int) {
 	t.Helper()
 	if res.Status != want {
 		t.Fatalf("%s: got %d %s, want %d", what, res.Status, res.Body, want)
@@ -207,7 +207,7 @@ func mustStatus(t *testing.T, what string, res response, want int) {
 func (a *apiTest) createGroup(name string, priority int) string {
 	a.t.Helper()
 	res := a.do("POST", "/v1/groups", testAdminKey, map[string]any{"name": name, "priority": priority})
-	mustStatus(a.t, "create group "+name, res, http.StatusCreated)
+	mustAPIStatus(a.t, "create group "+name, res, http.StatusCreated)
 	var g policy.Group
 	res.json(a.t, &g)
 	return g.ID
@@ -217,7 +217,7 @@ func (a *apiTest) createGroup(name string, priority int) string {
 func (a *apiTest) createUser(username string) string {
 	a.t.Helper()
 	res := a.do("POST", "/v1/users", testAdminKey, map[string]any{"username": username})
-	mustStatus(a.t, "create user "+username, res, http.StatusCreated)
+	mustAPIStatus(a.t, "create user "+username, res, http.StatusCreated)
 	var u policy.User
 	res.json(a.t, &u)
 	return u.ID
@@ -227,7 +227,7 @@ func (a *apiTest) createUser(username string) string {
 func (a *apiTest) issueKey(userID string, role policy.Role) (keyID, token string) {
 	a.t.Helper()
 	res := a.do("POST", "/v1/users/"+userID+"/keys", testAdminKey, map[string]any{"role": role})
-	mustStatus(a.t, "issue key", res, http.StatusCreated)
+	mustAPIStatus(a.t, "issue key", res, http.StatusCreated)
 	var k issuedKeyView
 	res.json(a.t, &k)
 	return k.KeyID, k.Secret
@@ -237,10 +237,10 @@ func (a *apiTest) issueKey(userID string, role policy.Role) (keyID, token string
 func (a *apiTest) groupSettings(groupID string) groupSettingsView {
 	a.t.Helper()
 	res := a.do("GET", "/v1/groups/"+groupID+"/settings", testAdminKey, nil)
-	mustStatus(a.t, "get settings", res, http.StatusOK)
+	mustAPIStatus(a.t, "get settings", res, http.StatusOK)
 	var v groupSettingsView
 	res.json(a.t, &v)
 	return v
 }
 
-func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
+func apiSeconds(n int) time.Duration { return time.Duration(n) * time.Second }

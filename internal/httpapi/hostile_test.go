@@ -139,7 +139,7 @@ func TestVerifiedKeysAddNoDatabaseRead(t *testing.T) {
 	calls := func(k string) int64 {
 		t.Helper()
 		a.tb.ResetCalls()
-		mustStatus(t, "catalog", a.do("GET", "/v1/settings", k, nil), http.StatusOK)
+		mustAPIStatus(t, "catalog", a.do("GET", "/v1/settings", k, nil), http.StatusOK)
 		return a.tb.Calls()
 	}
 	tests := []struct {
@@ -156,7 +156,7 @@ func TestVerifiedKeysAddNoDatabaseRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a.clock.Advance(secondsDuration(tt.advance))
+			a.clock.Advance(apiSeconds(tt.advance))
 			if got := calls(tt.key); got != tt.want {
 				t.Fatalf("database requests: got %d, want %d", got, tt.want)
 			}
