@@ -53,10 +53,14 @@ func (p ControlPlaneStackProps) withDefaults() ControlPlaneStackProps {
 
 // NewControlPlaneStack builds the whole serverless control plane: the table, the functions, the
 // HTTP API, the sweep schedule, the countdown state machine, the event bus, the stream
-// publisher with its dead-letter queue, the alarms and the outputs.
+// publisher with its dead-letter queue, the alarms and the outputs. props.AssetDir is required and
+// must hold every function's bootstrap; like CDK constructs, it panics on invalid input.
 func NewControlPlaneStack(scope constructs.Construct, id string, props *ControlPlaneStackProps) awscdk.Stack {
 	if props == nil || props.AssetDir == "" {
 		panic("NewControlPlaneStack: props.AssetDir is required")
+	}
+	if err := checkAssets(props.AssetDir); err != nil {
+		panic("NewControlPlaneStack: " + err.Error())
 	}
 	p := props.withDefaults()
 	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
