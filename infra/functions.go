@@ -102,7 +102,7 @@ type functions struct {
 	api, sweeper, publisher, timeLimit awslambda.Function
 }
 
-// all returns every function with its name, in functionNames order.
+// all returns every function by name.
 func (f functions) all() map[string]awslambda.Function {
 	return map[string]awslambda.Function{
 		fnAPI: f.api, fnSweeper: f.sweeper, fnPublisher: f.publisher, fnTimeLimit: f.timeLimit,
