@@ -53,9 +53,10 @@ var lambdaRetriableErrors = []string{
 // Definition returns the Amazon States Language JSON of the time-limit countdown, a STANDARD
 // state machine: wait until warning_at, invoke the task function with action "warn", wait until
 // limit_at, invoke it with action "expire", succeed. The task function is named by the
-// placeholder ${TimeLimitFunctionArn} (see TimeLimitFunctionArnKey). A warning that still fails
-// after its retries does not stop the countdown; a failed expiry fails the execution, which an
-// alarm reports and the sweep backs up.
+// placeholder ${TimeLimitFunctionArn} (see TimeLimitFunctionArnKey). Each invocation is retried
+// on Lambda service errors and, when the task answers NotDueError (it fired early), until it
+// is due. A warning that still fails after its retries does not stop the countdown; a failed
+// expiry fails the execution, which an alarm reports and the sweep backs up.
 func Definition() string {
 	def := map[string]any{
 		"Comment": "Session time-limit countdown: warn at warning_at, expire at limit_at.",
@@ -106,14 +107,24 @@ func invoke(action string) map[string]any {
 		},
 		"ResultPath":     nil,
 		"TimeoutSeconds": 60,
-		"Retry": []any{map[string]any{
-			"ErrorEquals":     lambdaRetriableErrors,
-			"IntervalSeconds": 1,
-			"MaxAttempts":     6,
-			"BackoffRate":     2,
-			"MaxDelaySeconds": 30,
-			"JitterStrategy":  "FULL",
-		}},
+		"Retry": []any{
+			map[string]any{
+				"ErrorEquals":     lambdaRetriableErrors,
+				"IntervalSeconds": 1,
+				"MaxAttempts":     6,
+				"BackoffRate":     2,
+				"MaxDelaySeconds": 30,
+				"JitterStrategy":  "FULL",
+			},
+			// The task fired too early (clock skew beyond EarlyTolerance): try again when
+			// it should be due, after 1, 2, 4 and 8 s.
+			map[string]any{
+				"ErrorEquals":     []string{NotDueErrorName},
+				"IntervalSeconds": 1,
+				"MaxAttempts":     4,
+				"BackoffRate":     2,
+			},
+		},
 	}
 }
 

@@ -1,0 +1,117 @@
+package countdown
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+)
+
+// SFNAPI is the part of the Step Functions client the countdown uses; *sfn.Client implements
+// it. The caller needs states:StartExecution on the state machine and states:StopExecution and
+// states:DescribeExecution on its executions.
+type SFNAPI interface {
+	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// StepFunctions is a Timer that runs each countdown as an execution of the countdown state
+// machine (see Definition), named after the session, so that stopping it needs no read.
+type StepFunctions struct {
+	client SFNAPI
+	arn    string
+}
+
+// NewStepFunctions returns a Timer starting executions of the state machine stateMachineARN.
+func NewStepFunctions(client SFNAPI, stateMachineARN string) *StepFunctions {
+	return &StepFunctions{client: client, arn: stateMachineARN}
+}
+
+// TimeFormat is how execution inputs write times: RFC 3339 in UTC with milliseconds, the
+// precision sessions keep. (Step Functions waits truncate them to the second, so an action
+// may fire up to a second early: see EarlyTolerance.)
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// ExecutionName is the name of a session's countdown execution: the session id itself (ids are
+// 1 to 64 letters, digits, '_', '.' and '-', all allowed in execution names, which may be 80
+// long). Names stay taken for 90 days after an execution ends, and session ids are never
+// reused.
+func ExecutionName(sessionID string) string { return sessionID }
+
+// ExecutionARN is the ARN of the execution named name of the state machine stateMachineARN:
+// "arn:aws:states:<region>:<account>:stateMachine:<machine>" becomes
+// "arn:aws:states:<region>:<account>:execution:<machine>:<name>".
+func ExecutionARN(stateMachineARN, name string) string {
+	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// NewExecutionInput is the input of a session's countdown execution. Without a warning (warnAt
+// zero or not before limitAt) the warning time is the limit: the Warn state then finds the
+// warning sent or the session past its limit.
+func NewExecutionInput(sessionID string, warnAt, limitAt time.Time) ExecutionInput {
+	if warnAt.IsZero() || !warnAt.Before(limitAt) {
+		warnAt = limitAt
+	}
+	return ExecutionInput{
+		SessionID: sessionID,
+		WarningAt: warnAt.UTC().Format(TimeFormat),
+		LimitAt:   limitAt.UTC().Format(TimeFormat),
+	}
+}
+
+// Start starts the session's countdown execution. Starting it again is success: Step Functions
+// answers a repeated start of a running standard execution with the same input as the first,
+// and ExecutionAlreadyExists (the execution ended, or its input differs) is success when the
+// existing execution's input is the same; a different input is an error.
+func (t *StepFunctions) Start(ctx context.Context, sessionID string, warnAt, limitAt time.Time) error {
+	if limitAt.IsZero() {
+		return errors.New("countdown: start without a limit")
+	}
+	want := NewExecutionInput(sessionID, warnAt, limitAt)
+	in, err := json.Marshal(want)
+	if err != nil {
+		return fmt.Errorf("countdown input: %w", err)
+	}
+	name := ExecutionName(sessionID)
+	_, err = t.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(t.arn),
+		Name:            aws.String(name),
+		Input:           aws.String(string(in)),
+	})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if !errors.As(err, &exists) {
+		if err != nil {
+			return fmt.Errorf("start execution %s: %w", name, err)
+		}
+		return nil
+	}
+	arn := ExecutionARN(t.arn, name)
+	out, err := t.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("describe existing execution %s: %w", arn, err)
+	}
+	var have ExecutionInput
+	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &have); err != nil || have != want {
+		return fmt.Errorf("execution %s exists with another input (%s), want %s", arn, aws.ToString(out.Input), in)
+	}
+	return nil
+}
+
+// Stop stops the session's countdown execution; one that does not exist is success. It sends
+// no error or cause, so it needs no KMS permission on an encrypted state machine.
+func (t *StepFunctions) Stop(ctx context.Context, sessionID string) error {
+	arn := ExecutionARN(t.arn, ExecutionName(sessionID))
+	_, err := t.client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *sfntypes.ExecutionDoesNotExist
+	if err != nil && !errors.As(err, &missing) {
+		return fmt.Errorf("stop execution %s: %w", arn, err)
+	}
+	return nil
+}
