@@ -4,7 +4,9 @@ import "time"
 
 // Decide says what the sweep must do with session s at now. It returns a change with
 // OutcomeNone when nothing is to be written. In order:
-//   - usage deadline passed (issue 4): delete, reason usage_limit_reached;
+//   - usage deadline passed (issue 4) of a session not charged to a budget ledger: delete,
+//     reason usage_limit_reached (the sweep ends sessions of an exhausted ledger with
+//     UsageLimitReached);
 //   - time-limited: limit passed: delete, reason time_limit_reached; warning due: record
 //     time_limit_warning once (a warning the sweep only finds after the limit is not sent);
 //   - otherwise, keepalive expired: the effective action (delete; stop for a running or paused
@@ -21,7 +23,7 @@ func DecideAs(s Session, now time.Time, actor string) Change {
 	if s.Status == StatusDeleted {
 		return b.reschedule()
 	}
-	if !s.UsageDeadline.IsZero() && !now.Before(s.UsageDeadline) {
+	if s.usageDeadlineApplies() && !now.Before(s.UsageDeadline) {
 		b.move(StatusDeleted, EventUsageLimitReached, EventDeleted, ReasonUsageLimitReached)
 		return b.finish(OutcomeDelete, ReasonUsageLimitReached)
 	}

@@ -117,6 +117,9 @@ type Session struct {
 	// TimeLimitWarnAt is when the warning is due; zero when none or already sent.
 	TimeLimitWarnAt time.Time
 	// UsageDeadline is when the budget the session is charged to runs out (issue 4); zero: none.
+	// For a session charged to a budget (Budget set) it is only the keepalive's gate, as of the
+	// session's start or last refresh: the budget's ledger, due in the sweep at its own
+	// deadline, is what ends the session (see UsageLimitReached).
 	UsageDeadline time.Time
 	// Budget is the ledger key of that budget, "" when none.
 	Budget string
@@ -159,8 +162,9 @@ func (s Session) expiryApplies() bool {
 }
 
 // NextDue is when the sweep must next look at the session: the time-limit warning or limit,
-// else the keepalive expiry when it still applies, and the usage deadline, whichever comes
-// first. Zero means nothing is due (deleted sessions, sessions left in their target state).
+// else the keepalive expiry when it still applies, and the usage deadline of a session not
+// charged to a budget ledger, whichever comes first. Zero means nothing is due (deleted
+// sessions, sessions left in their target state).
 func NextDue(s Session) time.Time {
 	if s.Status == StatusDeleted {
 		return time.Time{}
@@ -174,11 +178,16 @@ func NextDue(s Session) time.Time {
 	case s.expiryApplies():
 		t = s.ExpiresAt
 	}
-	if !s.UsageDeadline.IsZero() && (t.IsZero() || s.UsageDeadline.Before(t)) {
+	if s.usageDeadlineApplies() && (t.IsZero() || s.UsageDeadline.Before(t)) {
 		t = s.UsageDeadline
 	}
 	return t
 }
+
+// usageDeadlineApplies reports whether the sweep ends the session at its own usage deadline.
+// A session charged to a budget is not: its deadline may be stale in either direction (other
+// sessions of the budget started or ended since), so the budget's ledger decides.
+func (s Session) usageDeadlineApplies() bool { return !s.UsageDeadline.IsZero() && s.Budget == "" }
 
 // Millis returns t in UTC truncated to the millisecond, the precision sessions are stored with.
 func Millis(t time.Time) time.Time {

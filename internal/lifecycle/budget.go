@@ -1,0 +1,54 @@
+package lifecycle
+
+import (
+	"time"
+
+	"wspolicy/internal/usage"
+)
+
+// CodeUsageLimitReached is the error code of a start refused because the budget the session
+// would be charged to is exhausted in the current window (403).
+const CodeUsageLimitReached = "usage_limit_reached"
+
+// BudgetLedger is a budget's ledger item as stored (docs/design-usage.md, section 5).
+type BudgetLedger struct {
+	// Budget is the key and the limit the ledger was last written with (its Source holds only
+	// the group id).
+	Budget usage.Budget
+	// Ledger is the four numbers that meter the budget.
+	Ledger usage.Ledger
+	// Version is incremented by every write, each conditional on it; 0 means no ledger item.
+	Version int64
+	// DueAt is when the sweep must look at the ledger (its deadline); zero: not due.
+	DueAt time.Time
+}
+
+// Exists reports whether the ledger item exists.
+func (b BudgetLedger) Exists() bool { return b.Version > 0 }
+
+// BudgetMember is a session the ledger of a budget counts as open (a membership item).
+type BudgetMember struct {
+	SessionID string
+	UserID    string
+	// Since is the session's created_at: what the ledger charges it from.
+	Since time.Time
+}
+
+// DuePage is one page of the due index: due sessions and due budget ledgers.
+type DuePage struct {
+	Sessions      []Session
+	Ledgers       []BudgetLedger
+	NextPageToken string
+}
+
+// UsageLimitReached is the change that ends session s at now because the budget it is charged
+// to is exhausted: a usage_limit_reached event, then deleted, from any state (paused and stopped
+// time is charged too). It is guarded like a sweep's change. OutcomeNone when s is deleted.
+func UsageLimitReached(s Session, now time.Time) Change {
+	b := begin(s, GuardObserved, ActorSweep, now)
+	if s.Status == StatusDeleted {
+		return b.c
+	}
+	b.move(StatusDeleted, EventUsageLimitReached, EventDeleted, ReasonUsageLimitReached)
+	return b.finish(OutcomeDelete, ReasonUsageLimitReached)
+}
