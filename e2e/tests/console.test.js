@@ -1,0 +1,317 @@
+// End-to-end tests of the console in headless Chromium against the real server: the seed's
+// workflow (Groups → a group → Group Settings → add, edit, delete), effective values and their
+// sources, validation, conflicts, and the user dashboard's countdown and usage bar.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, apiClient, must, screenshot } from '../lib/harness.js';
+
+let server;
+let browser;
+let admin;
+let alice;
+let aliceKey;
+let contractors;
+
+/** Marks the test as pending (a TODO, reported but not failing) when the API lacks a route. */
+async function pendingUnless(t, method, path, body) {
+  const r = await apiClient(server.url, server.adminKey)(method, path, body);
+  if (r.status === 404 && r.body?.error?.code === 'route_not_found') {
+    t.todo(`pending the API: ${method} /v1${path} is not served yet`);
+    return false;
+  }
+  return true;
+}
+
+async function newPage() {
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(10_000);
+  return page;
+}
+
+async function signIn(page, key, userID) {
+  await page.goto(`${server.url}/console/`);
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const userField = page.getByLabel('User ID');
+  const landed = page.getByRole('navigation', { name: 'Main' });
+  await Promise.race([userField.waitFor({ state: 'visible' }).catch(() => {}), landed.waitFor().catch(() => {})]);
+  if (userID && await userField.isVisible()) {
+    await userField.fill(userID);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await landed.waitFor();
+}
+
+function settingRow(page, name) {
+  return page.getByRole('region', { name: 'Group Settings' }).locator(`tr[data-setting="${name}"]`);
+}
+
+function effectiveRow(page, name) {
+  return page.getByRole('region', { name: 'Effective settings' }).locator(`tr[data-setting="${name}"]`);
+}
+
+describe('console', () => {
+  let adminPage;
+
+  before(async () => {
+    server = await startServer();
+    browser = await launchBrowser(server.url);
+    admin = must(apiClient(server.url, server.adminKey));
+    alice = await admin('POST', '/users', { username: 'alice' });
+    await admin('POST', '/users', { username: 'bob' });
+    aliceKey = (await admin('POST', `/users/${alice.user_id}/keys`, { role: 'user' })).secret;
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('the console is served with its own assets and a CSP that forbids other origins', async () => {
+    const res = await fetch(`${server.url}/console/`);
+    assert.equal(res.status, 200, `GET /console/ answered ${res.status}: the API must mount console.Handler() at /console/`);
+    assert.match(res.headers.get('content-type'), /^text\/html/);
+    const csp = res.headers.get('content-security-policy') || '';
+    for (const want of ["default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) {
+      assert.ok(csp.includes(want), `CSP ${csp} lacks ${want}`);
+    }
+    for (const [p, type] of [['js/app.js', /^text\/javascript/], ['console.css', /^text\/css/], ['favicon.svg', /^image\/svg\+xml/]]) {
+      const r = await fetch(`${server.url}/console/${p}`);
+      assert.equal(r.status, 200, `${p}: got ${r.status}`);
+      assert.match(r.headers.get('content-type'), type, `${p}: content type ${r.headers.get('content-type')}`);
+    }
+    const bare = await fetch(`${server.url}/console`, { redirect: 'manual' });
+    assert.ok([301, 307, 308].includes(bare.status), `GET /console: got ${bare.status}, want a redirect to /console/`);
+  });
+
+  test('admin signs in and sees the groups with priority and member count', async () => {
+    adminPage = await newPage();
+    await adminPage.goto(`${server.url}/console/`);
+    await adminPage.getByLabel('API key').waitFor();
+    await screenshot(adminPage, 'signin');
+    await signIn(adminPage, server.adminKey);
+    await adminPage.getByRole('heading', { name: 'Groups', level: 1 }).waitFor();
+    const row = adminPage.locator('tr[data-group="all-users"]');
+    await assert.doesNotReject(row.getByText('1000').waitFor());
+    await assert.doesNotReject(row.getByText('every user', { exact: true }).waitFor());
+  });
+
+  test('admin creates a group and re-prioritises it', async () => {
+    const page = adminPage;
+    await page.getByRole('button', { name: '+ New group' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New group' });
+    await dlg.getByLabel('Name').fill('Contractors');
+    await dlg.getByLabel('Priority').fill('50');
+    await dlg.getByLabel('Description').fill('External staff');
+    await dlg.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Contractors', level: 1 }).waitFor();
+    contractors = (await admin('GET', '/groups')).groups.find((g) => g.name === 'Contractors');
+    assert.equal(contractors.priority, 50);
+
+    await page.getByRole('button', { name: 'Edit group' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit Contractors' });
+    await edit.getByLabel('Priority').fill('10');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('priority 10', { exact: true }).waitFor();
+    assert.equal((await admin('GET', `/groups/${contractors.group_id}`)).priority, 10);
+  });
+
+  test('admin adds a setting from the catalog through the Group Settings panel and sees its value', async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings' });
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('keepalive_int');
+    const option = panel.locator('[role=option][data-name="keepalive_interval"]');
+    await option.waitFor();
+    const catalogSize = (await admin('GET', '/settings')).settings.length;
+    const shown = await panel.getByRole('option').allTextContents();
+    assert.ok(shown.length < catalogSize / 4, `the search filters the catalog: ${shown.length} of ${catalogSize} shown`);
+    assert.ok(shown.every((t) => t.toLowerCase().includes('keepalive_int')), 'every option shown matches the search');
+    const desc = (await admin('GET', '/settings')).settings.find((s) => s.name === 'keepalive_interval').description;
+    assert.ok((await option.textContent()).includes(desc), 'the option shows the description');
+    await option.click();
+    const input = panel.getByLabel('keepalive_interval (seconds)');
+    await input.fill('600');
+    await panel.getByText('= 10 min').waitFor();
+    await screenshot(page, 'setting-editor');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await settingRow(page, 'keepalive_interval').getByText('600 seconds').waitFor();
+    const stored = await admin('GET', `/groups/${contractors.group_id}/settings`);
+    assert.equal(stored.settings.keepalive_interval, 600);
+
+    // A boolean through its switch.
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('allow_kasm_stop');
+    await panel.locator('[role=option][data-name="allow_kasm_stop"]').click();
+    const sw = panel.getByRole('switch', { name: 'allow_kasm_stop' });
+    if (await sw.isChecked()) await sw.click();
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await settingRow(page, 'allow_kasm_stop').getByText('false').waitFor();
+  });
+
+  test("the effective value and its source change on the user's page", async () => {
+    const page = adminPage;
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'alice' }).click();
+    await page.getByRole('heading', { name: 'alice', level: 1 }).waitFor();
+    const row = effectiveRow(page, 'keepalive_interval');
+    await row.getByText('300 seconds').waitFor();
+    assert.match(await row.textContent(), /default/, 'before joining, the value is the default');
+
+    await page.getByLabel('Group to join').selectOption({ label: 'Contractors (priority 10)' });
+    await page.getByRole('button', { name: 'Add to group' }).click();
+    await effectiveRow(page, 'keepalive_interval').getByText('600 seconds').waitFor();
+    const from = effectiveRow(page, 'keepalive_interval').getByRole('link', { name: 'Contractors' });
+    await from.waitFor();
+    assert.match(await effectiveRow(page, 'keepalive_interval').textContent(), /priority 10/);
+    await screenshot(page, 'user');
+  });
+
+  test('an invalid value shows the API validation message next to the field', async () => {
+    const page = adminPage;
+    await page.goto(`${server.url}/console/#/groups/${contractors.group_id}`);
+    const panel = page.getByRole('region', { name: 'Group Settings' });
+    await panel.getByRole('button', { name: 'Edit keepalive_interval' }).click();
+    const input = panel.getByLabel('keepalive_interval (seconds)');
+    await input.fill('0');
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    await assert.doesNotReject(page.waitForSelector('input[aria-invalid="true"]'));
+    assert.equal(await input.getAttribute('aria-invalid'), 'true');
+    const errID = (await input.getAttribute('aria-describedby')).split(' ').pop();
+    const message = await page.locator(`#${errID}`).textContent();
+    assert.match(message, /keepalive_interval/, `the message next to the field names the setting: ${message}`);
+    await screenshot(page, 'validation-error');
+    assert.equal((await admin('GET', `/groups/${contractors.group_id}/settings`)).settings.keepalive_interval, 600, 'nothing was written');
+    await panel.getByRole('button', { name: 'Cancel' }).click();
+
+    // The structured editor of usage_limit reports the API's message on its hours field.
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('usage_limit');
+    await panel.locator('[role=option][data-name="usage_limit"]').click();
+    await panel.getByRole('switch', { name: 'Limit usage' }).click();
+    await panel.getByLabel('Limit type', { exact: true }).selectOption('per_user');
+    await panel.getByLabel('Interval', { exact: true }).selectOption('daily');
+    await panel.getByLabel('Hours', { exact: true }).fill('-2');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await assert.doesNotReject(panel.locator('input[aria-invalid="true"]').waitFor());
+    assert.equal(await panel.getByLabel('Hours', { exact: true }).getAttribute('aria-invalid'), 'true');
+    assert.match(await panel.getByRole('alert').first().textContent(), /usage_limit|hours/);
+    await panel.getByLabel('Hours', { exact: true }).fill('5');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await settingRow(page, 'usage_limit').getByText('5 h per user, daily').waitFor();
+  });
+
+  test('relation warnings are shown, and a stale version is explained with a reload', async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings' });
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('keepalive_expiration');
+    await panel.locator('[role=option][data-name="keepalive_expiration"]').click();
+    await panel.getByLabel('keepalive_expiration (seconds)').fill('900');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await panel.getByText('Relation warnings').waitFor();
+    assert.ok(await panel.locator('li[data-code="keepalive_expiration_too_short"]').count() === 1, 'the keepalive_expiration warning is listed');
+
+    // Someone else changes the group while the editor is open.
+    await panel.getByRole('button', { name: 'Edit keepalive_expiration' }).click();
+    await panel.getByLabel('keepalive_expiration (seconds)').fill('1800');
+    await admin('PUT', `/groups/${contractors.group_id}/settings/max_kasms_per_user`, { value: 3 });
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    await panel.getByText('This group was changed by someone else.').waitFor();
+    await screenshot(page, 'conflict');
+    await panel.getByRole('button', { name: 'Reload settings' }).click();
+    await panel.getByText(/Reloaded: the group is now at version/).waitFor();
+    await settingRow(page, 'max_kasms_per_user').waitFor();
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    await settingRow(page, 'keepalive_expiration').getByText('1800 seconds').waitFor();
+    await panel.getByText('Relation warnings').waitFor({ state: 'detached' });
+  });
+
+  test('admin deletes a setting and the change history shows it', async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings' });
+    await panel.getByRole('button', { name: 'Delete keepalive_interval' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Delete keepalive_interval?' });
+    await dlg.getByRole('button', { name: 'Delete setting' }).click();
+    await settingRow(page, 'keepalive_interval').waitFor({ state: 'detached' });
+    const stored = await admin('GET', `/groups/${contractors.group_id}/settings`);
+    assert.equal(stored.settings.keepalive_interval, undefined);
+    const history = page.getByRole('region', { name: 'Change history' });
+    await history.getByText('keepalive_interval').first().waitFor();
+    assert.ok(await history.getByText('unset').count() >= 1, 'the history shows the unset value');
+    await screenshot(page, 'group');
+  });
+
+  test('admin sees the users and the groups lists', async () => {
+    const page = adminPage;
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('tr[data-user]').first().waitFor();
+    assert.equal(await page.locator('tr[data-user]').count(), 2);
+    await screenshot(page, 'users');
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.locator(`tr[data-group="${contractors.group_id}"]`).getByText('1', { exact: true }).waitFor();
+    await screenshot(page, 'groups');
+  });
+
+  test('a user signs in and sees the countdown of a time-limited session tick', async (t) => {
+    await admin('PUT', `/groups/${contractors.group_id}/settings/session_time_limit`, { value: 900 });
+    if (!await pendingUnless(t, 'GET', `/sessions?user_id=${alice.user_id}`)) assert.fail('the sessions API is not served yet');
+    const started = await admin('POST', '/sessions', { user_id: alice.user_id, image_id: 'chrome', container: true });
+    assert.ok(started.time_limit_expires_at, 'the session has time_limit_expires_at');
+
+    const page = await newPage();
+    await signIn(page, aliceKey, alice.user_id);
+    await page.getByRole('heading', { name: /Welcome/, level: 1 }).waitFor();
+    const timer = page.getByRole('timer', { name: `Time left for session ${started.session_id}` });
+    await timer.waitFor();
+    const seconds = async () => {
+      const [m, s] = (await timer.textContent()).split(':').map(Number);
+      return m * 60 + s;
+    };
+    const first = await seconds();
+    assert.ok(first > 800 && first <= 900, `countdown starts near 15:00, got ${first} s`);
+    await page.waitForTimeout(2200);
+    const second = await seconds();
+    assert.ok(second < first && second >= first - 4, `the countdown ticks down: ${first} s then ${second} s`);
+
+    const card = page.getByRole('article', { name: `Session ${started.session_id}` });
+    assert.equal(await card.getByRole('button', { name: `Pause session ${started.session_id}` }).count(), 1, 'allow_kasm_pause is true: Pause shown');
+    assert.equal(await card.getByRole('button', { name: `Stop session ${started.session_id}` }).count(), 0, 'allow_kasm_stop is false: no Stop button');
+    assert.equal(await card.getByRole('button', { name: `Delete session ${started.session_id}` }).count(), 1, 'allow_kasm_delete is true: Delete shown');
+    await screenshot(page, 'dashboard');
+    await page.close();
+  });
+
+  test('a user sees their usage bar with the window and the source group', async (t) => {
+    if (!await pendingUnless(t, 'GET', `/users/${alice.user_id}/usage`)) assert.fail('the usage API is not served yet');
+    const page = await newPage();
+    await signIn(page, aliceKey, alice.user_id);
+    const usage = page.getByRole('region', { name: 'My usage' });
+    const bar = usage.getByRole('meter', { name: 'Usage' });
+    await bar.waitFor();
+    assert.equal(await bar.getAttribute('aria-valuemax'), '5');
+    await usage.getByText(/remaining of 5 h/).waitFor();
+    await usage.getByRole('link', { name: 'Contractors' }).waitFor();
+    await page.close();
+  });
+
+  test("admin filters the sessions and reads a session's event timeline", async (t) => {
+    if (!await pendingUnless(t, 'GET', '/sessions')) assert.fail('the sessions API is not served yet');
+    const page = adminPage;
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByLabel('User').selectOption({ label: 'alice' });
+    await page.getByLabel('Status').selectOption('running');
+    const link = page.locator('tr[data-session] a.mono').first();
+    await link.waitFor();
+    await screenshot(page, 'sessions');
+    await link.click();
+    const timeline = page.getByRole('list', { name: 'Session events' });
+    await timeline.locator('li[data-type="created"]').waitFor();
+    await screenshot(page, 'session');
+  });
+
+  test('nothing was loaded from another origin and no script failed', () => {
+    assert.deepEqual(browser.offsite, [], 'requests to other origins');
+    assert.deepEqual(browser.problems, [], 'page and console errors');
+  });
+});

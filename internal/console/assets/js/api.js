@@ -1,0 +1,126 @@
+// The API client: every call carries the key the user signed in with, held in sessionStorage
+// only (it is gone when the browser tab is closed).
+
+const STORE = 'wspolicy.console';
+
+// The API lives next to the console: /console/ → /v1 (keeping any stage prefix in front).
+export const apiBase = location.pathname.replace(/\/console(\/.*)?$/, '') + '/v1';
+
+/** An error answer of the API: {"error": {"code", "message", "field"}} with its status. */
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = detail.code || `http_${status}`;
+    this.field = detail.field || '';
+  }
+  /** True when the server has no such route (an API this server does not offer yet). */
+  get missingRoute() { return this.status === 404 && this.code === 'route_not_found'; }
+}
+
+/** The signed-in identity: {key, role, user_id, username} or null. */
+export function identity() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(STORE) || 'null');
+    return v && typeof v.key === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveIdentity(id) { sessionStorage.setItem(STORE, JSON.stringify(id)); }
+export function clearIdentity() { sessionStorage.removeItem(STORE); }
+
+/**
+ * Calls the API. opts: body (sent as JSON), version (sent as If-Match), key (overrides the
+ * stored key, for sign-in). Resolves to the parsed JSON (null for 204), rejects with ApiError.
+ */
+export async function api(method, path, opts = {}) {
+  const key = opts.key ?? identity()?.key;
+  const headers = { Accept: 'application/json' };
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.version) headers['If-Match'] = `"${opts.version}"`;
+  let res;
+  try {
+    res = await fetch(apiBase + path, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (e) {
+    throw new ApiError(0, { code: 'network', message: `The API did not answer (${e.message}).` });
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const err = new ApiError(res.status, data?.error || { message: `HTTP ${res.status} ${res.statusText}` });
+    if (res.status === 401 && !opts.key) window.dispatchEvent(new CustomEvent('wsp-unauthorized', { detail: err }));
+    throw err;
+  }
+  return data;
+}
+
+export const get = (path) => api('GET', path);
+
+/** Encodes one path segment. */
+export const seg = (s) => encodeURIComponent(s);
+
+/**
+ * Finds out who a key belongs to. Uses GET /v1/me when the server has it; otherwise an admin
+ * key is recognised by GET /v1/groups answering 200, and a user key needs its user id, which
+ * the caller supplies (userID) and GET /v1/users/{id} confirms.
+ * Resolves to {role, user_id, username} or rejects with ApiError; rejects with
+ * {needUserID: true} when a user id is needed and none was given.
+ */
+export async function whoami(key, userID) {
+  try {
+    const me = await api('GET', '/me', { key });
+    const role = me.role === 'admin' ? 'admin' : 'user';
+    let username = me.username || '';
+    const uid = me.user_id || '';
+    if (uid && !username) {
+      try { username = (await api('GET', `/users/${seg(uid)}`, { key })).username; } catch { /* optional */ }
+    }
+    return { role, user_id: uid, username, me: true };
+  } catch (e) {
+    if (!(e instanceof ApiError) || !(e.missingRoute || e.status === 405)) throw e;
+  }
+  try {
+    await api('GET', '/groups', { key });
+    return { role: 'admin', user_id: '', username: '', me: false };
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 403) throw e;
+  }
+  if (!userID) {
+    const err = new Error('user id needed');
+    err.needUserID = true;
+    throw err;
+  }
+  try {
+    const u = await api('GET', `/users/${seg(userID)}`, { key });
+    return { role: 'user', user_id: u.user_id, username: u.username, me: false };
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 403 || e.status === 404 || e.status === 400)) {
+      throw new ApiError(403, { code: 'not_your_user', message: `This key does not belong to user ${userID}.`, field: 'user_id' });
+    }
+    throw e;
+  }
+}
+
+let catalogCache = null;
+
+/** The settings catalog, read once per page load: a Map from name to entry. */
+export async function catalog() {
+  if (!catalogCache) {
+    catalogCache = get('/settings').then((d) => new Map((d.settings || []).map((s) => [s.name, s])))
+      .catch((e) => { catalogCache = null; throw e; });
+  }
+  return catalogCache;
+}

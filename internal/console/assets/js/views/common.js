@@ -1,0 +1,276 @@
+// Pieces several views share: page headers, error display, group forms, session tables.
+import { api, get, seg, ApiError } from '../api.js';
+import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
+import { timeEl, clock, hours, utc } from '../format.js';
+
+/** A page header with breadcrumbs, title, subtitle and actions. */
+export function pageHead(title, { crumbs, sub, actions } = {}) {
+  return h('div', { class: 'page-head' },
+    h('div', {},
+      crumbs ? h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, crumbs.flatMap((c, i) => [
+        i ? ' / ' : null, c.href ? h('a', { href: c.href }, c.label) : c.label])) : null,
+      h('h1', {}, title),
+      sub ? h('div', { class: 'sub' }, sub) : null),
+    actions ? h('div', { class: 'btn-row' }, actions) : null);
+}
+
+/** Shows an API error inside el (replacing what was there). */
+export function showError(el, err, prefix = '') {
+  el.replaceChildren(alertBox('error', prefix, err.message || String(err)));
+}
+
+/**
+ * The fields of a group (name, priority, description) with inline errors. Returns
+ * {el, values(), showError(err)}: showError puts an API error next to its field.
+ */
+export function groupFields(g = {}) {
+  const name = field('Name', h('input', { type: 'text', name: 'name', value: g.name || '', maxlength: '128', autocomplete: 'off' }));
+  const prio = field('Priority', h('input', { type: 'number', name: 'priority', value: g.priority ?? '', min: '1', max: '4095', step: '1', placeholder: '4095' }),
+    { help: '1 to 4095. Lower number = higher precedence. All Users is 1000.' });
+  const desc = field('Description', h('input', { type: 'text', name: 'description', value: g.description || '', maxlength: '1024', autocomplete: 'off' }));
+  const general = h('div', {});
+  const all = [name, prio, desc];
+  return {
+    el: h('div', {}, general, name.wrap, prio.wrap, desc.wrap),
+    values() {
+      const v = { name: name.input.value.trim(), description: desc.input.value };
+      const p = prio.input.value.trim();
+      if (p !== '') v.priority = Number(p);
+      return v;
+    },
+    clear() {
+      general.replaceChildren();
+      for (const f of all) setFieldError(f.input, f.error, '');
+    },
+    showError(err) {
+      const f = { name, priority: prio, description: desc }[err.field];
+      if (f) setFieldError(f.input, f.error, err.message);
+      else general.replaceChildren(alertBox('error', err.message));
+    },
+  };
+}
+
+/** The dialog that creates a group; resolves to the created group or null. */
+export async function createGroupDialog() {
+  const f = groupFields();
+  let created = null;
+  await modal('New group', f.el, [
+    { label: 'Cancel', value: '' },
+    { label: 'Create group', class: 'primary', value: 'ok', run: async () => {
+      f.clear();
+      const v = f.values();
+      if (!v.name) { f.showError({ field: 'name', message: 'Give the group a name.' }); return false; }
+      try {
+        created = await api('POST', '/groups', { body: v });
+        return true;
+      } catch (err) {
+        f.showError(err);
+        return false;
+      }
+    } },
+  ]);
+  return created;
+}
+
+/** The dialog that edits a group (rename, re-prioritise, describe); resolves to the new group or null. */
+export async function editGroupDialog(g) {
+  const f = groupFields(g);
+  let updated = null;
+  await modal(`Edit ${g.name}`, f.el, [
+    { label: 'Cancel', value: '' },
+    { label: 'Save', class: 'primary', value: 'ok', run: async () => {
+      f.clear();
+      const v = f.values();
+      const body = {};
+      if (v.name !== g.name) body.name = v.name;
+      if (v.priority !== undefined && v.priority !== g.priority) body.priority = v.priority;
+      if (v.description !== g.description) body.description = v.description;
+      if (!Object.keys(body).length) return true;
+      try {
+        updated = await api('PATCH', `/groups/${seg(g.group_id)}`, { body, version: g.version });
+        return true;
+      } catch (err) {
+        if (err.status === 412) {
+          f.showError({ message: 'Someone changed this group after you opened it. Nothing was saved: close this dialog, reload, and edit again.' });
+        } else {
+          f.showError(err);
+        }
+        return false;
+      }
+    } },
+  ]);
+  return updated;
+}
+
+/** Asks, then deletes a group; resolves true when deleted. */
+export async function deleteGroup(g) {
+  const ok = await confirmDialog(`Delete ${g.name}?`,
+    `The group and its ${g.member_count ?? 0} memberships are removed; its members then get these settings from their other groups or the defaults.`,
+    'Delete group');
+  if (!ok) return false;
+  try {
+    await api('DELETE', `/groups/${seg(g.group_id)}`, { version: g.version });
+    toast(`Deleted ${g.name}`);
+    return true;
+  } catch (err) {
+    await modal('Could not delete the group', h('p', {}, err.status === 412
+      ? 'The group changed after this page loaded. Reload and try again.' : err.message), [{ label: 'Close', value: '' }]);
+    return false;
+  }
+}
+
+/** A status badge of a session. */
+export const statusBadge = (s) => badge(s, s);
+
+/**
+ * A live countdown to a time (RFC 3339). The element updates every second until the page
+ * changes (ctx.onCleanup clears its timer).
+ */
+export function countdown(ctx, until, label) {
+  const end = new Date(until).getTime();
+  const el = h('span', { class: 'countdown', role: 'timer', 'aria-label': label, 'aria-live': 'off', title: `Ends ${utc(until)}` });
+  const tick = () => {
+    const left = end - Date.now();
+    el.textContent = left > 0 ? clock(left) : 'time is up';
+    el.classList.toggle('soon', left < 5 * 60 * 1000);
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  ctx.onCleanup(() => clearInterval(timer));
+  return el;
+}
+
+/** Which actions a session in a state allows, for a caller with the given permissions. */
+export function sessionActions(s, allow) {
+  const live = s.status !== 'deleted';
+  return {
+    pause: live && s.container && s.status === 'running' && allow.pause,
+    stop: live && s.container && (s.status === 'running' || s.status === 'paused') && allow.stop,
+    resume: s.status === 'paused' || s.status === 'stopped',
+    delete: live && allow.delete,
+  };
+}
+
+/** Runs a session action and reports its outcome; resolves true when it succeeded. */
+export async function runSessionAction(s, action) {
+  if (action === 'delete') {
+    const ok = await confirmDialog('Delete this session?', `Session ${s.session_id} (${s.image_id}) is ended and its workspace destroyed.`, 'Delete session');
+    if (!ok) return false;
+  }
+  try {
+    if (action === 'delete') await api('DELETE', `/sessions/${seg(s.session_id)}`);
+    else await api('POST', `/sessions/${seg(s.session_id)}/${action}`, { body: {} });
+    toast(`Session ${action === 'stop' ? 'stopped' : action === 'delete' ? 'deleted' : action + 'd'}`);
+    return true;
+  } catch (err) {
+    await modal(`Could not ${action} the session`, h('p', {}, err.message), [{ label: 'Close', value: '' }]);
+    return false;
+  }
+}
+
+/** The action buttons of a session. */
+export function sessionButtons(s, allow, after) {
+  const acts = sessionActions(s, allow);
+  const label = (a) => `${a[0].toUpperCase()}${a.slice(1)}`;
+  return h('div', { class: 'btn-row' }, ['pause', 'stop', 'resume', 'delete'].filter((a) => acts[a]).map((a) =>
+    h('button', { type: 'button', class: `small${a === 'delete' ? ' danger' : ''}`, 'aria-label': `${label(a)} session ${s.session_id}`,
+      onclick: async () => { if (await runSessionAction(s, a)) after(); } }, label(a))));
+}
+
+/** A table of sessions; opts.users maps user ids to usernames, opts.allow the permissions. */
+export function sessionsTable(ctx, sessions, { users, allow, after, showUser = true } = {}) {
+  const cols = [
+    { label: 'Session' }, showUser ? { label: 'User' } : null, { label: 'Image' }, { label: 'Status' },
+    { label: 'Created' }, { label: 'Expires' }, { label: 'Time limit' }, { label: 'Actions', class: 'actions' },
+  ].filter(Boolean);
+  const rows = sessions.map((s) => [
+    h('a', { href: `#/sessions/${encodeURIComponent(s.session_id)}`, class: 'mono' }, s.session_id),
+    showUser ? (users?.get(s.user_id) ? h('a', { href: `#/users/${encodeURIComponent(s.user_id)}` }, users.get(s.user_id)) : h('span', { class: 'mono' }, s.user_id)) : null,
+    h('div', {}, s.image_id, h('div', { class: 'value-hint' }, s.container ? 'container' : 'non-container')),
+    h('div', {}, statusBadge(s.status), s.status !== 'deleted' && s.connected === false ? h('div', { class: 'value-hint' }, 'disconnected') : null,
+      s.expiration_reason ? h('div', { class: 'value-hint' }, s.expiration_reason) : null),
+    timeEl(s.created_at),
+    s.status === 'deleted' || s.time_limit_expires_at ? h('span', { class: 'muted' }, '—') : h('div', {}, timeEl(s.expires_at), h('div', { class: 'value-hint' }, s.expiration_action ? `then ${s.expiration_action}` : '')),
+    s.time_limit_expires_at
+      ? (s.status === 'deleted' ? timeEl(s.time_limit_expires_at) : countdown(ctx, s.time_limit_expires_at, `Time left for session ${s.session_id}`))
+      : h('span', { class: 'muted' }, 'none'),
+    sessionButtons(s, allow || { pause: true, stop: true, delete: true }, after),
+  ].filter((c) => c !== null));
+  return table(cols, rows, { empty: 'No sessions.', label: 'Sessions', rowAttrs: (i) => ({ 'data-session': sessions[i].session_id }) });
+}
+
+/** Reads the sessions of a listing, following next_page_token up to max pages. */
+export async function listSessions(query, maxPages = 5) {
+  const out = [];
+  let token = '';
+  for (let i = 0; i < maxPages; i++) {
+    const q = new URLSearchParams(query);
+    if (token) q.set('page_token', token);
+    const d = await get(`/sessions?${q}`);
+    out.push(...(d.sessions || []));
+    token = d.next_page_token || '';
+    if (!token) break;
+  }
+  return { sessions: out, more: !!token };
+}
+
+/** The usage card body of a user: a bar of used/remaining hours, the window and the source. */
+export async function usagePanel(ctx, userID) {
+  const body = h('div', {});
+  let u;
+  try {
+    u = await get(`/users/${seg(userID)}/usage`);
+  } catch (err) {
+    if (err instanceof ApiError && err.missingRoute) {
+      body.append(h('p', { class: 'muted' }, 'This server does not report usage yet (GET /v1/users/{id}/usage).'));
+      return body;
+    }
+    throw err;
+  }
+  const limit = u.limit || {};
+  const src = u.source;
+  const srcEl = !src || src === 'default'
+    ? h('span', {}, 'default (no group sets usage_limit)')
+    : h('span', {}, h('a', { href: `#/groups/${encodeURIComponent(src.group_id)}` }, src.name), ` (priority ${src.priority})`);
+  if (!limit.type) {
+    add(body, h('p', {}, h('strong', {}, 'No usage limit. '), h('span', { class: 'muted' }, 'Sessions are not metered.')),
+      h('dl', { class: 'facts' }, h('dt', {}, 'Limit from'), h('dd', {}, srcEl)));
+    return body;
+  }
+  const total = limit.hours;
+  const asOf = new Date(u.as_of || Date.now()).getTime();
+  const open = u.open_sessions || 0;
+  const usedEl = h('span', { class: 'big' });
+  const remEl = h('span', {});
+  const fill = h('div', { class: 'bar-fill' });
+  const bar = h('div', { class: 'bar', role: 'meter', 'aria-label': 'Usage', 'aria-valuemin': '0', 'aria-valuemax': String(total) }, fill);
+  const update = () => {
+    // Open sessions keep charging between reads: extrapolate from as_of.
+    const used = Math.min(total, (u.hours_used || 0) + open * Math.max(0, Date.now() - asOf) / 3600000);
+    const rem = Math.max(0, total - used);
+    usedEl.textContent = `${hours(used)} used`;
+    remEl.textContent = `${hours(rem)} remaining of ${hours(total)}`;
+    const pct = total > 0 ? Math.min(100, (used / total) * 100) : 100;
+    fill.style.width = `${pct}%`;
+    fill.classList.toggle('high', pct >= 80 && pct < 100);
+    fill.classList.toggle('full', pct >= 100);
+    bar.setAttribute('aria-valuenow', String(Math.round(used * 1000) / 1000));
+    bar.setAttribute('aria-valuetext', `${hours(used)} used, ${hours(rem)} remaining`);
+  };
+  update();
+  if (open > 0) {
+    const t = setInterval(update, 5000);
+    ctx.onCleanup(() => clearInterval(t));
+  }
+  add(body,
+    u.exhausted ? alertBox('error', h('strong', {}, 'Usage limit reached. '), 'New sessions are refused until the window rolls over', u.window_end ? ` at ${utc(u.window_end)}.` : '.') : null,
+    h('div', { class: 'usage-figures' }, usedEl, remEl),
+    bar,
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Limit'), h('dd', {}, `${total} h ${limit.type === 'per_group' ? 'shared by all users whose limit comes from the group' : 'per user'}`),
+      h('dt', {}, 'Window'), h('dd', {}, limit.interval, ': ', u.window_start ? utc(u.window_start) : '—', ' → ', u.window_end ? utc(u.window_end) : 'forever'),
+      h('dt', {}, 'Limit from'), h('dd', {}, srcEl),
+      h('dt', {}, 'Open sessions'), h('dd', {}, String(open)),
+      u.exhausts_at ? [h('dt', {}, 'Runs out'), h('dd', {}, timeEl(u.exhausts_at))] : null));
+  return body;
+}

@@ -1,0 +1,253 @@
+// A group's page: details, the Group Settings panel (add from the catalog, edit, delete, relation
+// warnings, conflicts on a stale version), members and the change history.
+import { api, get, seg, catalog } from '../api.js';
+import { h, add, card, table, badge, alertBox, confirmDialog, toast, field, setFieldError } from '../dom.js';
+import { valueView, valueText, timeEl } from '../format.js';
+import { pageHead, editGroupDialog, deleteGroup } from './common.js';
+import { settingEditor } from './editor.js';
+
+export async function groupView(ctx) {
+  const gid = ctx.params[0];
+  const [group, gs, cat] = await Promise.all([get(`/groups/${seg(gid)}`), get(`/groups/${seg(gid)}/settings`), catalog()]);
+  if (!ctx.current()) return;
+  document.title = `${group.name} · Groups · wspolicy console`;
+  const builtin = group.group_id === 'all-users';
+
+  add(ctx.main, 
+    pageHead(group.name, {
+      crumbs: [{ label: 'Groups', href: '#/groups' }, { label: group.name }],
+      sub: h('span', {}, badge(`priority ${group.priority}`, 'prio'), ' ', h('span', { class: 'mono' }, group.group_id),
+        group.description ? ` · ${group.description}` : '', builtin ? ' · built-in: every user is a member' : ''),
+      actions: [
+        h('button', { type: 'button', onclick: async () => { if (await editGroupDialog({ ...group, version: panel.version() })) ctx.rerender(); } }, 'Edit group'),
+        builtin ? null : h('button', { type: 'button', class: 'danger', onclick: async () => {
+          if (await deleteGroup({ ...group, version: panel.version() })) location.hash = '#/groups';
+        } }, 'Delete group'),
+      ],
+    }));
+  const panel = settingsPanel(ctx, group, gs, cat);
+  add(ctx.main, panel.el);
+  const membersSlot = h('div', {});
+  const historySlot = h('div', {});
+  add(ctx.main, membersSlot, historySlot);
+  panel.onChange(() => renderHistory(ctx, group, historySlot));
+  await Promise.all([renderMembers(ctx, group, membersSlot), renderHistory(ctx, group, historySlot)]);
+}
+
+/** The Group Settings card. */
+function settingsPanel(ctx, group, initial, cat) {
+  const gid = group.group_id;
+  let state = { settings: initial.settings || {}, version: initial.version, warnings: initial.warnings || [] };
+  let changed = () => {};
+  const conflictSlot = h('div', { class: 'pad' });
+  const warningsSlot = h('div', { class: 'pad' });
+  const editorSlot = h('div', { class: 'pad' });
+  const tableSlot = h('div', {});
+
+  const apply = (res) => {
+    state = { settings: res.settings || {}, version: res.version, warnings: res.warnings || [] };
+    renderTable();
+    renderWarnings();
+    changed();
+  };
+
+  const reload = async () => {
+    apply(await get(`/groups/${seg(gid)}/settings`));
+  };
+
+  const showConflict = (sentVersion) => {
+    conflictSlot.replaceChildren(alertBox('warn',
+      h('strong', {}, 'This group was changed by someone else. '),
+      `Your change was not saved: it was made on version ${sentVersion} of the group, which is no longer current. Reload to see the current settings; what you typed stays in the editor so you can save it again.`,
+      h('div', { class: 'btn-row' }, h('button', { type: 'button', class: 'primary', onclick: async () => {
+        await reload();
+        conflictSlot.replaceChildren(alertBox('info', `Reloaded: the group is now at version ${state.version}. Check the current values, then save again.`));
+      } }, 'Reload settings'))));
+  };
+
+  /** Runs a write; handles 412 and returns true on success. err → onError(err) for the rest. */
+  const write = async (fn, onError) => {
+    const sent = state.version;
+    try {
+      apply(await fn(sent));
+      conflictSlot.replaceChildren();
+      return true;
+    } catch (err) {
+      if (err.status === 412) showConflict(sent);
+      else onError(err);
+      return false;
+    }
+  };
+
+  function renderWarnings() {
+    warningsSlot.replaceChildren();
+    if (!state.warnings.length) return;
+    warningsSlot.append(alertBox('warn', h('strong', {}, 'Relation warnings'), ' (the settings are saved, but probably not what you want):',
+      h('ul', {}, state.warnings.map((w) => h('li', { 'data-code': w.code }, w.message)))));
+  }
+
+  function renderTable() {
+    const names = Object.keys(state.settings).sort();
+    const warned = new Set(state.warnings.flatMap((w) => w.settings || []));
+    const rows = names.map((name) => {
+      const entry = cat.get(name) || { name, type: 'unknown' };
+      return [
+        h('div', {}, h('div', { class: 'setting-name' }, name, warned.has(name) ? h('span', {}, ' ', badge('⚠ warning', 'warn')) : null),
+          h('div', { class: 'setting-desc' }, entry.description || '')),
+        valueView(entry, state.settings[name]),
+        h('div', { class: 'btn-row' },
+          h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${name}`, onclick: () => openEditor(name, false) }, 'Edit'),
+          h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${name}`, onclick: () => removeSetting(name) }, 'Delete')),
+      ];
+    });
+    tableSlot.replaceChildren(table([{ label: 'Setting' }, { label: 'Value' }, { label: 'Actions', class: 'actions' }], rows, {
+      label: 'Group settings',
+      empty: 'This group sets nothing yet: its members get every setting from their other groups or the defaults. Use "Add setting".',
+      rowAttrs: (i) => ({ 'data-setting': names[i] }),
+    }));
+  }
+
+  async function removeSetting(name) {
+    const ok = await confirmDialog(`Delete ${name}?`,
+      `${group.name} stops setting ${name}. Its members then get it from their next group that sets it, or the default.`, 'Delete setting');
+    if (!ok) return;
+    const done = await write((v) => api('DELETE', `/groups/${seg(gid)}/settings/${seg(name)}`, { version: v }),
+      (err) => conflictSlot.replaceChildren(alertBox('error', err.message)));
+    if (done) toast(`Deleted ${name}`);
+  }
+
+  function openEditor(name, isNew) {
+    const entry = cat.get(name);
+    const current = Object.prototype.hasOwnProperty.call(state.settings, name) ? state.settings[name]
+      : (entry.all_users_value ?? entry.default);
+    const ed = settingEditor(entry, current);
+    const general = h('div', {});
+    const save = h('button', { type: 'submit', class: 'primary' }, isNew ? 'Add setting' : 'Save');
+    const form = h('form', { class: 'editor', novalidate: true, 'aria-label': `Edit ${name}`, onsubmit: async (e) => {
+      e.preventDefault();
+      general.replaceChildren();
+      const r = ed.read();
+      if (!r.ok) return;
+      save.disabled = true;
+      const ok = await write((v) => api('PUT', `/groups/${seg(gid)}/settings/${seg(name)}`, { body: { value: r.value }, version: v }),
+        (err) => {
+          if (err.status === 400 && (!err.field || err.field === name || err.field === 'value')) ed.showError(err.message);
+          else general.replaceChildren(alertBox('error', err.message));
+        });
+      save.disabled = false;
+      if (ok) {
+        editorSlot.replaceChildren();
+        toast(`Saved ${name}`);
+      }
+    } },
+    h('h2', {}, isNew ? `Add ${name}` : `Edit ${name}`, ' ', badge(entry.type), entry.rule === 'merged' ? h('span', {}, ' ', badge('merged across groups')) : null),
+    h('p', { class: 'setting-desc' }, entry.description),
+    general,
+    ed.el,
+    h('div', { class: 'btn-row' }, save, h('button', { type: 'button', onclick: () => editorSlot.replaceChildren() }, 'Cancel')));
+    editorSlot.replaceChildren(form);
+    ed.focus();
+  }
+
+  function openPicker() {
+    const available = [...cat.values()].filter((s) => !Object.prototype.hasOwnProperty.call(state.settings, s.name));
+    const search = h('input', { type: 'search', placeholder: 'Type to filter by name or description', autocomplete: 'off', spellcheck: 'false',
+      role: 'combobox', 'aria-expanded': 'true', 'aria-autocomplete': 'list' });
+    const list = h('div', { class: 'picker', role: 'listbox', 'aria-label': 'Settings you can add', id: `picker-${Date.now()}` });
+    search.setAttribute('aria-controls', list.id);
+    let shown = [];
+    let active = 0;
+    const mark = () => {
+      [...list.children].forEach((o, i) => o.setAttribute('aria-selected', String(i === active)));
+      const cur = list.children[active];
+      if (cur) { search.setAttribute('aria-activedescendant', cur.id); cur.scrollIntoView({ block: 'nearest' }); }
+    };
+    const render = () => {
+      const q = search.value.trim().toLowerCase();
+      shown = available.filter((s) => !q || s.name.toLowerCase().includes(q) || (s.description || '').toLowerCase().includes(q));
+      active = 0;
+      list.replaceChildren(...shown.map((s, i) => h('div', { role: 'option', id: `${list.id}-${i}`, 'aria-selected': 'false', 'data-name': s.name,
+        onclick: () => openEditor(s.name, true) },
+        h('span', { class: 'type' }, badge(s.type)),
+        h('div', { class: 'setting-name' }, s.name),
+        h('div', { class: 'setting-desc' }, s.description))));
+      if (!shown.length) list.append(h('div', { class: 'empty' }, available.length ? 'No setting matches.' : 'This group already sets every setting.'));
+      mark();
+    };
+    search.addEventListener('input', render);
+    search.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown') { active = Math.min(shown.length - 1, active + 1); mark(); e.preventDefault(); }
+      if (e.key === 'ArrowUp') { active = Math.max(0, active - 1); mark(); e.preventDefault(); }
+      if (e.key === 'Enter' && shown[active]) { e.preventDefault(); openEditor(shown[active].name, true); }
+      if (e.key === 'Escape') editorSlot.replaceChildren();
+    });
+    const f = field('Search settings', search, { help: `${available.length} settings this group does not set yet. Pick one to give it a value.` });
+    editorSlot.replaceChildren(h('div', { class: 'editor' },
+      h('h2', {}, 'Add a setting'), f.wrap, list,
+      h('div', { class: 'btn-row' }, h('button', { type: 'button', onclick: () => editorSlot.replaceChildren() }, 'Cancel'))));
+    render();
+    search.focus();
+  }
+
+  renderTable();
+  renderWarnings();
+  const el = card('Group Settings', {
+    label: 'Group Settings',
+    flush: true,
+    hint: 'the lowest priority number wins; volume_mapping merges',
+    actions: h('button', { type: 'button', class: 'primary', onclick: openPicker }, '+ Add setting'),
+  }, conflictSlot, warningsSlot, editorSlot, tableSlot);
+  return { el, version: () => state.version, onChange: (fn) => { changed = fn; } };
+}
+
+/** The members card: list, add by user, remove. */
+async function renderMembers(ctx, group, slot) {
+  const gid = group.group_id;
+  const builtin = gid === 'all-users';
+  const [{ members }, { users }] = await Promise.all([get(`/groups/${seg(gid)}/members`), get('/users')]);
+  if (!ctx.current()) return;
+  const ids = new Set(members.map((m) => m.user_id));
+  const err = h('p', { class: 'field-error', role: 'alert' });
+  const rows = members.map((m) => [
+    h('a', { href: `#/users/${encodeURIComponent(m.user_id)}` }, m.username),
+    h('span', { class: 'mono muted' }, m.user_id),
+    builtin ? h('span', { class: 'muted small' }, 'always') : h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove ${m.username} from ${group.name}`, onclick: async () => {
+      try {
+        await api('DELETE', `/groups/${seg(gid)}/members/${seg(m.user_id)}`);
+        toast(`Removed ${m.username}`);
+        await renderMembers(ctx, group, slot);
+      } catch (e) { err.textContent = e.message; }
+    } }, 'Remove'),
+  ]);
+  let adder = null;
+  if (!builtin) {
+    const candidates = users.filter((u) => !ids.has(u.user_id));
+    const select = h('select', { name: 'user' }, h('option', { value: '' }, candidates.length ? 'Choose a user…' : 'Every user is a member'),
+      candidates.map((u) => h('option', { value: u.user_id }, `${u.username} (${u.user_id})`)));
+    const f = field('User to add', select);
+    adder = h('form', { class: 'inline-fields', 'aria-label': 'Add member', onsubmit: async (e) => {
+      e.preventDefault();
+      setFieldError(select, f.error, '');
+      if (!select.value) { setFieldError(select, f.error, 'Choose a user.'); return; }
+      try {
+        await api('PUT', `/groups/${seg(gid)}/members/${seg(select.value)}`);
+        toast('Member added');
+        await renderMembers(ctx, group, slot);
+      } catch (e2) { setFieldError(select, f.error, e2.message); }
+    } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Add member')));
+  }
+  slot.replaceChildren(card('Members', { hint: builtin ? 'every user, always' : `${members.length}`, label: 'Members' },
+    adder, err,
+    table([{ label: 'Username' }, { label: 'User id' }, { label: '', class: 'actions' }], rows, { label: 'Members', empty: 'No members yet.' })));
+}
+
+/** The history card: who changed which setting, when, from what to what. */
+async function renderHistory(ctx, group, slot) {
+  const { history } = await get(`/groups/${seg(group.group_id)}/history`);
+  if (!ctx.current()) return;
+  const entries = [...history].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  const val = (v) => (v === null || v === undefined ? h('span', { class: 'muted' }, 'unset') : h('code', { class: 'value' }, valueText(v)));
+  const rows = entries.slice(0, 100).map((e) => [timeEl(e.at), h('span', { class: 'mono' }, e.actor), h('span', { class: 'setting-name' }, e.setting), val(e.old_value), val(e.new_value)]);
+  slot.replaceChildren(card('Change history', { hint: entries.length > 100 ? 'latest 100' : `${entries.length} changes`, flush: true, label: 'Change history' },
+    table([{ label: 'When' }, { label: 'Who' }, { label: 'Setting' }, { label: 'Old' }, { label: 'New' }], rows, { label: 'Change history', empty: 'No settings changes yet.' })));
+}

@@ -1,0 +1,111 @@
+// Sessions: the admin list with filters and actions, and one session's page with its timeline.
+import { get, seg, ApiError } from '../api.js';
+import { h, add, replace, card, badge, alertBox, field } from '../dom.js';
+import { timeEl, utc, humanSeconds } from '../format.js';
+import { pageHead, sessionsTable, listSessions, statusBadge, sessionButtons, countdown } from './common.js';
+
+const STATUSES = ['running', 'paused', 'stopped', 'deleted'];
+
+function notOffered(err) {
+  return err instanceof ApiError && err.missingRoute
+    ? alertBox('info', 'This server does not offer the sessions API yet (GET /v1/sessions).')
+    : alertBox('error', err.message);
+}
+
+export async function sessionsView(ctx) {
+  document.title = 'Sessions · wspolicy console';
+  const q = new URLSearchParams(location.hash.split('?')[1] || '');
+  const { users } = await get('/users');
+  if (!ctx.current()) return;
+  const names = new Map(users.map((u) => [u.user_id, u.username]));
+  const userSel = h('select', { name: 'user_id' }, h('option', { value: '' }, 'All users'),
+    users.map((u) => h('option', { value: u.user_id, selected: q.get('user_id') === u.user_id }, u.username)));
+  const statusSel = h('select', { name: 'status' }, h('option', { value: '' }, 'Any status'),
+    STATUSES.map((s) => h('option', { value: s, selected: q.get('status') === s }, s)));
+  const fu = field('User', userSel);
+  const fs = field('Status', statusSel);
+  const slot = h('div', {});
+  const load = async () => {
+    const query = {};
+    if (userSel.value) query.user_id = userSel.value;
+    if (statusSel.value) query.status = statusSel.value;
+    slot.replaceChildren(h('div', { class: 'empty' }, 'Loading…'));
+    try {
+      const { sessions, more } = await listSessions(query);
+      if (!ctx.current()) return;
+      const shown = sessions.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+      replace(slot, sessionsTable(ctx, shown, { users: names, after: load }),
+        more ? h('div', { class: 'empty' }, 'Showing the first pages only: narrow the filters to see the rest.') : null);
+    } catch (err) {
+      slot.replaceChildren(notOffered(err));
+    }
+  };
+  const form = h('form', { class: 'filters', 'aria-label': 'Filter sessions', onsubmit: (e) => { e.preventDefault(); load(); } },
+    fu.wrap, fs.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Apply filters')));
+  userSel.addEventListener('change', load);
+  statusSel.addEventListener('change', load);
+  add(ctx.main, 
+    pageHead('Sessions', { sub: 'Every workspace session; an administrator may pause, stop, resume or delete any of them.' }),
+    card('Sessions', { flush: true, label: 'Sessions' }, form, slot));
+  await load();
+}
+
+const EVENT_LABELS = {
+  created: 'Created', keepalive_expired: 'Keepalive expired', paused: 'Paused', stopped: 'Stopped', resumed: 'Resumed',
+  disconnected: 'Disconnected (idle)', time_limit_warning: 'Time limit warning', time_limit_reached: 'Time limit reached',
+  usage_limit_reached: 'Usage limit reached', deleted: 'Deleted',
+};
+
+export async function sessionView(ctx) {
+  const sid = ctx.params[0];
+  const admin = ctx.id.role === 'admin';
+  let s;
+  try {
+    s = await get(`/sessions/${seg(sid)}`);
+  } catch (err) {
+    add(ctx.main, pageHead('Session', { crumbs: [admin ? { label: 'Sessions', href: '#/sessions' } : { label: 'My workspace', href: '#/dashboard' }] }), notOffered(err));
+    return;
+  }
+  if (!ctx.current()) return;
+  document.title = `Session ${sid} · wspolicy console`;
+  let allow = { pause: true, stop: true, delete: true };
+  if (!admin) {
+    const eff = await get(`/users/${seg(s.user_id)}/effective-settings`);
+    const v = (n) => eff.settings?.[n]?.value === true;
+    allow = { pause: v('allow_kasm_pause'), stop: v('allow_kasm_stop'), delete: v('allow_kasm_delete') };
+  }
+  const facts = h('dl', { class: 'facts' },
+    h('dt', {}, 'Status'), h('dd', {}, statusBadge(s.status), s.expiration_reason ? ` (${s.expiration_reason})` : ''),
+    h('dt', {}, 'User'), h('dd', {}, admin ? h('a', { href: `#/users/${encodeURIComponent(s.user_id)}` }, s.user_id) : s.user_id),
+    h('dt', {}, 'Image'), h('dd', {}, s.image_id, s.container ? ' (container)' : ' (non-container)'),
+    h('dt', {}, 'Connected'), h('dd', {}, s.connected ? 'yes' : 'no'),
+    h('dt', {}, 'Created'), h('dd', {}, timeEl(s.created_at)),
+    h('dt', {}, 'Last keepalive'), h('dd', {}, timeEl(s.last_keepalive_at)),
+    h('dt', {}, 'Expires'), h('dd', {}, s.time_limit_expires_at ? 'by its time limit' : timeEl(s.expires_at), s.expiration_action ? ` · then ${s.expiration_action}` : ''),
+    h('dt', {}, 'Keepalive interval'), h('dd', {}, s.keepalive_interval ? `${s.keepalive_interval} s (${humanSeconds(s.keepalive_interval)})` : '—'),
+    h('dt', {}, 'Time limit'), h('dd', {}, s.time_limit_expires_at
+      ? [s.status === 'deleted' ? '' : countdown(ctx, s.time_limit_expires_at, `Time left for session ${s.session_id}`), ` ends ${utc(s.time_limit_expires_at)}`]
+      : 'none'));
+  const json = (title, v) => (v ? h('details', {}, h('summary', {}, title), h('pre', { class: 'json' }, JSON.stringify(v, null, 2))) : null);
+  const timeline = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  add(ctx.main, 
+    pageHead(`Session ${s.session_id}`, {
+      crumbs: [admin ? { label: 'Sessions', href: '#/sessions' } : { label: 'My workspace', href: '#/dashboard' }, { label: s.session_id }],
+      sub: h('span', {}, statusBadge(s.status), ' ', s.image_id),
+      actions: sessionButtons(s, allow, () => ctx.rerender()),
+    }),
+    h('div', { class: 'grid-2' },
+      card('Details', { label: 'Details' }, facts, json('Client settings', s.client_settings), json('Launch configuration', s.launch)),
+      card('Event history', { label: 'Event history' }, timeline)));
+  try {
+    const d = await get(`/sessions/${seg(sid)}/events`);
+    const events = (d.events || []).slice().sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+    timeline.replaceChildren(events.length ? h('ol', { class: 'timeline', 'aria-label': 'Session events' }, events.map((e) => h('li', { 'data-type': e.type },
+      h('div', { class: 'ev-head' }, h('span', { class: 'ev-type' }, EVENT_LABELS[e.type] || e.type),
+        e.status_before !== e.status_after && e.status_after ? h('span', {}, badge(e.status_before || '—'), ' → ', statusBadge(e.status_after)) : null),
+      h('div', { class: 'ev-meta' }, timeEl(e.at), ` · by ${e.actor}`, e.reason ? ` · ${e.reason}` : ''),
+      e.detail ? json('Detail', e.detail) : null))) : h('p', { class: 'muted' }, 'No events.'));
+  } catch (err) {
+    timeline.replaceChildren(notOffered(err));
+  }
+}
