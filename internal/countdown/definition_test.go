@@ -133,6 +133,13 @@ func TestDefinitionStates(t *testing.T) {
 			if r.MaxAttempts < 2 || r.BackoffRate <= 1 {
 				t.Errorf("Retry: got MaxAttempts %d BackoffRate %v, want ≥ 2 attempts with backoff > 1", r.MaxAttempts, r.BackoffRate)
 			}
+			notDue := false
+			for _, r := range s.Retry[1:] {
+				notDue = notDue || contains(r.ErrorEquals, NotDueErrorName)
+			}
+			if !notDue {
+				t.Errorf("Retry: got %+v, want a retrier for %q (the task fired early) after the Lambda one", s.Retry, NotDueErrorName)
+			}
 			if got := len(s.Catch) > 0; got != tc.wantCatch {
 				t.Errorf("has Catch: got %v, want %v", got, tc.wantCatch)
 			}
