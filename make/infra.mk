@@ -2,7 +2,8 @@
 # Included by the top-level Makefile; every path is relative to the repository root.
 #
 #   make lambdas            build/lambda/<name>/bootstrap for each function (linux/arm64)
-#   make node-tools         npm tools into .local/node: CDK CLI, cdklocal, asl-validator
+#   make node-tools         npm tools into .local/node: CDK CLI, cdklocal, asl-validator,
+#                           aws-local-stepfunctions
 #   make synth              CloudFormation template into cdk.out/
 #   make deploy             deploy to the AWS account/region of your credentials
 #   make destroy            delete the stack (the table is kept unless deployed otherwise)
@@ -27,6 +28,9 @@ LOCALSTACK_OUTPUTS ?= build/localstack/outputs.json
 INFRA_NODE_DIR := .local/node
 INFRA_NODE_BIN := $(INFRA_NODE_DIR)/node_modules/.bin
 INFRA_NODE_PKGS := aws-cdk@2.1148.1 aws-cdk-local@3.0.4 asl-validator@4.0.0
+# aws-local-stepfunctions runs the countdown definition in internal/countdown's tests. It declares
+# Node >= 22 but runs on Node 20 with the polyfill the test preloads (npm only warns).
+INFRA_NODE_PKGS += aws-local-stepfunctions@3.0.0
 INFRA_NODE_STAMP := $(INFRA_NODE_DIR)/.installed-$(subst @,-,$(subst $() ,_,$(INFRA_NODE_PKGS)))
 CDK := $(INFRA_NODE_BIN)/cdk
 
