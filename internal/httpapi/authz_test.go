@@ -12,7 +12,7 @@ import (
 // key, a revoked key, a user key on its own resources, a user key on another user's, an admin
 // key — and asserts the exact status. Every route of the table must appear here.
 func TestAuthorizationMatrix(t *testing.T) {
-	a := newAPITest(t)
+	a := newSessionAPITest(t)
 	group := a.createGroup("Matrix", 42)
 	owner := a.createUser("owner")
 	other := a.createUser("other")
@@ -20,8 +20,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	revokedID, revokedKey := a.issueKey(owner, policy.RoleUser)
 	mustAPIStatus(t, "revoke", a.do("DELETE", "/v1/users/"+owner+"/keys/"+revokedID, testAdminKey, nil), http.StatusNoContent)
 	spareKeyID, _ := a.issueKey(other, policy.RoleUser)
+	ownerSession := a.sessStart(testAdminKey, map[string]any{"user_id": owner, "image_id": "img"}).SessionID
+	otherSession := a.sessStart(testAdminKey, map[string]any{"user_id": other, "image_id": "img"}).SessionID
 
-	// {user} is the owner's id for the "own" caller and the other user's for everyone else.
+	// {user} is the owner's id for the "own" caller and the other user's for everyone else;
+	// {session} likewise one of their sessions. The session rows run in an order in which
+	// each action is allowed: pause, stop, resume, keepalive, delete.
 	routes := []struct {
 		pattern   string // the route table entry this row covers
 		path      string
@@ -51,6 +55,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 201, 0},
 		{"GET /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 200, 0},
 		{"DELETE /v1/users/{user_id}/keys/{key_id}", "/v1/users/{user}/keys/" + spareKeyID, nil, 204, 0},
+		{"GET /v1/me", "/v1/me", nil, 200, 0},
+		{"POST /v1/sessions", "/v1/sessions", `{"user_id": "{user}", "image_id": "img"}`, 201, 201},
+		{"GET /v1/sessions", "/v1/sessions?user_id={user}", nil, 200, 200},
+		{"GET /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},
+		{"GET /v1/sessions/{session_id}/events", "/v1/sessions/{session}/events", nil, 200, 200},
+		{"POST /v1/sessions/{session_id}/pause", "/v1/sessions/{session}/pause", nil, 200, 200},
+		{"POST /v1/sessions/{session_id}/stop", "/v1/sessions/{session}/stop", nil, 200, 200},
+		{"POST /v1/sessions/{session_id}/resume", "/v1/sessions/{session}/resume", nil, 200, 200},
+		{"POST /v1/sessions/{session_id}/keepalive", "/v1/sessions/{session}/keepalive", map[string]any{"idle_seconds": 1}, 200, 200},
+		{"DELETE /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},
+		{"POST /v1/sweeps", "/v1/sweeps", map[string]any{"dry_run": true}, 200, 0},
 		{"DELETE /v1/groups/{group_id}", "/v1/groups/" + group, nil, 204, 0},
 		{"DELETE /v1/users/{user_id}", "/v1/users/{user}", nil, 204, 0},
 	}
@@ -89,11 +104,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 		method, _, _ := strings.Cut(r.pattern, " ")
 		for _, c := range callers {
 			t.Run(r.pattern+"/"+c.name, func(t *testing.T) {
-				user := other
+				user, session := other, otherSession
 				if c.own {
-					user = owner
+					user, session = owner, ownerSession
 				}
-				path := strings.ReplaceAll(r.path, "{user}", user)
+				path := strings.NewReplacer("{user}", user, "{session}", session).Replace(r.path)
+				body := r.body
+				if b, ok := body.(string); ok {
+					body = strings.ReplaceAll(b, "{user}", user)
+				}
 				want := r.wantAdmin
 				switch {
 				case acc == accessPublic:
@@ -102,12 +121,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case c.key != ownerKey && c.key != testAdminKey:
 					want = http.StatusUnauthorized
 				case c.key == testAdminKey, acc == accessAnyKey:
-				case acc == accessSelfUser && c.own:
+				case (acc == accessSelfUser || acc == accessOwner) && c.own:
 					want = r.wantOwn
 				default:
 					want = http.StatusForbidden
 				}
-				res := a.do(method, path, c.key, r.body)
+				res := a.do(method, path, c.key, body)
 				if res.Status != want {
 					t.Fatalf("%s %s as %s: got %d %s, want %d", method, path, c.name, res.Status, res.Body, want)
 				}

@@ -52,16 +52,37 @@ func hostileBodies() map[string]string {
 		"one megabyte":          `{"name": "` + strings.Repeat("a", 1<<20) + `"}`,
 		"one megabyte of space": `{` + strings.Repeat(" ", 1<<20) + `}`,
 		"nul bytes":             "{\"name\":\"a\x00\"}",
+		"user_id number":        `{"user_id": 5, "image_id": "img"}`,
+		"user_id slash":         `{"user_id": "../u", "image_id": "img"}`,
+		"user_id huge":          `{"user_id": "` + strings.Repeat("u", 5000) + `", "image_id": "img"}`,
+		"image_id number":       `{"image_id": 5}`,
+		"image_id control":      "{\"image_id\": \"a\\u0000b\"}",
+		"image_id huge":         `{"image_id": "` + strings.Repeat("i", 5000) + `"}`,
+		"container string":      `{"image_id": "img", "container": "true"}`,
+		"idle_seconds negative": `{"idle_seconds": -1}`,
+		"idle_seconds string":   `{"idle_seconds": "5"}`,
+		"idle_seconds huge":     `{"idle_seconds": 1e999}`,
+		"idle_seconds null obj": `{"idle_seconds": {}}`,
+		"dry_run string":        `{"dry_run": "true"}`,
+		"dry_run number":        `{"dry_run": 1}`,
 	}
 }
 
 // TestHostileBodiesNeverYieldA500 throws malformed bodies at every route that reads one and
-// asserts a 4xx each time, then that the group the writes aimed at is exactly as before.
+// asserts a 4xx each time, then that the group and the session the writes aimed at are exactly
+// as before and no session was started.
 func TestHostileBodiesNeverYieldA500(t *testing.T) {
-	a := newAPITest(t)
+	a := newSessionAPITest(t)
 	group := a.createGroup("Target", 77)
 	user := a.createUser("target")
 	before := a.groupSettings(group)
+	session := a.sessStart(testAdminKey, map[string]any{"user_id": user, "image_id": "img"})
+	// Routes whose body is optional: an empty (or blank) body is a valid request there.
+	optional := map[string]bool{
+		"/v1/users/" + user + "/keys":                      true,
+		"/v1/sessions/" + session.SessionID + "/keepalive": true,
+		"/v1/sweeps": true,
+	}
 	writes := []struct{ method, path string }{
 		{"POST", "/v1/groups"},
 		{"PATCH", "/v1/groups/" + group},
@@ -72,6 +93,9 @@ func TestHostileBodiesNeverYieldA500(t *testing.T) {
 		{"PUT", "/v1/groups/" + group + "/settings/allow_kasm_audio"},
 		{"POST", "/v1/users"},
 		{"POST", "/v1/users/" + user + "/keys"},
+		{"POST", "/v1/sessions"},
+		{"POST", "/v1/sessions/" + session.SessionID + "/keepalive"},
+		{"POST", "/v1/sweeps"},
 	}
 	for _, w := range writes {
 		for name, body := range hostileBodies() {
@@ -79,7 +103,7 @@ func TestHostileBodiesNeverYieldA500(t *testing.T) {
 				res := a.do(w.method, w.path, testAdminKey, body)
 				if res.Status < 400 || res.Status >= 500 {
 					// An empty body is fine where the body is optional.
-					if !(w.path == "/v1/users/"+user+"/keys" && strings.TrimSpace(body) == "" && res.Status == http.StatusCreated) {
+					if !(optional[w.path] && strings.TrimSpace(body) == "" && res.Status < 300) {
 						t.Fatalf("got %d %.300s, want a 4xx", res.Status, res.Body)
 					}
 				}
@@ -92,6 +116,16 @@ func TestHostileBodiesNeverYieldA500(t *testing.T) {
 	after := a.groupSettings(group)
 	if after.Version != before.Version || len(after.Settings) != 0 {
 		t.Fatalf("target group after hostile writes: got %d settings at version %d, want none at version %d", len(after.Settings), after.Version, before.Version)
+	}
+	if got := a.sessGet(session.SessionID); got.Status != "running" || !got.Connected {
+		t.Fatalf("target session after hostile writes: got %s connected=%v, want running and connected", got.Status, got.Connected)
+	}
+	res := a.do("GET", "/v1/sessions", testAdminKey, nil)
+	mustAPIStatus(t, "list sessions", res, http.StatusOK)
+	var list sessionListView
+	res.json(t, &list)
+	if len(list.Sessions) != 1 {
+		t.Fatalf("sessions after hostile writes: got %d, want only the target", len(list.Sessions))
 	}
 }
 
@@ -113,6 +147,9 @@ func TestMalformedIDsNeverReachTheDatabase(t *testing.T) {
 		{"nul", "GET", "/v1/users/a%00/effective-settings", "invalid_id", "user_id"},
 		{"member user", "PUT", "/v1/groups/g_1/members/%3Cscript%3E", "invalid_id", "user_id"},
 		{"key id", "DELETE", "/v1/users/u_1/keys/k%24", "invalid_id", "key_id"},
+		{"session id", "GET", "/v1/sessions/s%2F1", "invalid_id", "session_id"},
+		{"keepalive session id", "POST", "/v1/sessions/" + long + "/keepalive", "invalid_id", "session_id"},
+		{"deleted session id", "DELETE", "/v1/sessions/_s", "invalid_id", "session_id"},
 		{"unknown setting", "PUT", "/v1/groups/g_1/settings/%00", "unknown_setting", "\x00"},
 		{"setting with dots", "DELETE", "/v1/groups/g_1/settings/control_panel..x", "unknown_setting", "control_panel..x"},
 	}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sweep"
 )
 
 // Config is what the API needs from its caller.
@@ -31,6 +33,10 @@ type Config struct {
 	// KeyCacheTTL is how long a verified key is trusted without a database read: 0 means 30s,
 	// more than 60s is capped at 60s, negative disables the cache.
 	KeyCacheTTL time.Duration
+	// Sessions runs the session lifecycle; nil makes the session routes answer 503.
+	Sessions *sessions.Service
+	// Sweeper runs POST /v1/sweeps; nil makes that route answer 503.
+	Sweeper *sweep.Sweeper
 }
 
 // access says who may call a route.
@@ -41,6 +47,7 @@ const (
 	accessAnyKey                 // any valid key
 	accessAdmin                  // an admin key
 	accessSelfUser               // an admin key, or a user key whose user is the {user_id} of the path
+	accessOwner                  // any valid key; the handler lets a user key act only on its own user's sessions
 )
 
 // route is one entry of the routing table: a net/http pattern, who may call it, and a handler
@@ -53,12 +60,14 @@ type route struct {
 
 // server holds the dependencies every handler shares.
 type server struct {
-	dir    policy.Directory
-	clock  policy.Clock
-	log    *slog.Logger
-	auth   *keyAuth
-	mux    *http.ServeMux
-	routes []route
+	dir      policy.Directory
+	sessions *sessions.Service
+	sweeper  *sweep.Sweeper
+	clock    policy.Clock
+	log      *slog.Logger
+	auth     *keyAuth
+	mux      *http.ServeMux
+	routes   []route
 }
 
 // New builds the API handler. It panics when cfg.Directory is nil, a wiring mistake.
@@ -70,7 +79,7 @@ func newServer(cfg Config) *server {
 	if cfg.Directory == nil {
 		panic("httpapi: Config.Directory is nil")
 	}
-	s := &server{dir: cfg.Directory, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &server{dir: cfg.Directory, sessions: cfg.Sessions, sweeper: cfg.Sweeper, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
 	}
@@ -92,6 +101,8 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.groupRoutes()...)
 	rs = append(rs, s.userRoutes()...)
 	rs = append(rs, s.keyRoutes()...)
+	rs = append(rs, s.sessionRoutes()...)
+	rs = append(rs, s.sweepRoutes()...)
 	return rs
 }
 
@@ -101,6 +112,7 @@ func (s *server) metaRoutes() []route {
 		{"GET /v1/health", accessPublic, s.handleHealth},
 		{"GET /v1/openapi.json", accessPublic, s.handleOpenAPI},
 		{"GET /v1/settings", accessAnyKey, s.handleCatalog},
+		{"GET /v1/me", accessAnyKey, s.handleMe},
 	}
 }
 
@@ -111,6 +123,26 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) handleCatalog(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"settings": settings.Catalog()})
+	return nil
+}
+
+// meView is the answer of GET /v1/me: who the key belongs to. user_id is null for the
+// ADMIN_API_KEY, which belongs to no user.
+type meView struct {
+	Role   policy.Role `json:"role"`
+	UserID *string     `json:"user_id"`
+	KeyID  string      `json:"key_id"`
+}
+
+// handleMe tells a client (the browser console) what its key is; the key comes from the
+// cache, so it adds no database read.
+func (s *server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r)
+	v := meView{Role: c.Role, KeyID: c.KeyID}
+	if c.UserID != "" {
+		v.UserID = &c.UserID
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -203,7 +235,7 @@ func (s *server) wrap(rt route) http.Handler {
 // authorize checks the route's access rule against the authenticated caller.
 func authorize(a access, r *http.Request) error {
 	switch a {
-	case accessPublic, accessAnyKey:
+	case accessPublic, accessAnyKey, accessOwner:
 		return nil
 	case accessAdmin:
 		if callerOf(r).isAdmin() {

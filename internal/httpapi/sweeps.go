@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"wspolicy/internal/policy"
+	"wspolicy/internal/sweep"
+)
+
+// sweepRoutes are the routes of sweeps: an administrator runs one now, or a dry run.
+func (s *server) sweepRoutes() []route {
+	return []route{
+		{"POST /v1/sweeps", accessAdmin, s.handleSweep},
+	}
+}
+
+// sweepBody is the optional body of POST /v1/sweeps.
+type sweepBody struct {
+	DryRun *bool `json:"dry_run"`
+}
+
+// handleSweep runs one sweep in the request and answers with its report. Overlapping with the
+// scheduled sweeps is safe: every change a sweep makes is guarded, so each happens once.
+func (s *server) handleSweep(w http.ResponseWriter, r *http.Request) error {
+	if s.sweeper == nil {
+		return policy.Errorf(policy.KindUnavailable, "sweeps_unavailable", "this server runs without the sweeper")
+	}
+	var body sweepBody
+	if err := decodeJSONBody(w, r, &body, false); err != nil {
+		return err
+	}
+	rep, err := s.sweeper.Run(r.Context(), sweep.Options{DryRun: body.DryRun != nil && *body.DryRun})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
