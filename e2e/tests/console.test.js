@@ -167,6 +167,22 @@ describe('console', () => {
     await screenshot(page, 'user');
   });
 
+  test("ties on priority and relation warnings are flagged on the user's page", async () => {
+    const bob = (await admin('GET', '/users')).users.find((u) => u.username === 'bob');
+    for (const [name, minutes] of [['Tie A', 30], ['Tie B', 45]]) {
+      const g = await admin('POST', '/groups', { name, priority: 20 });
+      await admin('PUT', `/groups/${g.group_id}/settings/idle_disconnect`, { value: minutes });
+      await admin('PUT', `/groups/${g.group_id}/members/${bob.user_id}`);
+    }
+    const page = adminPage;
+    await page.goto(`${server.url}/console/#/users/${bob.user_id}`);
+    const row = effectiveRow(page, 'idle_disconnect');
+    await row.getByText('⚠ tie').waitFor();
+    const region = page.getByRole('region', { name: 'Effective settings' });
+    await region.locator('li[data-code="priority_tie"]').waitFor();
+    assert.match(await row.textContent(), /Tie [AB]/, 'the row names the group that won the tie');
+  });
+
   test('an invalid value shows the API validation message next to the field', async () => {
     const page = adminPage;
     await page.goto(`${server.url}/console/#/groups/${contractors.group_id}`);

@@ -128,7 +128,12 @@ export async function confirmDialog(title, message, confirmLabel, danger = true)
 
 /** A short-lived message in the corner. */
 export function toast(message) {
-  const t = h('div', { class: 'toast', role: 'status' }, message);
-  document.body.appendChild(t);
+  let box = document.getElementById('toasts');
+  if (!box) {
+    box = h('div', { id: 'toasts', class: 'toasts', role: 'status', 'aria-live': 'polite' });
+    document.body.appendChild(box);
+  }
+  const t = h('div', { class: 'toast' }, message);
+  box.appendChild(t);
   setTimeout(() => t.remove(), 3500);
 }
