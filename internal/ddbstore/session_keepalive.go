@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,10 @@ type keepaliveExpr struct {
 	names             map[string]string
 }
 
+// keepaliveUsageClause is the usage gate of the keepalive's condition: no usage deadline, or
+// one not reached yet.
+const keepaliveUsageClause = "(#ud = :zero OR #ud > :now)"
+
 var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
 	for _, timeLimited := range []bool{false, true} {
 		for _, owner := range []bool{false, true} {
@@ -38,7 +43,7 @@ var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
 			}
 			e := keepaliveExpr{
 				update:    "SET #lk = :now, #conn = :t",
-				condition: "attribute_exists(#pk) AND #st = :running AND (#ud = :zero OR #ud > :now) AND #idle > :idle",
+				condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
 				names:     names,
 			}
 			if !timeLimited {
@@ -89,8 +94,10 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	}
 	now = lifecycle.Millis(now)
 	timeLimited := ss.timeLimited.has(id)
+	var refresh *usageRefresh
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited)
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, refresh)
+		refresh = nil
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
@@ -115,10 +122,25 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 		if err := v.Err(id); err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
+		if v == lifecycle.KeepaliveUsageReached && old.Budget != "" {
+			// The gate is the budget's deadline as of the session's start: other sessions
+			// may have ended since. The ledger decides; when it is not exhausted the
+			// keepalive goes ahead and moves the gate to the ledger's deadline.
+			d, exhausted, err := ss.usageDeadlineOf(ctx, old, now)
+			if err != nil {
+				return lifecycle.KeepaliveResult{}, err
+			}
+			if !exhausted {
+				refresh = &usageRefresh{old: msOf(old.UsageDeadline), deadline: d}
+				old.UsageDeadline = timeOfMs(d)
+				v = lifecycle.JudgeKeepalive(old, found, userID, now, idle)
+			}
+		}
 		switch v {
 		case lifecycle.KeepaliveUsageReached:
 			return v.Result(old), nil
 		case lifecycle.KeepaliveIdle:
+			refresh = nil // an idle keepalive extends nothing; the next active one refreshes
 			c := lifecycle.Disconnect(old, now)
 			if c.None() {
 				return v.Result(old), nil // already disconnected: nothing to write
@@ -139,9 +161,14 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	return lifecycle.KeepaliveResult{}, retryLater("session " + id)
 }
 
+// usageRefresh moves a budgeted session's usage gate (usage_deadline_ms) from old to deadline
+// as part of a keepalive write, conditional on it still being old.
+type usageRefresh struct{ old, deadline int64 }
+
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
-// old item (empty when the session does not exist).
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited bool) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+// old item (empty when the session does not exist). With refresh, the write also moves the
+// usage gate, and its condition requires the gate as read instead of one not yet passed.
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -159,6 +186,15 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	}
 	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")]
 	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
+	if refresh != nil {
+		in.UpdateExpression = aws.String(e.update + ", #ud = :ud")
+		in.ConditionExpression = aws.String(strings.Replace(e.condition, keepaliveUsageClause, "#ud = :udold", 1))
+		values[":ud"] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(refresh.deadline, 10)}
+		values[":udold"] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(refresh.old, 10)}
+		if timeLimited {
+			delete(values, ":zero") // only the usage clause used it
+		}
+	}
 	if !timeLimited {
 		values[":shard"] = &ddbtypes.AttributeValueMemberS{Value: dueShard(id)}
 	}

@@ -103,15 +103,31 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 // DueSessions returns one page of the sessions of due shard shard (0 ≤ shard <
 // tabledef.DueShards) whose due time is at or before now, read from the sparse Due index
 // (eventually consistent: every change the sweep makes is guarded, so a stale entry is only
-// skipped). Only due sessions are read. pageToken continues where the previous page stopped.
+// skipped). Only due sessions are read; due budget ledgers on the page are left out (DueItems
+// returns both). pageToken continues where the previous page stopped.
 func (ss *SessionStore) DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error) {
+	out, err := ss.dueQuery(ctx, now, shard, pageToken)
+	if err != nil {
+		return lifecycle.Page{}, err
+	}
+	items := out.Items[:0:0]
+	for _, item := range out.Items {
+		if !isBudgetItem(item) {
+			items = append(items, item)
+		}
+	}
+	return sessionPage(items, out.LastEvaluatedKey)
+}
+
+// dueQuery reads one page of due shard shard up to now (zero: everything in the shard).
+func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, pageToken string) (*dynamodb.QueryOutput, error) {
 	if shard < 0 || shard >= tabledef.DueShards {
-		return lifecycle.Page{}, fmt.Errorf("due shard %d out of range", shard)
+		return nil, fmt.Errorf("due shard %d out of range", shard)
 	}
 	name := dueShardName(shard)
 	start, err := decodePageToken(pageToken, map[string]string{attrPK: "", attrSK: "", attrDueShard: name, attrDueAt: ""})
 	if err != nil {
-		return lifecycle.Page{}, err
+		return nil, err
 	}
 	until := int64(math.MaxInt64)
 	if !now.IsZero() {
@@ -132,9 +148,9 @@ func (ss *SessionStore) DueSessions(ctx context.Context, now time.Time, shard in
 		ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return lifecycle.Page{}, fmt.Errorf("due sessions of shard %d: %w", shard, storeError(err))
+		return nil, fmt.Errorf("due items of shard %d: %w", shard, storeError(err))
 	}
-	return sessionPage(out.Items, out.LastEvaluatedKey)
+	return out, nil
 }
 
 func sessionPage(items []map[string]ddbtypes.AttributeValue, last map[string]ddbtypes.AttributeValue) (lifecycle.Page, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -14,6 +15,7 @@ import (
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
+	"wspolicy/internal/usage"
 )
 
 // SessionStore keeps sessions, their events (the outbox) and re-sync markers in the table.
@@ -22,11 +24,25 @@ import (
 type SessionStore struct {
 	st          *Store
 	timeLimited *idSet
+	log         *slog.Logger
+}
+
+// SessionOption configures a SessionStore.
+type SessionOption func(*SessionStore)
+
+// WithLogger sets where the store reports inconsistencies it works around (a session charged
+// to a budget whose ledger is missing); the default is slog.Default().
+func WithLogger(l *slog.Logger) SessionOption {
+	return func(ss *SessionStore) { ss.log = l }
 }
 
 // NewSessionStore returns the session store on the named table.
-func NewSessionStore(db *dynamodb.Client, table string) *SessionStore {
-	return &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize)}
+func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
+	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), log: slog.Default()}
+	for _, o := range opts {
+		o(ss)
+	}
+	return ss
 }
 
 // Bounds of the session store's retry loops.
@@ -55,11 +71,28 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 // StartSession writes a new session and its created event in one transaction with the
 // increment of the user's active_sessions, which must stay within s.Lifetime.MaxSessions: a
 // full user gets KindConflict "max_sessions_reached", a missing user KindNotFound "user_not_found".
+// The session is charged to no budget (see StartCharged).
 func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
-	if err := ss.startSession(ctx, s, created); err != nil {
+	if _, err := ss.startSession(ctx, s, created, usage.Budget{}); err != nil {
 		return fmt.Errorf("start session for user %s: %w", s.UserID, err)
 	}
 	return nil
+}
+
+// StartCharged is StartSession for a session charged to budget b (nothing is charged when b is
+// not Limited): in the same transaction it charges the session to b's ledger from
+// s.CreatedAt and adds the session to the budget's members — 5 items however many sessions
+// share the budget, plus one read of the ledger. A budget exhausted at s.CreatedAt refuses
+// the start with KindForbidden "usage_limit_reached". Concurrent starts and ends on the budget
+// make it re-read the ledger and try again (with jitter); when they keep winning it gives up
+// with KindUnavailable "retry_later". It returns the session as written: Budget b.Key and
+// UsageDeadline the budget's deadline (zero when it cannot run out with the sessions open).
+func (ss *SessionStore) StartCharged(ctx context.Context, s lifecycle.Session, created lifecycle.Event, b usage.Budget) (lifecycle.Session, error) {
+	s, err := ss.startSession(ctx, s, created, b)
+	if err != nil {
+		return lifecycle.Session{}, fmt.Errorf("start session for user %s: %w", s.UserID, err)
+	}
+	return s, nil
 }
 
 func errMaxSessions(userID string, max int64) *policy.Error {
@@ -67,43 +100,86 @@ func errMaxSessions(userID string, max int64) *policy.Error {
 		"user %s already has %d sessions, the most max_kasms_per_user allows", userID, max)
 }
 
-func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
+// Items of the start transaction, by index.
+const (
+	startItemUser = iota
+	startItemSession
+	startItemEvent
+	startItemLedger
+	startItemMember
+)
+
+func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event, b usage.Budget) (lifecycle.Session, error) {
 	max := s.Lifetime.MaxSessions
 	if max <= 0 {
-		return errMaxSessions(s.UserID, 0)
+		return s, errMaxSessions(s.UserID, 0)
 	}
 	active := expression.Name(userAttrActiveSessions)
-	tx := ss.st.newTx()
-	tx.update(userKey(s.UserID),
-		expression.Add(active, expression.Value(1)),
-		allOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
-	tx.put(newSessionRecord(s), itemAbsent())
-	tx.put(newEventRecord(created), itemAbsent())
-	for attempt := 1; ; attempt++ {
+	for attempt, ledgerRaces := 1, 0; ; {
+		tx := ss.st.newTx()
+		tx.update(userKey(s.UserID),
+			expression.Add(active, expression.Value(1)),
+			allOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
+		var ledgerTx *txWrites
+		if b.Limited() {
+			// The ledger part is built first: the session carries the deadline it gives.
+			cur, err := ss.st.readLedger(ctx, b.Key)
+			if err != nil {
+				return s, err
+			}
+			now := msOf(s.CreatedAt)
+			if usage.Exhausted(cur.Ledger, b.Interval, b.LimitMs, now) {
+				return s, errUsageLimitReached(s.UserID, b, now)
+			}
+			ledgerTx = ss.st.newTx()
+			d := ledgerTx.writeLedger(b, usage.Start(cur.Ledger, b.Interval, now), cur.Version, now)
+			s.Budget, s.UsageDeadline = b.Key, timeOfMs(d)
+			s.DueAt = lifecycle.NextDue(s)
+			ledgerTx.put(newBudgetMemberRecord(b.Key, s), itemAbsent())
+		}
+		tx.put(newSessionRecord(s), itemAbsent())
+		tx.put(newEventRecord(created), itemAbsent())
+		if ledgerTx != nil {
+			tx.items = append(tx.items, ledgerTx.items...)
+			tx.fail(ledgerTx.err)
+		}
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
-			return nil
+			return s, nil
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := conditionFailedAt(err, startItemUser); failed {
 			var u activeSessionsRecord
 			found, derr := decodeOld(old, &u)
 			switch {
 			case derr != nil:
-				return derr
+				return s, derr
 			case !found || u.UserID == "" || u.Deleting:
-				return errUserNotFound(s.UserID)
+				return s, errUserNotFound(s.UserID)
 			}
-			return errMaxSessions(s.UserID, max)
+			return s, errMaxSessions(s.UserID, max)
 		}
-		if _, failed := conditionFailedAt(err, 1); failed {
-			return policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
+		_, sessionExists := conditionFailedAt(err, startItemSession)
+		_, memberExists := conditionFailedAt(err, startItemMember)
+		if sessionExists || (ledgerTx != nil && memberExists) {
+			return s, policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
+		}
+		if _, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
+			// Only the ledger's version changed: a concurrent start or end on the budget.
+			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
+				return s, retryLater("the ledger of budget " + b.Key)
+			}
+			if err := pause(ctx, ledgerRaces); err != nil {
+				return s, err
+			}
+			continue
 		}
 		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxStartAttempts {
-			return err
+			return s, err
 		}
 		if err := pause(ctx, attempt); err != nil {
-			return err
+			return s, err
 		}
+		attempt++
 	}
 }
 
@@ -155,10 +231,14 @@ func (ss *SessionStore) Events(ctx context.Context, sessionID string) ([]lifecyc
 
 // Transition applies a change exactly once: one conditional write of the session (guarded by
 // what was observed, see lifecycle.Guard), the change's events as new items, and — when the
-// session becomes deleted — the decrement of the user's active_sessions, all in one
-// transaction (a single UpdateItem when there is no event and no deletion). A failed guard is
-// KindConflict "session_changed" (somebody else acted first), or KindNotFound when the session
-// is gone. A change with OutcomeNone writes nothing.
+// session becomes deleted — the decrement of the user's active_sessions and, for a session
+// charged to a budget, the end of its charge in the budget's ledger (charged until c.At) and
+// the removal of its membership item, all in one transaction (a single UpdateItem when there
+// is no event and no deletion). A failed guard is KindConflict "session_changed" (somebody
+// else acted first), or KindNotFound when the session is gone. A change with OutcomeNone
+// writes nothing. When only the ledger's version changed (a concurrent start or end on the
+// budget) the ledger is read again and the transaction retried; when that keeps happening,
+// KindUnavailable "retry_later" and nothing is written.
 func (ss *SessionStore) Transition(ctx context.Context, c lifecycle.Change) error {
 	if c.None() {
 		return nil
@@ -177,16 +257,25 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		return ss.updateSession(ctx, id, upd, cond)
 	}
 	decrement := c.Ends()
-	for {
+	charged := c.Ends() && c.Before.Budget != ""
+	for ledgerRaces := 0; ; {
 		tx := ss.st.newTx()
 		tx.update(sessionKey(id), upd, cond)
 		for _, e := range c.Events {
 			tx.put(newEventRecord(e), itemAbsent())
 		}
+		userItem, ledgerItem, memberItem := -1, -1, -1
 		if decrement {
+			userItem = len(tx.items)
 			active := expression.Name(userAttrActiveSessions)
 			tx.update(userKey(c.Before.UserID), expression.Set(active, active.Minus(expression.Value(1))),
 				active.GreaterThan(expression.Value(0)))
+		}
+		if charged {
+			var err error
+			if ledgerItem, memberItem, err = ss.addEndCharge(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
@@ -195,10 +284,24 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		if old, failed := conditionFailedAt(err, 0); failed {
 			return errSessionChanged(id, old)
 		}
-		if _, failed := conditionFailedAt(err, len(c.Events)+1); decrement && failed {
+		if userItem >= 0 && itemFailed(err, userItem) {
 			// The user is gone, or the count is already 0 (it never goes negative): the
 			// session ends all the same.
 			decrement = false
+			continue
+		}
+		if memberItem >= 0 && itemFailed(err, memberItem) {
+			// The ledger does not count the session (a repair ended it there already).
+			charged = false
+			continue
+		}
+		if ledgerItem >= 0 && itemFailed(err, ledgerItem) {
+			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
+				return retryLater("the ledger of budget " + c.Before.Budget)
+			}
+			if err := pause(ctx, ledgerRaces); err != nil {
+				return err
+			}
 			continue
 		}
 		for i := range c.Events {

@@ -1,0 +1,207 @@
+package ddbstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/usage"
+)
+
+// addEndCharge adds to tx, the transaction that deletes the session of c, the end of its charge
+// in its budget's ledger (charged from its created_at until c.At) and the removal of its
+// membership item, and returns their indexes in tx (-1 when none was added). A missing ledger
+// cannot happen (a ledger with open sessions has no TTL): it is logged and the session ends
+// without a charge.
+func (ss *SessionStore) addEndCharge(ctx context.Context, tx *txWrites, c lifecycle.Change) (ledgerItem, memberItem int, err error) {
+	s := c.Before
+	cur, err := ss.st.readLedger(ctx, s.Budget)
+	if err != nil {
+		return -1, -1, err
+	}
+	if !cur.Exists() {
+		ss.log.ErrorContext(ctx, "session charged to a budget without a ledger: ended without a charge",
+			"session_id", s.ID, "budget", s.Budget)
+		tx.delete(budgetMemberKey(s.Budget, s.ID), expression.ConditionBuilder{})
+		return -1, -1, nil
+	}
+	at := msOf(c.At)
+	ledgerItem = len(tx.items)
+	tx.writeLedger(cur.Budget, usage.End(cur.Ledger, cur.Budget.Interval, msOf(s.CreatedAt), at), cur.Version, at)
+	memberItem = len(tx.items)
+	tx.delete(budgetMemberKey(s.Budget, s.ID), itemExists())
+	return ledgerItem, memberItem, nil
+}
+
+// GetLedger reads a budget's ledger (strongly consistent); a BudgetLedger with Version 0 when
+// there is none (never written, or expired after a window with no session open: both read as
+// the zero usage.Ledger).
+func (ss *SessionStore) GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error) {
+	bl, err := ss.st.readLedger(ctx, budget)
+	if err != nil {
+		return lifecycle.BudgetLedger{}, fmt.Errorf("read the ledger of budget %s: %w", budget, err)
+	}
+	return bl, nil
+}
+
+// BudgetMembers lists the sessions a budget's ledger counts as open (one consistent Query of
+// the budget's partition, paged).
+func (ss *SessionStore) BudgetMembers(ctx context.Context, budget string) ([]lifecycle.BudgetMember, error) {
+	in, err := partitionPrefixQuery(budgetPKPrefix+budget, budgetMemberSKPrefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	var out []lifecycle.BudgetMember
+	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		var r budgetMemberRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return fmt.Errorf("decode budget member: %w", err)
+		}
+		out = append(out, r.member())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("members of budget %s: %w", budget, err)
+	}
+	return out, nil
+}
+
+// RescheduleLedger rewrites ledger bl (as read) rolled to now, with its deadline recomputed
+// from its stored limit: the sweep's answer to a due ledger that is not exhausted (the limit
+// was raised or the window rolled over since the deadline was written). It writes nothing when
+// the deadline is already right, and reports false when the ledger changed since it was read
+// (whoever changed it wrote an exact deadline).
+func (ss *SessionStore) RescheduleLedger(ctx context.Context, bl lifecycle.BudgetLedger, now time.Time) (bool, error) {
+	b, nowMs := bl.Budget, msOf(lifecycle.Millis(now))
+	l, _, _ := usage.Roll(bl.Ledger, b.Interval, nowMs)
+	due := usage.DeadlineAt(l, b.Interval, b.LimitMs, nowMs)
+	if l.OpenCount > 0 && due == msOf(bl.DueAt) {
+		return false, nil
+	}
+	tx := ss.st.newTx()
+	tx.writeLedger(b, l, bl.Version, nowMs)
+	err := ss.st.transactWrite(ctx, tx)
+	if itemFailed(err, 0) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reschedule the ledger of budget %s: %w", b.Key, storeError(err))
+	}
+	return true, nil
+}
+
+// RepairMembership ends, in budget's ledger, the charge of member m whose session is deleted
+// or gone although the ledger still counts it open, and deletes the membership item, in one
+// transaction. The charge runs until the session's deletion (its TTL tells when), or until now
+// when the session item is gone. It reports false, writing nothing, when the session is still
+// live (not an orphan) or somebody else ended the charge first.
+func (ss *SessionStore) RepairMembership(ctx context.Context, budget string, m lifecycle.BudgetMember, now time.Time) (bool, error) {
+	ok, err := ss.repairMembership(ctx, budget, m, msOf(lifecycle.Millis(now)))
+	if err != nil {
+		return false, fmt.Errorf("repair the membership of session %s in budget %s: %w", m.SessionID, budget, err)
+	}
+	return ok, nil
+}
+
+func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m lifecycle.BudgetMember, nowMs int64) (bool, error) {
+	var rec sessionRecord
+	found, err := ss.st.getRecord(ctx, sessionKey(m.SessionID), true, &rec)
+	if err != nil {
+		return false, err
+	}
+	since, at := msOf(m.Since), nowMs
+	if found {
+		if rec.Status != string(lifecycle.StatusDeleted) {
+			return false, nil
+		}
+		if rec.TTL > 0 {
+			at = min(at, rec.TTL*1000-lifecycle.FinishedRetention.Milliseconds())
+		}
+	}
+	at = max(at, since)
+	for races := 0; ; {
+		cur, err := ss.st.readLedger(ctx, budget)
+		if err != nil {
+			return false, err
+		}
+		tx := ss.st.newTx()
+		if cur.Exists() {
+			tx.writeLedger(cur.Budget, usage.End(cur.Ledger, cur.Budget.Interval, since, at), cur.Version, nowMs)
+		}
+		tx.delete(budgetMemberKey(budget, m.SessionID), itemExists())
+		memberItem := len(tx.items) - 1
+		err = ss.st.transactWrite(ctx, tx)
+		switch {
+		case err == nil:
+			return true, nil
+		case itemFailed(err, memberItem):
+			return false, nil
+		case cur.Exists() && itemFailed(err, 0):
+			if races++; races == maxLedgerAttempts {
+				return false, retryLater("the ledger of budget " + budget)
+			}
+			if err := pause(ctx, races); err != nil {
+				return false, err
+			}
+			continue
+		}
+		return false, storeError(err)
+	}
+}
+
+// DueItems returns one page of due shard shard (0 ≤ shard < tabledef.DueShards): the sessions
+// and budget ledgers due at or before now (eventually consistent, like DueSessions).
+func (ss *SessionStore) DueItems(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.DuePage, error) {
+	out, err := ss.dueQuery(ctx, now, shard, pageToken)
+	if err != nil {
+		return lifecycle.DuePage{}, err
+	}
+	var sessions []map[string]ddbtypes.AttributeValue
+	var p lifecycle.DuePage
+	for _, item := range out.Items {
+		if !isBudgetItem(item) {
+			sessions = append(sessions, item)
+			continue
+		}
+		var r ledgerRecord
+		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+			return lifecycle.DuePage{}, fmt.Errorf("decode ledger: %w", err)
+		}
+		bl, err := r.ledger()
+		if err != nil {
+			return lifecycle.DuePage{}, err
+		}
+		p.Ledgers = append(p.Ledgers, bl)
+	}
+	sp, err := sessionPage(sessions, out.LastEvaluatedKey)
+	if err != nil {
+		return lifecycle.DuePage{}, err
+	}
+	p.Sessions, p.NextPageToken = sp.Sessions, sp.NextPageToken
+	return p, nil
+}
+
+// usageDeadlineOf recomputes the usage deadline of a budgeted session whose keepalive gate
+// tripped: exhausted when its budget's ledger says so (or, defensively, when it has none),
+// else the ledger's deadline at now (0: it cannot run out with the sessions open).
+func (ss *SessionStore) usageDeadlineOf(ctx context.Context, s lifecycle.Session, now time.Time) (deadline int64, exhausted bool, err error) {
+	bl, err := ss.st.readLedger(ctx, s.Budget)
+	if err != nil {
+		return 0, false, err
+	}
+	if !bl.Exists() {
+		return 0, true, nil
+	}
+	b, nowMs := bl.Budget, msOf(now)
+	if usage.Exhausted(bl.Ledger, b.Interval, b.LimitMs, nowMs) {
+		return 0, true, nil
+	}
+	return usage.DeadlineAt(bl.Ledger, b.Interval, b.LimitMs, nowMs), false, nil
+}
