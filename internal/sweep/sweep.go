@@ -2,6 +2,8 @@
 // settings (re-sync markers), then pages through every shard of the due index and applies what
 // the lifecycle rules decide for each due session — keepalive expiry, time-limit warning and
 // limit catch-up, usage deadline — exactly once, however many sweeps run, retry or overlap.
+// Budget ledgers are in the due index too, at their deadline: the sweep ends every session
+// charged to an exhausted budget (usage_limit_reached) and reschedules the others.
 package sweep
 
 import (
@@ -20,12 +22,18 @@ import (
 
 // Store is what the sweep needs of the session store; ddbstore.SessionStore implements it.
 type Store interface {
+	DueItems(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.DuePage, error)
 	DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error)
+	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
 	Transition(ctx context.Context, c lifecycle.Change) error
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
 	ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error)
 	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
 	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
+	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
+	BudgetMembers(ctx context.Context, budget string) ([]lifecycle.BudgetMember, error)
+	RescheduleLedger(ctx context.Context, bl lifecycle.BudgetLedger, now time.Time) (bool, error)
+	RepairMembership(ctx context.Context, budget string, m lifecycle.BudgetMember, now time.Time) (bool, error)
 }
 
 // Directory is what the sweep needs of the directory; policy.Directory implements it.
@@ -78,8 +86,11 @@ const maxReportedActions = 10_000
 type Action struct {
 	SessionID string `json:"session_id"`
 	UserID    string `json:"user_id"`
+	// Budget is the budget key of an action on a budget's ledger or caused by it.
+	Budget string `json:"budget,omitempty"`
 	// Action is delete, stop, pause, warn, leave (already in its target state: leaves the due
-	// index), reschedule or resync.
+	// index), reschedule, resync, or repair (a budget membership whose session had ended is
+	// ended in the ledger).
 	Action string `json:"action"`
 	Reason string `json:"reason"`
 }
@@ -105,11 +116,16 @@ type Report struct {
 	Skipped int `json:"skipped"`
 	// ResyncMarkers counts the re-sync markers handled; Resynced the sessions given new
 	// lifetime settings.
-	ResyncMarkers int      `json:"resync_markers"`
-	Resynced      int      `json:"resynced"`
-	Actions       []Action `json:"actions"`
-	Errors        []string `json:"errors"`
-	DurationMs    int64    `json:"duration_ms"`
+	ResyncMarkers int `json:"resync_markers"`
+	Resynced      int `json:"resynced"`
+	// Budgets counts the due budget ledgers decided on; ExhaustedBudgets those whose sessions
+	// were ended; Repaired the memberships of ended sessions removed from a ledger.
+	Budgets          int      `json:"budgets"`
+	ExhaustedBudgets int      `json:"exhausted_budgets"`
+	Repaired         int      `json:"repaired"`
+	Actions          []Action `json:"actions"`
+	Errors           []string `json:"errors"`
+	DurationMs       int64    `json:"duration_ms"`
 	// ItemsRead counts the items read: due sessions, markers and re-synced users' sessions.
 	ItemsRead int `json:"items_read"`
 }
@@ -166,12 +182,12 @@ func (s *Sweeper) Run(ctx context.Context, opts Options) (Report, error) {
 
 // expire pages through every shard of the due index; workers decide and apply.
 func (r *run) expire(ctx context.Context) {
-	jobs := make(chan lifecycle.Session, 2*r.workers)
+	jobs := make(chan func(), 2*r.workers)
 	var workers sync.WaitGroup
 	for range r.workers {
 		workers.Go(func() {
-			for sess := range jobs {
-				r.handle(ctx, sess)
+			for job := range jobs {
+				job()
 			}
 		})
 	}
@@ -193,18 +209,25 @@ func (r *run) expire(ctx context.Context) {
 	workers.Wait()
 }
 
-func (r *run) readShard(ctx context.Context, shard int, jobs chan<- lifecycle.Session) {
+func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 	tok := ""
 	for ctx.Err() == nil {
-		p, err := r.store.DueSessions(ctx, r.now, shard, tok)
+		p, err := r.store.DueItems(ctx, r.now, shard, tok)
 		if err != nil {
 			r.fail(fmt.Errorf("read due shard %d: %w", shard, err))
 			return
 		}
-		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) })
+		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) + len(p.Ledgers) })
+		var batch []func()
 		for _, sess := range p.Sessions {
+			batch = append(batch, func() { r.handle(ctx, sess) })
+		}
+		for _, bl := range p.Ledgers {
+			batch = append(batch, func() { r.handleBudget(ctx, bl) })
+		}
+		for _, job := range batch {
 			select {
-			case jobs <- sess:
+			case jobs <- job:
 			case <-ctx.Done():
 				return
 			}

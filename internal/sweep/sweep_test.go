@@ -209,8 +209,7 @@ func TestTimeLimitAndUsageDeadline(t *testing.T) {
 	lt.TimeLimit = 4 * time.Second
 	e.start(t, "limited", "u1", true, lt, t0)
 	s, ev := lifecycle.NewSession("budget", "u1", "img", true, lifetime(lifecycle.ActionStop, time.Hour), t0)
-	s.UsageDeadline = t0.Add(3 * time.Second)
-	s.Budget = "per_user#u1#daily#2026-03-01"
+	s.UsageDeadline = t0.Add(3 * time.Second) // a deadline of its own, not a budget ledger's (see usage_test.go)
 	s.DueAt = lifecycle.NextDue(s)
 	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
 		t.Fatal(err)
@@ -261,8 +260,8 @@ func newGate(s sweep.Store, sweeps int) *gateStore {
 	return &gateStore{Store: s, readsDone: int64(sweeps * tabledef.DueShards), open: make(chan struct{})}
 }
 
-func (g *gateStore) DueSessions(ctx context.Context, now time.Time, shard int, tok string) (lifecycle.Page, error) {
-	p, err := g.Store.DueSessions(ctx, now, shard, tok)
+func (g *gateStore) DueItems(ctx context.Context, now time.Time, shard int, tok string) (lifecycle.DuePage, error) {
+	p, err := g.Store.DueItems(ctx, now, shard, tok)
 	if g.reads.Add(1) >= g.readsDone {
 		g.once.Do(func() { close(g.open) })
 	}

@@ -1,0 +1,148 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+
+	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/usage"
+)
+
+// Action names and reasons of budget work in a report.
+const (
+	actionRepair             = "repair"
+	reasonBudgetNotExhausted = "budget_not_exhausted"
+	reasonSessionEnded       = "session_ended"
+)
+
+// maxUsageEndAttempts bounds how often the end of one session of an exhausted budget is
+// decided again after a keepalive or an action changed the session first.
+const maxUsageEndAttempts = 5
+
+// handleBudget decides on a budget ledger found in the due index (docs/design-usage.md, section
+// 6). The index is eventually consistent, so the ledger is read again first. Not exhausted
+// (the limit was raised, or the window rolled over): its deadline is rewritten. Exhausted:
+// memberships whose session has already ended are repaired first (which may leave the budget
+// not exhausted after all), then every session charged to the budget is ended with reason
+// usage_limit_reached. The cost grows with the budget's open sessions, never with all budgets.
+func (r *run) handleBudget(ctx context.Context, due lifecycle.BudgetLedger) {
+	r.update(func(rep *Report) { rep.Budgets++ })
+	key := due.Budget.Key
+	bl, err := r.store.GetLedger(ctx, key)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if !bl.Exists() {
+		return
+	}
+	if !r.exhausted(bl) {
+		r.rescheduleBudget(ctx, bl)
+		return
+	}
+	members, err := r.store.BudgetMembers(ctx, key)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	r.update(func(rep *Report) { rep.ItemsRead += len(members) })
+	var live []lifecycle.Session
+	repaired := 0
+	for _, m := range members {
+		s, err := r.store.GetSession(ctx, m.SessionID)
+		switch {
+		case err == nil && s.Status != lifecycle.StatusDeleted:
+			live = append(live, s)
+			continue
+		case err != nil && !policy.IsKind(err, policy.KindNotFound):
+			r.fail(err)
+			continue
+		}
+		if !r.opts.DryRun {
+			ok, err := r.store.RepairMembership(ctx, key, m, r.now)
+			if err != nil {
+				r.fail(err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		repaired++
+		r.record(Action{SessionID: m.SessionID, UserID: m.UserID, Budget: key, Action: actionRepair, Reason: reasonSessionEnded})
+		r.update(func(rep *Report) { rep.Repaired++ })
+	}
+	if repaired > 0 && !r.opts.DryRun {
+		// The repaired sessions were charged only until they ended: read the ledger again.
+		if bl, err = r.store.GetLedger(ctx, key); err != nil {
+			r.fail(err)
+			return
+		}
+		if !bl.Exists() {
+			return
+		}
+		if !r.exhausted(bl) {
+			r.rescheduleBudget(ctx, bl)
+			return
+		}
+	}
+	r.update(func(rep *Report) { rep.ExhaustedBudgets++ })
+	for _, s := range live {
+		r.endForUsage(ctx, key, s)
+	}
+}
+
+func (r *run) exhausted(bl lifecycle.BudgetLedger) bool {
+	return usage.Exhausted(bl.Ledger, bl.Budget.Interval, bl.Budget.LimitMs, r.now.UnixMilli())
+}
+
+// rescheduleBudget moves a ledger that is not exhausted to its new deadline.
+func (r *run) rescheduleBudget(ctx context.Context, bl lifecycle.BudgetLedger) {
+	if !r.opts.DryRun {
+		ok, err := r.store.RescheduleLedger(ctx, bl, r.now)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+	r.record(Action{Budget: bl.Budget.Key, Action: string(lifecycle.OutcomeReschedule), Reason: reasonBudgetNotExhausted})
+	r.update(func(rep *Report) { rep.Rescheduled++ })
+}
+
+// endForUsage deletes session s of an exhausted budget (usage_limit_reached, then deleted),
+// which ends its charge in the ledger in the same transaction. When the session changed first
+// (a keepalive, an action) it is read and ended again; a session deleted meanwhile is skipped.
+func (r *run) endForUsage(ctx context.Context, budget string, s lifecycle.Session) {
+	for attempt := 1; ; attempt++ {
+		c := lifecycle.UsageLimitReached(s, r.now)
+		if c.None() {
+			r.update(func(rep *Report) { rep.Skipped++ })
+			return
+		}
+		if !r.opts.DryRun {
+			err := r.store.Transition(ctx, c)
+			switch {
+			case policy.IsKind(err, policy.KindNotFound):
+				r.update(func(rep *Report) { rep.Skipped++ })
+				return
+			case policy.CodeOf(err) == lifecycle.CodeSessionChanged && attempt < maxUsageEndAttempts:
+				var gerr error
+				if s, gerr = r.store.GetSession(ctx, s.ID); gerr != nil {
+					r.fail(gerr)
+					return
+				}
+				continue
+			case err != nil:
+				r.fail(fmt.Errorf("end session %s of exhausted budget %s: %w", s.ID, budget, err))
+				return
+			}
+		}
+		r.record(Action{SessionID: s.ID, UserID: s.UserID, Budget: budget, Action: string(c.Outcome), Reason: c.Reason})
+		r.update(func(rep *Report) { rep.Deleted++ })
+		return
+	}
+}
