@@ -12,8 +12,10 @@ import (
 	"path"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
+	"wspolicy/internal/console"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
@@ -91,6 +93,11 @@ func newServer(cfg Config) *server {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
 	}
+	// The browser console: static files only, served without a key (every piece of data comes
+	// from the API with the key the user signs in with). GET /console redirects to /console/.
+	ch := console.Handler()
+	s.mux.Handle("GET "+console.Prefix, ch)
+	s.mux.Handle("GET "+strings.TrimSuffix(console.Prefix, "/"), ch)
 	return s
 }
 
@@ -166,8 +173,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	// An unclean path (empty or dot segments) would get the mux's HTML redirect: no route
-	// has one, so it is a JSON 404 like any other unknown path.
-	if p := r.URL.Path; p != path.Clean(p) {
+	// has one, so it is a JSON 404 like any other unknown path. A trailing slash is clean
+	// (the console's /console/).
+	if p := r.URL.Path; p != path.Clean(p) && p != path.Clean(p)+"/" {
 		writeJSON(sw, http.StatusNotFound, errorBody{errorDetail{Code: "route_not_found", Message: fmt.Sprintf("no route %s %s", r.Method, p)}})
 		return
 	}

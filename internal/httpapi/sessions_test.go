@@ -588,3 +588,34 @@ func TestSessionRoutesWithoutTheService(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleIsMounted checks that the browser console is served beside the API, without a
+// key, and that the bare path redirects to it.
+func TestConsoleIsMounted(t *testing.T) {
+	h := New(Config{Directory: &keyDirectory{}, AdminKey: testAdminKey})
+	tests := []struct {
+		name, path   string
+		wantStatus   int
+		wantType     string
+		wantLocation string
+	}{
+		{"index", "/console/", 200, "text/html; charset=utf-8", ""},
+		{"script", "/console/js/app.js", 200, "text/javascript; charset=utf-8", ""},
+		{"bare path redirects", "/console", 301, "", "/console/"},
+		{"unknown file", "/console/nothing.html", 404, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			if w.Code != tt.wantStatus || (tt.wantType != "" && w.Header().Get("Content-Type") != tt.wantType) ||
+				w.Header().Get("Location") != tt.wantLocation {
+				t.Fatalf("GET %s: got %d %q location %q, want %d %q location %q", tt.path, w.Code,
+					w.Header().Get("Content-Type"), w.Header().Get("Location"), tt.wantStatus, tt.wantType, tt.wantLocation)
+			}
+			if tt.wantStatus == 200 && w.Header().Get("Content-Security-Policy") == "" {
+				t.Fatalf("GET %s: no Content-Security-Policy", tt.path)
+			}
+		})
+	}
+}
