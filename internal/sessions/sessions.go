@@ -18,11 +18,14 @@ import (
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/usage"
 )
 
-// Store keeps sessions and their events; ddbstore.SessionStore implements it.
+// Store keeps sessions, their events and the budgets' ledgers; ddbstore.SessionStore
+// implements it.
 type Store interface {
-	StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error
+	StartCharged(ctx context.Context, s lifecycle.Session, created lifecycle.Event, b usage.Budget) (lifecycle.Session, error)
+	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
 	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
 	Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error)
@@ -183,7 +186,11 @@ func validImageID(id string) bool {
 // Start starts a session of image imageID for a user, with the lifetime settings in force for
 // them now (read in two round trips). An empty imageID means the user's effective
 // default_image (400 no_default_image when that is empty too). The user's max_kasms_per_user
-// is enforced exactly: 409 max_sessions_reached. Unknown user: 404 user_not_found.
+// is enforced exactly: 409 max_sessions_reached. Unknown user: 404 user_not_found. The session
+// is charged to the budget of the user's effective usage_limit (see BudgetOf); when that is
+// used up in the current window the start is refused with 403 usage_limit_reached, and when
+// concurrent starts and ends on the budget keep winning the race for its ledger, 503
+// retry_later.
 func (s *Service) Start(ctx context.Context, userID, imageID string, container bool) (Session, error) {
 	if userID == "" {
 		return Session{}, policy.FieldErrorf("user_id", "missing_user_id", "user_id is required")
@@ -203,12 +210,59 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 			return Session{}, policy.FieldErrorf("image_id", "no_default_image", "image_id is required: user %s has no default_image", userID)
 		}
 	}
+	b, err := BudgetOf(userID, r)
+	if err != nil {
+		return Session{}, fmt.Errorf("start session: %w", err)
+	}
 	sess, created := lifecycle.NewSession(s.newID(), userID, imageID, container, lifecycle.LifetimeFrom(r), s.clock.Now())
-	if err := s.store.StartSession(ctx, sess, created); err != nil {
+	if sess, err = s.store.StartCharged(ctx, sess, created, b); err != nil {
 		return Session{}, err
 	}
 	s.startCountdown(ctx, sess)
 	return View(sess), nil
+}
+
+// BudgetOf is the budget a new session of userID is charged to under their effective settings
+// r: per_user → the user's own budget, per_group → the budget of the group the usage_limit
+// comes from, {} → none (not Limited).
+func BudgetOf(userID string, r settings.Resolution) (usage.Budget, error) {
+	lim, src := r.UsageLimit()
+	var from usage.Source
+	if src.Kind == settings.SourceKindGroup && src.Group != nil {
+		from = usage.Source{GroupID: src.Group.ID, Name: src.Group.Name, Priority: src.Group.Priority}
+	}
+	return usage.NewBudget(userID, usage.Limit(lim), from)
+}
+
+// Usage reports the budget a new session of userID would be charged to and how its figures
+// are derived (GET /v1/users/{user_id}/usage): the effective usage_limit and its source group,
+// the window, hours used and remaining, from the budget's ledger as of now. Administrators may
+// read anyone's, a user only their own (403 forbidden). Unknown user: 404 user_not_found. It
+// reads the user's groups (two round trips) and the ledger (one), and writes nothing.
+func (s *Service) Usage(ctx context.Context, actor lifecycle.Actor, userID string) (usage.Report, error) {
+	if !actor.Admin && (actor.UserID == "" || actor.UserID != userID) {
+		return usage.Report{}, policy.Errorf(policy.KindForbidden, "forbidden", "a user may read only their own usage")
+	}
+	if !policy.ValidID(userID) {
+		return usage.Report{}, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+	}
+	r, err := ResolveUser(ctx, s.dir, userID)
+	if err != nil {
+		return usage.Report{}, fmt.Errorf("usage of user %s: %w", userID, err)
+	}
+	b, err := BudgetOf(userID, r)
+	if err != nil {
+		return usage.Report{}, fmt.Errorf("usage of user %s: %w", userID, err)
+	}
+	var l usage.Ledger
+	if b.Limited() {
+		bl, err := s.store.GetLedger(ctx, b.Key)
+		if err != nil {
+			return usage.Report{}, err
+		}
+		l = bl.Ledger
+	}
+	return usage.Derive(b, l, lifecycle.Millis(s.clock.Now()).UnixMilli()), nil
 }
 
 // Get returns a session; a user may read only their own (403 not_session_owner).
