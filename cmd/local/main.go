@@ -1,7 +1,10 @@
 // Command local runs the service on this machine against DynamoDB Local: the table, the All
-// Users group and the HTTP API on 127.0.0.1:$PORT. `make run` starts DynamoDB Local and sets
-// DYNAMODB_ENDPOINT; PORT (8080), TABLE_NAME (wspolicy) and ADMIN_API_KEY are optional.
-// SIGINT or SIGTERM stops it gracefully.
+// Users group, the HTTP API and the browser console (/console/) on 127.0.0.1:$PORT, a sweep
+// every $SWEEP_INTERVAL, the session events of the table's stream written to the log, and the
+// time-limit countdowns in process. `make run` starts DynamoDB Local and sets
+// DYNAMODB_ENDPOINT; PORT (8080), TABLE_NAME (wspolicy), ADMIN_API_KEY and SWEEP_INTERVAL (a
+// Go duration, default 60s, at least 1s) are optional. The log is JSON lines on stdout:
+// "request", "sweep" and "session event". SIGINT or SIGTERM stops it gracefully.
 package main
 
 import (

@@ -1,7 +1,9 @@
 // Package localrun wires the service for a run on one machine: the table on DynamoDB Local,
-// the built-in All Users group, and the HTTP API on loopback, each long-running part a
-// Component that starts together with the others and stops with them. The sweeps and the
-// stream reader join as further components.
+// the built-in All Users group, the HTTP API (with the session service and the console) on
+// loopback, the sweeps on a local timer, the stream reader that writes every session event to
+// the log (what the publisher function sends to EventBridge in AWS), and the time-limit
+// countdowns in process. Each long-running part is a Component that starts together with the
+// others and stops with them.
 package localrun
 
 import (
@@ -18,16 +20,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/sync/errgroup"
 
+	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/publish"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sweep"
 )
 
 // Defaults of the local run.
 const (
-	DefaultPort      = "8080"
-	DefaultTableName = "wspolicy"
+	DefaultPort          = "8080"
+	DefaultTableName     = "wspolicy"
+	DefaultSweepInterval = 60 * time.Second
+	// MinSweepInterval is the shortest SWEEP_INTERVAL (behaviour.md: "down to one second").
+	MinSweepInterval = time.Second
 	shutdownTimeout  = 10 * time.Second
 )
 
@@ -41,16 +50,20 @@ type Config struct {
 	DynamoDBEndpoint string
 	// AdminKey is the bootstrap admin key (ADMIN_API_KEY); empty means none.
 	AdminKey string
+	// SweepInterval is the time between two sweeps (SWEEP_INTERVAL), at least MinSweepInterval.
+	SweepInterval time.Duration
 }
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
-// (required) and ADMIN_API_KEY through getenv.
+// (required), ADMIN_API_KEY and SWEEP_INTERVAL (a Go duration such as 1s or 2m, default 60s,
+// at least 1s) through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Port:             getenv("PORT"),
 		TableName:        getenv("TABLE_NAME"),
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		AdminKey:         getenv("ADMIN_API_KEY"),
+		SweepInterval:    DefaultSweepInterval,
 	}
 	if cfg.Port == "" {
 		cfg.Port = DefaultPort
@@ -63,6 +76,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.DynamoDBEndpoint == "" {
 		return Config{}, errors.New("DYNAMODB_ENDPOINT is required (make run starts DynamoDB Local and sets it)")
+	}
+	if v := getenv("SWEEP_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < MinSweepInterval {
+			return Config{}, fmt.Errorf("SWEEP_INTERVAL must be a duration of at least %s, such as 1s or 2m, got %q", MinSweepInterval, v)
+		}
+		cfg.SweepInterval = d
 	}
 	return cfg, nil
 }
@@ -80,6 +100,13 @@ type Deps struct {
 	Store  *ddbstore.Store
 	Clock  policy.Clock
 	Logger *slog.Logger
+	// SessionStore, Sessions and Sweeper are the session store, the session service the API
+	// calls, and the sweeper the timer and POST /v1/sweeps run.
+	SessionStore *ddbstore.SessionStore
+	Sessions     *sessions.Service
+	Sweeper      *sweep.Sweeper
+	// Countdown runs the time-limit countdowns of the local run (in process).
+	Countdown *countdown.InProcess
 }
 
 // App is a prepared local run: the table and All Users exist and the API's port is bound.
@@ -90,8 +117,15 @@ type App struct {
 }
 
 // New prepares a local run: it connects to DynamoDB Local, creates the table if needed,
-// ensures the All Users group, and binds the API to 127.0.0.1:cfg.Port.
+// ensures the All Users group, opens the table's stream (from now on), and binds the API to
+// 127.0.0.1:cfg.Port. A zero cfg.SweepInterval is the default.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.SweepInterval < MinSweepInterval {
+		return nil, fmt.Errorf("sweep interval %s is shorter than %s", cfg.SweepInterval, MinSweepInterval)
+	}
 	db, err := ddbstore.NewClient(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
@@ -104,8 +138,22 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := store.EnsureAllUsers(ctx, clock.Now(), AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	deps := Deps{DB: db, Store: store, Clock: clock, Logger: logger}
+	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName)
+	deps := Deps{
+		DB: db, Store: store, Clock: clock, Logger: logger,
+		SessionStore: sessionStore,
+		Sessions:     sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock}),
+		Sweeper:      sweep.New(sweep.Config{Store: sessionStore, Directory: store, Clock: clock}),
+		Countdown: countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire,
+			countdown.WithLogger(logger)),
+	}
+	// Hook: the countdown runs once the session service and the sweeper take a countdown.Timer
+	// (issue 4); until then time limits are enforced by the sweeps' catch-up alone.
 
+	events, err := openEventLog(ctx, cfg, db, logger)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cfg.Port))
 	if err != nil {
 		return nil, fmt.Errorf("listen on 127.0.0.1:%s: %w", cfg.Port, err)
@@ -113,14 +161,106 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.AdminKey == "" {
 		logger.Warn("ADMIN_API_KEY is not set: no key can manage groups, users or keys")
 	}
-	api := httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger})
+	api := httpapi.New(httpapi.Config{
+		Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger,
+		Sessions: deps.Sessions, Sweeper: deps.Sweeper,
+	})
 	app := &App{deps: deps, listener: l}
 	app.components = []Component{
 		HTTPServer(l, api, logger),
+		Sweeps(deps.Sweeper, cfg.SweepInterval, logger),
+		{Name: "event-log", Run: events.Run},
+		{Name: "countdown", Run: deps.Countdown.Run},
 	}
 	logger.Info("local run ready", slog.String("api", "http://"+l.Addr().String()),
-		slog.String("table", cfg.TableName), slog.String("dynamodb", cfg.DynamoDBEndpoint))
+		slog.String("console", "http://"+l.Addr().String()+"/console/"),
+		slog.String("table", cfg.TableName), slog.String("dynamodb", cfg.DynamoDBEndpoint),
+		slog.String("sweep_interval", cfg.SweepInterval.String()))
 	return app, nil
+}
+
+// openEventLog opens the table's stream at its latest record, before the API takes requests,
+// with the publisher's handler writing each session event to the log as one "session event"
+// line (locally the log is the event bus).
+func openEventLog(ctx context.Context, cfg Config, db *dynamodb.Client, logger *slog.Logger) (*publish.StreamReader, error) {
+	streams, err := publish.NewStreamsClient(ctx, cfg.DynamoDBEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	h := publish.NewHandler(publish.NewLogSink(logger), nil, logger)
+	r, err := publish.OpenStreamReader(ctx, publish.StreamReaderConfig{
+		Table: cfg.TableName, Tables: db, Streams: streams, Handle: h.Handle,
+		PollInterval: eventLogPollInterval, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the stream of table %s: %w", cfg.TableName, err)
+	}
+	return r, nil
+}
+
+// eventLogPollInterval is how often the local stream reader looks for new records when there
+// were none: events reach the log within about this long.
+const eventLogPollInterval = 250 * time.Millisecond
+
+// SweepRunner runs one sweep; *sweep.Sweeper is one.
+type SweepRunner interface {
+	Run(ctx context.Context, opts sweep.Options) (sweep.Report, error)
+}
+
+// Sweeps runs a sweep at once and then every interval until ctx is cancelled, as the schedule
+// does in AWS, and logs one "sweep" line per run with the figures of its report. A sweep that
+// takes longer than the interval delays the next one; ticks are not queued up.
+func Sweeps(sw SweepRunner, interval time.Duration, logger *slog.Logger) Component {
+	return Component{Name: "sweeper", Run: func(ctx context.Context) error {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			rep, err := sw.Run(ctx, sweep.Options{})
+			if ctx.Err() != nil {
+				return nil
+			}
+			logSweep(ctx, logger, rep, err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+	}}
+}
+
+// maxLoggedSweepErrors bounds the error messages one sweep line carries (the count is exact).
+const maxLoggedSweepErrors = 5
+
+// logSweep writes the line of one sweep: info, or warn when anything failed.
+func logSweep(ctx context.Context, logger *slog.Logger, rep sweep.Report, err error) {
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.Time("now", rep.Now),
+		slog.Int("examined", rep.Examined),
+		slog.Int("expired", rep.Expired),
+		slog.Int("stopped", rep.Stopped),
+		slog.Int("paused", rep.Paused),
+		slog.Int("deleted", rep.Deleted),
+		slog.Int("warned", rep.Warned),
+		slog.Int("left_alone", rep.LeftAlone),
+		slog.Int("rescheduled", rep.Rescheduled),
+		slog.Int("skipped", rep.Skipped),
+		slog.Int("resync_markers", rep.ResyncMarkers),
+		slog.Int("resynced", rep.Resynced),
+		slog.Int("items_read", rep.ItemsRead),
+		slog.Int("errors", len(rep.Errors)),
+		slog.Int64("duration_ms", rep.DurationMs),
+	}
+	if len(rep.Errors) > 0 {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.Any("first_errors", rep.Errors[:min(len(rep.Errors), maxLoggedSweepErrors)]))
+	}
+	if err != nil {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	logger.LogAttrs(ctx, level, "sweep", attrs...)
 }
 
 // Addr is the address the API listens on.

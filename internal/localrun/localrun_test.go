@@ -15,6 +15,7 @@ import (
 
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sweep"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -25,9 +26,15 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", env: map[string]string{"DYNAMODB_ENDPOINT": "http://127.0.0.1:8000"},
-			want: Config{Port: "8080", TableName: "wspolicy", DynamoDBEndpoint: "http://127.0.0.1:8000"}},
-		{name: "everything set", env: map[string]string{"PORT": "9090", "TABLE_NAME": "t", "DYNAMODB_ENDPOINT": "http://x", "ADMIN_API_KEY": "k"},
-			want: Config{Port: "9090", TableName: "t", DynamoDBEndpoint: "http://x", AdminKey: "k"}},
+			want: Config{Port: "8080", TableName: "wspolicy", DynamoDBEndpoint: "http://127.0.0.1:8000", SweepInterval: time.Minute}},
+		{name: "everything set", env: map[string]string{"PORT": "9090", "TABLE_NAME": "t", "DYNAMODB_ENDPOINT": "http://x", "ADMIN_API_KEY": "k", "SWEEP_INTERVAL": "1s"},
+			want: Config{Port: "9090", TableName: "t", DynamoDBEndpoint: "http://x", AdminKey: "k", SweepInterval: time.Second}},
+		{name: "sweep interval in minutes", env: map[string]string{"DYNAMODB_ENDPOINT": "http://x", "SWEEP_INTERVAL": "2m30s"},
+			want: Config{Port: "8080", TableName: "wspolicy", DynamoDBEndpoint: "http://x", SweepInterval: 150 * time.Second}},
+		{name: "sweep interval below 1s", env: map[string]string{"DYNAMODB_ENDPOINT": "http://x", "SWEEP_INTERVAL": "500ms"}, wantErr: "SWEEP_INTERVAL"},
+		{name: "sweep interval zero", env: map[string]string{"DYNAMODB_ENDPOINT": "http://x", "SWEEP_INTERVAL": "0"}, wantErr: "SWEEP_INTERVAL"},
+		{name: "sweep interval without unit", env: map[string]string{"DYNAMODB_ENDPOINT": "http://x", "SWEEP_INTERVAL": "60"}, wantErr: "SWEEP_INTERVAL"},
+		{name: "sweep interval negative", env: map[string]string{"DYNAMODB_ENDPOINT": "http://x", "SWEEP_INTERVAL": "-5s"}, wantErr: "SWEEP_INTERVAL"},
 		{name: "no endpoint", env: map[string]string{}, wantErr: "DYNAMODB_ENDPOINT"},
 		{name: "port not a number", env: map[string]string{"PORT": "http", "DYNAMODB_ENDPOINT": "http://x"}, wantErr: "PORT"},
 		{name: "port out of range", env: map[string]string{"PORT": "70000", "DYNAMODB_ENDPOINT": "http://x"}, wantErr: "PORT"},
@@ -183,5 +190,223 @@ func TestRunComponentsStopsAllWhenOneFails(t *testing.T) {
 	case <-stopped:
 	default:
 		t.Fatal("the other component was not stopped")
+	}
+}
+
+// fakeSweeper counts runs and answers each with a report.
+type fakeSweeper struct {
+	mu   sync.Mutex
+	runs int
+	rep  sweep.Report
+}
+
+func (f *fakeSweeper) Run(ctx context.Context, opts sweep.Options) (sweep.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs++
+	return f.rep, nil
+}
+
+func (f *fakeSweeper) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.runs
+}
+
+// logLines decodes the JSON log lines with message msg.
+func logLines(t *testing.T, logs string, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestSweepsComponent runs the sweeper component on a fake sweeper: a sweep at once, then one
+// per interval, one log line each with the report's figures, and a clean stop.
+func TestSweepsComponent(t *testing.T) {
+	tests := []struct {
+		name      string
+		rep       sweep.Report
+		wantLevel string
+		wantKeys  map[string]float64
+	}{
+		{name: "a clean sweep", rep: sweep.Report{Examined: 3, Expired: 2, Stopped: 1, Deleted: 1, LeftAlone: 1, ItemsRead: 3, DurationMs: 4},
+			wantLevel: "INFO", wantKeys: map[string]float64{"examined": 3, "expired": 2, "stopped": 1, "deleted": 1, "left_alone": 1, "items_read": 3, "errors": 0, "duration_ms": 4}},
+		{name: "a sweep with failures", rep: sweep.Report{Examined: 1, Errors: []string{"boom"}},
+			wantLevel: "WARN", wantKeys: map[string]float64{"examined": 1, "errors": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			f := &fakeSweeper{rep: tt.rep}
+			c := Sweeps(f, 20*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			deadline := time.Now().Add(5 * time.Second)
+			for f.count() < 3 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run after cancel: got %v, want nil", err)
+			}
+			lines := logLines(t, logs.String(), "sweep")
+			if f.count() < 3 || len(lines) < f.count()-1 || len(lines) > f.count() {
+				t.Fatalf("%d runs, %d sweep lines; want at least 3 runs and a line for each finished one", f.count(), len(lines))
+			}
+			for _, l := range lines {
+				if l["level"] != tt.wantLevel {
+					t.Errorf("level: got %v, want %s", l["level"], tt.wantLevel)
+				}
+				for k, want := range tt.wantKeys {
+					if l[k] != want {
+						t.Errorf("%s: got %v, want %v (line %v)", k, l[k], want, l)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLocalRunSessions is issue 3's Done paragraph on a whole local run with the real clock and
+// SWEEP_INTERVAL=1s: a container session with keepalive_expiration 2 and action stop is stopped
+// by a sweep after its expiry, a non-container one deleted, one kept alive every second keeps
+// running, and the session events reach the log through the table's stream.
+func TestLocalRunSessions(t *testing.T) {
+	tb := ddbtest.NewTable(t)
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app, err := New(ctx, cfg, logger)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+
+	base := "http://" + app.Addr()
+	call := func(method, path string, body any, wantStatus int, out any) {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Authorization", "Bearer local-admin")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if res.StatusCode != wantStatus {
+			t.Fatalf("%s %s: got %d %s, want %d", method, path, res.StatusCode, raw, wantStatus)
+		}
+		if out != nil {
+			if err := json.Unmarshal(raw, out); err != nil {
+				t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+			}
+		}
+	}
+	var group, user struct {
+		GroupID string `json:"group_id"`
+		UserID  string `json:"user_id"`
+	}
+	call("POST", "/v1/groups", map[string]any{"name": "Short", "priority": 10}, 201, &group)
+	call("PATCH", "/v1/groups/"+group.GroupID+"/settings", map[string]any{"set": map[string]any{
+		"keepalive_expiration": 2, "keepalive_interval": 1, "keepalive_expiration_action": "stop"}}, 200, nil)
+	call("POST", "/v1/users", map[string]any{"username": "alice"}, 201, &user)
+	call("PUT", "/v1/groups/"+group.GroupID+"/members/"+user.UserID, nil, 204, nil)
+	type session struct {
+		SessionID string `json:"session_id"`
+		Status    string `json:"status"`
+	}
+	var left, nonContainer, kept session
+	call("POST", "/v1/sessions", map[string]any{"user_id": user.UserID, "image_id": "img", "container": true}, 201, &left)
+	call("POST", "/v1/sessions", map[string]any{"user_id": user.UserID, "image_id": "img", "container": false}, 201, &nonContainer)
+	call("POST", "/v1/sessions", map[string]any{"user_id": user.UserID, "image_id": "img", "container": true}, 201, &kept)
+
+	status := func(id string) string {
+		var s session
+		call("GET", "/v1/sessions/"+id, nil, 200, &s)
+		return s.Status
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for status(left.SessionID) != "stopped" || status(nonContainer.SessionID) != "deleted" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15s: left %s, non-container %s; want stopped and deleted", status(left.SessionID), status(nonContainer.SessionID))
+		}
+		call("POST", "/v1/sessions/"+kept.SessionID+"/keepalive", nil, 200, nil)
+		time.Sleep(500 * time.Millisecond)
+	}
+	for range 4 { // two more expiries' worth of keepalives and sweeps
+		call("POST", "/v1/sessions/"+kept.SessionID+"/keepalive", nil, 200, nil)
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := status(kept.SessionID); got != "running" {
+		t.Fatalf("kept-alive session: got %s, want running", got)
+	}
+
+	// The stream reader logs each event once: created, keepalive_expired, stopped.
+	want := map[string]string{
+		left.SessionID:         "created,keepalive_expired,stopped",
+		nonContainer.SessionID: "created,keepalive_expired,deleted",
+		kept.SessionID:         "created",
+	}
+	var got map[string]string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got = map[string]string{}
+		for _, l := range logLines(t, logs.String(), "session event") {
+			d, _ := l["detail"].(map[string]any)
+			id, _ := d["session_id"].(string)
+			typ, _ := l["detail_type"].(string)
+			if got[id] != "" {
+				got[id] += ","
+			}
+			got[id] += typ
+		}
+		if got[left.SessionID] == want[left.SessionID] && got[nonContainer.SessionID] == want[nonContainer.SessionID] {
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("logged events of %s: got %q, want %q", id, got[id], w)
+		}
+	}
+	sweeps := logLines(t, logs.String(), "sweep")
+	stopped := 0.0
+	for _, l := range sweeps {
+		stopped += l["stopped"].(float64)
+	}
+	if len(sweeps) < 2 || stopped != 1 {
+		t.Errorf("sweep lines: got %d lines stopping %v sessions in all, want at least 2 lines and exactly 1 stop", len(sweeps), stopped)
 	}
 }
