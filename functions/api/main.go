@@ -1,7 +1,9 @@
 // Command api is the api Lambda function: API Gateway HTTP API events (payload format 2.0)
-// pass through aws-lambda-go-api-proxy to the httpapi handler. It reads TABLE_NAME (required),
-// ADMIN_API_KEY (optional bootstrap admin key) and DYNAMODB_ENDPOINT (optional, for local
-// invocation against DynamoDB Local).
+// pass through aws-lambda-go-api-proxy to the httpapi handler, with the session service and the
+// sweeper (POST /v1/sweeps) on the same table. It reads TABLE_NAME (required), ADMIN_API_KEY
+// (optional bootstrap admin key) and DYNAMODB_ENDPOINT (optional, for local invocation against
+// DynamoDB Local). STATE_MACHINE_ARN (the time-limit countdown) is read once the session
+// service takes a countdown timer; until then the sweeps catch every time limit.
 package main
 
 import (
@@ -20,7 +22,9 @@ import (
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sweep"
 )
 
 func main() {
@@ -33,8 +37,8 @@ func main() {
 	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
 }
 
-// newHandler builds the clients once per cold start and makes sure the built-in All Users
-// group exists (one conditional write; a no-op once it does).
+// newHandler builds the clients and services once per cold start and makes sure the built-in
+// All Users group exists (one conditional write; a no-op once it does).
 func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (http.Handler, error) {
 	table := getenv("TABLE_NAME")
 	if table == "" {
@@ -51,11 +55,14 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if err := store.EnsureAllUsers(ectx, clock.Now(), allUsersSettings()); err != nil {
 		return nil, fmt.Errorf("ensure All Users: %w", err)
 	}
+	sessionStore := ddbstore.NewSessionStore(db, table)
 	return httpapi.New(httpapi.Config{
 		Directory: store,
 		Clock:     clock,
 		AdminKey:  getenv("ADMIN_API_KEY"),
 		Logger:    logger,
+		Sessions:  sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock}),
+		Sweeper:   sweep.New(sweep.Config{Store: sessionStore, Directory: store, Clock: clock}),
 	}), nil
 }
 

@@ -13,11 +13,17 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/policy"
 )
 
 // fixtureAdminKey is the ADMIN_API_KEY the events/apigw-*.json fixtures carry.
 const fixtureAdminKey = "dev"
+
+// fixtureUserID is the user the session fixtures name; the test creates them, since users
+// made through the API get random ids.
+const fixtureUserID = "u_fixture"
 
 // TestEventFixtures feeds every events/apigw-*.json through the proxy adapter into the
 // handler newHandler builds on a fresh DynamoDB Local table, in order, and checks each
@@ -29,6 +35,9 @@ func TestEventFixtures(t *testing.T) {
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
+	}
+	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(context.Background(), policy.User{ID: fixtureUserID, Username: "fixture"}); err != nil {
+		t.Fatalf("create the fixtures' user: %v", err)
 	}
 	proxy := httpadapter.NewV2(h).ProxyWithContext
 
@@ -58,6 +67,12 @@ func TestEventFixtures(t *testing.T) {
 		{file: "apigw-invalid-key.json", wantStatus: 401, wantBody: []string{`"code":"invalid_key"`}},
 		{file: "apigw-unknown-route.json", wantStatus: 404, wantBody: []string{`"code":"route_not_found"`}},
 		{file: "apigw-wrong-method.json", wantStatus: 405, wantBody: []string{`"code":"method_not_allowed"`}, wantHeader: map[string]string{"Allow": "GET, HEAD"}},
+		{file: "apigw-me.json", wantStatus: 200, wantBody: []string{`{"role":"admin","user_id":null,"key_id":"bootstrap"}`}},
+		{file: "apigw-start-session.json", wantStatus: 201, wantBody: []string{`"user_id":"u_fixture"`, `"image_id":"img-1"`, `"status":"running"`, `"container":true`, `"expiration_action":"delete"`, `"time_limit_expires_at":null`}},
+		{file: "apigw-start-session-unknown-user.json", wantStatus: 404, wantBody: []string{`"code":"user_not_found"`}},
+		{file: "apigw-list-sessions.json", wantStatus: 200, wantBody: []string{`"user_id":"u_fixture"`, `"image_id":"img-1"`, `"status":"running"`}},
+		{file: "apigw-keepalive-session-unknown.json", wantStatus: 404, wantBody: []string{`"code":"session_not_found"`}},
+		{file: "apigw-sweep-sessions-dry-run.json", wantStatus: 200, wantBody: []string{`"dry_run":true`, `"examined":0`, `"errors":[]`}},
 	}
 
 	files, err := filepath.Glob(filepath.Join("..", "..", "events", "apigw-*.json"))
