@@ -217,6 +217,40 @@ describe('console', () => {
     await settingRow(page, 'usage_limit').getByText('5 h per user, daily').waitFor();
   });
 
+  test('structured editors: volume_mapping rows and run_config JSON', async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings' });
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('volume_mapping');
+    await panel.locator('[role=option][data-name="volume_mapping"]').click();
+    await panel.getByRole('button', { name: '+ Add mapping' }).click();
+    await panel.getByLabel('Host path (mapping 1)').fill('/mnt/share/{username}');
+    await panel.getByLabel('Bind (mapping 1)').fill('share');
+    await panel.getByLabel('Mode (mapping 1)').selectOption('ro');
+    await panel.getByLabel('UID (mapping 1)').fill('1000');
+    await panel.getByLabel('GID (mapping 1)').fill('1000');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    const err = panel.locator('fieldset[aria-label="volume_mapping"] .field-error');
+    await err.filter({ hasText: /bind|absolute/i }).waitFor();
+    await panel.getByLabel('Bind (mapping 1)').fill('/home/kasm-user/share');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await settingRow(page, 'volume_mapping').getByText('/mnt/share/{username} → /home/kasm-user/share (ro, 1000:1000)').waitFor();
+    const stored = (await admin('GET', `/groups/${contractors.group_id}/settings`)).settings.volume_mapping;
+    assert.deepEqual(stored['/mnt/share/{username}'].bind, '/home/kasm-user/share');
+    assert.equal(stored['/mnt/share/{username}'].mode, 'ro');
+
+    await panel.getByRole('button', { name: '+ Add setting' }).click();
+    await panel.getByLabel('Search settings').fill('run_config');
+    await panel.locator('[role=option][data-name="run_config"]').click();
+    const area = panel.getByRole('textbox', { name: 'run_config' });
+    await area.fill('{"hostname": ');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await panel.getByText(/Not valid JSON/).waitFor();
+    await area.fill('{"hostname": "kasm", "environment": {"TZ": "UTC"}}');
+    await panel.getByRole('button', { name: 'Add setting', exact: true }).click();
+    await settingRow(page, 'run_config').getByText('{"hostname":"kasm","environment":{"TZ":"UTC"}}').waitFor();
+  });
+
   test('relation warnings are shown, and a stale version is explained with a reload', async () => {
     const page = adminPage;
     const panel = page.getByRole('region', { name: 'Group Settings' });
@@ -267,6 +301,10 @@ describe('console', () => {
     await page.getByRole('link', { name: 'Groups' }).click();
     await page.locator(`tr[data-group="${contractors.group_id}"]`).getByText('1', { exact: true }).waitFor();
     await screenshot(page, 'groups');
+    await page.getByRole('button', { name: 'Delete Tie B' }).click();
+    await page.getByRole('dialog', { name: 'Delete Tie B?' }).getByRole('button', { name: 'Delete group' }).click();
+    await page.getByRole('link', { name: 'Tie B' }).waitFor({ state: 'detached' });
+    assert.equal((await admin('GET', '/groups')).groups.some((g) => g.name === 'Tie B'), false);
   });
 
   test('a user signs in and sees the countdown of a time-limited session tick', async (t) => {
@@ -320,9 +358,15 @@ describe('console', () => {
     const link = page.locator('tr[data-session] a.mono').first();
     await link.waitFor();
     await screenshot(page, 'sessions');
-    await link.click();
+    const sid = (await link.textContent()).trim();
+    await page.getByRole('button', { name: `Pause session ${sid}` }).click();
+    await page.locator(`tr[data-session="${sid}"]`).waitFor({ state: 'detached' });
+    await page.getByLabel('Status').selectOption('paused');
+    await page.locator(`tr[data-session="${sid}"]`).getByText('paused', { exact: true }).waitFor();
+    await page.getByRole('link', { name: sid }).click();
     const timeline = page.getByRole('list', { name: 'Session events' });
     await timeline.locator('li[data-type="created"]').waitFor();
+    await timeline.locator('li[data-type="paused"]').getByText('by admin').waitFor();
     await screenshot(page, 'session');
   });
 
