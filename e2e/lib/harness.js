@@ -154,5 +154,6 @@ export function must(call) {
 /** Writes a full-page screenshot to docs/screenshots/<name>.png. */
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
+  await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled' });
 }

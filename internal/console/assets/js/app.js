@@ -69,7 +69,9 @@ function renderSignIn(message) {
     try {
       const who = await whoami(k, user.wrap.hidden ? '' : userInput.value.trim());
       saveIdentity({ key: k, role: who.role, user_id: who.user_id, username: who.username });
-      const target = who.role === 'admin' ? '#/groups' : '#/dashboard';
+      // A deep link opened before signing in is kept; the router sends it home if it is not
+      // a page of this role.
+      const target = location.hash.length > 2 ? location.hash : who.role === 'admin' ? '#/groups' : '#/dashboard';
       if (location.hash === target) route();
       else location.hash = target;
     } catch (err) {
@@ -131,7 +133,7 @@ async function route() {
     renderSignIn();
     return;
   }
-  const path = (location.hash || '').replace(/^#/, '') || '/';
+  const path = (location.hash || '').replace(/^#/, '').split('?')[0] || '/';
   const table = id.role === 'admin' ? adminRoutes : userRoutes;
   let match = null;
   for (const [re, view, section] of table) {
