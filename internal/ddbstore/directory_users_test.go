@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -33,7 +34,9 @@ func TestCreateUser(t *testing.T) {
 
 	withGroups := dirMust[policy.User](t)(s.CreateUser(ctx, policy.User{ID: "bob", Username: "bob",
 		GroupIDs: []string{g2.ID, policy.AllUsersGroupID, g1.ID, g2.ID}}))
-	if want := fmt.Sprint([]string{policy.AllUsersGroupID, g1.ID, g2.ID}); fmt.Sprint(withGroups.GroupIDs) != want {
+	explicit := []string{g1.ID, g2.ID}
+	sort.Strings(explicit) // explicit memberships are listed by id, after All Users
+	if want := fmt.Sprint(append([]string{policy.AllUsersGroupID}, explicit...)); fmt.Sprint(withGroups.GroupIDs) != want {
 		t.Errorf("groups of a user created into groups: got %v, want %s", withGroups.GroupIDs, want)
 	}
 	for _, g := range []policy.Group{g1, g2} {
