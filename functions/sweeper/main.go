@@ -1,0 +1,98 @@
+// Command sweeper is the sweep function the EventBridge schedule invokes every minute: it runs
+// one sweep (settings re-sync, keepalive expiry, usage budgets, time-limit warnings and the
+// catch-up of missed countdowns), logs one line with its figures and returns the report. A run
+// that recorded errors fails the invocation, so the function's error alarm sees it; what it
+// could not do stays due for the next minute. TABLE_NAME names the table; STATE_MACHINE_ARN
+// (optional) is the countdown state machine, whose executions the sweep stops for the
+// time-limited sessions it ends before their limit; DYNAMODB_ENDPOINT (optional) points at
+// DynamoDB Local for local invocation.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/sweep"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	h, err := build(context.Background(), logger)
+	if err != nil {
+		logger.Error("sweeper init failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+// build reads the environment and makes the clients once per cold start.
+func build(ctx context.Context, logger *slog.Logger) (*handler, error) {
+	var client countdown.SFNAPI
+	if os.Getenv("STATE_MACHINE_ARN") != "" {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load aws config: %w", err)
+		}
+		client = sfn.NewFromConfig(cfg)
+	}
+	return newHandler(ctx, os.Getenv, policy.SystemClock{}, client, logger)
+}
+
+// handler runs a sweep per scheduled event.
+type handler struct {
+	sweeper *sweep.Sweeper
+	log     *slog.Logger
+}
+
+// newHandler wires the sweeper on the table; with STATE_MACHINE_ARN set, the session store it
+// writes through also stops countdown executions through client.
+func newHandler(ctx context.Context, getenv func(string) string, clock policy.Clock, client countdown.SFNAPI, logger *slog.Logger) (*handler, error) {
+	table := getenv("TABLE_NAME")
+	if table == "" {
+		return nil, errors.New("TABLE_NAME is required")
+	}
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"))
+	if err != nil {
+		return nil, err
+	}
+	logger = logger.With(slog.String("table", table))
+	var store sweep.Store = ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
+		if client == nil {
+			return nil, errors.New("STATE_MACHINE_ARN is set but there is no Step Functions client")
+		}
+		store = sweep.StopCountdowns(store, countdown.NewStepFunctions(client, arn), logger)
+	}
+	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock}), log: logger}, nil
+}
+
+// Handle runs one sweep for a scheduled event.
+func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (sweep.Report, error) {
+	rep, err := h.sweeper.Run(ctx, sweep.Options{})
+	h.log.LogAttrs(ctx, slog.LevelInfo, "sweep",
+		slog.String("event_id", ev.ID), slog.Time("scheduled_at", ev.Time),
+		slog.Int("examined", rep.Examined), slog.Int("deleted", rep.Deleted), slog.Int("stopped", rep.Stopped),
+		slog.Int("paused", rep.Paused), slog.Int("warned", rep.Warned), slog.Int("expired", rep.Expired),
+		slog.Int("left_alone", rep.LeftAlone), slog.Int("rescheduled", rep.Rescheduled), slog.Int("skipped", rep.Skipped),
+		slog.Int("resynced", rep.Resynced), slog.Int("budgets", rep.Budgets), slog.Int("exhausted_budgets", rep.ExhaustedBudgets),
+		slog.Int("items_read", rep.ItemsRead), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs))
+	if err != nil {
+		return rep, fmt.Errorf("sweep: %w", err)
+	}
+	if n := len(rep.Errors); n > 0 {
+		return rep, fmt.Errorf("sweep finished with %d errors, the first: %s", n, rep.Errors[0])
+	}
+	return rep, nil
+}
