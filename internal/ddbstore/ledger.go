@@ -3,7 +3,9 @@ package ddbstore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -31,6 +33,21 @@ const (
 // maxLedgerAttempts bounds how often a write that lost the race for a budget's ledger (a
 // concurrent start or end on the same budget) re-reads the ledger and tries again.
 const maxLedgerAttempts = 12
+
+// ledgerPause waits before retry n (n ≥ 1) of a write that lost the race for a ledger: the
+// winner's transaction is a few milliseconds long, so the backoff starts at ~5 ms and stays
+// under ~120 ms, with jitter so that racing writers spread out.
+func ledgerPause(ctx context.Context, n int) error {
+	base := 5 * time.Millisecond << min(n-1, 4)
+	t := time.NewTimer(base/2 + rand.N(base))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 func budgetLedgerKey(budget string) tableKey {
 	return tableKey{PK: budgetPKPrefix + budget, SK: ledgerSK}

@@ -168,7 +168,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
 				return s, retryLater("the ledger of budget " + b.Key)
 			}
-			if err := pause(ctx, ledgerRaces); err != nil {
+			if err := ledgerPause(ctx, ledgerRaces); err != nil {
 				return s, err
 			}
 			continue
@@ -299,7 +299,7 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
 				return retryLater("the ledger of budget " + c.Before.Budget)
 			}
-			if err := pause(ctx, ledgerRaces); err != nil {
+			if err := ledgerPause(ctx, ledgerRaces); err != nil {
 				return err
 			}
 			continue

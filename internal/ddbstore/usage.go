@@ -147,7 +147,7 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 			if races++; races == maxLedgerAttempts {
 				return false, retryLater("the ledger of budget " + budget)
 			}
-			if err := pause(ctx, races); err != nil {
+			if err := ledgerPause(ctx, races); err != nil {
 				return false, err
 			}
 			continue
