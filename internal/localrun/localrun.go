@@ -138,17 +138,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := store.EnsureAllUsers(ctx, clock.Now(), AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName)
+	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger))
+	// Time limits: the in-process countdowns delete a time-limited session at its limit (and
+	// warn before it); the sweeps catch up on any countdown lost with a restart.
+	timer := countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire, countdown.WithLogger(logger))
 	deps := Deps{
 		DB: db, Store: store, Clock: clock, Logger: logger,
 		SessionStore: sessionStore,
-		Sessions:     sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock}),
-		Sweeper:      sweep.New(sweep.Config{Store: sessionStore, Directory: store, Clock: clock}),
-		Countdown: countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire,
-			countdown.WithLogger(logger)),
+		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+			Countdowns: timer, Logger: logger}),
+		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
+			Directory: store, Clock: clock}),
+		Countdown: timer,
 	}
-	// Hook: the countdown runs once the session service and the sweeper take a countdown.Timer
-	// (issue 4); until then time limits are enforced by the sweeps' catch-up alone.
 
 	events, err := openEventLog(ctx, cfg, db, logger)
 	if err != nil {
@@ -248,6 +250,9 @@ func logSweep(ctx context.Context, logger *slog.Logger, rep sweep.Report, err er
 		slog.Int("skipped", rep.Skipped),
 		slog.Int("resync_markers", rep.ResyncMarkers),
 		slog.Int("resynced", rep.Resynced),
+		slog.Int("budgets", rep.Budgets),
+		slog.Int("exhausted_budgets", rep.ExhaustedBudgets),
+		slog.Int("repaired", rep.Repaired),
 		slog.Int("items_read", rep.ItemsRead),
 		slog.Int("errors", len(rep.Errors)),
 		slog.Int64("duration_ms", rep.DurationMs),

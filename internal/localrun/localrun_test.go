@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sweep"
 )
@@ -408,5 +410,72 @@ func TestLocalRunSessions(t *testing.T) {
 	}
 	if len(sweeps) < 2 || stopped != 1 {
 		t.Errorf("sweep lines: got %d lines stopping %v sessions in all, want at least 2 lines and exactly 1 stop", len(sweeps), stopped)
+	}
+}
+
+// TestLocalRunCountdown checks that the in-process countdown deletes a time-limited session at
+// its limit, long before the next sweep (SWEEP_INTERVAL 1m).
+func TestLocalRunCountdown(t *testing.T) {
+	tb := ddbtest.NewTable(t)
+	var logs syncBuffer
+	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Minute}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app, err := New(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}()
+	svc, dir := app.Deps().Sessions, app.Deps().Store
+	g, err := dir.CreateGroup(ctx, policy.Group{ID: "g-limited", Name: "Limited", Priority: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"session_time_limit": json.RawMessage("2")}}, 0, "admin", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.CreateUser(ctx, policy.User{ID: "u-limited", Username: "limited", GroupIDs: []string{g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := svc.Start(ctx, "u-limited", "img", true)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if s.TimeLimitExpiresAt == nil {
+		t.Fatalf("session %+v has no time limit", s)
+	}
+	admin := lifecycle.AdminActor()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := svc.Get(ctx, admin, s.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == "deleted" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after start: status %s, want deleted at the 2s limit", got.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	evs, err := svc.Events(ctx, admin, s.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.Type != lifecycle.EventDeleted || last.Actor != lifecycle.ActorCountdown || last.Reason != lifecycle.ReasonTimeLimitReached {
+		t.Fatalf("last event: got %s by %s (%s), want deleted by %s (%s)", last.Type, last.Actor, last.Reason, lifecycle.ActorCountdown, lifecycle.ReasonTimeLimitReached)
+	}
+	if d := last.At.Sub(s.CreatedAt); d < 2*time.Second || d > 2*time.Second+countdown.EarlyTolerance+time.Second {
+		t.Fatalf("deleted %s after start, want at the 2s limit", d)
 	}
 }
