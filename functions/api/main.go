@@ -2,8 +2,10 @@
 // pass through aws-lambda-go-api-proxy to the httpapi handler, with the session service and the
 // sweeper (POST /v1/sweeps) on the same table. It reads TABLE_NAME (required), ADMIN_API_KEY
 // (optional bootstrap admin key) and DYNAMODB_ENDPOINT (optional, for local invocation against
-// DynamoDB Local). STATE_MACHINE_ARN (the time-limit countdown) is read once the session
-// service takes a countdown timer; until then the sweeps catch every time limit.
+// DynamoDB Local). STATE_MACHINE_ARN (optional) is the countdown state machine: with it, a
+// time-limited session's start starts its countdown execution, and a session ended earlier
+// (by its user, an administrator or POST /v1/sweeps) has it stopped; without it the sweeps
+// enforce time limits alone.
 package main
 
 import (
@@ -17,8 +19,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
@@ -55,15 +60,34 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if err := store.EnsureAllUsers(ectx, clock.Now(), allUsersSettings()); err != nil {
 		return nil, fmt.Errorf("ensure All Users: %w", err)
 	}
-	sessionStore := ddbstore.NewSessionStore(db, table)
+	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	timer, err := countdownTimer(ctx, getenv("STATE_MACHINE_ARN"))
+	if err != nil {
+		return nil, err
+	}
 	return httpapi.New(httpapi.Config{
 		Directory: store,
 		Clock:     clock,
 		AdminKey:  getenv("ADMIN_API_KEY"),
 		Logger:    logger,
-		Sessions:  sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock}),
-		Sweeper:   sweep.New(sweep.Config{Store: sessionStore, Directory: store, Clock: clock}),
+		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+			Countdowns: timer, Logger: logger}),
+		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
+			Directory: store, Clock: clock}),
 	}), nil
+}
+
+// countdownTimer is the Step Functions countdown of the state machine arn, or none (nil) when
+// arn is empty.
+func countdownTimer(ctx context.Context, arn string) (countdown.Timer, error) {
+	if arn == "" {
+		return nil, nil
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	return countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn), nil
 }
 
 // allUsersSettings is the catalog's All Users column.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/policy"
@@ -130,5 +131,26 @@ func TestNewHandlerNeedsATable(t *testing.T) {
 	_, err := newHandler(context.Background(), func(string) string { return "" }, slog.Default())
 	if err == nil || !strings.Contains(err.Error(), "TABLE_NAME") {
 		t.Fatalf("got %v, want an error naming TABLE_NAME", err)
+	}
+}
+
+func TestCountdownTimer(t *testing.T) {
+	tests := []struct {
+		name, arn string
+		wantTimer bool
+	}{
+		{"no state machine: no countdown", "", false},
+		{"state machine: Step Functions", "arn:aws:states:us-east-1:123456789012:stateMachine:countdown", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			timer, err := countdownTimer(context.Background(), tt.arn)
+			if err != nil {
+				t.Fatalf("countdownTimer: %v", err)
+			}
+			if _, ok := timer.(*countdown.StepFunctions); ok != tt.wantTimer || (timer != nil) != tt.wantTimer {
+				t.Fatalf("got %T, want a Step Functions timer: %v", timer, tt.wantTimer)
+			}
+		})
 	}
 }
