@@ -205,3 +205,38 @@ func (ss *SessionStore) usageDeadlineOf(ctx context.Context, s lifecycle.Session
 	}
 	return usage.DeadlineAt(bl.Ledger, b.Interval, b.LimitMs, nowMs), false, nil
 }
+
+// ApplyBudgetLimit puts the limit of budget b (as the settings now give it: hours, type,
+// source) in force on its ledger, when the ledger exists and was written with another one: the
+// deadline is recomputed, so a lowered limit is enforced by the next sweep and a raised one
+// lets the sessions run on (docs/design-usage.md, section 7). It reports whether it wrote.
+// A missing ledger needs nothing: the next start writes b's limit.
+func (ss *SessionStore) ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error) {
+	nowMs := msOf(lifecycle.Millis(now))
+	for races := 0; ; {
+		cur, err := ss.st.readLedger(ctx, b.Key)
+		if err != nil {
+			return false, fmt.Errorf("apply the limit of budget %s: %w", b.Key, err)
+		}
+		if !cur.Exists() || cur.SameLimit(b) {
+			return false, nil
+		}
+		l, _, _ := usage.Roll(cur.Ledger, cur.Budget.Interval, nowMs)
+		tx := ss.st.newTx()
+		tx.writeLedger(b, l, cur.Version, nowMs)
+		err = ss.st.transactWrite(ctx, tx)
+		switch {
+		case err == nil:
+			return true, nil
+		case itemFailed(err, 0):
+			if races++; races == maxLedgerAttempts {
+				return false, retryLater("the ledger of budget " + b.Key)
+			}
+			if err := ledgerPause(ctx, races); err != nil {
+				return false, err
+			}
+			continue
+		}
+		return false, fmt.Errorf("apply the limit of budget %s: %w", b.Key, storeError(err))
+	}
+}

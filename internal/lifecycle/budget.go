@@ -26,6 +26,12 @@ type BudgetLedger struct {
 // Exists reports whether the ledger item exists.
 func (b BudgetLedger) Exists() bool { return b.Version > 0 }
 
+// SameLimit reports whether the ledger was written with the limit budget nb gives (the same
+// hours, type and source group), so that nothing needs rewriting when settings are re-synced.
+func (b BudgetLedger) SameLimit(nb usage.Budget) bool {
+	return b.Budget.LimitMs == nb.LimitMs && b.Budget.Limit == nb.Limit && b.Budget.Source.GroupID == nb.Source.GroupID
+}
+
 // BudgetMember is a session the ledger of a budget counts as open (a membership item).
 type BudgetMember struct {
 	SessionID string

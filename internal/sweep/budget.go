@@ -6,6 +6,8 @@ import (
 
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
+	"wspolicy/internal/settings"
 	"wspolicy/internal/usage"
 )
 
@@ -14,6 +16,7 @@ const (
 	actionRepair             = "repair"
 	reasonBudgetNotExhausted = "budget_not_exhausted"
 	reasonSessionEnded       = "session_ended"
+	reasonUsageLimitChanged  = "usage_limit_changed"
 )
 
 // maxUsageEndAttempts bounds how often the end of one session of an exhausted budget is
@@ -145,4 +148,36 @@ func (r *run) endForUsage(ctx context.Context, budget string, s lifecycle.Sessio
 		r.update(func(rep *Report) { rep.Deleted++ })
 		return
 	}
+}
+
+// resyncBudget puts the usage_limit now in force for userID (resolved as res) on the ledger of
+// the budget their new sessions go to, once per budget and run (docs/design-usage.md, section
+// 7): changed hours move the ledger's deadline at once. A changed type or interval is another
+// budget: sessions already charged to the old one finish under its last limit.
+func (r *run) resyncBudget(ctx context.Context, userID string, res settings.Resolution) error {
+	b, err := sessions.BudgetOf(userID, res)
+	if err != nil {
+		return fmt.Errorf("re-sync the budget of user %s: %w", userID, err)
+	}
+	if !b.Limited() || r.budgetsResynced[b.Key] {
+		return nil
+	}
+	if r.budgetsResynced == nil {
+		r.budgetsResynced = map[string]bool{}
+	}
+	r.budgetsResynced[b.Key] = true
+	if r.opts.DryRun {
+		bl, err := r.store.GetLedger(ctx, b.Key)
+		if err != nil || !bl.Exists() || bl.SameLimit(b) {
+			return err
+		}
+	} else {
+		changed, err := r.store.ApplyBudgetLimit(ctx, b, r.now)
+		if err != nil || !changed {
+			return err
+		}
+	}
+	r.record(Action{UserID: userID, Budget: b.Key, Action: string(lifecycle.OutcomeResync), Reason: reasonUsageLimitChanged})
+	r.update(func(rep *Report) { rep.ResyncedBudgets++ })
+	return nil
 }

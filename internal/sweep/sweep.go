@@ -18,6 +18,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/tabledef"
+	"wspolicy/internal/usage"
 )
 
 // Store is what the sweep needs of the session store; ddbstore.SessionStore implements it.
@@ -28,6 +29,7 @@ type Store interface {
 	Transition(ctx context.Context, c lifecycle.Change) error
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
 	ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error)
+	ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error)
 	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
 	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
 	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
@@ -119,10 +121,12 @@ type Report struct {
 	ResyncMarkers int `json:"resync_markers"`
 	Resynced      int `json:"resynced"`
 	// Budgets counts the due budget ledgers decided on; ExhaustedBudgets those whose sessions
-	// were ended; Repaired the memberships of ended sessions removed from a ledger.
+	// were ended; Repaired the memberships of ended sessions removed from a ledger;
+	// ResyncedBudgets the ledgers given a changed usage_limit by the re-sync.
 	Budgets          int      `json:"budgets"`
 	ExhaustedBudgets int      `json:"exhausted_budgets"`
 	Repaired         int      `json:"repaired"`
+	ResyncedBudgets  int      `json:"resynced_budgets"`
 	Actions          []Action `json:"actions"`
 	Errors           []string `json:"errors"`
 	DurationMs       int64    `json:"duration_ms"`
@@ -137,6 +141,8 @@ type run struct {
 	now  time.Time
 	mu   sync.Mutex
 	rep  Report
+	// budgetsResynced holds the budgets whose limit this run's re-sync has seen to.
+	budgetsResynced map[string]bool
 }
 
 func (r *run) update(f func(*Report)) {
@@ -390,6 +396,9 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 	rev := r.now.UnixMilli()
 	f := lifecycle.ListFilter{UserID: userID, Limit: lifecycle.MaxPageSize}
 	var errs []error
+	if err := r.resyncBudget(ctx, userID, res); err != nil {
+		errs = append(errs, err)
+	}
 	for {
 		p, err := r.store.ListSessions(ctx, f)
 		if err != nil {

@@ -375,3 +375,49 @@ func TestUsageDryRun(t *testing.T) {
 		t.Errorf("dry run changed the session: %s %q", s.Status, e.events(t, id))
 	}
 }
+
+// TestUsageLimitChangedBySettings: lowering the hours of a per_group budget takes effect at
+// the next sweep (the re-sync rewrites the ledger's limit and deadline); raising them lets the
+// sessions run on; a new interval is a new budget, and running sessions finish under the old.
+func TestUsageLimitChangedBySettings(t *testing.T) {
+	e := newUsageEnv(t, t0)
+	e.group(t, "team", `{"type":"per_group","interval":"daily","hours":1}`, "a", "b")
+	ctx := context.Background()
+	sw := e.sweeper(nil)
+	e.sweep(t, sw, t0) // the markers of the setup
+	ids := []string{e.startAt(t, "a", t0), e.startAt(t, "b", t0)}
+	set := func(limit string, at time.Time) {
+		t.Helper()
+		e.clock.Set(at)
+		if _, err := e.dir.ChangeSettings(ctx, "team", policy.SettingsChange{Set: settingsOf("usage_limit", limit)}, 0, "admin", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Raised to 2 h at 10 min: the ledger's deadline moves from 30 min to 60 min.
+	set(`{"type":"per_group","interval":"daily","hours":2}`, t0.Add(10*time.Minute))
+	if rep := e.sweep(t, sw, t0.Add(10*time.Minute)); rep.ResyncedBudgets != 1 {
+		t.Errorf("re-sync after raising: %+v, want the budget re-synced", rep)
+	}
+	if rep := e.sweep(t, sw, t0.Add(30*time.Minute)); rep.Deleted != 0 {
+		t.Errorf("deleted %d at the old deadline after the limit was raised", rep.Deleted)
+	}
+	// Lowered to 1.5 h at 40 min: 80 min used, 10 min left for two sessions: due at 45 min.
+	set(`{"type":"per_group","interval":"daily","hours":1.5}`, t0.Add(40*time.Minute))
+	e.sweep(t, sw, t0.Add(40*time.Minute))
+	bl, err := e.store.GetLedger(ctx, "group#team#daily")
+	if err != nil || bl.Budget.LimitMs != (90*time.Minute).Milliseconds() || !bl.DueAt.Equal(t0.Add(45*time.Minute)) {
+		t.Errorf("ledger after lowering = %+v, %v; want limit 1.5 h due at +45 min", bl, err)
+	}
+	// A new interval is a new budget: the running sessions stay on the daily one.
+	set(`{"type":"per_group","interval":"weekly","hours":10}`, t0.Add(41*time.Minute))
+	e.sweep(t, sw, t0.Add(41*time.Minute))
+	if rep := e.sweep(t, sw, t0.Add(45*time.Minute)); rep.Deleted != 2 {
+		t.Errorf("sweep at 45 min deleted %d, want both sessions (old budget, its last limit)", rep.Deleted)
+	}
+	for _, id := range ids {
+		if got := e.events(t, id); got != "created usage_limit_reached deleted" {
+			t.Errorf("events of %s = %q", id, got)
+		}
+	}
+	e.startAt(t, "a", t0.Add(46*time.Minute)) // the weekly budget is untouched
+}
