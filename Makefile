@@ -14,7 +14,9 @@ all: test
 
 ## run: DynamoDB Local + tables + API on 127.0.0.1:$(PORT) (default 8080) + sweeps every $(SWEEP_INTERVAL)
 run: dynamodb-local
-	@scripts/with-dynamodb.sh $(GO) run ./cmd/local
+	@mkdir -p build
+	$(GO) build -o build/local ./cmd/local
+	@scripts/with-dynamodb.sh build/local
 
 ## test: every test, including those against DynamoDB Local (started and stopped here)
 test: tools
