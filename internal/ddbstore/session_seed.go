@@ -80,3 +80,9 @@ func (s *Store) batchWrite(ctx context.Context, reqs []ddbtypes.WriteRequest) er
 	}
 	return nil
 }
+
+// SessionItemKey is the primary key of a session's item, for benchmarks that write the item
+// directly to compare with the store's own writes.
+func SessionItemKey(sessionID string) map[string]ddbtypes.AttributeValue {
+	return sessionKey(sessionID).attributes()
+}

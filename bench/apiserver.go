@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/httpapi"
+	"wspolicy/internal/localrun"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
+)
+
+// benchAdminKey is the bootstrap admin key of the bench's API.
+const benchAdminKey = "bench-admin-key"
+
+// env is one table on DynamoDB Local with the service wired on it the way the local run
+// wires it, plus a real HTTP server on loopback serving the API.
+type env struct {
+	table   string
+	db      *dynamodb.Client
+	counter *ddbCounter
+	clock   policy.Clock
+	store   *ddbstore.Store
+	ss      *ddbstore.SessionStore
+	svc     *sessions.Service
+	url     string
+	http    *http.Client
+	stop    func()
+}
+
+// newEnv creates the table, All Users, the session service and the API on 127.0.0.1 (a free
+// port). conns sizes the connection pools (of the SDK client towards DynamoDB Local and of
+// the HTTP client towards the API) so that that many concurrent callers reuse connections.
+// The API logs every request as JSON, to io.Discard: the cost of building the line is kept.
+func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy.Clock) (*env, error) {
+	e := &env{table: table, counter: &ddbCounter{}, clock: clock}
+	db, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, e.counter.middleware)
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = 2 * conns
+			tr.MaxIdleConnsPerHost = 2 * conns
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.db = db
+	if err := ddbstore.CreateTable(ctx, db, table); err != nil {
+		return nil, err
+	}
+	e.store = ddbstore.New(db, table, ddbstore.WithClock(clock))
+	if err := e.store.EnsureAllUsers(ctx, clock.Now(), localrun.AllUsersSettings()); err != nil {
+		return nil, err
+	}
+	e.ss = ddbstore.NewSessionStore(db, table)
+	e.svc = newSessionService(e.ss, e.store, clock)
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := httpapi.New(httpapi.Config{Directory: e.store, Sessions: e.svc, Clock: clock, AdminKey: benchAdminKey, Logger: logger})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- localrun.HTTPServer(l, h, logger).Run(sctx) }()
+	e.stop = func() { cancel(); <-done }
+	e.url = "http://" + l.Addr().String()
+	e.http = &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 2 * conns, MaxIdleConnsPerHost: 2 * conns, DisableCompression: true},
+	}
+	return e, nil
+}
+
+// newSessionService wires the session service as the local run does.
+func newSessionService(ss *ddbstore.SessionStore, dir *ddbstore.Store, clock policy.Clock) *sessions.Service {
+	return sessions.New(sessions.Config{Store: ss, Directory: dir, Clock: clock})
+}
+
+// apiError is a non-2xx answer of the API.
+type apiError struct {
+	status int
+	body   string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("status %d: %s", e.status, e.body) }
+
+// call sends one request to the API with key as bearer token and decodes a 2xx JSON answer
+// into out (when not nil).
+func (e *env) call(ctx context.Context, method, path, key string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.url+path, rd)
+	if err != nil {
+		return err
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &apiError{status: resp.StatusCode, body: string(b)}
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// newUserWithKey creates a user through the API and issues a user key for them.
+func (e *env) newUserWithKey(ctx context.Context, username string) (userID, key string, err error) {
+	var u struct {
+		UserID string `json:"user_id"`
+	}
+	if err := e.call(ctx, http.MethodPost, "/v1/users", benchAdminKey, map[string]string{"username": username}, &u); err != nil {
+		return "", "", fmt.Errorf("create user %s: %w", username, err)
+	}
+	var k struct {
+		Secret string `json:"secret"`
+	}
+	if err := e.call(ctx, http.MethodPost, "/v1/users/"+u.UserID+"/keys", benchAdminKey, map[string]string{}, &k); err != nil {
+		return "", "", fmt.Errorf("issue a key for %s: %w", u.UserID, err)
+	}
+	return u.UserID, k.Secret, nil
+}
+
+// startSession starts a container session through the API with a user key.
+func (e *env) startSession(ctx context.Context, key string) (string, error) {
+	var s struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := e.call(ctx, http.MethodPost, "/v1/sessions", key, map[string]any{"image_id": "bench-image"}, &s); err != nil {
+		return "", fmt.Errorf("start session: %w", err)
+	}
+	return s.SessionID, nil
+}
+
+// close stops the API server.
+func (e *env) close() {
+	if e.stop != nil {
+		e.stop()
+	}
+	e.http.CloseIdleConnections()
+}
