@@ -56,10 +56,11 @@ func moduleDir(t *testing.T) string {
 	}
 }
 
-// runLocalSFN runs the countdown definition with aws-local-stepfunctions on node, its Task
-// states posting to taskURL. It fails the test (never skips) when node or the library is
+// runLocalSFN runs the countdown definition with aws-local-stepfunctions on node: the
+// execution input comes from GET <baseURL>/input, asked once the machine is built, and its Task
+// states post to <baseURL>/task. It fails the test (never skips) when node or the library is
 // missing.
-func runLocalSFN(t *testing.T, input countdown.ExecutionInput, taskURL string, waits, retries map[string]int) localSFNRun {
+func runLocalSFN(t *testing.T, baseURL string, waits, retries map[string]int) localSFNRun {
 	t.Helper()
 	root := moduleDir(t)
 	node, err := exec.LookPath("node")
@@ -72,7 +73,7 @@ func runLocalSFN(t *testing.T, input countdown.ExecutionInput, taskURL string, w
 	}
 	def := strings.ReplaceAll(countdown.Definition(), "${"+countdown.TimeLimitFunctionArnKey+"}", taskFunctionARN)
 	cfg, err := json.Marshal(map[string]any{
-		"library": lib, "definition": def, "input": input, "taskURL": taskURL,
+		"library": lib, "definition": def, "inputURL": baseURL + "/input", "taskURL": baseURL + "/task",
 		"waitOverrides": waits, "retryOverrides": retries,
 	})
 	if err != nil {
@@ -104,11 +105,12 @@ func runLocalSFN(t *testing.T, input countdown.ExecutionInput, taskURL string, w
 	return run
 }
 
-// taskEndpoint serves the Go task function the way Lambda runs it: the payload goes through
-// aws-lambda-go's handler (the reflection the deployed function uses) and an error comes back
-// as Lambda's error document, named after its type. before, when set, runs first (it may
-// answer instead by returning an error document).
+// taskEndpoint serves the execution input at /input and the Go task function at /task the
+// way Lambda runs it: the payload goes through aws-lambda-go's handler (the reflection the
+// deployed function uses) and an error comes back as Lambda's error document, named after its
+// type. before, when set, runs first (it may answer instead by returning an error document).
 type taskEndpoint struct {
+	input   func() countdown.ExecutionInput
 	handler lambda.Handler
 	before  func(p countdown.TaskPayload) error
 	mu      sync.Mutex
@@ -116,6 +118,10 @@ type taskEndpoint struct {
 }
 
 func (e *taskEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/input" {
+		_ = json.NewEncoder(w).Encode(e.input())
+		return
+	}
 	var in struct {
 		FunctionName string          `json:"function_name"`
 		Payload      json.RawMessage `json:"payload"`
@@ -168,8 +174,9 @@ func TestLocalStepFunctions(t *testing.T) {
 	tests := []struct {
 		name  string
 		limit time.Duration
-		// realTime: the session starts now on the system clock and the waits are real;
-		// otherwise it starts at t0 on a fixed clock and setup moves that clock.
+		// realTime: the session starts on the system clock when the execution asks for its
+		// input, and the waits are real; otherwise it starts at t0 on a fixed clock and setup
+		// moves that clock.
 		realTime    bool
 		waits       map[string]int
 		retries     map[string]int
@@ -180,7 +187,7 @@ func TestLocalStepFunctions(t *testing.T) {
 		wantCalls   string
 	}{
 		{
-			name: "real waits: a 2 s limit, warned at 1 s", limit: 2 * time.Second, realTime: true,
+			name: "real waits: a 3 s limit, warned at 1.5 s", limit: 3 * time.Second, realTime: true,
 			wantEvents: "created time_limit_warning time_limit_reached deleted",
 			wantCalls:  "warn expire",
 		},
@@ -238,21 +245,29 @@ func TestLocalStepFunctions(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "u1")
 			var clock policy.Clock = e.clock
-			startAt := t0
+			ep := &taskEndpoint{}
+			var began time.Time
 			if tc.realTime {
 				clock = policy.SystemClock{}
-				startAt = time.Now()
+				ep.input = func() countdown.ExecutionInput {
+					began = time.Now()
+					s := e.start(t, "s1", "u1", tc.limit, began)
+					return countdown.NewExecutionInput(s.ID, s.TimeLimitWarnAt, s.TimeLimitAt)
+				}
+			} else {
+				s := e.start(t, "s1", "u1", tc.limit, t0)
+				ep.input = func() countdown.ExecutionInput {
+					return countdown.NewExecutionInput(s.ID, s.TimeLimitWarnAt, s.TimeLimitAt)
+				}
+				if tc.before != nil {
+					ep.before = tc.before(e.clock, s)
+				}
 			}
-			s := e.start(t, "s1", "u1", tc.limit, startAt)
-			ep := &taskEndpoint{handler: lambda.NewHandler(countdown.NewTask(e.store, clock, nil).Handle)}
-			if tc.before != nil {
-				ep.before = tc.before(e.clock, s)
-			}
+			ep.handler = lambda.NewHandler(countdown.NewTask(e.store, clock, nil).Handle)
 			srv := httptest.NewServer(ep)
 			defer srv.Close()
 
-			began := time.Now()
-			run := runLocalSFN(t, countdown.NewExecutionInput(s.ID, s.TimeLimitWarnAt, s.TimeLimitAt), srv.URL, tc.waits, tc.retries)
+			run := runLocalSFN(t, srv.URL, tc.waits, tc.retries)
 			elapsed := time.Since(began)
 			if run.Error != nil {
 				t.Fatalf("execution failed: %s: %s", run.Error.Name, run.Error.Message)
@@ -274,10 +289,10 @@ func TestLocalStepFunctions(t *testing.T) {
 			if got := strings.Join(calls, " "); got != tc.wantCalls {
 				t.Errorf("task calls: got %q, want %q", got, tc.wantCalls)
 			}
-			if got := e.events(t, s.ID); got != tc.wantEvents {
+			if got := e.events(t, "s1"); got != tc.wantEvents {
 				t.Errorf("events: got %q, want %q", got, tc.wantEvents)
 			}
-			if got := e.get(t, s.ID); got.Status != lifecycle.StatusDeleted || got.ExpirationReason != lifecycle.ReasonTimeLimitReached {
+			if got := e.get(t, "s1"); got.Status != lifecycle.StatusDeleted || got.ExpirationReason != lifecycle.ReasonTimeLimitReached {
 				t.Errorf("session: got %s %q, want deleted %s", got.Status, got.ExpirationReason, lifecycle.ReasonTimeLimitReached)
 			}
 			if tc.realTime && elapsed < tc.limit {
@@ -291,12 +306,16 @@ func TestLocalStepFunctions(t *testing.T) {
 // fails the execution at the first wait, before calling the task.
 func TestLocalStepFunctionsRejectsMalformedTimes(t *testing.T) {
 	var calls int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/input" {
+			_ = json.NewEncoder(w).Encode(countdown.ExecutionInput{SessionID: "s1", WarningAt: "soon", LimitAt: "later"})
+			return
+		}
 		calls++
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	run := runLocalSFN(t, countdown.ExecutionInput{SessionID: "s1", WarningAt: "soon", LimitAt: "later"}, srv.URL, nil, nil)
+	run := runLocalSFN(t, srv.URL, nil, nil)
 	if run.Error == nil || !strings.Contains(run.Error.Message, "RFC3339") {
 		t.Errorf("execution error: got %+v, want an RFC3339 timestamp error", run.Error)
 	}

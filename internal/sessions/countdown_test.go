@@ -49,9 +49,15 @@ func TestCountdownStartAndStop(t *testing.T) {
 		name string
 		code string // the error code the step must fail with, "" for none
 	}
-	del := step{name: "delete", op: func(svc *sessions.Service, id string) error { _, err := svc.Delete(context.Background(), admin, id); return err }}
+	del := step{name: "delete", op: func(svc *sessions.Service, id string) error {
+		_, err := svc.Delete(context.Background(), admin, id)
+		return err
+	}}
 	delAgain := step{name: "delete again", code: lifecycle.CodeSessionDeleted, op: del.op}
-	pause := step{name: "pause", op: func(svc *sessions.Service, id string) error { _, err := svc.Pause(context.Background(), admin, id); return err }}
+	pause := step{name: "pause", op: func(svc *sessions.Service, id string) error {
+		_, err := svc.Pause(context.Background(), admin, id)
+		return err
+	}}
 	userDel := step{name: "user delete", op: func(svc *sessions.Service, id string) error {
 		_, err := svc.Delete(context.Background(), lifecycle.UserActor("u1"), id)
 		return err
@@ -101,7 +107,7 @@ func TestCountdownStartAndStop(t *testing.T) {
 	}
 }
 
-// TestTimeLimitEndToEnd: a session with session_time_limit 3, kept alive every 300 ms, is
+// TestTimeLimitEndToEnd: a session with session_time_limit 3, kept alive every 100 ms, is
 // deleted at about 3 s by the in-process countdown, with the warning at 1.5 s before.
 func TestTimeLimitEndToEnd(t *testing.T) {
 	e := newEnv(t, map[string]string{"max_kasms_per_user": "5"})
@@ -134,8 +140,8 @@ func TestTimeLimitEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if deletedAfter < 3*time.Second || deletedAfter > 3600*time.Millisecond {
-		t.Errorf("deleted after %v, want about 3 s (3 s to 3.6 s with the keepalive period)", deletedAfter)
+	if deletedAfter < 3*time.Second || deletedAfter > 4*time.Second {
+		t.Errorf("deleted after %v, want about 3 s (3 s to 4 s with the keepalive period and a busy machine)", deletedAfter)
 	}
 	evs, err := e.store.Events(ctx, s.SessionID)
 	if err != nil {
@@ -149,11 +155,11 @@ func TestTimeLimitEndToEnd(t *testing.T) {
 		t.Errorf("events: got %q, want %q", got, want)
 	}
 	if len(evs) == 4 {
-		if warnAt := evs[1].At.Sub(evs[0].At); warnAt < 1500*time.Millisecond || warnAt > 1800*time.Millisecond {
-			t.Errorf("warning %v after the start, want 1.5 s", warnAt)
+		if warnAt := evs[1].At.Sub(evs[0].At); warnAt < 1500*time.Millisecond || warnAt > 2*time.Second {
+			t.Errorf("warning %v after the start, want 1.5 s (up to 2 s on a busy machine)", warnAt)
 		}
-		if limitAt := evs[2].At.Sub(evs[0].At); limitAt < 3*time.Second || limitAt > 3300*time.Millisecond {
-			t.Errorf("time_limit_reached %v after the start, want 3 s", limitAt)
+		if limitAt := evs[2].At.Sub(evs[0].At); limitAt < 3*time.Second || limitAt > 3500*time.Millisecond {
+			t.Errorf("time_limit_reached %v after the start, want 3 s (up to 3.5 s on a busy machine)", limitAt)
 		}
 		if evs[2].Actor != lifecycle.ActorCountdown {
 			t.Errorf("time_limit_reached actor: got %q, want %q", evs[2].Actor, lifecycle.ActorCountdown)

@@ -2,7 +2,8 @@
 // {"result", "error", "entered", "retried", "caught"}. Its only argument is a JSON file:
 //   library        path of aws-local-stepfunctions' build/main.node.esm.js
 //   definition     the ASL definition (a string)
-//   input          the execution input
+//   inputURL       where to GET the execution input, once the machine is built (so that the
+//                  caller can start the session's clock right before the execution starts)
 //   taskURL        where each Task state's Lambda payload is POSTed (the Go task handler)
 //   waitOverrides  optional: {state: milliseconds} for the Wait states
 //   retryOverrides optional: {state: milliseconds} between retries
@@ -35,7 +36,8 @@ const machine = new StateMachine(JSON.parse(cfg.definition));
 const taskStates = Object.entries(JSON.parse(cfg.definition).States)
   .filter(([, s]) => s.Type === 'Task')
   .map(([name]) => name);
-const execution = machine.run(cfg.input, {
+const input = await (await fetch(cfg.inputURL)).json();
+const execution = machine.run(input, {
   overrides: {
     taskResourceLocalHandlers: Object.fromEntries(taskStates.map((name) => [name, invokeTask])),
     waitTimeOverrides: cfg.waitOverrides ?? {},
