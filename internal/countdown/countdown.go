@@ -6,6 +6,24 @@
 // the sweep (lifecycle.DecideAs with lifecycle.ActorCountdown), so whichever acts first wins
 // and the other does nothing. The sweep remains the backstop for any countdown that was
 // missed.
+//
+// Choices worth knowing:
+//   - A countdown keeps no item of its own. Its state is the execution, named after the session
+//     (ExecutionName) so that Stop derives the ARN without a read, and the session's own
+//     time_limit_warn_at_ms (zeroed once the warning is written) and time_limit_at_ms, which the
+//     Task reads: the payload's times are informational.
+//   - Timing: the Step Functions input carries the times in RFC 3339 with milliseconds; Step
+//     Functions truncates wait timestamps to the second, and clocks differ a little, so an
+//     action that arrives at most EarlyTolerance (1 s) early is decided as at its due time (the
+//     event then carries the due time). One that arrives earlier fails with NotDueError, which
+//     the definition retries after 1, 2, 4 and 8 s and InProcess retries when it is due.
+//   - A warning that keeps failing is caught and the countdown goes on to the limit; a warning
+//     found only after the limit is not sent (the session is deleted instead), as in the sweep.
+//   - InProcess timers die with the process: after a restart of the local run, the sweep (every
+//     SWEEP_INTERVAL) deletes time-limited sessions started before it.
+//   - Who stops countdowns: the session service (user and admin deletions), the sweep through
+//     StopCountdowns (sessions of exhausted budgets) and the TTL finaliser; a change made for
+//     the time limit itself stops nothing (see Stops).
 package countdown
 
 import (
