@@ -22,8 +22,8 @@
 //   - InProcess timers die with the process: after a restart of the local run, the sweep (every
 //     SWEEP_INTERVAL) deletes time-limited sessions started before it.
 //   - Who stops countdowns: the session service (user and admin deletions), the sweep through
-//     StopCountdowns (sessions of exhausted budgets) and the TTL finaliser; a change made for
-//     the time limit itself stops nothing (see Stops).
+//     sweep.StopCountdowns (sessions of exhausted budgets) and the TTL finaliser; a change made
+//     for the time limit itself stops nothing (see Stops).
 package countdown
 
 import (
