@@ -141,7 +141,7 @@ func TestStorageMappingsStore(t *testing.T) {
 		},
 		{
 			name: "delete gives the place back", wantIDs: []string{"m0", "m2"}, wantCount: 2,
-			run:  func() error { return env.ss.DeleteStorageMapping(ctx, "u1", "m1") },
+			run: func() error { return env.ss.DeleteStorageMapping(ctx, "u1", "m1") },
 		},
 		{
 			name: "delete again", wantKind: policy.KindNotFound, wantCode: "storage_mapping_not_found",
