@@ -167,7 +167,7 @@ func wireFunctions(f functions, bus awsevents.EventBus, countdown awsstepfunctio
 	for _, fn := range []awslambda.Function{f.api, f.sweeper} {
 		fn.AddEnvironment(jsii.String(envStateMachineArn), countdown.StateMachineArn(), nil)
 		countdown.GrantStartExecution(fn)
-		countdown.GrantExecution(fn, jsii.String("states:StopExecution"))
+		countdown.GrantExecution(fn, jsii.String("states:StopExecution"), jsii.String("states:DescribeExecution"))
 	}
 	f.api.AddEnvironment(jsii.String(envAdminAPIKey), adminKey, nil)
 	f.publisher.AddEnvironment(jsii.String(envEventBusName), bus.EventBusName(), nil)

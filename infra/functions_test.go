@@ -195,6 +195,7 @@ func TestIAMGrants(t *testing.T) {
 	}{
 		{action: "states:StartExecution", wantPolicies: []string{"ApiFunction", "SweeperFunction"}, wantResource: sm},
 		{action: "states:StopExecution", wantPolicies: []string{"ApiFunction", "SweeperFunction"}, wantResource: sm},
+		{action: "states:DescribeExecution", wantPolicies: []string{"ApiFunction", "SweeperFunction"}, wantResource: sm},
 		{action: "events:PutEvents", wantPolicies: []string{"PublisherFunction"}, wantResource: bus},
 		{action: "lambda:InvokeFunction", wantPolicies: []string{"CountdownRole"}, wantResource: task},
 	}

@@ -1,7 +1,7 @@
 // Command publisher is the Lambda function on the table's stream: it publishes the outbox's
 // session events to the EventBridge bus named by EVENT_BUS_NAME and reports the records it could
 // not complete as batch item failures, so that the stream retries them. TABLE_NAME names the
-// table the stream belongs to.
+// table the stream belongs to; TTL deletions of its items go to the finaliser (the backstop).
 package main
 
 import (
@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/finalise"
 	"wspolicy/internal/publish"
 )
 
@@ -31,10 +33,11 @@ func settingsFrom(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// newHandler wires the stream handler: EventBridge as the sink, no TTL finaliser yet.
-func newHandler(s settings, eb publish.PutEventsAPI, logger *slog.Logger) *publish.Handler {
+// newHandler wires the stream handler: EventBridge as the sink, fin as the TTL backstop
+// (nil: TTL deletions are ignored).
+func newHandler(s settings, eb publish.PutEventsAPI, fin publish.Finaliser, logger *slog.Logger) *publish.Handler {
 	logger = logger.With(slog.String("table", s.table), slog.String("event_bus", s.bus))
-	return publish.NewHandler(publish.NewEventBridgeSink(eb, s.bus), nil, logger)
+	return publish.NewHandler(publish.NewEventBridgeSink(eb, s.bus), fin, logger)
 }
 
 func main() {
@@ -54,7 +57,12 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load aws config: %w", err)
 	}
-	h := newHandler(s, eventbridge.NewFromConfig(cfg), logger)
+	db, err := ddbstore.NewClient(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
+	if err != nil {
+		return err
+	}
+	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)), Logger: logger})
+	h := newHandler(s, eventbridge.NewFromConfig(cfg), fin, logger)
 	lambda.Start(h.Handle)
 	return nil
 }

@@ -117,7 +117,7 @@ func TestHandlerWithFixtures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			h := newHandler(settings{table: "sessions-table", bus: "sessions-bus"}, tc.client, slog.New(slog.NewJSONHandler(&logs, nil)))
+			h := newHandler(settings{table: "sessions-table", bus: "sessions-bus"}, tc.client, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 			resp, err := h.Handle(context.Background(), fixture(t, tc.fixture))
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -155,7 +155,7 @@ func TestHandlerWithFixtures(t *testing.T) {
 // The detail of the created event carries its JSON detail as an object.
 func TestCreatedEventDetail(t *testing.T) {
 	client := &fakeEventBridge{}
-	h := newHandler(settings{table: "t", bus: "b"}, client, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	h := newHandler(settings{table: "t", bus: "b"}, client, nil, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	if _, err := h.Handle(context.Background(), fixture(t, "ddb-stream-batch-mixed.json")); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/finalise"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/publish"
@@ -152,7 +153,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Countdown: timer,
 	}
 
-	events, err := openEventLog(ctx, cfg, db, logger)
+	fin := finalise.New(finalise.Config{Store: sessionStore, Countdowns: timer, Clock: clock, Logger: logger})
+	events, err := openEventLog(ctx, cfg, db, fin, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +186,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // openEventLog opens the table's stream at its latest record, before the API takes requests,
 // with the publisher's handler writing each session event to the log as one "session event"
 // line (locally the log is the event bus).
-func openEventLog(ctx context.Context, cfg Config, db *dynamodb.Client, logger *slog.Logger) (*publish.StreamReader, error) {
+func openEventLog(ctx context.Context, cfg Config, db *dynamodb.Client, fin publish.Finaliser, logger *slog.Logger) (*publish.StreamReader, error) {
 	streams, err := publish.NewStreamsClient(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	h := publish.NewHandler(publish.NewLogSink(logger), nil, logger)
+	h := publish.NewHandler(publish.NewLogSink(logger), fin, logger)
 	r, err := publish.OpenStreamReader(ctx, publish.StreamReaderConfig{
 		Table: cfg.TableName, Tables: db, Streams: streams, Handle: h.Handle,
 		PollInterval: eventLogPollInterval, Logger: logger,
