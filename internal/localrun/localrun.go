@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	clock := policy.SystemClock{}
 	store := ddbstore.New(db, cfg.TableName, ddbstore.WithClock(clock))
-	if err := store.EnsureAllUsers(ctx, clock.Now(), AllUsersSettings()); err != nil {
+	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, err
 	}
 	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger))
@@ -334,14 +334,6 @@ func HTTPServer(l net.Listener, h http.Handler, logger *slog.Logger) Component {
 	}}
 }
 
-// AllUsersSettings is the "All Users" column of the catalog: the settings the built-in group
-// is created with.
-func AllUsersSettings() map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for _, s := range settings.Catalog() {
-		if s.AllUsers != nil {
-			out[s.Name] = s.AllUsers
-		}
-	}
-	return out
-}
+// AllUsersSettings is the "All Users" column of the catalog (settings.AllUsersValues), kept
+// for the callers outside this package.
+func AllUsersSettings() map[string]json.RawMessage { return settings.AllUsersValues() }
