@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,7 +56,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	store := ddbstore.New(db, table, ddbstore.WithClock(clock))
 	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := store.EnsureAllUsers(ectx, clock.Now(), allUsersSettings()); err != nil {
+	if err := store.EnsureAllUsers(ectx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, fmt.Errorf("ensure All Users: %w", err)
 	}
 	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
@@ -88,15 +87,4 @@ func countdownTimer(ctx context.Context, arn string) (countdown.Timer, error) {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
 	return countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn), nil
-}
-
-// allUsersSettings is the catalog's All Users column.
-func allUsersSettings() map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for _, s := range settings.Catalog() {
-		if s.AllUsers != nil {
-			out[s.Name] = s.AllUsers
-		}
-	}
-	return out
 }
