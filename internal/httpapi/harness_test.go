@@ -44,7 +44,7 @@ func newAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 	tb := ddbtest.NewTable(t)
 	clock := &policy.FixedClock{T: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	store := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock))
-	if err := store.EnsureAllUsers(context.Background(), clock.Now(), allUsersSettingsForTest()); err != nil {
+	if err := store.EnsureAllUsers(context.Background(), clock.Now(), settings.AllUsersValues()); err != nil {
 		t.Fatalf("ensure All Users: %v", err)
 	}
 	logs := &bytes.Buffer{}
@@ -59,17 +59,6 @@ func newAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 		}
 	})
 	return a
-}
-
-// allUsersSettingsForTest is the All Users column of the catalog.
-func allUsersSettingsForTest() map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for _, s := range settings.Catalog() {
-		if s.AllUsers != nil {
-			out[s.Name] = s.AllUsers
-		}
-	}
-	return out
 }
 
 func openAPIRouter(t *testing.T) routers.Router {
