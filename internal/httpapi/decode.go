@@ -186,14 +186,21 @@ func setVersionHeader(w http.ResponseWriter, version int64) {
 
 // writeJSON writes v as a JSON response with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b, status = []byte(`{"error":{"code":"internal","message":"internal error"}}`), http.StatusInternalServerError
+	// Messages quote values like ">= 0": no HTML escaping (the response is JSON with nosniff,
+	// never HTML), so people and tools read them as written.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	b := []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+	if err := enc.Encode(v); err == nil {
+		b = buf.Bytes()
+	} else {
+		status = http.StatusInternalServerError
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b) // Encode ends the value with a newline
 }
