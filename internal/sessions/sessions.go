@@ -31,6 +31,7 @@ type Store interface {
 	Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error)
 	Transition(ctx context.Context, c lifecycle.Change) error
 	Events(ctx context.Context, sessionID string) ([]lifecycle.Event, error)
+	StorageMappingStore
 }
 
 // Users reads a user with their groups; policy.Directory implements it.
@@ -183,43 +184,67 @@ func validImageID(id string) bool {
 	return true
 }
 
-// Start starts a session of image imageID for a user, with the lifetime settings in force for
-// them now (read in two round trips). An empty imageID means the user's effective
-// default_image (400 no_default_image when that is empty too). The user's max_kasms_per_user
-// is enforced exactly: 409 max_sessions_reached. Unknown user: 404 user_not_found. The session
-// is charged to the budget of the user's effective usage_limit (see BudgetOf); when that is
-// used up in the current window the start is refused with 403 usage_limit_reached, and when
-// concurrent starts and ends on the budget keep winning the race for its ledger, 503
-// retry_later.
+// Start starts a session of image imageID for a user (StartOrReuse without reuse).
 func (s *Service) Start(ctx context.Context, userID, imageID string, container bool) (Session, error) {
+	sess, _, err := s.StartOrReuse(ctx, StartRequest{UserID: userID, ImageID: imageID, Container: container})
+	return sess, err
+}
+
+// StartOrReuse starts a session for req.UserID with the settings in force for them now: the
+// user and their groups (two round trips) and, at the same time, their storage mappings (one
+// Query). An empty ImageID means the user's effective default_image (400 no_default_image
+// when that is empty too). With Reuse, the user's live session of that image, if any, is
+// returned instead (reused true; one more Query, and no charge, no max_kasms_per_user check).
+// The user's max_kasms_per_user is enforced exactly: 409 max_sessions_reached. Unknown user:
+// 404 user_not_found. The session is charged to the budget of the user's effective
+// usage_limit (see BudgetOf); when that is used up in the current window the start is
+// refused with 403 usage_limit_reached, and when concurrent starts and ends on the budget
+// keep winning the race for its ledger, 503 retry_later. The session and its created event
+// carry the user's effective client settings and launch configuration (launch.ClientSettings,
+// launch.BuildLaunch).
+func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, bool, error) {
+	userID, imageID := req.UserID, req.ImageID
 	if userID == "" {
-		return Session{}, policy.FieldErrorf("user_id", "missing_user_id", "user_id is required")
+		return Session{}, false, policy.FieldErrorf("user_id", "missing_user_id", "user_id is required")
 	}
 	if !policy.ValidID(userID) {
-		return Session{}, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+		return Session{}, false, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
 	}
 	if imageID != "" && !validImageID(imageID) {
-		return Session{}, policy.FieldErrorf("image_id", "invalid_image_id", "image_id must be 1 to %d printable characters without surrounding spaces", maxImageIDLength)
+		return Session{}, false, policy.FieldErrorf("image_id", "invalid_image_id", "image_id must be 1 to %d printable characters without surrounding spaces", maxImageIDLength)
 	}
-	r, err := ResolveUser(ctx, s.dir, userID)
+	in, err := s.readStartInputs(ctx, userID)
 	if err != nil {
-		return Session{}, fmt.Errorf("start session: %w", err)
+		return Session{}, false, fmt.Errorf("start session: %w", err)
 	}
+	r := in.res
 	if imageID == "" {
 		if imageID = r.String("default_image"); imageID == "" {
-			return Session{}, policy.FieldErrorf("image_id", "no_default_image", "image_id is required: user %s has no default_image", userID)
+			return Session{}, false, policy.FieldErrorf("image_id", "no_default_image", "image_id is required: user %s has no default_image", userID)
+		}
+	}
+	if req.Reuse {
+		live, ok, err := s.liveSessionOf(ctx, userID, imageID)
+		if err != nil {
+			return Session{}, false, fmt.Errorf("start session: %w", err)
+		}
+		if ok {
+			return View(live), true, nil
 		}
 	}
 	b, err := BudgetOf(userID, r)
 	if err != nil {
-		return Session{}, fmt.Errorf("start session: %w", err)
+		return Session{}, false, fmt.Errorf("start session: %w", err)
 	}
-	sess, created := lifecycle.NewSession(s.newID(), userID, imageID, container, lifecycle.LifetimeFrom(r), s.clock.Now())
-	if sess, err = s.store.StartCharged(ctx, sess, created, b); err != nil {
-		return Session{}, err
+	ns, created := lifecycle.NewSession(s.newID(), userID, imageID, req.Container, lifecycle.LifetimeFrom(r), s.clock.Now())
+	if err := attachLaunch(&ns, &created, in); err != nil {
+		return Session{}, false, err
 	}
-	s.startCountdown(ctx, sess)
-	return View(sess), nil
+	if ns, err = s.store.StartCharged(ctx, ns, created, b); err != nil {
+		return Session{}, false, err
+	}
+	s.startCountdown(ctx, ns)
+	return View(ns), false, nil
 }
 
 // BudgetOf is the budget a new session of userID is charged to under their effective settings

@@ -404,10 +404,11 @@ func TestStartEndCostIndependentOfGroupSize(t *testing.T) {
 	if smallStart != bigStart || smallEnd != bigEnd {
 		t.Errorf("start costs %d vs %d requests, end %d vs %d; want the same whatever the group size", smallStart, bigStart, smallEnd, bigEnd)
 	}
-	// Start: the user and their groups (2), the ledger (1), the transaction (1). End: the
-	// session (1), the ledger (1), the transaction (1).
-	if smallStart != 4 || smallEnd != 3 {
-		t.Errorf("start %d, end %d requests; want 4 and 3", smallStart, smallEnd)
+	// Start: the user and their groups (2) with, alongside, the user's storage mappings (1),
+	// the ledger (1), the transaction (1). End: the session (1), the ledger (1), the
+	// transaction (1).
+	if smallStart != 5 || smallEnd != 3 {
+		t.Errorf("start %d, end %d requests; want 5 and 3", smallStart, smallEnd)
 	}
 }
 
