@@ -89,6 +89,9 @@ type Injector struct {
 	mu  sync.Mutex
 	rng *rand.Rand
 
+	planMu  sync.Mutex
+	planned map[string][]Planned
+
 	statsMu  sync.Mutex
 	attempts map[string]int64
 	injected map[string]map[Fault]int64
@@ -103,6 +106,7 @@ func New(cfg Config) *Injector {
 		attempts: map[string]int64{},
 		injected: map[string]map[Fault]int64{},
 		codes:    map[string]int64{},
+		planned:  map[string][]Planned{},
 	}
 	in.enabled.Store(true)
 	return in
@@ -134,6 +138,43 @@ func (in *Injector) DynamoDB(o *dynamodb.Options) {
 // EventBridge adds the injector to an EventBridge client's options.
 func (in *Injector) EventBridge(o *eventbridge.Options) {
 	o.APIOptions = append(o.APIOptions, in.AddTo)
+}
+
+// Planned is a fault planned for one attempt (see Plan).
+type Planned struct {
+	// Fault is Throttle, ServerError, Timeout or Slow.
+	Fault Fault
+	// AfterSend makes a Timeout happen after the service did the work.
+	AfterSend bool
+	// Code picks the error of a Throttle: ThrottlingException,
+	// ProvisionedThroughputExceededException or (TransactWriteItems)
+	// TransactionCanceledException; "" draws one.
+	Code string
+	// Delay is the wait of a Timeout or Slow fault; zero means DefaultDelay.
+	Delay time.Duration
+}
+
+// Plan queues faults for the next attempts of an operation, named as in Config.Operations
+// ("TransactWriteItems" or "DynamoDB.TransactWriteItems"): the first matching attempt gets the
+// first fault, and so on. Planned faults come before drawn ones and are injected whether or
+// not injection is enabled, so a test can script an exact sequence of failures.
+func (in *Injector) Plan(op string, faults ...Planned) {
+	in.planMu.Lock()
+	defer in.planMu.Unlock()
+	in.planned[op] = append(in.planned[op], faults...)
+}
+
+// nextPlanned takes the next planned fault of an operation, if any.
+func (in *Injector) nextPlanned(service, op string) (Planned, bool) {
+	in.planMu.Lock()
+	defer in.planMu.Unlock()
+	for _, k := range []string{service + "." + op, op} {
+		if q := in.planned[k]; len(q) > 0 {
+			in.planned[k] = q[1:]
+			return q[0], true
+		}
+	}
+	return Planned{}, false
 }
 
 // rule is the rule of one operation.

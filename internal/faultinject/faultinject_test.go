@@ -345,3 +345,34 @@ func TestPartialFailure(t *testing.T) {
 		t.Errorf("counted %d partial failures, want %d", got, failed)
 	}
 }
+
+// TestPlan: planned faults come in order, before drawn ones, even with injection disabled.
+func TestPlan(t *testing.T) {
+	in := faultinject.New(faultinject.Config{})
+	in.SetEnabled(false)
+	db, table := faultyTable(t, in, 1)
+	in.Plan("DynamoDB.TransactWriteItems",
+		faultinject.Planned{Fault: faultinject.Timeout, AfterSend: true, Delay: time.Millisecond},
+		faultinject.Planned{Fault: faultinject.Throttle, Code: "TransactionCanceledException"},
+	)
+	put := func(pk string) error {
+		_, err := db.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+			{Put: &ddbtypes.Put{TableName: &table, Item: item(pk)}},
+		}})
+		return err
+	}
+	var ne net.Error
+	if err := put("A"); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("first call: got %v, want the planned timeout", err)
+	}
+	if !exists(t, db, table, "A") {
+		t.Errorf("the timeout after send lost the write")
+	}
+	var tc *ddbtypes.TransactionCanceledException
+	if err := put("B"); !errors.As(err, &tc) || aws.ToString(tc.CancellationReasons[0].Code) != "ThrottlingError" {
+		t.Errorf("second call: got %v, want a transaction cancelled by throttling", err)
+	}
+	if err := put("C"); err != nil {
+		t.Errorf("third call: got %v, want no fault left", err)
+	}
+}

@@ -106,7 +106,14 @@ func (m *attemptMiddleware) HandleDeserialize(ctx context.Context, in middleware
 	service, op, key := opKey(ctx)
 	m.in.countAttempt(key)
 	r := m.in.rule(service, op)
-	f := m.in.draw(r)
+	f, code, after := m.in.draw(r), "", false
+	if f == Timeout {
+		after = m.in.float64() < r.AfterSend
+	}
+	if p, ok := m.in.nextPlanned(service, op); ok {
+		f, code, after = p.Fault, p.Code, p.AfterSend
+		r.Delay = p.Delay
+	}
 	switch f {
 	case Slow:
 		m.in.count(key, Slow, "", 1)
@@ -114,20 +121,20 @@ func (m *attemptMiddleware) HandleDeserialize(ctx context.Context, in middleware
 			return middleware.DeserializeOutput{}, middleware.Metadata{}, &smithy.CanceledError{Err: err}
 		}
 	case Throttle, ServerError:
-		status, code, body := m.errorResponse(ctx, service, f)
+		status, code, body := m.errorResponse(ctx, service, f, code)
 		m.in.count(key, f, code, 1)
 		return middleware.DeserializeOutput{RawResponse: fakeResponse(service, status, body)}, middleware.Metadata{}, nil
 	case Timeout:
-		return m.timeout(ctx, in, next, r, key)
+		return m.timeout(ctx, in, next, r, after, key)
 	}
 	return next.HandleDeserialize(ctx, in)
 }
 
-// timeout makes the attempt time out, before sending or (r.AfterSend) after the service
-// answered, whose answer is then dropped.
-func (m *attemptMiddleware) timeout(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler, r Rule, key string) (middleware.DeserializeOutput, middleware.Metadata, error) {
+// timeout makes the attempt time out, before sending or (after) after the service answered,
+// whose answer is then dropped.
+func (m *attemptMiddleware) timeout(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler, r Rule, after bool, key string) (middleware.DeserializeOutput, middleware.Metadata, error) {
 	code := "timeout_before_send"
-	if m.in.float64() < r.AfterSend {
+	if after {
 		code = "timeout_after_send"
 		out, md, err := next.HandleDeserialize(ctx, in)
 		if err != nil {
@@ -158,8 +165,8 @@ func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
 // errorResponse is the status, error code and JSON body with which the service answers
-// fault f.
-func (m *attemptMiddleware) errorResponse(ctx context.Context, service string, f Fault) (int, string, []byte) {
+// fault f; code picks the throttling error ("" draws one).
+func (m *attemptMiddleware) errorResponse(ctx context.Context, service string, f Fault, code string) (int, string, []byte) {
 	type errBody struct {
 		Type                string `json:"__type"`
 		Message             string `json:"message"`
@@ -180,7 +187,12 @@ func (m *attemptMiddleware) errorResponse(ctx context.Context, service string, f
 	if isTx {
 		variants = 3
 	}
-	switch m.in.intN(variants) {
+	variant := map[string]int{"ThrottlingException": 0, "ProvisionedThroughputExceededException": 1, "TransactionCanceledException": 2}
+	v, ok := variant[code]
+	if !ok || v >= variants {
+		v = m.in.intN(variants)
+	}
+	switch v {
 	case 0:
 		return http.StatusBadRequest, "ThrottlingException", mustJSON(errBody{Type: ns + "ThrottlingException", Message: "Rate of requests exceeds the allowed throughput. (injected)"})
 	case 1:
