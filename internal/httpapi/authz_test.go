@@ -22,6 +22,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	spareKeyID, _ := a.issueKey(other, policy.RoleUser)
 	ownerSession := a.sessStart(testAdminKey, map[string]any{"user_id": owner, "image_id": "img"}).SessionID
 	otherSession := a.sessStart(testAdminKey, map[string]any{"user_id": other, "image_id": "img"}).SessionID
+	ownerMapping, otherMapping := a.storageMapping(owner, "/m"), a.storageMapping(other, "/m")
 
 	// {user} is the owner's id for the "own" caller and the other user's for everyone else;
 	// {session} likewise one of their sessions. The session rows run in an order in which
@@ -55,6 +56,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 201, 0},
 		{"GET /v1/users/{user_id}/keys", "/v1/users/{user}/keys", nil, 200, 0},
 		{"DELETE /v1/users/{user_id}/keys/{key_id}", "/v1/users/{user}/keys/" + spareKeyID, nil, 204, 0},
+		{"POST /v1/users/{user_id}/storage-mappings", "/v1/users/{user}/storage-mappings", map[string]any{"host_path": "/h/{username}", "bind": "/b", "mode": "rw", "uid": 1, "gid": 1}, 201, 201},
+		{"GET /v1/users/{user_id}/storage-mappings", "/v1/users/{user}/storage-mappings", nil, 200, 200},
+		{"DELETE /v1/users/{user_id}/storage-mappings/{mapping_id}", "/v1/users/{user}/storage-mappings/{mapping}", nil, 204, 204},
+		{"GET /v1/users/{user_id}/usage", "/v1/users/{user}/usage", nil, 200, 200},
 		{"GET /v1/me", "/v1/me", nil, 200, 0},
 		{"POST /v1/sessions", "/v1/sessions", `{"user_id": "{user}", "image_id": "img"}`, 201, 201},
 		{"GET /v1/sessions", "/v1/sessions?user_id={user}", nil, 200, 200},
@@ -104,11 +109,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		method, _, _ := strings.Cut(r.pattern, " ")
 		for _, c := range callers {
 			t.Run(r.pattern+"/"+c.name, func(t *testing.T) {
-				user, session := other, otherSession
+				user, session, mapping := other, otherSession, otherMapping
 				if c.own {
-					user, session = owner, ownerSession
+					user, session, mapping = owner, ownerSession, ownerMapping
 				}
-				path := strings.NewReplacer("{user}", user, "{session}", session).Replace(r.path)
+				path := strings.NewReplacer("{user}", user, "{session}", session, "{mapping}", mapping).Replace(r.path)
 				body := r.body
 				if b, ok := body.(string); ok {
 					body = strings.ReplaceAll(b, "{user}", user)

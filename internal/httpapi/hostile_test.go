@@ -64,6 +64,13 @@ func hostileBodies() map[string]string {
 		"idle_seconds huge":     `{"idle_seconds": 1e999}`,
 		"idle_seconds null obj": `{"idle_seconds": {}}`,
 		"dry_run string":        `{"dry_run": "true"}`,
+		"reuse string":          `{"image_id": "img", "reuse": "true"}`,
+		"host_path number":      `{"host_path": 5, "bind": "/b", "mode": "rw", "uid": 0, "gid": 0}`,
+		"host_path twice":       `{"host_path": "/a", "host_path": "/c", "bind": "/b", "mode": "rw", "uid": 0, "gid": 0}`,
+		"host_path traversal":   `{"host_path": "/a/../../etc", "bind": "/b", "mode": "rw", "uid": 0, "gid": 0}`,
+		"bind relative":         `{"host_path": "/a", "bind": "b", "mode": "rw", "uid": 0, "gid": 0}`,
+		"uid huge":              `{"host_path": "/a", "bind": "/b", "mode": "rw", "uid": 1e999, "gid": 0}`,
+		"mode unknown":          `{"host_path": "/a", "bind": "/b", "mode": "wx", "uid": 0, "gid": 0}`,
 		"dry_run number":        `{"dry_run": 1}`,
 	}
 }
@@ -93,6 +100,7 @@ func TestHostileBodiesNeverYieldA500(t *testing.T) {
 		{"PUT", "/v1/groups/" + group + "/settings/allow_kasm_audio"},
 		{"POST", "/v1/users"},
 		{"POST", "/v1/users/" + user + "/keys"},
+		{"POST", "/v1/users/" + user + "/storage-mappings"},
 		{"POST", "/v1/sessions"},
 		{"POST", "/v1/sessions/" + session.SessionID + "/keepalive"},
 		{"POST", "/v1/sweeps"},
@@ -120,7 +128,13 @@ func TestHostileBodiesNeverYieldA500(t *testing.T) {
 	if got := a.sessGet(session.SessionID); got.Status != "running" || !got.Connected {
 		t.Fatalf("target session after hostile writes: got %s connected=%v, want running and connected", got.Status, got.Connected)
 	}
-	res := a.do("GET", "/v1/sessions", testAdminKey, nil)
+	var mappings storageMappingListView
+	res := a.do("GET", "/v1/users/"+user+"/storage-mappings", testAdminKey, nil)
+	mustAPIStatus(t, "list storage mappings", res, http.StatusOK)
+	if res.json(t, &mappings); len(mappings.StorageMappings) != 0 {
+		t.Fatalf("storage mappings after hostile writes: got %d, want none", len(mappings.StorageMappings))
+	}
+	res = a.do("GET", "/v1/sessions", testAdminKey, nil)
 	mustAPIStatus(t, "list sessions", res, http.StatusOK)
 	var list sessionListView
 	res.json(t, &list)
@@ -147,6 +161,9 @@ func TestMalformedIDsNeverReachTheDatabase(t *testing.T) {
 		{"nul", "GET", "/v1/users/a%00/effective-settings", "invalid_id", "user_id"},
 		{"member user", "PUT", "/v1/groups/g_1/members/%3Cscript%3E", "invalid_id", "user_id"},
 		{"key id", "DELETE", "/v1/users/u_1/keys/k%24", "invalid_id", "key_id"},
+		{"mapping id", "DELETE", "/v1/users/u_1/storage-mappings/.m", "invalid_id", "mapping_id"},
+		{"mapping user", "POST", "/v1/users/u%201/storage-mappings", "invalid_id", "user_id"},
+		{"usage user", "GET", "/v1/users/-u/usage", "invalid_id", "user_id"},
 		{"session id", "GET", "/v1/sessions/s%2F1", "invalid_id", "session_id"},
 		{"keepalive session id", "POST", "/v1/sessions/" + long + "/keepalive", "invalid_id", "session_id"},
 		{"deleted session id", "DELETE", "/v1/sessions/_s", "invalid_id", "session_id"},

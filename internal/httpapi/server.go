@@ -108,6 +108,8 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.groupRoutes()...)
 	rs = append(rs, s.userRoutes()...)
 	rs = append(rs, s.keyRoutes()...)
+	rs = append(rs, s.storageMappingRoutes()...)
+	rs = append(rs, s.usageRoutes()...)
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.sweepRoutes()...)
 	return rs

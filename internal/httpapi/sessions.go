@@ -49,11 +49,12 @@ func actorOf(r *http.Request) lifecycle.Actor {
 }
 
 // startSessionBody is the optional body of POST /v1/sessions. user_id defaults to the key's
-// user, image_id to the user's effective default_image, container to true.
+// user, image_id to the user's effective default_image, container to true, reuse to false.
 type startSessionBody struct {
 	UserID    *string `json:"user_id"`
 	ImageID   *string `json:"image_id"`
 	Container *bool   `json:"container"`
+	Reuse     *bool   `json:"reuse"`
 }
 
 func (s *server) handleStartSession(w http.ResponseWriter, r *http.Request) error {
@@ -81,11 +82,17 @@ func (s *server) handleStartSession(w http.ResponseWriter, r *http.Request) erro
 	if body.Container != nil {
 		container = *body.Container
 	}
-	sess, err := svc.Start(r.Context(), userID, imageID, container)
+	reuse := body.Reuse != nil && *body.Reuse
+	sess, reused, err := svc.StartOrReuse(r.Context(), sessions.StartRequest{UserID: userID, ImageID: imageID, Container: container, Reuse: reuse})
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", sessionPath(sess.SessionID))
+	if reused {
+		// The /go flow found the user's live session of the image: 200, nothing started.
+		writeJSON(w, http.StatusOK, sess)
+		return nil
+	}
 	writeJSON(w, http.StatusCreated, sess)
 	return nil
 }
