@@ -53,10 +53,12 @@ export function clock(ms) {
   return hh ? `${hh}:${pad(mm)}:${pad(ss)}` : `${pad(mm)}:${pad(ss)}`;
 }
 
-/** Hours with up to two decimals: 1.5 → "1.5 h". */
+/** Hours with up to two decimals (1.5 → "1.5 h"), minutes or seconds below an hour. */
 export function hours(x) {
   if (x === null || x === undefined) return '—';
-  return `${Math.round(x * 100) / 100} h`;
+  if (x >= 1 || x === 0) return `${Math.round(x * 100) / 100} h`;
+  const min = x * 60;
+  return min >= 1 ? `${Math.round(min)} min` : `${Math.round(min * 60)} s`;
 }
 
 /** A one-line description of a usage_limit value. */

@@ -259,7 +259,7 @@ export async function usagePanel(ctx, userID) {
   };
   update();
   if (open > 0) {
-    const t = setInterval(update, 5000);
+    const t = setInterval(update, 1000);
     ctx.onCleanup(() => clearInterval(t));
   }
   add(body,
