@@ -20,7 +20,7 @@ run: dynamodb-local
 
 ## test: every test, including those against DynamoDB Local (started and stopped here)
 test: tools
-	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory test-go
+	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory test-go test-e2e
 
 test-go:
 	$(GO) vet ./...
@@ -38,7 +38,7 @@ $(DDB_DIR)/DynamoDBLocal.jar:
 	@test -f $@
 
 ## tools: everything the tests need that is not Go (DynamoDB Local, npm tools)
-tools: dynamodb-local node-tools
+tools: dynamodb-local node-tools e2e-tools
 
 vet:
 	$(GO) vet ./...

@@ -3,7 +3,7 @@
 #
 #   make e2e-tools   Debian's chromium (when missing) and the pinned npm packages of e2e/
 #   make test-e2e    build cmd/local, start it with DynamoDB Local, run the browser tests;
-#                    screenshots go to docs/screenshots/
+#                    screenshots go to build/screenshots/ (make screenshots: docs/screenshots/)
 
 E2E_DIR := e2e
 CHROMIUM ?= /usr/bin/chromium
@@ -11,7 +11,7 @@ E2E_STAMP := $(E2E_DIR)/node_modules/.e2e-installed
 # apt-get needs root; CI runs as root, a developer's machine may have sudo.
 E2E_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: e2e-tools e2e-chromium test-e2e
+.PHONY: e2e-tools e2e-chromium test-e2e screenshots
 
 e2e-tools: e2e-chromium $(E2E_STAMP)
 
@@ -31,3 +31,7 @@ $(E2E_STAMP): $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
 ## test-e2e: the console in headless Chromium against the real server (cmd/local)
 test-e2e: e2e-tools dynamodb-local
 	cd $(E2E_DIR) && CHROMIUM_PATH=$(CHROMIUM) node --test --test-concurrency=1 --test-timeout=300000 tests/
+
+## screenshots: run the browser tests writing their screenshots to docs/screenshots (the README's)
+screenshots:
+	@SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(MAKE) --no-print-directory test-e2e

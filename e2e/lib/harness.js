@@ -9,7 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const screenshotDir = path.join(repoRoot, 'docs', 'screenshots');
+// Tests write screenshots to build/screenshots (git-ignored); `make screenshots` points
+// SCREENSHOT_DIR at docs/screenshots to refresh the ones the README shows.
+export const screenshotDir = process.env.SCREENSHOT_DIR
+  ? path.resolve(process.env.SCREENSHOT_DIR)
+  : path.join(repoRoot, 'build', 'screenshots');
 export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** The flags Chromium runs with: headless, no sandbox (CI runs as root), nothing phoning home. */
@@ -151,7 +155,7 @@ export function must(call) {
   };
 }
 
-/** Writes a full-page screenshot to docs/screenshots/<name>.png. */
+/** Writes a full-page screenshot to <screenshotDir>/<name>.png. */
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
