@@ -42,6 +42,10 @@ const (
 	// work, so the response is lost. When the caller's context ends first, the attempt fails
 	// with the context's error, as the SDK's HTTP client reports it.
 	Timeout Fault = "timeout"
+	// Reset breaks the connection (connection reset by peer): before the request reaches the
+	// service, or — with probability Rule.AfterSend — while the answer is read, after the
+	// service did the work.
+	Reset Fault = "reset"
 	// Slow delays the attempt by Rule.Delay and then lets it through.
 	Slow Fault = "slow"
 	// PartialFailure (PutEvents only) lets the call succeed but fails single entries, each
@@ -51,7 +55,7 @@ const (
 )
 
 // DefaultFaults are the faults drawn when a Rule names none.
-var DefaultFaults = []Fault{Throttle, ServerError, Timeout}
+var DefaultFaults = []Fault{Throttle, ServerError, Timeout, Reset}
 
 // DefaultDelay is the delay of Timeout and Slow faults when a Rule sets none.
 const DefaultDelay = 20 * time.Millisecond
@@ -63,7 +67,8 @@ type Rule struct {
 	// Faults are drawn from uniformly; nil means DefaultFaults. PartialFailure in the list
 	// applies to PutEvents only and is drawn independently of the others.
 	Faults []Fault
-	// AfterSend is the probability that a Timeout happens after the service did the work.
+	// AfterSend is the probability that a Timeout or Reset happens after the service did the
+	// work.
 	AfterSend float64
 	// Delay is how long a Timeout or Slow fault waits; zero means DefaultDelay.
 	Delay time.Duration
@@ -142,9 +147,9 @@ func (in *Injector) EventBridge(o *eventbridge.Options) {
 
 // Planned is a fault planned for one attempt (see Plan).
 type Planned struct {
-	// Fault is Throttle, ServerError, Timeout or Slow.
+	// Fault is Throttle, ServerError, Timeout, Reset or Slow.
 	Fault Fault
-	// AfterSend makes a Timeout happen after the service did the work.
+	// AfterSend makes a Timeout or Reset happen after the service did the work.
 	AfterSend bool
 	// Code picks the error of a Throttle: ThrottlingException,
 	// ProvisionedThroughputExceededException or (TransactWriteItems)
@@ -308,11 +313,11 @@ func (s Stats) String() string {
 	}
 	slices.Sort(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-32s %9s %9s %9s %9s %9s %9s\n", "operation", "attempts", "throttle", "5xx", "timeout", "slow", "partial")
+	fmt.Fprintf(&b, "%-32s %9s %9s %9s %9s %9s %9s %9s\n", "operation", "attempts", "throttle", "5xx", "timeout", "reset", "slow", "partial")
 	for _, k := range keys {
 		m := s.Injected[k]
-		fmt.Fprintf(&b, "%-32s %9d %9d %9d %9d %9d %9d\n", k, s.Attempts[k],
-			m[Throttle], m[ServerError], m[Timeout], m[Slow], m[PartialFailure])
+		fmt.Fprintf(&b, "%-32s %9d %9d %9d %9d %9d %9d %9d\n", k, s.Attempts[k],
+			m[Throttle], m[ServerError], m[Timeout], m[Reset], m[Slow], m[PartialFailure])
 	}
 	codes := make([]string, 0, len(s.Codes))
 	for c := range s.Codes {

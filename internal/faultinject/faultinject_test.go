@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +120,22 @@ func TestDynamoDBFaults(t *testing.T) {
 			wantErr: func(err error) bool {
 				var ne net.Error
 				return errors.As(err, &ne) && ne.Timeout()
+			},
+			wantWrite: true,
+		},
+		{
+			name: "reset before send is a connection error and writes nothing",
+			rule: faultinject.Rule{Rate: 1, Faults: []faultinject.Fault{faultinject.Reset}},
+			wantErr: func(err error) bool {
+				var ce interface{ ConnectionError() bool }
+				return errors.As(err, &ce) && ce.ConnectionError() && errors.Is(err, syscall.ECONNRESET)
+			},
+		},
+		{
+			name: "reset after send is a connection error but the write happened",
+			rule: faultinject.Rule{Rate: 1, Faults: []faultinject.Fault{faultinject.Reset}, AfterSend: 1},
+			wantErr: func(err error) bool {
+				return errors.Is(err, syscall.ECONNRESET)
 			},
 			wantWrite: true,
 		},

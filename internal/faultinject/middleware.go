@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -107,7 +110,7 @@ func (m *attemptMiddleware) HandleDeserialize(ctx context.Context, in middleware
 	m.in.countAttempt(key)
 	r := m.in.rule(service, op)
 	f, code, after := m.in.draw(r), "", false
-	if f == Timeout {
+	if f == Timeout || f == Reset {
 		after = m.in.float64() < r.AfterSend
 	}
 	if p, ok := m.in.nextPlanned(service, op); ok {
@@ -124,18 +127,19 @@ func (m *attemptMiddleware) HandleDeserialize(ctx context.Context, in middleware
 		status, code, body := m.errorResponse(ctx, service, f, code)
 		m.in.count(key, f, code, 1)
 		return middleware.DeserializeOutput{RawResponse: fakeResponse(service, status, body)}, middleware.Metadata{}, nil
-	case Timeout:
-		return m.timeout(ctx, in, next, r, after, key)
+	case Timeout, Reset:
+		return m.broken(ctx, in, next, f, r, after, key)
 	}
 	return next.HandleDeserialize(ctx, in)
 }
 
-// timeout makes the attempt time out, before sending or (after) after the service answered,
-// whose answer is then dropped.
-func (m *attemptMiddleware) timeout(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler, r Rule, after bool, key string) (middleware.DeserializeOutput, middleware.Metadata, error) {
-	code := "timeout_before_send"
+// broken makes the attempt time out (after r's delay) or its connection reset, before sending
+// or (after) once the service answered, whose answer is then dropped.
+func (m *attemptMiddleware) broken(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler,
+	f Fault, r Rule, after bool, key string) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	code := string(f) + "_before_send"
 	if after {
-		code = "timeout_after_send"
+		code = string(f) + "_after_send"
 		out, md, err := next.HandleDeserialize(ctx, in)
 		if err != nil {
 			return out, md, err // a real failure came first: nothing to lose
@@ -145,16 +149,20 @@ func (m *attemptMiddleware) timeout(ctx context.Context, in middleware.Deseriali
 			_ = resp.Body.Close()
 		}
 	}
-	m.in.count(key, Timeout, code, 1)
+	m.in.count(key, f, code, 1)
 	empty := middleware.DeserializeOutput{RawResponse: &smithyhttp.Response{Response: &http.Response{Header: http.Header{}, Body: http.NoBody}}}
-	if err := sleep(ctx, r.delay()); err != nil {
-		return empty, middleware.Metadata{}, &smithy.CanceledError{Err: err}
+	var cause error = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	if f == Timeout {
+		if err := sleep(ctx, r.delay()); err != nil {
+			return empty, middleware.Metadata{}, &smithy.CanceledError{Err: err}
+		}
+		cause = timeoutError{}
 	}
 	target := ""
 	if req, ok := in.Request.(*smithyhttp.Request); ok && req.URL != nil {
 		target = req.URL.String()
 	}
-	return empty, middleware.Metadata{}, &smithyhttp.RequestSendError{Err: &url.Error{Op: "Post", URL: target, Err: timeoutError{}}}
+	return empty, middleware.Metadata{}, &smithyhttp.RequestSendError{Err: &url.Error{Op: "Post", URL: target, Err: cause}}
 }
 
 // timeoutError is what net/http reports when a response does not come in time.

@@ -479,3 +479,37 @@ func (s *stack) dueCount() int {
 	}
 	return n
 }
+
+// TestConnectionResetAnswers503: when every attempt of a DynamoDB call has its connection
+// reset (before the request reached DynamoDB, or after it did the work), the API answers 503
+// with Retry-After — the request may be retried — not 500.
+func TestConnectionResetAnswers503(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	g := s.createGroup("reset", 10, nil)
+	u := s.createUser("reset-user", g)
+	tests := []struct {
+		name         string
+		op           string
+		after        bool
+		method, path string
+		body         any
+	}{
+		{"read, reset before send", "GetItem", false, "GET", "/v1/groups/" + g, nil},
+		{"transaction, reset before send", "TransactWriteItems", false, "POST", "/v1/groups", map[string]any{"name": "reset-2"}},
+		{"transaction, reset after the write", "TransactWriteItems", true, "PUT", "/v1/groups/" + g + "/members/" + u, nil},
+		{"keepalive, reset after the write", "UpdateItem", true, "POST", "/v1/sessions/{session}/keepalive", nil},
+	}
+	sess := s.startSession(u, true)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := faultinject.Planned{Fault: faultinject.Reset, AfterSend: tc.after}
+			s.faults.Plan("DynamoDB."+tc.op, p, p) // both attempts of the SDK's retryer
+			r := s.call(tc.method, strings.Replace(tc.path, "{session}", sess.SessionID, 1), tc.body)
+			if !r.unavailable() {
+				t.Errorf("%s: want 503 with Retry-After", r)
+			}
+		})
+	}
+	s.checkDirectory()
+	s.checkSessions(u)
+}
