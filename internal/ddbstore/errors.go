@@ -54,10 +54,11 @@ func storeError(err error) error {
 	return err
 }
 
-// retryable reports whether err is throttling, a server-side failure, a timeout or a
-// transaction conflict.
+// retryable reports whether err is throttling, a server-side failure, a timeout, a broken
+// connection or a transaction conflict.
 func retryable(err error) bool {
 	var (
+		connErr     interface{ ConnectionError() bool }
 		throughput  *ddbtypes.ProvisionedThroughputExceededException
 		throttling  *ddbtypes.ThrottlingException
 		limit       *ddbtypes.RequestLimitExceeded
@@ -76,6 +77,10 @@ func retryable(err error) bool {
 	case errors.Is(err, context.DeadlineExceeded):
 		return true
 	case errors.As(err, &netErr) && netErr.Timeout():
+		return true
+	case errors.As(err, &connErr) && connErr.ConnectionError():
+		// The request could not be sent or its answer not read (a reset connection): it may or
+		// may not have been applied, and a retry may succeed.
 		return true
 	case errors.As(err, &canceledErr):
 		return transactionCollided(canceledErr.CancellationReasons)
