@@ -61,6 +61,8 @@ type stackOptions struct {
 	faults faultinject.Config
 	// attempts is the SDK retryer's MaxAttempts (default 2: one retry, so faults surface).
 	attempts int
+	// logAll keeps every log line of the service (default: warnings and errors).
+	logAll bool
 }
 
 // sdkRetryer is the SDK's standard retryer with at most n attempts and a short backoff.
@@ -90,7 +92,11 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	clock := &policy.FixedClock{T: epoch}
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if o.logAll {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	dir := ddbstore.New(db, tb.Name, ddbstore.WithClock(clock))
 	sessStore := ddbstore.NewSessionStore(db, tb.Name)
 	svc := sessions.New(sessions.Config{Store: sessStore, Directory: dir, Clock: clock})
