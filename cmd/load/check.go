@@ -30,7 +30,7 @@ type expiryLag struct {
 // check waits until every abandoned session is past its expiry and a sweep period more, then
 // compares each session with what its history says it must be, and each user's
 // active_sessions with their sessions that are not deleted. It returns the inconsistencies.
-func (r *runner) check(ctx context.Context, runStart time.Time) []string {
+func (r *runner) check(ctx context.Context) []string {
 	var latest time.Time
 	for _, s := range r.sessions {
 		if s.cohort == abandoner {
@@ -186,9 +186,16 @@ func (r *runner) printSummary(res result) {
 	fmt.Fprintf(w, "\nsessions: %d kept alive, %d abandoned (must be expired once), %d paused and resumed (of %d chosen)\n",
 		counts[keeper], counts[abandoner], paused, counts[pauser])
 	if r.server != nil {
-		n := max(r.server.sweeps.Load(), 1)
-		fmt.Fprintf(w, "sweeps: %d, mean %d ms, max %d ms; %d keepalive expiries; %d session events published to the event log\n",
-			r.server.sweeps.Load(), r.server.sweepTotalMs.Load()/n, r.server.sweepMaxMs.Load(), r.server.expired.Load(), r.server.events.Load())
+		r.server.mu.Lock()
+		runs := slices.Clone(r.server.sweepRuns)
+		r.server.mu.Unlock()
+		if len(runs) > 0 {
+			slices.SortFunc(runs, func(a, b sweepRun) int { return int(a.d - b.d) })
+			longest := runs[len(runs)-1]
+			fmt.Fprintf(w, "sweeps: %d, p50 %s, p99 %s, max %s (the longest handled %d re-sync markers); %d keepalive expiries\n",
+				len(runs), runs[len(runs)/2].d, runs[min(len(runs)-1, len(runs)*99/100)].d, longest.d, longest.markers, r.server.expired.Load())
+		}
+		fmt.Fprintf(w, "event log: %d session events published\n", r.server.events.Load())
 	}
 	if len(r.lags) > 0 {
 		s := slices.Clone(r.lags)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,8 @@ type loadSession struct {
 	pauseAt, pauseFor     time.Duration // pauser
 	mu                    sync.Mutex
 	lastKeepalive         time.Time
-	paused                bool // pauser: the pause and resume both happened
+	pauseTried            bool // pauser: the pause was sent
+	paused                bool // pauser: the pause and resume both succeeded
 }
 
 // result is what a run found.
@@ -71,9 +73,13 @@ type runner struct {
 	// server counts what the in-process stack logged (nil with -url).
 	server *logCounts
 
-	lags     []time.Duration   // per abandoned session: expired at − due at
-	groups   map[string]string // expiry action → group id
-	policies []string          // groups the administrator edits
+	lags   []time.Duration   // per abandoned session: expired at − due at
+	groups map[string]string // expiry action → group id
+	// phase is the phase requests are filed under; runStart (unix ns) is set when the timed
+	// phase begins.
+	phase    atomic.Value
+	runStart atomic.Int64
+	policies []string // groups the administrator edits
 	users    []loadUser
 	sessions []*loadSession
 }
@@ -92,27 +98,30 @@ func run(ctx context.Context, cfg config, out io.Writer) (result, error) {
 	if err := r.waitHealthy(ctx); err != nil {
 		return result{}, err
 	}
-	fmt.Fprintf(out, "load: %d sessions (%d per user), keepalive every %s, expiry after %s, sweeps every %s, for %s against %s\n",
-		cfg.Sessions, cfg.PerUser, cfg.Interval, cfg.Expiration, cfg.SweepEvery, cfg.Duration, base)
+	fmt.Fprintf(out, "load: %d sessions (%d per user), keepalive every %s, expiry after %s, sweeps every %s, for %s against %s (%s, %d CPUs)\n",
+		cfg.Sessions, cfg.PerUser, cfg.Interval, cfg.Expiration, cfg.SweepEvery, cfg.Duration, base, time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU())
 
+	// Each session sends keepalives from its start on, through setup, the run and the check
+	// (or it would expire meanwhile).
+	keepCtx, stopKeepers := context.WithCancel(ctx)
+	defer stopKeepers()
+	var keepers sync.WaitGroup
+	r.phase.Store(phaseSetup)
 	setupStart := time.Now()
-	if err := r.setup(ctx); err != nil {
+	err = r.setup(ctx, func(s *loadSession) { keepers.Go(func() { r.drive(keepCtx, s) }) })
+	if err != nil {
+		stopKeepers()
+		keepers.Wait()
 		printTable(out, "setup", r.rec.rows(phaseSetup, time.Since(setupStart)))
 		return result{}, fmt.Errorf("setup: %w", err)
 	}
 	setupTime := time.Since(setupStart)
-	printTable(out, fmt.Sprintf("setup: %s", setupTime.Round(time.Millisecond)), r.rec.rows(phaseSetup, setupTime))
 
-	// The keepers keep going through the check (or they would expire while it runs).
-	keepCtx, stopKeepers := context.WithCancel(ctx)
-	defer stopKeepers()
-	var keepers sync.WaitGroup
 	runStart := time.Now()
+	r.runStart.Store(runStart.UnixNano())
+	r.phase.Store(phaseRun)
 	runCtx, endRun := context.WithTimeout(ctx, cfg.Duration)
 	defer endRun()
-	for _, s := range r.sessions {
-		keepers.Go(func() { r.drive(keepCtx, runCtx, runStart, s) })
-	}
 	var others sync.WaitGroup
 	others.Go(func() { r.administer(runCtx) })
 	others.Go(func() { r.read(runCtx) })
@@ -120,6 +129,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (result, error) {
 		others.Go(func() { r.sweepLoop(runCtx) })
 	}
 	<-runCtx.Done()
+	r.phase.Store(phaseCheck)
 	others.Wait()
 	runTime := time.Since(runStart)
 	if ctx.Err() != nil {
@@ -130,12 +140,13 @@ func run(ctx context.Context, cfg config, out io.Writer) (result, error) {
 
 	checkStart := time.Now()
 	res := result{}
-	res.inconsistent = r.check(ctx, runStart)
+	res.inconsistent = r.check(ctx)
 	stopKeepers()
 	keepers.Wait()
 	checkTime := time.Since(checkStart)
 	res.requestErrors = r.rec.errors()
 
+	printTable(out, fmt.Sprintf("setup: %s (keepalives start with their session)", setupTime.Round(time.Millisecond)), r.rec.rows(phaseSetup, setupTime))
 	printTable(out, fmt.Sprintf("run: %s (the figures of the load)", runTime.Round(time.Millisecond)), r.rec.rows(phaseRun, runTime))
 	printTable(out, fmt.Sprintf("check: %s", checkTime.Round(time.Millisecond)), r.rec.rows(phaseCheck, checkTime))
 	r.printSummary(res)
@@ -232,8 +243,8 @@ func (r *runner) parallel(ctx context.Context, n int, fn func(ctx context.Contex
 
 // setup creates a group per expiry action (stop, delete) with the run's lifetime settings,
 // four small policy groups the administrator edits, the users with a key each, and the
-// sessions.
-func (r *runner) setup(ctx context.Context) error {
+// sessions, handing each session to started as soon as it runs.
+func (r *runner) setup(ctx context.Context, started func(*loadSession)) error {
 	run := fmt.Sprintf("%x", r.rng.Uint32())
 	lifetime := func(action string) map[string]any {
 		return map[string]any{
@@ -319,6 +330,7 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		s.id = v.ID
 		s.lastKeepalive = time.Now()
+		started(s)
 		return nil
 	})
 }
@@ -352,20 +364,28 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-// drive sends a session's keepalives, once per interval from a random offset, until keepCtx
-// ends — an abandoner stops at its time, a pauser pauses and resumes once during runCtx.
-func (r *runner) drive(keepCtx, runCtx context.Context, start time.Time, s *loadSession) {
-	offset := time.Duration(mrand.Int64N(int64(r.cfg.Interval)))
-	next := start.Add(offset)
-	phase := func() string {
-		if runCtx.Err() != nil {
-			return phaseCheck
-		}
-		return phaseRun
+// currentPhase is the phase requests are filed under now.
+func (r *runner) currentPhase() string { return r.phase.Load().(string) }
+
+// sinceRun is how long the timed phase has been running; false before it begins.
+func (r *runner) sinceRun() (time.Duration, bool) {
+	ns := r.runStart.Load()
+	if ns == 0 {
+		return 0, false
 	}
+	return time.Since(time.Unix(0, ns)), true
+}
+
+// drive sends a session's keepalives, once per interval from a random offset after its start,
+// until keepCtx ends. During the timed phase an abandoner stops at its time, and a pauser is
+// paused and resumed once.
+func (r *runner) drive(keepCtx context.Context, s *loadSession) {
+	next := time.Now().Add(time.Duration(mrand.Int64N(int64(r.cfg.Interval))))
 	for {
-		if s.cohort == abandoner && next.Sub(start) >= s.abandonAt {
-			return
+		if s.cohort == abandoner && r.currentPhase() != phaseSetup {
+			if d, ok := r.sinceRun(); ok && d+time.Until(next) >= s.abandonAt {
+				return
+			}
 		}
 		if !sleepUntil(keepCtx, next) {
 			return
@@ -374,33 +394,38 @@ func (r *runner) drive(keepCtx, runCtx context.Context, start time.Time, s *load
 			ExpiresAt  time.Time `json:"expires_at"`
 			Disconnect bool      `json:"disconnect"`
 		}
-		sent := time.Now()
-		_, err := r.cl.do(keepCtx, call{phase: phase(), route: "POST /v1/sessions/{id}/keepalive", method: "POST",
+		phase, sent := r.currentPhase(), time.Now()
+		_, err := r.cl.do(keepCtx, call{phase: phase, route: "POST /v1/sessions/{id}/keepalive", method: "POST",
 			path: "/v1/sessions/" + s.id + "/keepalive", key: s.key, want: []int{200}, out: &k})
 		if err == nil {
 			s.mu.Lock()
 			s.lastKeepalive = sent
 			s.mu.Unlock()
 			if k.Disconnect {
-				r.rec.add(phase(), "POST /v1/sessions/{id}/keepalive", 0, "keepalive of "+s.id+" answered disconnect: true")
+				r.rec.add(phase, "POST /v1/sessions/{id}/keepalive", 0, "keepalive of "+s.id+" answered disconnect: true")
 			}
 		}
 		next = next.Add(r.cfg.Interval)
-		if s.cohort == pauser && !s.paused && time.Since(start) >= s.pauseAt && runCtx.Err() == nil {
-			r.pauseOnce(runCtx, s)
+		if d, ok := r.sinceRun(); s.cohort == pauser && !s.pauseTried && ok && d >= s.pauseAt && r.currentPhase() == phaseRun {
+			r.pauseOnce(s)
 			next = time.Now().Add(r.cfg.Interval / 4)
 		}
 	}
 }
 
-// pauseOnce pauses a session right after its keepalive and resumes it pauseFor later.
-func (r *runner) pauseOnce(ctx context.Context, s *loadSession) {
+// pauseOnce pauses a session right after its keepalive and resumes it pauseFor later (even
+// when the run ends meanwhile).
+func (r *runner) pauseOnce(s *loadSession) {
+	s.mu.Lock()
+	s.pauseTried = true
+	s.mu.Unlock()
+	ctx := context.Background()
 	if _, err := r.cl.do(ctx, call{phase: phaseRun, route: "POST /v1/sessions/{id}/pause", method: "POST",
 		path: "/v1/sessions/" + s.id + "/pause", key: s.key, want: []int{200}}); err != nil {
 		return
 	}
-	time.Sleep(s.pauseFor) // the resume must happen even if the run ends meanwhile
-	if _, err := r.cl.do(context.WithoutCancel(ctx), call{phase: phaseRun, route: "POST /v1/sessions/{id}/resume", method: "POST",
+	time.Sleep(s.pauseFor)
+	if _, err := r.cl.do(ctx, call{phase: phaseRun, route: "POST /v1/sessions/{id}/resume", method: "POST",
 		path: "/v1/sessions/" + s.id + "/resume", key: s.key, want: []int{200}}); err != nil {
 		return
 	}
@@ -483,7 +508,16 @@ func (r *runner) sweepLoop(ctx context.Context) {
 // logCounts are what the in-process stack logged: sweeps, published events, 5xx answers.
 type logCounts struct {
 	sweeps, sweepErrors, expired, events, server5xx atomic.Int64
-	sweepMaxMs, sweepTotalMs                        atomic.Int64
+
+	mu sync.Mutex
+	// sweepRuns are the duration and re-sync markers of every sweep.
+	sweepRuns []sweepRun
+}
+
+// sweepRun is one sweep's duration and the re-sync markers it handled.
+type sweepRun struct {
+	d       time.Duration
+	markers int64
 }
 
 // serverLog is the in-process stack's log handler: it counts into counts and passes warnings
@@ -500,20 +534,23 @@ func (h *serverLog) Handle(ctx context.Context, rec slog.Record) error {
 	switch rec.Message {
 	case "sweep":
 		c.sweeps.Add(1)
+		var run sweepRun
 		rec.Attrs(func(a slog.Attr) bool {
 			switch a.Key {
 			case "errors":
 				c.sweepErrors.Add(a.Value.Int64())
 			case "expired":
 				c.expired.Add(a.Value.Int64())
+			case "resync_markers":
+				run.markers = a.Value.Int64()
 			case "duration_ms":
-				d := a.Value.Int64()
-				c.sweepTotalMs.Add(d)
-				for m := c.sweepMaxMs.Load(); d > m && !c.sweepMaxMs.CompareAndSwap(m, d); m = c.sweepMaxMs.Load() {
-				}
+				run.d = time.Duration(a.Value.Int64()) * time.Millisecond
 			}
 			return true
 		})
+		c.mu.Lock()
+		c.sweepRuns = append(c.sweepRuns, run)
+		c.mu.Unlock()
 	case "session event":
 		c.events.Add(1)
 	case "request":

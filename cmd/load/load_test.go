@@ -17,12 +17,12 @@ import (
 )
 
 // TestShortLoadRun is `make load` in miniature, in process on DynamoDB Local: 40 sessions for
-// 8 seconds with one-second keepalives, some abandoned and some paused. No request may fail
+// 9 seconds with one-second keepalives, some abandoned and some paused. No request may fail
 // and every session must end in the state its history says.
 func TestShortLoadRun(t *testing.T) {
 	cfg := config{
 		DynamoDBEndpoint: ddbtest.Endpoint(t), Table: fmt.Sprintf("load-test-%d", os.Getpid()),
-		Duration: 8 * time.Second, Sessions: 40, PerUser: 5, Interval: time.Second, Expiration: 3 * time.Second,
+		Duration: 9 * time.Second, Sessions: 40, PerUser: 5, Interval: time.Second, Expiration: 4 * time.Second,
 		Abandon: 0.2, Pause: 0.1, Workers: 8, AdminEvery: 500 * time.Millisecond, SweepEvery: time.Second, Seed: 3,
 	}
 	if err := cfg.validate(); err != nil {
