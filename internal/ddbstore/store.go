@@ -2,6 +2,8 @@ package ddbstore
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -206,8 +208,12 @@ func (s *Store) transactWrite(ctx context.Context, tx *txWrites) error {
 	if len(tx.items) > maxTransactItems {
 		return fmt.Errorf("transaction of %d items exceeds %d", len(tx.items), maxTransactItems)
 	}
+	// One idempotency token for every submission of these items: when DynamoDB applied the
+	// transaction but its answer was lost, the SDK's retry or our resubmission is then answered
+	// with success instead of running it again and failing on its own writes.
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: tx.items, ClientRequestToken: aws.String(clientRequestToken())}
 	for attempt := 1; ; attempt++ {
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx.items})
+		_, err := s.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil
 		}
@@ -219,6 +225,14 @@ func (s *Store) transactWrite(ctx context.Context, tx *txWrites) error {
 			return err
 		}
 	}
+}
+
+// clientRequestToken returns a random idempotency token for one transaction (at most 36
+// characters; DynamoDB keeps it for ten minutes).
+func clientRequestToken() string {
+	b := make([]byte, 16)
+	_, _ = crand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
 }
 
 // txWrites collects the items of one TransactWriteItems call. Every conditional item asks for
