@@ -14,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
 )
 
@@ -29,45 +30,71 @@ type loadResult struct {
 // runLoad runs op from clients goroutines, each calling it again as soon as it returns, for
 // dur; it counts the calls that succeeded and their latencies.
 func runLoad(ctx context.Context, clients int, dur time.Duration, op func(ctx context.Context, client int) error) loadResult {
+	var m merged
+	m.runSlice(ctx, clients, dur, op)
+	return m.result()
+}
+
+// merged adds up load results of the same operation run in slices.
+type merged struct {
+	ops, errs int64
+	elapsed   time.Duration
+	lat       []time.Duration
+	firstErr  string
+}
+
+// runSlice runs one slice of dur and adds it.
+func (m *merged) runSlice(ctx context.Context, clients int, dur time.Duration, op func(ctx context.Context, client int) error) {
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      []time.Duration
-		errs     atomic.Int64
-		firstErr atomic.Value
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		bad atomic.Int64
 	)
 	start := time.Now()
 	deadline := start.Add(dur)
 	for c := range clients {
 		wg.Go(func() {
-			lat := make([]time.Duration, 0, 4096)
+			var lat []time.Duration
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
 				if err := op(ctx, c); err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
+					bad.Add(1)
+					mu.Lock()
+					if m.firstErr == "" {
+						m.firstErr = err.Error()
+					}
+					mu.Unlock()
 					continue
 				}
 				lat = append(lat, time.Since(t0))
 			}
 			mu.Lock()
-			all = append(all, lat...)
+			m.lat = append(m.lat, lat...)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	r := loadResult{Ops: int64(len(all)), OpsPerSec: float64(len(all)) / elapsed.Seconds(), Latency: summarize(all), Errors: errs.Load()}
-	if v, ok := firstErr.Load().(string); ok {
-		r.FirstErr = v
+	m.elapsed += time.Since(start)
+	m.ops = int64(len(m.lat))
+	m.errs += bad.Load()
+}
+
+func (m *merged) result() loadResult {
+	r := loadResult{Ops: m.ops, Latency: summarize(m.lat), Errors: m.errs, FirstErr: m.firstErr}
+	if m.elapsed > 0 {
+		r.OpsPerSec = float64(m.ops) / m.elapsed.Seconds()
 	}
 	return r
 }
+
+// keepaliveSlices is how many slices each mode's run is cut into.
+const keepaliveSlices = 5
 
 // keepaliveResult compares keepalives through the API with raw writes of the same items.
 type keepaliveResult struct {
 	Clients   int     `json:"clients"`
 	DurationS float64 `json:"duration_s"`
+	Slices    int     `json:"slices"`
 	// Raw is a minimal single-item UpdateItem (SET one attribute, no condition, no returned
 	// values) of the same session items, sent with the same client.
 	Raw loadResult `json:"raw_update_item"`
@@ -76,6 +103,11 @@ type keepaliveResult struct {
 	Direct loadResult `json:"direct_store_keepalive"`
 	// API is POST /v1/sessions/{id}/keepalive with a user key through the HTTP server.
 	API loadResult `json:"api_keepalive"`
+	// NoKeyCache is API with the verified-key cache off, as on AWS when one client's
+	// keepalives (every keepalive_interval, 300 s by default) come further apart than the
+	// cache's 60 s at most, or land on another Lambda instance: the key is read every time.
+	NoKeyCache         loadResult `json:"api_keepalive_no_key_cache"`
+	NoKeyCacheRequests float64    `json:"ddb_requests_per_keepalive_no_key_cache"`
 	// Ratio is API.OpsPerSec ÷ Raw.OpsPerSec.
 	Ratio float64 `json:"ratio"`
 	// RequestsPerKeepalive is the DynamoDB requests the API sent during its run ÷ keepalives.
@@ -87,6 +119,9 @@ type keepaliveResult struct {
 // and user key), warms up, then runs raw UpdateItem, the in-process store keepalive and the
 // API keepalive in turn, each with clients concurrent callers for dur.
 func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients int, dur time.Duration, prof *profiler) (*keepaliveResult, error) {
+	if dur < keepaliveSlices*100*time.Millisecond {
+		return nil, fmt.Errorf("-duration %v is too short for %d slices", dur, keepaliveSlices)
+	}
 	e, err := newEnv(ctx, endpoint, "bench_keepalive", clients, policy.SystemClock{})
 	if err != nil {
 		return nil, err
@@ -132,29 +167,50 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if r := runLoad(ctx, clients, warm, apiOp); r.Errors > 0 {
 		return nil, fmt.Errorf("warm-up: %d errors, first: %s", r.Errors, r.FirstErr)
 	}
-	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds()}
-	p.logf("keepalive: raw UpdateItem, %d clients, %v", clients, dur)
-	res.Raw = runLoad(ctx, clients, dur, rawOp)
-	p.logf("keepalive: raw %.0f/s, p50 %.2f ms", res.Raw.OpsPerSec, res.Raw.Latency.P50)
-
-	p.logf("keepalive: API keepalive, %d clients, %v", clients, dur)
-	before := e.counter.snapshot()
-	stopProf := prof.start("keepalive-api")
-	res.API = runLoad(ctx, clients, dur, apiOp)
+	noCacheURL, stopNoCache, err := e.serve(ctx, func(c *httpapi.Config) { c.KeyCacheTTL = -1 })
+	if err != nil {
+		return nil, err
+	}
+	defer stopNoCache()
+	noCacheOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, noCacheURL, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
+	}
+	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices}
+	modes := []struct {
+		name string
+		op   func(ctx context.Context, c int) error
+		m    merged
+		reqs ddbCount
+	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp}}
+	slice := dur / keepaliveSlices
+	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
+	stopProf := prof.start("keepalive")
+	for i := range keepaliveSlices {
+		for j := range modes {
+			md := &modes[(i+j)%len(modes)] // rotate the order from slice to slice
+			before := e.counter.snapshot()
+			md.m.runSlice(ctx, clients, slice, md.op)
+			md.reqs = addCounts(md.reqs, e.counter.since(before))
+		}
+		p.logf("keepalive: slice %d/%d: raw %.0f/s, API %.0f/s so far", i+1, keepaliveSlices, modes[0].m.result().OpsPerSec, modes[1].m.result().OpsPerSec)
+	}
 	stopProf()
-	res.APIRequests = e.counter.since(before)
+	res.Raw, res.API, res.Direct, res.NoKeyCache = modes[0].m.result(), modes[1].m.result(), modes[2].m.result(), modes[3].m.result()
+	res.APIRequests = modes[1].reqs
 	if res.API.Ops > 0 {
 		res.RequestsPerKeepalive = float64(res.APIRequests.Requests) / float64(res.API.Ops)
 	}
-	p.logf("keepalive: API %.0f/s, p50 %.2f ms, %.3f DynamoDB requests per keepalive", res.API.OpsPerSec, res.API.Latency.P50, res.RequestsPerKeepalive)
-
-	p.logf("keepalive: in-process store keepalive, %d clients, %v", clients, dur)
-	res.Direct = runLoad(ctx, clients, dur, directOp)
-	p.logf("keepalive: direct %.0f/s, p50 %.2f ms", res.Direct.OpsPerSec, res.Direct.Latency.P50)
+	if res.NoKeyCache.Ops > 0 {
+		res.NoKeyCacheRequests = float64(modes[3].reqs.Requests) / float64(res.NoKeyCache.Ops)
+	}
+	for _, md := range modes {
+		r := md.m.result()
+		p.logf("keepalive: %s: %.0f/s, p50 %.2f ms, p99 %.2f ms, %.3f DynamoDB requests each", md.name, r.OpsPerSec, r.Latency.P50, r.Latency.P99, float64(md.reqs.Requests)/float64(max(r.Ops, 1)))
+	}
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}
-	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct} {
+	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache} {
 		if r.Errors > 0 {
 			return res, fmt.Errorf("keepalive %s run: %d errors, first: %s", name, r.Errors, r.FirstErr)
 		}

@@ -75,7 +75,7 @@ func benchLambdas(ctx context.Context, p *progress, endpoint string, coldStarts 
 		return nil, err
 	}
 	const table = "bench_lambda"
-	if err := ddbstore.CreateTable(ctx, db, table); err != nil {
+	if err := createBenchTable(ctx, db, table); err != nil {
 		return nil, err
 	}
 	eb, stopEB, err := fakeEventBridge()

@@ -37,6 +37,7 @@ type config struct {
 	SettingsLvls  []int         `json:"settings_groups"`
 	SweepLevels   []int         `json:"sweep_live_levels"`
 	SweepDue      int           `json:"sweep_due"`
+	SweepRounds   int           `json:"sweep_rounds"`
 	SeedWorkers   int           `json:"seed_workers"`
 	UsageUsers    int           `json:"usage_group_users"`
 	UsageOps      int           `json:"usage_ops"`
@@ -86,6 +87,7 @@ func run() error {
 	flag.StringVar(&settingsLvls, "settings-groups", "1,10,50", "group counts of the effective-settings levels")
 	flag.StringVar(&sweepLevels, "sweep-levels", "1000,10000,100000", "live sessions of each sweep level, ascending (drop 100000 for a quick run)")
 	flag.IntVar(&cfg.SweepDue, "sweep-due", 1000, "due sessions at each sweep level")
+	flag.IntVar(&cfg.SweepRounds, "sweep-rounds", 3, "sweeps per level (each of -sweep-due fresh due sessions); the median is reported")
 	flag.IntVar(&cfg.SeedWorkers, "seed-workers", 8, "concurrent BatchWriteItem calls while seeding")
 	flag.IntVar(&cfg.UsageUsers, "usage-users", 10000, "members of the large per_group budget")
 	flag.IntVar(&cfg.UsageOps, "usage-ops", 100, "session starts (and as many ends) measured per budget")
@@ -139,7 +141,7 @@ func run() error {
 	}
 	if want("sweep") && ctx.Err() == nil {
 		stopProf := prof.start("sweep")
-		r, err := benchSweep(ctx, p, cfg.Endpoint, cfg.SweepLevels, cfg.SweepDue, cfg.SeedWorkers)
+		r, err := benchSweep(ctx, p, cfg.Endpoint, cfg.SweepLevels, cfg.SweepDue, cfg.SweepRounds, cfg.SeedWorkers)
 		stopProf()
 		res.Sweep = r
 		if err != nil {

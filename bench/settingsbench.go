@@ -82,10 +82,12 @@ func benchSettings(ctx context.Context, p *progress, endpoint string, levels []i
 		return nil, err
 	}
 	p.logf("settings: %d groups with every setting set", most)
-	for _, g := range inputs {
-		if _, err := e.store.CreateGroup(ctx, policy.Group{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}); err != nil {
-			return nil, err
-		}
+	groups := make([]policy.Group, len(inputs))
+	for i, g := range inputs {
+		groups[i] = policy.Group{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
+	}
+	if err := e.store.SeedGroups(ctx, groups, 4); err != nil {
+		return nil, err
 	}
 	var users []ddbstore.SeedUser
 	for _, n := range levels {

@@ -118,3 +118,47 @@ func (s *Store) seedUsers(ctx context.Context, users []SeedUser, workers int) er
 	}
 	return nil
 }
+
+// SeedGroups writes groups and their name reservations directly, 25 items per
+// BatchWriteItem, from workers goroutines at once (at least 1): the bulk counterpart of
+// CreateGroup for benchmarks and large tests, with the same record types and checks of ids,
+// names, priorities and setting values, but without conditions (seed only ids and names that
+// are not in use). Each group gets version 1 and no members; a zero CreatedAt becomes the store
+// clock's time.
+func (s *Store) SeedGroups(ctx context.Context, groups []policy.Group, workers int) error {
+	var reqs []ddbtypes.WriteRequest
+	for _, g := range groups {
+		if !policy.ValidID(g.ID) || g.ID == policy.AllUsersGroupID {
+			return fmt.Errorf("seed groups: %w", policy.FieldErrorf("group_id", "invalid_id", "%q is not a valid group id", g.ID))
+		}
+		if g.Priority == 0 {
+			g.Priority = policy.DefaultGroupPriority
+		}
+		if err := validateName("name", g.Name); err != nil {
+			return fmt.Errorf("seed groups: %w", err)
+		}
+		if err := validatePriority(g.Priority); err != nil {
+			return fmt.Errorf("seed groups: %w", err)
+		}
+		for name, v := range g.Settings {
+			if err := validateSettingValue(name, v); err != nil {
+				return fmt.Errorf("seed groups: %w", err)
+			}
+		}
+		if g.CreatedAt.IsZero() {
+			g.CreatedAt = s.now()
+		}
+		g.UpdatedAt, g.Version, g.MemberCount = g.CreatedAt, 1, 0
+		for _, rec := range []any{newGroupRecord(g), newNameRecord(groupNameKey(g.Name), g.ID, g.Name)} {
+			item, err := attributevalue.MarshalMap(rec)
+			if err != nil {
+				return fmt.Errorf("seed groups: encode %T: %w", rec, err)
+			}
+			reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: item}})
+		}
+	}
+	if err := s.batchWriteParallel(ctx, reqs, workers); err != nil {
+		return fmt.Errorf("seed groups: %w", err)
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package ddbstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -95,6 +96,58 @@ func TestSeedUsers(t *testing.T) {
 			}
 			if _, err := st.CreateUser(ctx, policy.User{Username: users[0].Username}); policy.CodeOf(err) != "username_taken" {
 				t.Errorf("CreateUser with a seeded username: error %v, want username_taken", err)
+			}
+		})
+	}
+}
+
+func TestSeedGroups(t *testing.T) {
+	cases := []struct {
+		name    string
+		groups  int
+		workers int
+		badID   bool
+	}{
+		{name: "one group", groups: 1, workers: 1},
+		{name: "several batches", groups: 30, workers: 4},
+		{name: "invalid id", groups: 1, workers: 1, badID: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := ddbtest.NewTable(t)
+			ctx := context.Background()
+			st := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0}))
+			var groups []policy.Group
+			for i := range tc.groups {
+				id := fmt.Sprintf("g_seed_%02d", i)
+				if tc.badID {
+					id = "bad id"
+				}
+				groups = append(groups, policy.Group{ID: id, Name: "Name " + id, Priority: 10 + i,
+					Settings: map[string]json.RawMessage{"keepalive_interval": json.RawMessage("60")}})
+			}
+			err := st.SeedGroups(ctx, groups, tc.workers)
+			if tc.badID {
+				if policy.CodeOf(err) != "invalid_id" {
+					t.Fatalf("SeedGroups error = %v, want invalid_id", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("SeedGroups: %v", err)
+			}
+			for _, want := range []policy.Group{groups[0], groups[tc.groups-1]} {
+				got, err := st.GetGroup(ctx, want.ID)
+				if err != nil {
+					t.Fatalf("GetGroup: %v", err)
+				}
+				if got.Name != want.Name || got.Priority != want.Priority || got.Version != 1 || !got.CreatedAt.Equal(st0) ||
+					string(got.Settings["keepalive_interval"]) != "60" {
+					t.Errorf("group %s = %+v, want %+v at version 1 created %v", want.ID, got, want, st0)
+				}
+			}
+			if _, err := st.CreateGroup(ctx, policy.Group{Name: groups[0].Name}); policy.CodeOf(err) != "group_name_taken" {
+				t.Errorf("CreateGroup with a seeded name: error %v, want group_name_taken", err)
 			}
 		})
 	}
