@@ -69,6 +69,13 @@ func newStorageMappingRecord(m launch.StorageMapping) storageMappingRecord {
 	}
 }
 
+// same reports whether r and o are the same mapping item (times compared as instants).
+func (r storageMappingRecord) same(o storageMappingRecord) bool {
+	rt, ot := r.CreatedAt, o.CreatedAt
+	r.CreatedAt, o.CreatedAt = time.Time{}, time.Time{}
+	return r == o && rt.Equal(ot)
+}
+
 func (r storageMappingRecord) mapping() launch.StorageMapping {
 	return launch.StorageMapping{
 		ID: r.MappingID, UserID: r.UserID, HostPath: r.HostPath, CreatedAt: r.CreatedAt,
@@ -128,14 +135,27 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 	}
 	m.CreatedAt = m.CreatedAt.UTC()
 	count := expression.Name(userAttrStorageMappings)
+	rec := newStorageMappingRecord(m)
+	// One transaction, resubmitted as it is: the same items (and whatever idempotency token
+	// txWrites carries) every time.
+	tx := ss.st.newTx()
+	tx.update(userKey(m.UserID), expression.Add(count, expression.Value(1)),
+		allOf(userIsLive(), expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(max)))))
+	tx.put(rec, itemAbsent())
 	for attempt := 1; ; attempt++ {
-		tx := ss.st.newTx()
-		tx.update(userKey(m.UserID), expression.Add(count, expression.Value(1)),
-			allOf(userIsLive(), expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(max)))))
-		tx.put(newStorageMappingRecord(m), itemAbsent())
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
 			return m, nil
+		}
+		if old, exists := conditionFailedAt(err, 1); exists {
+			// The mapping is there already. When it is this very mapping (ids are random), an
+			// earlier submission whose answer was lost wrote it: that is success, and the
+			// user's count was incremented with it, once.
+			var cur storageMappingRecord
+			if found, derr := decodeOld(old, &cur); derr == nil && found && cur.same(rec) {
+				return m, nil
+			}
+			return launch.StorageMapping{}, policy.Errorf(policy.KindConflict, "storage_mapping_exists", "storage mapping %s exists already", m.ID)
 		}
 		if old, failed := conditionFailedAt(err, 0); failed {
 			var u mappingCountRecord
@@ -147,9 +167,6 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 				return launch.StorageMapping{}, errUserNotFound(m.UserID)
 			}
 			return launch.StorageMapping{}, errMaxMappings(m.UserID, u.StorageMappings, max)
-		}
-		if _, exists := conditionFailedAt(err, 1); exists {
-			return launch.StorageMapping{}, policy.Errorf(policy.KindConflict, "storage_mapping_exists", "storage mapping %s exists already", m.ID)
 		}
 		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {
 			return launch.StorageMapping{}, err
@@ -238,14 +255,18 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 		return errMappingNotFound(userID, mappingID)
 	}
 	count := expression.Name(userAttrStorageMappings)
-	decrement := true
-	for attempt := 1; ; attempt++ {
+	build := func(decrement bool) *txWrites {
 		tx := ss.st.newTx()
 		tx.delete(userMappingKey(userID, mappingID), itemExists())
 		if decrement {
 			tx.update(userKey(userID), expression.Add(count, expression.Value(-1)),
 				allOf(userIsLive(), count.GreaterThan(expression.Value(0))))
 		}
+		return tx
+	}
+	decrement := true
+	tx := build(decrement) // resubmitted as it is until its items change
+	for attempt := 1; ; attempt++ {
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
 			return nil
@@ -257,6 +278,7 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 			// The user is being deleted or gone, or the count is already 0: the mapping goes
 			// all the same.
 			decrement = false
+			tx = build(decrement)
 			continue
 		}
 		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {

@@ -88,6 +88,15 @@ func TestStorageMappingsStore(t *testing.T) {
 			},
 		},
 		{
+			name: "the same mapping again (a resubmission whose answer was lost) succeeds, counted once", wantIDs: []string{"m1"}, wantCount: 1,
+			run: func() error {
+				m := storageMapping(t, "u1", body)
+				m.ID, m.CreatedAt = "m1", st0
+				_, err := env.ss.CreateStorageMapping(ctx, m, 1)
+				return err
+			},
+		},
+		{
 			name: "second, registered earlier by the clock, lists first", wantIDs: []string{"m0", "m1"}, wantCount: 2,
 			run: func() error {
 				m := storageMapping(t, "u1", body)
