@@ -110,6 +110,14 @@ type keepaliveResult struct {
 	NoKeyCacheRequests float64    `json:"ddb_requests_per_keepalive_no_key_cache"`
 	// Ratio is API.OpsPerSec ÷ Raw.OpsPerSec.
 	Ratio float64 `json:"ratio"`
+	// SessionItemBytes and EventItemBytes are the sizes of a session started through the API
+	// (default settings) and of its created event, as DynamoDB counts them.
+	SessionItemBytes int `json:"session_item_bytes"`
+	EventItemBytes   int `json:"event_item_bytes"`
+	// Unloaded is the API keepalive's latency from one client at a time (no queueing): the
+	// service time that Little's law multiplies by the arrival rate in docs/capacity.md.
+	Unloaded    latencies `json:"api_keepalive_one_client"`
+	UnloadedRaw latencies `json:"raw_update_item_one_client"`
 	// RequestsPerKeepalive is the DynamoDB requests the API sent during its run ÷ keepalives.
 	RequestsPerKeepalive float64  `json:"ddb_requests_per_keepalive"`
 	APIRequests          ddbCount `json:"api_ddb_requests"`
@@ -162,6 +170,11 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		return err
 	}
 
+	sessionBytes, eventBytes, err := partitionItemSizes(ctx, e.db, e.table, ddbstore.SessionItemKey(sessionIDs[0]))
+	if err != nil {
+		return nil, err
+	}
+	p.logf("keepalive: a session item is %d bytes, its created event %d bytes", sessionBytes, eventBytes)
 	warm := min(3*time.Second, dur)
 	p.logf("keepalive: warm-up %v (API keepalives; also fills the key cache)", warm)
 	if r := runLoad(ctx, clients, warm, apiOp); r.Errors > 0 {
@@ -175,7 +188,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	noCacheOp := func(ctx context.Context, c int) error {
 		return e.callAt(ctx, noCacheURL, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
-	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices}
+	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, EventItemBytes: eventBytes}
 	modes := []struct {
 		name string
 		op   func(ctx context.Context, c int) error
@@ -207,6 +220,23 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		r := md.m.result()
 		p.logf("keepalive: %s: %.0f/s, p50 %.2f ms, p99 %.2f ms, %.3f DynamoDB requests each", md.name, r.OpsPerSec, r.Latency.P50, r.Latency.P99, float64(md.reqs.Requests)/float64(max(r.Ops, 1)))
 	}
+	const sequential = 300
+	p.logf("keepalive: one client, %d API keepalives and %d raw UpdateItems one after the other", sequential, sequential)
+	for _, x := range []struct {
+		op  func(ctx context.Context, c int) error
+		out *latencies
+	}{{apiOp, &res.Unloaded}, {rawOp, &res.UnloadedRaw}} {
+		lat := make([]time.Duration, 0, sequential)
+		for range sequential {
+			t0 := time.Now()
+			if err := x.op(ctx, 0); err != nil {
+				return nil, err
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		*x.out = summarize(lat)
+	}
+	p.logf("keepalive: one client: API p50 %.2f ms p99 %.2f ms; raw p50 %.2f ms p99 %.2f ms", res.Unloaded.P50, res.Unloaded.P99, res.UnloadedRaw.P50, res.UnloadedRaw.P99)
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}

@@ -27,6 +27,7 @@ func checks(r *results) []check {
 			check{Name: "Keepalive through the local API", Result: fmt.Sprintf("%s/s, p50 %s ms, p99 %s ms", thousands(int64(k.API.OpsPerSec)), f2(k.API.Latency.P50), f2(k.API.Latency.P99))},
 			check{Name: "Raw single-item UpdateItem, same DynamoDB Local", Result: fmt.Sprintf("%s/s, p50 %s ms, p99 %s ms", thousands(int64(k.Raw.OpsPerSec)), f2(k.Raw.Latency.P50), f2(k.Raw.Latency.P99))},
 			check{Name: "Keepalive ÷ raw UpdateItem throughput", Result: fmt.Sprintf("%.0f%%", 100*k.Ratio), Target: "≥ 70%", Met: met(k.Ratio >= 0.70)},
+			check{Name: "… split: keepalive's UpdateItem in process ÷ raw; API ÷ in process", Result: fmt.Sprintf("%.0f%%; %.0f%%", 100*k.Direct.OpsPerSec/max(k.Raw.OpsPerSec, 1), 100*k.API.OpsPerSec/max(k.Direct.OpsPerSec, 1))},
 			check{Name: "DynamoDB requests per keepalive", Result: fmt.Sprintf("%.3f", k.RequestsPerKeepalive), Target: "1", Met: met(k.RequestsPerKeepalive > 0 && k.RequestsPerKeepalive < 1.005)},
 		)
 	}
@@ -34,7 +35,7 @@ func checks(r *results) []check {
 		l := s.Levels[len(s.Levels)-1]
 		cs = append(cs,
 			check{Name: fmt.Sprintf("Effective settings, %d groups: round trips", l.Groups), Result: f1(l.RoundTrips) + fmt.Sprintf(" (API p50 %s ms)", f2(l.API.P50)), Target: "≤ 2", Met: met(l.RoundTrips <= 2)},
-			check{Name: fmt.Sprintf("In-memory resolution, %d groups × all settings", l.Groups), Result: fmt.Sprintf("%s µs", f1(float64(l.ResolveNsPerOp)/1000)), Target: "well under 100 µs", Met: met(l.ResolveNsPerOp < 50_000)},
+			check{Name: fmt.Sprintf("In-memory resolution, %d groups × all settings", l.Groups), Result: fmt.Sprintf("%s µs", f1(float64(l.ResolveNsPerOp)/1000)), Target: "well under 100 µs (bar: ≤ 50 µs)", Met: met(l.ResolveNsPerOp <= 50_000)},
 		)
 	}
 	if s := r.Sweep; s != nil && len(s.Levels) > 1 {
@@ -125,10 +126,16 @@ func renderMarkdown(r *results) string {
 			rows = append(rows, []string{x.name, thousands(x.r.Ops), thousands(int64(x.r.OpsPerSec)), f2(x.r.Latency.P50), f2(x.r.Latency.P99), thousands(x.r.Errors)})
 		}
 		table(&b, []string{"path", "operations", "per second", "p50 ms", "p99 ms", "errors"}, rows)
-		fmt.Fprintf(&b, "API ÷ raw = %.0f%%. DynamoDB requests during the API run: %s for %s keepalives (%s) = %.3f per keepalive. "+
+		fmt.Fprintf(&b, "API ÷ raw = %.0f%% = (in process ÷ raw = %.0f%%: what DynamoDB Local spends more on the keepalive's conditional UpdateItem, which moves the Due index key and returns the item) × (API ÷ in process = %.0f%%: the HTTP hop, authentication, routing, the log line, on the same two cores as DynamoDB Local). ",
+			100*k.Ratio, 100*k.Direct.OpsPerSec/max(k.Raw.OpsPerSec, 1), 100*k.API.OpsPerSec/max(k.Direct.OpsPerSec, 1))
+		fmt.Fprintf(&b, "DynamoDB requests during the API runs: %s for %s keepalives (%s) = %.3f per keepalive. "+
 			"With the key cache off (every key read, as on AWS when one client's keepalives, 300 s apart by default, outlive the cache's 60 s at most or reach another instance): %.3f requests per keepalive, %.0f%% of raw.\n\n",
-			100*k.Ratio, thousands(k.APIRequests.Requests), thousands(k.API.Ops), k.APIRequests.operations(), k.RequestsPerKeepalive,
+			thousands(k.APIRequests.Requests), thousands(k.API.Ops), k.APIRequests.operations(), k.RequestsPerKeepalive,
 			k.NoKeyCacheRequests, 100*k.NoKeyCache.OpsPerSec/max(k.Raw.OpsPerSec, 1))
+		fmt.Fprintf(&b, "One client at a time (no queueing), %d each: API keepalive p50 %s ms, p99 %s ms; raw UpdateItem p50 %s ms, p99 %s ms.\n\n",
+			k.Unloaded.N, f2(k.Unloaded.P50), f2(k.Unloaded.P99), f2(k.UnloadedRaw.P50), f2(k.UnloadedRaw.P99))
+		fmt.Fprintf(&b, "Item sizes as DynamoDB counts them (docs/capacity.md uses them): a session started through the API with default settings %s bytes, its created event %s bytes.\n\n",
+			thousands(int64(k.SessionItemBytes)), thousands(int64(k.EventItemBytes)))
 	}
 	if s := r.Settings; s != nil {
 		fmt.Fprintf(&b, "## Effective settings\n\nA user in n groups (plus All Users), every group setting every setting of the catalog. Round trips: DynamoDB requests per `GET /v1/users/{id}/effective-settings` (admin key, so no key read), "+
@@ -140,6 +147,7 @@ func renderMarkdown(r *results) string {
 				f1(float64(l.ResolveNsPerOp) / 1000), thousands(l.ResolveAllocsPerOp), thousands(l.ResolveBytesPerOp)})
 		}
 		table(&b, []string{"groups", "round trips", "API p50 ms", "API p99 ms", "store p50 ms", "Resolve µs", "allocs", "bytes"}, rows)
+		fmt.Fprintf(&b, "The largest item of this table (a group that sets every setting) is %s bytes as DynamoDB counts it.\n\n", thousands(int64(s.LargestItemBytes)))
 	}
 	if s := r.Sweep; s != nil {
 		fmt.Fprintf(&b, "## Sweep\n\nOne table grown level by level (sessions written in bulk with BatchWriteItem). At each level, %d rounds: each round adds exactly the due sessions, due at a fixed sweep time (their keepalive expired within the minute before it), "+

@@ -33,8 +33,11 @@ type settingsLevel struct {
 
 // settingsResult holds the levels measured.
 type settingsResult struct {
-	Reads  int             `json:"reads_per_level"`
-	Levels []settingsLevel `json:"levels"`
+	Reads int `json:"reads_per_level"`
+	// LargestItemBytes is the largest item of the settings table: a group that sets every
+	// setting (or the user in the most groups), as DynamoDB counts it.
+	LargestItemBytes int             `json:"largest_item_bytes"`
+	Levels           []settingsLevel `json:"levels"`
 }
 
 // benchGroupInputs builds n groups with random priorities, each setting every setting of the
@@ -102,6 +105,9 @@ func benchSettings(ctx context.Context, p *progress, endpoint string, levels []i
 		return nil, err
 	}
 	res := &settingsResult{Reads: reads}
+	if res.LargestItemBytes, err = largestItem(ctx, e.db, e.table); err != nil {
+		return nil, err
+	}
 	for i, n := range levels {
 		uid := users[i].ID
 		lvl := settingsLevel{Groups: n}
