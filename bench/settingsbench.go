@@ -25,10 +25,11 @@ type settingsLevel struct {
 	// Store is the latency of sessions.ResolveUser in process (the two reads and Resolve).
 	Store latencies `json:"store_latency"`
 	// Resolve is settings.Resolve of Groups groups that set every setting of the catalog, in
-	// memory (testing.Benchmark).
-	ResolveNsPerOp     int64 `json:"resolve_ns_per_op"`
-	ResolveAllocsPerOp int64 `json:"resolve_allocs_per_op"`
-	ResolveBytesPerOp  int64 `json:"resolve_bytes_per_op"`
+	// memory (testing.Benchmark, the fastest of three runs).
+	ResolveNsPerOp     int64   `json:"resolve_ns_per_op"`
+	ResolveRunsNs      []int64 `json:"resolve_runs_ns_per_op"`
+	ResolveAllocsPerOp int64   `json:"resolve_allocs_per_op"`
+	ResolveBytesPerOp  int64   `json:"resolve_bytes_per_op"`
 }
 
 // settingsResult holds the levels measured.
@@ -140,13 +141,20 @@ func benchSettings(ctx context.Context, p *progress, endpoint string, levels []i
 		}
 		lvl.Store = summarize(store)
 		groups := inputs[:n]
-		b := testing.Benchmark(func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				settings.Resolve(groups)
+		// Three runs of testing.Benchmark's 1 s, the fastest kept: other processes on the
+		// machine can only add time to a CPU-bound loop.
+		for range 3 {
+			b := testing.Benchmark(func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					settings.Resolve(groups)
+				}
+			})
+			lvl.ResolveRunsNs = append(lvl.ResolveRunsNs, b.NsPerOp())
+			if lvl.ResolveNsPerOp == 0 || b.NsPerOp() < lvl.ResolveNsPerOp {
+				lvl.ResolveNsPerOp, lvl.ResolveAllocsPerOp, lvl.ResolveBytesPerOp = b.NsPerOp(), b.AllocsPerOp(), b.AllocedBytesPerOp()
 			}
-		})
-		lvl.ResolveNsPerOp, lvl.ResolveAllocsPerOp, lvl.ResolveBytesPerOp = b.NsPerOp(), b.AllocsPerOp(), b.AllocedBytesPerOp()
+		}
 		p.logf("settings: %d groups: %.1f round trips, API p50 %.2f ms, Resolve %.1f µs", n, lvl.RoundTrips, lvl.API.P50, float64(lvl.ResolveNsPerOp)/1000)
 		res.Levels = append(res.Levels, lvl)
 	}
