@@ -49,7 +49,7 @@ func checks(r *results) []check {
 	if u := r.Usage; u != nil {
 		for _, b := range u.Budgets {
 			cs = append(cs, check{
-				Name:   fmt.Sprintf("Session start + end, per_group budget of %s users", thousands(int64(b.Users))),
+				Name:   fmt.Sprintf("Session start + end, per_group budget of %s", plural(b.Users, "user")),
 				Result: fmt.Sprintf("%s + %s requests, %s + %s items written", f1(b.Start.Requests), f1(b.End.Requests), f1(b.Start.ItemsWritten), f1(b.End.ItemsWritten)),
 			})
 		}
@@ -259,4 +259,12 @@ func missNotes(r *results) string {
 		}
 	}
 	return b.String()
+}
+
+// plural renders "1 user", "10,000 users".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(int64(n)) + " " + noun + "s"
 }
