@@ -64,13 +64,11 @@ func (r *recorder) errors() int {
 
 // row is one line of a phase's table.
 type row struct {
-	Route            string
-	Count, Errors    int
-	Rate             float64
-	P50, P99, Max    time.Duration
-	ErrorSamples     []string
-	phaseLen         time.Duration
-	durationsSampled int
+	Route         string
+	Count, Errors int
+	Rate          float64
+	P50, P99, Max time.Duration
+	ErrorSamples  []string
 }
 
 // rows summarises a phase that lasted elapsed, routes sorted by name, with a total line.
@@ -85,15 +83,14 @@ func (r *recorder) rows(phase string, elapsed time.Duration) []row {
 	slices.Sort(names)
 	var out []row
 	var all []time.Duration
-	total := row{Route: "total"}
+	errs := 0
 	for _, n := range names {
 		s := routes[n]
 		out = append(out, summarise(n, s.durations, s.errors, elapsed, s.samples))
 		all = append(all, s.durations...)
-		total.Errors += s.errors
+		errs += s.errors
 	}
-	t := summarise("total", all, total.Errors, elapsed, nil)
-	return append(out, t)
+	return append(out, summarise("total", all, errs, elapsed, nil))
 }
 
 func summarise(route string, ds []time.Duration, errs int, elapsed time.Duration, samples []string) row {

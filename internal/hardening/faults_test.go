@@ -211,9 +211,13 @@ func (w *faultWorker) step(i int) {
 	case n == 9:
 		w.judge("GET effective-settings (user key)", w.s.call("GET", "/v1/users/"+u+"/effective-settings", nil, asKey(w.keys[u])), 200)
 	case n == 10:
-		paths := []string{"/v1/groups/" + g, "/v1/groups/" + g + "/history", "/v1/groups/" + g + "/members", "/v1/users/" + u, "/v1/groups", "/v1/sessions?user_id=" + u}
-		p := paths[w.rng.IntN(len(paths))]
-		w.judge("GET "+p[:10], w.s.call("GET", p, nil), 200)
+		reads := []struct{ route, path string }{
+			{"GET group", "/v1/groups/" + g}, {"GET history", "/v1/groups/" + g + "/history"},
+			{"GET members", "/v1/groups/" + g + "/members"}, {"GET user", "/v1/users/" + u},
+			{"GET groups", "/v1/groups"}, {"GET sessions of a user", "/v1/sessions?user_id=" + u},
+		}
+		rd := reads[w.rng.IntN(len(reads))]
+		w.judge(rd.route, w.s.call("GET", rd.path, nil), 200)
 	case n == 11:
 		r := w.s.call("POST", "/v1/sessions", map[string]any{"image_id": "img", "container": true}, asKey(w.keys[u]))
 		if w.judge("POST /v1/sessions", r, 201) {

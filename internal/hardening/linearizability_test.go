@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ type linSession struct {
 	userKey   string
 	container bool
 	action    string
-	gone      bool // seen deleted: the run replaces it
+	gone      atomic.Bool // seen deleted: the run may replace it
 }
 
 // linRun drives concurrent keepalives, sweeps, user actions and reads on a few shared
@@ -182,12 +183,12 @@ func (r *linRun) do(client int, ls *linSession, op opKind) {
 			res.decode(r.s.t, &sess)
 			out = sessionOutput(http.StatusOK, sess)
 			if sess.Status == string(lifecycle.StatusDeleted) {
-				ls.gone = true
+				ls.gone.Store(true)
 			}
 		}
 	}
 	if res.Status == http.StatusGone {
-		ls.gone = true
+		ls.gone.Store(true)
 	}
 	r.rec.add(client, sessInput{Session: ls.id, Op: op, Now: now}, call, ret, out)
 }
@@ -251,7 +252,7 @@ func (r *linRun) drawOp() opKind {
 func (r *linRun) round() {
 	var jobs []func(client int)
 	for _, ls := range r.sessions {
-		if ls.gone {
+		if ls.gone.Load() {
 			continue
 		}
 		for range r.rng.IntN(3) {
@@ -278,7 +279,7 @@ func (r *linRun) round() {
 	// old one stays in the history, untouched from now on).
 	var keep, replace []*linSession
 	for _, ls := range r.sessions {
-		if ls.gone && r.rng.IntN(2) == 0 {
+		if ls.gone.Load() && r.rng.IntN(2) == 0 {
 			replace = append(replace, ls)
 			continue
 		}

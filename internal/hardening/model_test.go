@@ -95,9 +95,9 @@ func (s sessState) due(now int64) bool { return s.expiryApplies() && s.ExpiresMs
 
 var targetStatus = map[string]string{"delete": "deleted", "stop": "stopped", "pause": "paused"}
 
-// step applies a successful operation to s: the state afterwards and the answer the service
-// must give, or ok false when the operation cannot succeed from s (then want is the error
-// status it must answer with).
+// step applies an operation (not a sweep) to s: the state afterwards and the answer the
+// service must give — a success, or only the error status when the operation cannot succeed
+// from s (then next is s).
 func step(s sessState, in sessInput) (next sessState, want sessOutput) {
 	next = s
 	answer := func(n sessState) sessOutput {
