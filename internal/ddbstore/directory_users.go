@@ -193,11 +193,12 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 }
 
 // DeleteUser deletes a user, their memberships (on both sides, with the groups' counts), their
-// API keys and their username.
+// API keys, their storage mappings and their username.
 //
 // Like DeleteGroup it is not one transaction: the user is first marked deleting, which hides
-// them and blocks new memberships and keys; then memberships go in transactions of up to 49
-// groups; then the keys; then the user and username together. Calling DeleteUser again after
+// them and blocks new memberships, keys and storage mappings; then memberships go in
+// transactions of up to 49 groups; then the keys; then the storage mappings; then the user
+// and username together. Calling DeleteUser again after
 // a failure completes a deletion that was started.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.deleteUser(ctx, id); err != nil {
@@ -232,6 +233,9 @@ func (s *Store) deleteUser(ctx context.Context, id string) error {
 		return err
 	}
 	if err := s.deleteUserKeys(ctx, id); err != nil {
+		return err
+	}
+	if err := s.deleteUserMappings(ctx, id); err != nil {
 		return err
 	}
 	tx := s.newTx()

@@ -227,6 +227,59 @@ func TestStorageMappingsStore(t *testing.T) {
 	})
 }
 
+// TestDeleteUserRemovesStorageMappings checks that DeleteUser leaves nothing of a user's
+// storage mappings behind (more than one BatchWriteItem's worth), keeps other users' ones, and
+// that a user of the same id created afterwards starts with none.
+func TestDeleteUserRemovesStorageMappings(t *testing.T) {
+	ctx := context.Background()
+	env := newSessionEnv(t, "u1", "u2", "u3")
+	body := `{"host_path": "/srv/{username}/data", "bind": "/home/kasm-user/data", "mode": "rw", "uid": 1000, "gid": 1000}`
+	give := func(user string, n int) {
+		for i := range n {
+			m := storageMapping(t, user, body)
+			m.ID, m.CreatedAt = fmt.Sprintf("m%02d", i), st0.Add(time.Duration(i)*time.Second)
+			if _, err := env.ss.CreateStorageMapping(ctx, m, 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	give("u1", 27) // two BatchWriteItems of deletes
+	give("u2", 2)
+	if err := env.dir.PutKey(ctx, policy.APIKey{ID: "k1", UserID: "u1", Role: policy.RoleUser, Hash: "h1", CreatedAt: st0}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		user      string
+		wantOther int // u2's mappings afterwards
+	}{
+		{name: "a user with mappings and a key", user: "u1", wantOther: 2},
+		{name: "a user without mappings", user: "u3", wantOther: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := env.dir.DeleteUser(ctx, tt.user); err != nil {
+				t.Fatalf("DeleteUser: %v", err)
+			}
+			if n := dirPartitionSize(t, env.tb, "USER#"+tt.user); n != 0 {
+				t.Errorf("items left under the user: got %d, want 0", n)
+			}
+			if got, err := env.ss.StorageMappings(ctx, "u2"); err != nil || len(got) != tt.wantOther {
+				t.Errorf("u2's mappings: got %d, %v; want %d", len(got), err, tt.wantOther)
+			}
+			if _, err := env.dir.CreateUser(ctx, policy.User{ID: tt.user, Username: tt.user}); err != nil {
+				t.Fatalf("create the user again: %v", err)
+			}
+			if got, err := env.ss.StorageMappings(ctx, tt.user); err != nil || len(got) != 0 {
+				t.Errorf("mappings of the new user of the same id: got %v, %v; want none", mappingIDs(got), err)
+			}
+			if n, _ := env.userCounts(t, tt.user); n != -1 {
+				t.Errorf("storage_mappings of the new user: got %d, want none", n)
+			}
+		})
+	}
+}
+
 // TestStorageMappingsMaxUnderConcurrency registers many mappings for one user at once: exactly
 // max of them are stored, the others are refused with 409, and the count matches the items.
 func TestStorageMappingsMaxUnderConcurrency(t *testing.T) {
