@@ -88,7 +88,7 @@ func (m *merged) result() loadResult {
 }
 
 // keepaliveSlices is how many slices each mode's run is cut into.
-const keepaliveSlices = 5
+const keepaliveSlices = 10
 
 // keepaliveResult compares keepalives through the API with raw writes of the same items.
 type keepaliveResult struct {
