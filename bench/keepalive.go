@@ -37,10 +37,11 @@ func runLoad(ctx context.Context, clients int, dur time.Duration, op func(ctx co
 
 // merged adds up load results of the same operation run in slices.
 type merged struct {
-	ops, errs int64
-	elapsed   time.Duration
-	lat       []time.Duration
-	firstErr  string
+	ops, errs  int64
+	elapsed    time.Duration
+	lat        []time.Duration
+	firstErr   string
+	sliceRates []float64 // operations per second of each slice
 }
 
 // runSlice runs one slice of dur and adds it.
@@ -74,7 +75,9 @@ func (m *merged) runSlice(ctx context.Context, clients int, dur time.Duration, o
 		})
 	}
 	wg.Wait()
-	m.elapsed += time.Since(start)
+	d := time.Since(start)
+	m.elapsed += d
+	m.sliceRates = append(m.sliceRates, float64(int64(len(m.lat))-m.ops)/d.Seconds())
 	m.ops = int64(len(m.lat))
 	m.errs += bad.Load()
 }
@@ -108,8 +111,10 @@ type keepaliveResult struct {
 	// cache's 60 s at most, or land on another Lambda instance: the key is read every time.
 	NoKeyCache         loadResult `json:"api_keepalive_no_key_cache"`
 	NoKeyCacheRequests float64    `json:"ddb_requests_per_keepalive_no_key_cache"`
-	// Ratio is API.OpsPerSec ÷ Raw.OpsPerSec.
-	Ratio float64 `json:"ratio"`
+	// Ratio is API.OpsPerSec ÷ Raw.OpsPerSec; SliceRatios the same slice by slice, which
+	// shows how much the machine's load moved it during the run.
+	Ratio       float64   `json:"ratio"`
+	SliceRatios []float64 `json:"slice_ratios"`
 	// SessionItemBytes and EventItemBytes are the sizes of a session started through the API
 	// (default settings) and of its created event, as DynamoDB counts them.
 	SessionItemBytes int `json:"session_item_bytes"`
@@ -210,6 +215,9 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	stopProf()
 	res.Raw, res.API, res.Direct, res.NoKeyCache = modes[0].m.result(), modes[1].m.result(), modes[2].m.result(), modes[3].m.result()
 	res.APIRequests = modes[1].reqs
+	for i := range modes[0].m.sliceRates {
+		res.SliceRatios = append(res.SliceRatios, modes[1].m.sliceRates[i]/max(modes[0].m.sliceRates[i], 1))
+	}
 	if res.API.Ops > 0 {
 		res.RequestsPerKeepalive = float64(res.APIRequests.Requests) / float64(res.API.Ops)
 	}
