@@ -12,16 +12,12 @@ import (
 
 // TestResubmittedTransactionAfterLostResponse: DynamoDB applies a transaction but its answer
 // is lost (a timeout after the write); the SDK retries with the same client request token,
-// and that attempt is cancelled by throttling. ddbstore's transactWrite then resubmits the
-// transaction as a new request — with a new token — so DynamoDB runs it again, its conditions
-// fail on what the first attempt wrote, and the API answers a 4xx for a request that
-// succeeded (409 session_exists, key_exists, group_name_taken, username_taken; 412 for a
-// settings change under If-Match).
-//
-// The fix (internal/ddbstore/store.go, not this package's to edit): give each txWrites one
-// ClientRequestToken and send it with every resubmission of the same items. DynamoDB (and
-// DynamoDB Local, checked) then answers a resubmission of an applied transaction with success
-// and runs one that was cancelled. Until then this test fails.
+// and that attempt is cancelled by throttling, so ddbstore resubmits the transaction. The
+// resubmission must not run the items again: before ddbstore sent one ClientRequestToken with
+// every submission of a transaction (46fc2e2), its conditions failed on what the first attempt
+// had written and the API answered a 4xx for a request that had succeeded (409
+// session_exists, key_exists, group_name_taken, username_taken; 412 for a settings change
+// under If-Match). The answer must be the success, or 503.
 func TestResubmittedTransactionAfterLostResponse(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	g := s.createGroup("lost-response", 10, map[string]any{"max_kasms_per_user": 50})
@@ -49,6 +45,48 @@ func TestResubmittedTransactionAfterLostResponse(t *testing.T) {
 				faultinject.Planned{Fault: faultinject.Throttle, Code: "TransactionCanceledException"},
 			)
 			r := s.call(tc.method, tc.path, tc.body, tc.opts...)
+			if !slices.Contains([]int{tc.want, http.StatusServiceUnavailable}, r.Status) {
+				t.Errorf("%s: want %d, or 503 — the request did succeed", r, tc.want)
+			}
+		})
+	}
+	s.checkDirectory()
+	s.checkSessions(u)
+}
+
+// TestRetriedStartAfterLostResponse: DynamoDB applies a start (or storage-mapping)
+// transaction but its answer is lost, and the SDK's retry — same token — is throttled until
+// the SDK gives up. The store's own retry loop then builds the transaction again and submits
+// it under a new client request token: for a start, its conditions fail on the session the
+// first attempt wrote, and POST /v1/sessions answers 409 session_exists although it started
+// the session (which now counts against max_kasms_per_user). The answer must be the success,
+// or 503.
+//
+// Fix (internal/ddbstore/session_store.go, startSession): resubmit with the first attempt's
+// token while the items are unchanged (no budget ledger read in between), or — the session id
+// being this request's own — treat session_exists after an earlier ambiguous attempt as the
+// success it is, as storagemapping.go already does for mappings.
+func TestRetriedStartAfterLostResponse(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	g := s.createGroup("lost-start", 10, map[string]any{"max_kasms_per_user": 50, "allow_user_storage_mapping": true, "max_user_storage_mappings": 10})
+	u := s.createUser("lost-start-user", g)
+	tests := []struct {
+		name         string
+		method, path string
+		body         any
+		want         int
+	}{
+		{"start a session", "POST", "/v1/sessions", map[string]any{"user_id": u, "image_id": "img"}, http.StatusCreated},
+		{"register a storage mapping", "POST", "/v1/users/" + u + "/storage-mappings",
+			map[string]any{"host_path": "/h/{username}", "bind": "/b", "mode": "rw", "uid": 1, "gid": 1}, http.StatusCreated},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.faults.Plan("DynamoDB.TransactWriteItems",
+				faultinject.Planned{Fault: faultinject.Timeout, AfterSend: true, Delay: time.Millisecond},
+				faultinject.Planned{Fault: faultinject.Throttle, Code: "ThrottlingException"},
+			)
+			r := s.call(tc.method, tc.path, tc.body)
 			if !slices.Contains([]int{tc.want, http.StatusServiceUnavailable}, r.Status) {
 				t.Errorf("%s: want %d, or 503 — the request did succeed", r, tc.want)
 			}

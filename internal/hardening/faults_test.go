@@ -98,26 +98,15 @@ func (w *faultWorker) judge(route string, r response, ok ...int) bool {
 		return false
 	}
 	if !slices.Contains(ok, r.Status) {
-		if lostResponseBug(r) {
-			// TestResubmittedTransactionAfterLostResponse fails on this in isolation.
-			w.t.Logf("known bug (a resubmitted transaction after a lost response): %s", r)
+		if route == "POST /v1/sessions" && r.errorCode() == "session_exists" {
+			// The open bug TestRetriedStartAfterLostResponse fails on; the session exists.
+			w.t.Logf("known bug (a start retried under a new token after a lost answer): %s", r)
 			w.tally.add(route+" (known bug)", r.Status)
 			return false
 		}
 		w.t.Errorf("%s: under faults this may only answer %v or 503 with Retry-After", r, ok)
 	}
 	return true
-}
-
-// lostResponseBug reports whether r is the wrong answer of the bug
-// TestResubmittedTransactionAfterLostResponse shows: a transaction that was applied, then
-// resubmitted with a new client request token, whose conditions then fail.
-func lostResponseBug(r response) bool {
-	switch r.errorCode() {
-	case "session_exists", "key_exists", "group_name_taken", "username_taken", "version_mismatch":
-		return true
-	}
-	return false
 }
 
 // sessionOK is what an action on a session may answer, given what the worker knows of it.
