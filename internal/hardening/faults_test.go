@@ -253,7 +253,7 @@ func (w *faultWorker) step(i int) {
 // to its status and each user's active_sessions counts their live sessions.
 func TestAPIUnderFaults(t *testing.T) {
 	s := newStack(t, stackOptions{faults: faultinject.Config{Seed: 3, Default: faultyRule}})
-	const workers, steps = 3, 120
+	workers, steps := 3, 120*scale(t)
 	// Users leave and join the workers' groups: the limit on sessions must not depend on it.
 	s.must(http.StatusOK, "PATCH", "/v1/groups/"+policy.AllUsersGroupID+"/settings", map[string]any{"set": map[string]any{"max_kasms_per_user": 1000}}, nil)
 	tl := &tally{}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,21 @@ import (
 
 // adminKey is the ADMIN_API_KEY of every stack.
 const adminKey = "hardening-admin-key"
+
+// scale multiplies the length of the randomized runs (rounds of the linearizability runs,
+// requests of the fault workload): HARDENING_SCALE=10 go test ./internal/hardening runs them
+// ten times longer than make test does.
+func scale(t testing.TB) int {
+	v := os.Getenv("HARDENING_SCALE")
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("HARDENING_SCALE=%q: want a whole number ≥ 1", v)
+	}
+	return n
+}
 
 // epoch is where every stack's clock starts.
 var epoch = time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)

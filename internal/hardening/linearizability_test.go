@@ -328,7 +328,7 @@ func summarize(history []porcupine.Operation) string {
 func TestLinearizableSessions(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	r := newLinRun(s, 1, 2)
-	for range 30 {
+	for range 30 * scale(t) {
 		r.round()
 	}
 	history := r.rec.history()
@@ -363,7 +363,7 @@ func TestLinearizableSessionsUnderFaults(t *testing.T) {
 	r := newLinRun(s, 2, 2)
 	r.faulty = true
 	s.faults.SetEnabled(true)
-	for range 25 {
+	for range 25 * scale(t) {
 		r.round()
 	}
 	s.faults.SetEnabled(false)
