@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,9 +69,10 @@ func numberSize(s string) int {
 	return (len(digits)+1)/2 + 1
 }
 
-// partitionItemSizes reads every item of the partition of key (a session: its item and its
-// events) and returns the size of the item at key and the largest other item.
-func partitionItemSizes(ctx context.Context, db *dynamodb.Client, table string, key map[string]ddbtypes.AttributeValue) (main, other int, err error) {
+// partitionItemSizes reads every item of the partition of key (a session: its item, its
+// events, and whatever else the store keeps under the session) and returns the size of the
+// item at key and those of the others, largest first.
+func partitionItemSizes(ctx context.Context, db *dynamodb.Client, table string, key map[string]ddbtypes.AttributeValue) (main int, others []int, err error) {
 	out, err := db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
 		KeyConditionExpression:    aws.String("PK = :pk"),
@@ -78,17 +80,18 @@ func partitionItemSizes(ctx context.Context, db *dynamodb.Client, table string, 
 		ConsistentRead:            aws.Bool(true),
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("read the partition of %v: %w", key["PK"], err)
+		return 0, nil, fmt.Errorf("read the partition of %v: %w", key["PK"], err)
 	}
 	sk := key["SK"].(*ddbtypes.AttributeValueMemberS).Value
 	for _, item := range out.Items {
 		if s, ok := item["SK"].(*ddbtypes.AttributeValueMemberS); ok && s.Value == sk {
 			main = itemSize(item)
 		} else {
-			other = max(other, itemSize(item))
+			others = append(others, itemSize(item))
 		}
 	}
-	return main, other, nil
+	slices.SortFunc(others, func(a, b int) int { return b - a })
+	return main, others, nil
 }
 
 // largestItem scans a (small) table and returns the size of its largest item.

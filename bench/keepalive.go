@@ -115,10 +115,11 @@ type keepaliveResult struct {
 	// shows how much the machine's load moved it during the run.
 	Ratio       float64   `json:"ratio"`
 	SliceRatios []float64 `json:"slice_ratios"`
-	// SessionItemBytes and EventItemBytes are the sizes of a session started through the API
-	// (default settings) and of its created event, as DynamoDB counts them.
-	SessionItemBytes int `json:"session_item_bytes"`
-	EventItemBytes   int `json:"event_item_bytes"`
+	// SessionItemBytes is the size of a session started through the API (default settings) as
+	// DynamoDB counts it; PartitionItemBytes those of the other items under it (its created
+	// event, and whatever else a start writes there), largest first.
+	SessionItemBytes   int   `json:"session_item_bytes"`
+	PartitionItemBytes []int `json:"other_session_partition_item_bytes"`
 	// Unloaded is the API keepalive's latency from one client at a time (no queueing): the
 	// service time that Little's law multiplies by the arrival rate in docs/capacity.md.
 	Unloaded    latencies `json:"api_keepalive_one_client"`
@@ -175,11 +176,11 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		return err
 	}
 
-	sessionBytes, eventBytes, err := partitionItemSizes(ctx, e.db, e.table, ddbstore.SessionItemKey(sessionIDs[0]))
+	sessionBytes, otherBytes, err := partitionItemSizes(ctx, e.db, e.table, ddbstore.SessionItemKey(sessionIDs[0]))
 	if err != nil {
 		return nil, err
 	}
-	p.logf("keepalive: a session item is %d bytes, its created event %d bytes", sessionBytes, eventBytes)
+	p.logf("keepalive: a session item is %d bytes; the other items under it %v bytes", sessionBytes, otherBytes)
 	warm := min(3*time.Second, dur)
 	p.logf("keepalive: warm-up %v (API keepalives; also fills the key cache)", warm)
 	if r := runLoad(ctx, clients, warm, apiOp); r.Errors > 0 {
@@ -193,7 +194,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	noCacheOp := func(ctx context.Context, c int) error {
 		return e.callAt(ctx, noCacheURL, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
-	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, EventItemBytes: eventBytes}
+	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, PartitionItemBytes: otherBytes}
 	modes := []struct {
 		name string
 		op   func(ctx context.Context, c int) error

@@ -108,7 +108,7 @@ func renderMarkdown(r *results) string {
 	}
 	table(&b, []string{"measure", "result", "target", "met"}, rows)
 	if n := missNotes(r); n != "" {
-		b.WriteString("### Targets missed in this run\n\n" + n)
+		b.WriteString("### Targets missed in this run\n\n" + n + "\n")
 	}
 	if len(r.Failures) > 0 {
 		b.WriteString("**Parts that failed:**\n\n")
@@ -137,8 +137,13 @@ func renderMarkdown(r *results) string {
 			k.NoKeyCacheRequests, 100*k.NoKeyCache.OpsPerSec/max(k.Raw.OpsPerSec, 1))
 		fmt.Fprintf(&b, "One client at a time (no queueing), %d each: API keepalive p50 %s ms, p99 %s ms; raw UpdateItem p50 %s ms, p99 %s ms.\n\n",
 			k.Unloaded.N, f2(k.Unloaded.P50), f2(k.Unloaded.P99), f2(k.UnloadedRaw.P50), f2(k.UnloadedRaw.P99))
-		fmt.Fprintf(&b, "Item sizes as DynamoDB counts them (docs/capacity.md uses them): a session started through the API with default settings %s bytes, its created event %s bytes.\n\n",
-			thousands(int64(k.SessionItemBytes)), thousands(int64(k.EventItemBytes)))
+		others := make([]int64, len(k.PartitionItemBytes))
+		for i, n := range k.PartitionItemBytes {
+			others[i] = int64(n)
+		}
+		fmt.Fprintf(&b, "Item sizes as DynamoDB counts them (docs/capacity.md uses them): a session started through the API with default settings %s bytes; "+
+			"the other items its start wrote under it (the created event, and the launch item holding client_settings and launch where the store keeps one): %s bytes.\n\n",
+			thousands(int64(k.SessionItemBytes)), joinInts(others))
 	}
 	if s := r.Settings; s != nil {
 		fmt.Fprintf(&b, "## Effective settings\n\nA user in n groups (plus All Users), every group setting every setting of the catalog. Round trips: DynamoDB requests per `GET /v1/users/{id}/effective-settings` (admin key, so no key read), "+
