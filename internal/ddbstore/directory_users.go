@@ -198,8 +198,8 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 // Like DeleteGroup it is not one transaction: the user is first marked deleting, which hides
 // them and blocks new memberships, keys and storage mappings; then memberships go in
 // transactions of up to 49 groups; then the keys; then the storage mappings; then the user
-// and username together. Calling DeleteUser again after
-// a failure completes a deletion that was started.
+// and username together. Calling DeleteUser again after a failure completes a deletion that
+// was started.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.deleteUser(ctx, id); err != nil {
 		return fmt.Errorf("delete user %s: %w", id, err)

@@ -19,6 +19,9 @@ type RemovedKind string
 const (
 	// RemovedSession is a session item (TTL set when it was deleted).
 	RemovedSession RemovedKind = "session"
+	// RemovedLaunch is a session's launch item (its client_settings and launch; TTL set with
+	// the session's when it was deleted).
+	RemovedLaunch RemovedKind = "launch"
 	// RemovedEvent is a session event (TTL 90 days after it happened).
 	RemovedEvent RemovedKind = "event"
 	// RemovedLedger is a budget's ledger (TTL only while no session is open on it).
@@ -53,6 +56,8 @@ func DecodeRemoved(old map[string]ddbtypes.AttributeValue) (RemovedItem, error) 
 			return RemovedItem{}, fmt.Errorf("decode removed session %s: %w", keys.PK, err)
 		}
 		it.Kind, it.Session = RemovedSession, rec.session()
+	case strings.HasPrefix(keys.PK, sessionPKPrefix) && keys.SK == sessionLaunchSK:
+		it.Kind = RemovedLaunch
 	case strings.HasPrefix(keys.PK, sessionPKPrefix) && strings.HasPrefix(keys.SK, sessionEventSKPrefix):
 		it.Kind = RemovedEvent
 	case strings.HasPrefix(keys.PK, budgetPKPrefix) && keys.SK == ledgerSK:
@@ -67,7 +72,7 @@ func DecodeRemoved(old map[string]ddbtypes.AttributeValue) (RemovedItem, error) 
 
 // FinaliseRemovedSession records the end of session s, whose item was removed while it was not
 // deleted, in one transaction: its final event ended (which must follow s's last event: seq
-// s.EventSeq+1), the decrement of its user's active_sessions (skipped when the user is gone or
+// s.EventSeq+1), the deletion of its launch item (which has no TTL of its own yet), the decrement of its user's active_sessions (skipped when the user is gone or
 // the count is 0) and, for a session charged to a budget, the end of its charge at ended.At
 // with the removal of its membership item (skipped when the ledger no longer counts it). The
 // event's key makes it happen once: it reports false, writing nothing, when the event exists
@@ -81,6 +86,7 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 	for ledgerRaces := 0; ; {
 		tx := ss.st.newTx()
 		tx.put(newEventRecord(ended), itemAbsent())
+		tx.delete(sessionLaunchKey(s.ID), expression.ConditionBuilder{})
 		userItem, ledgerItem, memberItem := -1, -1, -1
 		if decrement {
 			userItem = len(tx.items)

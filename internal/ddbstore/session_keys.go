@@ -14,14 +14,18 @@ import (
 //	item                 PK                  SK                      index keys
 //	session              SESSION#<sid>       SESSION                 GSI1 USER#<uid> / SESSION#<created>#<sid>;
 //	                                                                 Due  DUE#<n> / <due epoch ms> (only while due)
+//	session launch item  SESSION#<sid>       SESSION#LAUNCH          none
 //	session event        SESSION#<sid>       EVENT#<seq, 8 digits>
 //	re-sync marker       RESYNC              <at>#<group|user>#<id>
 //
 // <created> and <at> are RFC 3339 UTC with a fixed nine-digit fraction, so that string order
-// is time order.
+// is time order. The launch item holds the session's client_settings and launch documents, so
+// that the session item the keepalive rewrites stays under 1 KB; "SESSION" is a prefix of its
+// sort key, so one Query of begins_with(SK, "SESSION") reads both (and never an EVENT# item).
 const (
 	sessionPKPrefix      = "SESSION#"
 	sessionSK            = "SESSION"
+	sessionLaunchSK      = "SESSION#LAUNCH"
 	sessionEventSKPrefix = "EVENT#"
 	userSessionsPKPrefix = "USER#"
 	userSessionSKPrefix  = "SESSION#"
@@ -40,6 +44,11 @@ var (
 
 func sessionKey(sessionID string) tableKey {
 	return tableKey{PK: sessionPKPrefix + sessionID, SK: sessionSK}
+}
+
+// sessionLaunchKey is the key of a session's launch item (its client_settings and launch).
+func sessionLaunchKey(sessionID string) tableKey {
+	return tableKey{PK: sessionPKPrefix + sessionID, SK: sessionLaunchSK}
 }
 
 func sessionEventKey(sessionID string, seq int64) tableKey {

@@ -11,6 +11,8 @@ import (
 // sessionRecord is a session item. Times are epoch milliseconds so that update expressions can
 // add to them; time_limit_at_ms and usage_deadline_ms are always present (0 = none) because the
 // keepalive's condition compares them. DueShard and DueAt exist only while something is due.
+// The session's client settings and launch configuration are on its launch item
+// (sessionLaunchRecord), not here: a session read from an index or returned by a write has none.
 type sessionRecord struct {
 	PK       string `dynamodbav:"PK"`
 	SK       string `dynamodbav:"SK"`
@@ -42,9 +44,35 @@ type sessionRecord struct {
 	SettingsRev     int64   `dynamodbav:"settings_rev"`
 	EventSeq        int64   `dynamodbav:"event_seq"`
 	TTL             int64   `dynamodbav:"TTL,omitempty"`
+}
 
+// sessionLaunchRecord is a session's launch item: the client_settings and launch JSON
+// documents fixed at the start (about 2 KB together), kept off the session item so that every
+// keepalive — a rewrite of the session item, and of its Due index copy — stays one write
+// unit. It is written in the start transaction, carries no index attribute (no GSI1PK, no
+// DueShard/DueAt), and gets the session's TTL in the transaction that deletes the session, so
+// both go together.
+type sessionLaunchRecord struct {
+	PK             string `dynamodbav:"PK"`
+	SK             string `dynamodbav:"SK"`
 	ClientSettings string `dynamodbav:"client_settings,omitempty"`
 	Launch         string `dynamodbav:"launch,omitempty"`
+	TTL            int64  `dynamodbav:"TTL,omitempty"`
+}
+
+func newSessionLaunchRecord(s lifecycle.Session) sessionLaunchRecord {
+	k := sessionLaunchKey(s.ID)
+	return sessionLaunchRecord{PK: k.PK, SK: k.SK, ClientSettings: string(s.ClientSettings), Launch: string(s.Launch)}
+}
+
+// addTo puts the documents on s.
+func (r sessionLaunchRecord) addTo(s *lifecycle.Session) {
+	if r.ClientSettings != "" {
+		s.ClientSettings = json.RawMessage(r.ClientSettings)
+	}
+	if r.Launch != "" {
+		s.Launch = json.RawMessage(r.Launch)
+	}
 }
 
 // Session attribute names used in expressions.
@@ -107,7 +135,6 @@ func newSessionRecord(s lifecycle.Session) sessionRecord {
 		TimeLimitAtMs:    msOf(s.TimeLimitAt), TimeLimitWarnMs: msOf(s.TimeLimitWarnAt),
 		UsageDeadlineMs: msOf(s.UsageDeadline), Budget: s.Budget,
 		SettingsRev: s.SettingsRev, EventSeq: s.EventSeq,
-		ClientSettings: string(s.ClientSettings), Launch: string(s.Launch),
 	}
 	if !s.DueAt.IsZero() {
 		r.DueShard, r.DueAt = dueShard(s.ID), msOf(s.DueAt)
@@ -133,12 +160,6 @@ func (r sessionRecord) session() lifecycle.Session {
 	}
 	if r.TimeLimitAtMs != 0 {
 		s.Lifetime.TimeLimit = time.Duration(r.TimeLimitAtMs-r.CreatedAtMs) * time.Millisecond
-	}
-	if r.ClientSettings != "" {
-		s.ClientSettings = json.RawMessage(r.ClientSettings)
-	}
-	if r.Launch != "" {
-		s.Launch = json.RawMessage(r.Launch)
 	}
 	return s
 }

@@ -14,18 +14,25 @@ import (
 
 // SeedSessions writes the session items of sessions directly, 25 per BatchWriteItem, from
 // workers goroutines at once (at least 1): a bulk loader for benchmarks and large tests. The
-// items are exactly those StartSession writes (the same record type, due index entry
-// included), but without a created event, without a condition (an existing item is
+// items are exactly those StartSession writes (the same record types, due index entry
+// included; the launch item only for a session with client settings or a launch
+// configuration), but without a created event, without a condition (an existing item is
 // overwritten) and without touching the users' active_sessions, which the caller sets with
 // Store.SeedUsers when it matters.
 func (ss *SessionStore) SeedSessions(ctx context.Context, sessions []lifecycle.Session, workers int) error {
-	reqs := make([]ddbtypes.WriteRequest, len(sessions))
-	for i, s := range sessions {
-		item, err := attributevalue.MarshalMap(newSessionRecord(s))
-		if err != nil {
-			return fmt.Errorf("seed sessions: encode session %s: %w", s.ID, err)
+	reqs := make([]ddbtypes.WriteRequest, 0, len(sessions))
+	for _, s := range sessions {
+		recs := []any{newSessionRecord(s)}
+		if len(s.ClientSettings) > 0 || len(s.Launch) > 0 {
+			recs = append(recs, newSessionLaunchRecord(s))
 		}
-		reqs[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: item}}
+		for _, rec := range recs {
+			item, err := attributevalue.MarshalMap(rec)
+			if err != nil {
+				return fmt.Errorf("seed sessions: encode session %s: %w", s.ID, err)
+			}
+			reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: item}})
+		}
 	}
 	if err := ss.st.batchWriteParallel(ctx, reqs, workers); err != nil {
 		return fmt.Errorf("seed sessions: %w", err)

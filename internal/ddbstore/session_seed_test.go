@@ -36,6 +36,10 @@ func TestSeedSessions(t *testing.T) {
 					start = st0.Add(-2 * time.Hour)
 				}
 				s, _ := lifecycle.NewSession(fmt.Sprintf("s_seed_%04d", i), "u_seed", "img", true, lt, start)
+				if i%2 == 0 { // every other one with documents: a launch item too
+					s.ClientSettings = []byte(fmt.Sprintf(`{"n":%d}`, i))
+					s.Launch = []byte(`{"image_id":"img"}`)
+				}
 				seeded = append(seeded, s)
 			}
 			if err := env.ss.SeedSessions(ctx, seeded, tc.workers); err != nil {

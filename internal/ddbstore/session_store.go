@@ -68,8 +68,8 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 	return policy.Errorf(policy.KindConflict, lifecycle.CodeSessionChanged, "session %s changed concurrently", id)
 }
 
-// StartSession writes a new session and its created event in one transaction with the
-// increment of the user's active_sessions, which must stay within s.Lifetime.MaxSessions: a
+// StartSession writes a new session, its launch item (s.ClientSettings and s.Launch) and its
+// created event in one transaction with the increment of the user's active_sessions, which must stay within s.Lifetime.MaxSessions: a
 // full user gets KindConflict "max_sessions_reached", a missing user KindNotFound "user_not_found".
 // The session is charged to no budget (see StartCharged).
 func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
@@ -105,6 +105,7 @@ const (
 	startItemUser = iota
 	startItemSession
 	startItemEvent
+	startItemLaunch
 	startItemLedger
 	startItemMember
 )
@@ -139,6 +140,9 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		}
 		tx.put(newSessionRecord(s), itemAbsent())
 		tx.put(newEventRecord(created), itemAbsent())
+		// No condition of its own: the session's guards the transaction, and a launch item
+		// left behind by an earlier session of the same id is replaced.
+		tx.put(newSessionLaunchRecord(s), expression.ConditionBuilder{})
 		if ledgerTx != nil {
 			tx.items = append(tx.items, ledgerTx.items...)
 			tx.fail(ledgerTx.err)
@@ -183,21 +187,57 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	}
 }
 
-// GetSession reads a session (strongly consistent); KindNotFound "session_not_found" when
-// there is none.
+// GetSession reads a session with its client settings and launch configuration (strongly
+// consistent): one Query of the session's partition for the sort keys beginning "SESSION",
+// which are the session item and its launch item (together well under 4 KB, one read unit).
+// KindNotFound "session_not_found" when there is no session item.
 func (ss *SessionStore) GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error) {
+	s, err := ss.getSession(ctx, sessionID)
+	if err != nil {
+		return lifecycle.Session{}, fmt.Errorf("get session %s: %w", sessionID, err)
+	}
+	return s, nil
+}
+
+func (ss *SessionStore) getSession(ctx context.Context, sessionID string) (lifecycle.Session, error) {
 	if !policy.ValidID(sessionID) {
 		return lifecycle.Session{}, errSessionNotFound(sessionID)
 	}
-	var rec sessionRecord
-	found, err := ss.st.getRecord(ctx, sessionKey(sessionID), true, &rec)
+	in, err := partitionPrefixQuery(sessionKey(sessionID).PK, sessionSK, nil)
 	if err != nil {
-		return lifecycle.Session{}, fmt.Errorf("get session %s: %w", sessionID, err)
+		return lifecycle.Session{}, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	var (
+		rec   sessionRecord
+		docs  sessionLaunchRecord
+		found bool
+	)
+	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		sk, _ := item[attrSK].(*ddbtypes.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == sessionSK:
+			found = true
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return fmt.Errorf("decode session: %w", err)
+			}
+		case sk.Value == sessionLaunchSK:
+			if err := attributevalue.UnmarshalMap(item, &docs); err != nil {
+				return fmt.Errorf("decode launch item: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return lifecycle.Session{}, err
 	}
 	if !found {
 		return lifecycle.Session{}, errSessionNotFound(sessionID)
 	}
-	return rec.session(), nil
+	s := rec.session()
+	docs.addTo(&s)
+	return s, nil
 }
 
 // Events returns a session's events in order; KindNotFound "session_not_found" when it has
@@ -231,7 +271,8 @@ func (ss *SessionStore) Events(ctx context.Context, sessionID string) ([]lifecyc
 
 // Transition applies a change exactly once: one conditional write of the session (guarded by
 // what was observed, see lifecycle.Guard), the change's events as new items, and — when the
-// session becomes deleted — the decrement of the user's active_sessions and, for a session
+// session becomes deleted — the session's TTL on its launch item too, the decrement of the
+// user's active_sessions and, for a session
 // charged to a budget, the end of its charge in the budget's ledger (charged until c.At) and
 // the removal of its membership item, all in one transaction (a single UpdateItem when there
 // is no event and no deletion). A failed guard is KindConflict "session_changed" (somebody
@@ -263,6 +304,13 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		tx.update(sessionKey(id), upd, cond)
 		for _, e := range c.Events {
 			tx.put(newEventRecord(e), itemAbsent())
+		}
+		if c.Ends() {
+			// The launch item expires with the session. Unconditional, so that it never fails
+			// the transaction: for a session that has none (seeded without documents) it leaves
+			// a key-and-TTL stub that expires with the session.
+			tx.update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
+				expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
 		}
 		userItem, ledgerItem, memberItem := -1, -1, -1
 		if decrement {
