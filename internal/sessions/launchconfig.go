@@ -27,8 +27,8 @@ type StartRequest struct {
 }
 
 // maxLaunchBytes bounds the JSON of a session's client settings and launch configuration
-// together: both are stored on the session item (400 KB at most) and travel in the created
-// event (EventBridge takes 256 KB per entry). Only an extreme configuration (dozens of groups
+// together: both are stored on the session's launch item (400 KB at most) and travel in the
+// created event (EventBridge takes 256 KB per entry). Only an extreme configuration (dozens of groups
 // with very large volume_mapping values) comes near it.
 const maxLaunchBytes = 128 << 10
 
@@ -115,10 +115,30 @@ func attachLaunch(sess *lifecycle.Session, created *lifecycle.Event, in startInp
 
 // liveSessionOf finds the user's live (not deleted) session of imageID for the /go flow: a
 // running one before a paused or stopped one, then the newest. It pages through the user's
-// sessions (one request per 100; deleted sessions stay listed until their TTL removes them).
-// The listing is an index read, eventually consistent: a session started a moment ago may
-// not be found yet.
+// sessions (one request per 100; deleted sessions stay listed until their TTL removes them),
+// then reads the one it picked (one request): a listing carries no client settings or launch
+// configuration, and the read is strongly consistent — a session deleted since it was listed
+// is not returned. The listing is an index read, eventually consistent: a session started a
+// moment ago may not be found yet.
 func (s *Service) liveSessionOf(ctx context.Context, userID, imageID string) (lifecycle.Session, bool, error) {
+	best, found, err := s.pickLiveSession(ctx, userID, imageID)
+	if err != nil || !found {
+		return lifecycle.Session{}, false, err
+	}
+	cur, err := s.store.GetSession(ctx, best.ID)
+	switch {
+	case policy.IsKind(err, policy.KindNotFound):
+		return lifecycle.Session{}, false, nil
+	case err != nil:
+		return lifecycle.Session{}, false, err
+	case cur.Status == lifecycle.StatusDeleted:
+		return lifecycle.Session{}, false, nil
+	}
+	return cur, true, nil
+}
+
+// pickLiveSession chooses, from the listing of the user's sessions, the one liveSessionOf reads.
+func (s *Service) pickLiveSession(ctx context.Context, userID, imageID string) (lifecycle.Session, bool, error) {
 	var (
 		best  lifecycle.Session
 		found bool

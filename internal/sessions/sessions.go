@@ -91,7 +91,9 @@ const maxIdleSeconds = 366 * 24 * 3600
 const maxImageIDLength = 256
 
 // Session is a session as the API shows it. Times are RFC 3339 UTC; time_limit_expires_at
-// and expiration_reason are null when there is none.
+// and expiration_reason are null when there is none. client_settings and launch are present
+// on a single session (start, get, actions) and left out of listings, which read indexes that
+// do not hold them.
 type Session struct {
 	SessionID          string          `json:"session_id"`
 	UserID             string          `json:"user_id"`
@@ -194,7 +196,9 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 // user and their groups (two round trips) and, at the same time, their storage mappings (one
 // Query). An empty ImageID means the user's effective default_image (400 no_default_image
 // when that is empty too). With Reuse, the user's live session of that image, if any, is
-// returned instead (reused true; one more Query, and no charge, no max_kasms_per_user check).
+// returned instead (reused true; two more requests — the listing of the user's sessions and a
+// read of the one picked, with its launch configuration — and no charge, no
+// max_kasms_per_user check).
 // The user's max_kasms_per_user is enforced exactly: 409 max_sessions_reached. Unknown user:
 // 404 user_not_found. The session is charged to the budget of the user's effective
 // usage_limit (see BudgetOf); when that is used up in the current window the start is
@@ -310,7 +314,8 @@ func checkOwner(actor lifecycle.Actor, owner, sessionID string) error {
 }
 
 // List lists sessions (see lifecycle.ListFilter). A user lists only their own: an empty
-// UserID means theirs, another user's id is 403.
+// UserID means theirs, another user's id is 403. Listed sessions carry no client_settings or
+// launch (Get returns them).
 func (s *Service) List(ctx context.Context, actor lifecycle.Actor, f lifecycle.ListFilter) (Page, error) {
 	if !actor.Admin {
 		if f.UserID == "" {
