@@ -5,6 +5,8 @@
 //   - a session item carries a TTL only once it is deleted (deleted_at + 7 days), and its
 //     deletion already wrote its events, released its max_kasms_per_user slot and ended its
 //     budget charge: nothing to do;
+//   - a session's launch item (its client_settings and launch documents) gets the session's
+//     TTL in the transaction that deletes the session: nothing to do;
 //   - an event item (TTL at + 90 days) was published when it was inserted: nothing to do;
 //   - a budget ledger carries a TTL only while no session is open on it (docs/design-usage.md),
 //     so its removal loses nothing: nothing to do (a removed ledger that still counted open
@@ -15,8 +17,9 @@
 //
 // The one case it completes is a session item removed while not deleted (a TTL attribute set
 // by hand, or by a future writer): the session is gone, so it records a final deleted event
-// (actor system:ttl, reason item_expired) that the provisioning layer acts on, decrements the
-// user's active_sessions, ends its budget charge, and stops its countdown — once, however
+// (actor system:ttl, reason item_expired) that the provisioning layer acts on, deletes its
+// launch item (which has no TTL while the session lives), decrements the user's
+// active_sessions, ends its budget charge, and stops its countdown — once, however
 // often the stream hands the record over.
 package finalise
 

@@ -270,6 +270,9 @@ func TestLiveSessionRemovedByTTL(t *testing.T) {
 				last.StatusBefore != wantBefore || last.StatusAfter != lifecycle.StatusDeleted || !last.At.Equal(e.clock.Now()) {
 				t.Errorf("final event: got %+v, want deleted by %s (%s) from %s at %s", last, finalise.ActorTTL, finalise.ReasonItemExpired, wantBefore, e.clock.Now())
 			}
+			if item := e.item(t, "SESSION#s1", "SESSION#LAUNCH"); item != nil {
+				t.Errorf("launch item: got %v, want it deleted with the session", item)
+			}
 			if got := e.activeSessions(t, "u1"); got != tc.wantActive {
 				t.Errorf("active_sessions: got %s, want %s", got, tc.wantActive)
 			}
@@ -295,7 +298,8 @@ func TestLiveSessionRemovedByTTL(t *testing.T) {
 	}
 }
 
-// TestOtherItemsRemovedByTTL: events and idle ledgers need nothing; unknown items are ignored.
+// TestOtherItemsRemovedByTTL: events, launch items and idle ledgers need nothing; unknown items
+// are ignored.
 func TestOtherItemsRemovedByTTL(t *testing.T) {
 	tests := []struct {
 		name string
@@ -304,6 +308,11 @@ func TestOtherItemsRemovedByTTL(t *testing.T) {
 		{name: "event", item: map[string]ddbtypes.AttributeValue{
 			"PK": &ddbtypes.AttributeValueMemberS{Value: "SESSION#s1"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "EVENT#00000001"},
 			"type": &ddbtypes.AttributeValueMemberS{Value: "created"}}},
+		{name: "a session's launch item", item: map[string]ddbtypes.AttributeValue{
+			"PK": &ddbtypes.AttributeValueMemberS{Value: "SESSION#s1"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "SESSION#LAUNCH"},
+			"client_settings": &ddbtypes.AttributeValueMemberS{Value: `{"allow_kasm_audio":true}`},
+			"launch":          &ddbtypes.AttributeValueMemberS{Value: `{"image_id":"img"}`},
+			"TTL":             &ddbtypes.AttributeValueMemberN{Value: "1772971320"}}},
 		{name: "idle ledger", item: map[string]ddbtypes.AttributeValue{
 			"PK": &ddbtypes.AttributeValueMemberS{Value: "BUDGET#user#u1#daily"}, "SK": &ddbtypes.AttributeValueMemberS{Value: "LEDGER"},
 			"budget": &ddbtypes.AttributeValueMemberS{Value: "user#u1#daily"}, "open_count": &ddbtypes.AttributeValueMemberN{Value: "0"}}},
