@@ -72,8 +72,9 @@ func DecodeRemoved(old map[string]ddbtypes.AttributeValue) (RemovedItem, error) 
 
 // FinaliseRemovedSession records the end of session s, whose item was removed while it was not
 // deleted, in one transaction: its final event ended (which must follow s's last event: seq
-// s.EventSeq+1), the deletion of its launch item (which has no TTL of its own yet), the decrement of its user's active_sessions (skipped when the user is gone or
-// the count is 0) and, for a session charged to a budget, the end of its charge at ended.At
+// s.EventSeq+1), the deletion of its launch item (which has no TTL while the session lives),
+// the decrement of its user's active_sessions (skipped when the user is gone or the count is
+// 0) and, for a session charged to a budget, the end of its charge at ended.At
 // with the removal of its membership item (skipped when the ledger no longer counts it). The
 // event's key makes it happen once: it reports false, writing nothing, when the event exists
 // already (finalised before).

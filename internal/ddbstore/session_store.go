@@ -69,8 +69,9 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 }
 
 // StartSession writes a new session, its launch item (s.ClientSettings and s.Launch) and its
-// created event in one transaction with the increment of the user's active_sessions, which must stay within s.Lifetime.MaxSessions: a
-// full user gets KindConflict "max_sessions_reached", a missing user KindNotFound "user_not_found".
+// created event in one transaction with the increment of the user's active_sessions, which
+// must stay within s.Lifetime.MaxSessions: a full user gets KindConflict
+// "max_sessions_reached", a missing user KindNotFound "user_not_found".
 // The session is charged to no budget (see StartCharged).
 func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
 	if _, err := ss.startSession(ctx, s, created, usage.Budget{}); err != nil {
@@ -189,7 +190,8 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 
 // GetSession reads a session with its client settings and launch configuration (strongly
 // consistent): one Query of the session's partition for the sort keys beginning "SESSION",
-// which are the session item and its launch item (together well under 4 KB, one read unit).
+// which are the session item and its launch item (with a full launch configuration about
+// 3.2 KB together: one read unit).
 // KindNotFound "session_not_found" when there is no session item.
 func (ss *SessionStore) GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error) {
 	s, err := ss.getSession(ctx, sessionID)
