@@ -117,6 +117,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		return s, errMaxSessions(s.UserID, 0)
 	}
 	active := expression.Name(userAttrActiveSessions)
+	ambiguous := false
 	for attempt, ledgerRaces := 1, 0; ; {
 		tx := ss.st.newTx()
 		tx.update(userKey(s.UserID),
@@ -152,6 +153,13 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		if err == nil {
 			return s, nil
 		}
+		oldSession, sessionExists := conditionFailedAt(err, startItemSession)
+		if sessionExists && ambiguous && sameStart(oldSession, s) {
+			// An earlier attempt was applied but its answer was lost (the resubmission
+			// carries a new token because the items were rebuilt): the session is ours,
+			// and it is what makes the user and ledger conditions fail now.
+			return s, nil
+		}
 		if old, failed := conditionFailedAt(err, startItemUser); failed {
 			var u activeSessionsRecord
 			found, derr := decodeOld(old, &u)
@@ -163,7 +171,6 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			}
 			return s, errMaxSessions(s.UserID, max)
 		}
-		_, sessionExists := conditionFailedAt(err, startItemSession)
 		_, memberExists := conditionFailedAt(err, startItemMember)
 		if sessionExists || (ledgerTx != nil && memberExists) {
 			return s, policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
@@ -181,11 +188,21 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxStartAttempts {
 			return s, err
 		}
+		ambiguous = true // the transaction may have been applied although it answered an error
 		if err := pause(ctx, attempt); err != nil {
 			return s, err
 		}
 		attempt++
 	}
+}
+
+// sameStart reports whether the stored session item old is the one this start writes: same
+// user, image and creation time. Session ids are random, so that is our own earlier attempt.
+func sameStart(old map[string]ddbtypes.AttributeValue, s lifecycle.Session) bool {
+	var r sessionRecord
+	found, err := decodeOld(old, &r)
+	return err == nil && found && r.SessionID == s.ID && r.UserID == s.UserID &&
+		r.ImageID == s.ImageID && r.CreatedAtMs == msOf(s.CreatedAt)
 }
 
 // GetSession reads a session with its client settings and launch configuration (strongly

@@ -62,10 +62,9 @@ func TestResubmittedTransactionAfterLostResponse(t *testing.T) {
 // the session (which now counts against max_kasms_per_user). The answer must be the success,
 // or 503.
 //
-// Fix (internal/ddbstore/session_store.go, startSession): resubmit with the first attempt's
-// token while the items are unchanged (no budget ledger read in between), or — the session id
-// being this request's own — treat session_exists after an earlier ambiguous attempt as the
-// success it is, as storagemapping.go already does for mappings.
+// Fixed in internal/ddbstore/session_store.go (startSession): after an ambiguous attempt, a
+// stored session with this request's own id, user, image and creation time is the success
+// it is, as storagemapping.go does for mappings. This test guards that.
 func TestRetriedStartAfterLostResponse(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	g := s.createGroup("lost-start", 10, map[string]any{"max_kasms_per_user": 50, "allow_user_storage_mapping": true, "max_user_storage_mappings": 10})
