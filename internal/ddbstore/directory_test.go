@@ -110,14 +110,18 @@ func dirSettingsJSON(g policy.Group) string {
 }
 
 func TestEnsureAllUsers(t *testing.T) {
-	s, _ := newDirStore(t)
+	s, tb := newDirStore(t)
 	ctx := context.Background()
 	initial := map[string]json.RawMessage{"keepalive_expiration": rawJSON("3600"), "allow_kasm_audio": rawJSON("true")}
 	if err := s.EnsureAllUsers(ctx, dt0, initial); err != nil {
 		t.Fatalf("first EnsureAllUsers: %v", err)
 	}
+	tb.ResetCalls()
 	if err := s.EnsureAllUsers(ctx, dt0.Add(time.Hour), map[string]json.RawMessage{"keepalive_expiration": rawJSON("1")}); err != nil {
 		t.Fatalf("second EnsureAllUsers: %v", err)
+	}
+	if got := tb.Calls(); got != 1 {
+		t.Errorf("requests of EnsureAllUsers once the group exists (every api cold start): got %d, want 1 read", got)
 	}
 	g := dirMust[policy.Group](t)(s.GetGroup(ctx, policy.AllUsersGroupID))
 	if g.Name != policy.AllUsersGroupName || g.Priority != policy.AllUsersPriority || g.Version != 1 {
