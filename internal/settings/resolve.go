@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // GroupInput is one of a user's groups as Resolve needs it: its settings hold values already
@@ -194,177 +193,92 @@ func tieWarnings(ties []tie, srcs []SourceGroup) []Warning {
 	return out
 }
 
-// volumeMember is one member of a stored volume_mapping value: its decoded host path and where
-// its quoted key and its value are in the raw value.
-type volumeMember struct {
-	host     string // a bad key decodes as ""
-	key, val span
+// volumeEntry locates one host path of one group's volume_mapping in that group's raw value;
+// it holds no pointers, so collecting and sorting entries costs the garbage collector nothing.
+type volumeEntry struct {
+	k        int32 // precedence position of the group
+	decoded  int32 // index of the decoded key when the key has escapes, else -1
+	key, val span  // the quoted key and the value
 }
-
-// parsedVolumes is the parsed form of one raw volume_mapping value; it is immutable once built,
-// and its spans are valid for any raw value with the same bytes.
-type parsedVolumes struct {
-	members []volumeMember // in document order
-	ok      bool           // the value is a JSON object
-}
-
-// parseVolumes splits one raw volume_mapping value into its members without decoding the mounts.
-// text is raw as a string; unescaped host paths share its memory.
-func parseVolumes(raw []byte, text string) *parsedVolumes {
-	p := &parsedVolumes{}
-	p.ok = eachMember(raw, func(key, val span, escaped bool) {
-		host := text[key.start+1 : key.end-1]
-		if escaped {
-			host = ""
-			_ = json.Unmarshal(raw[key.start:key.end], &host) // a bad key sorts as ""
-		}
-		p.members = append(p.members, volumeMember{host: host, key: key, val: val})
-	})
-	if !p.ok {
-		p.members = nil
-	}
-	return p
-}
-
-// The bounds of volumeCache: it is emptied when it would grow past either, and values larger
-// than volumeCacheMaxValue are parsed on every call instead of being kept.
-const (
-	volumeCacheMaxEntries = 1024
-	volumeCacheMaxBytes   = 4 << 20
-	volumeCacheMaxValue   = 64 << 10
-)
-
-// volumeCache memoises parseVolumes by the bytes of the raw value, so resolving the same groups
-// again skips the scan. It is safe for concurrent use and bounded by the limits above.
-type volumeCache struct {
-	mu    sync.RWMutex
-	m     map[string]*parsedVolumes
-	bytes int // approximate memory held by m
-}
-
-// volumes is the cache Resolve uses. It holds only immutable values derived from their keys, so
-// sharing it changes no result.
-var volumes = &volumeCache{}
-
-// parse returns the parsed form of raw, from the cache when it is there.
-func (c *volumeCache) parse(raw []byte) *parsedVolumes {
-	c.mu.RLock()
-	p, hit := c.m[string(raw)]
-	c.mu.RUnlock()
-	if hit {
-		return p
-	}
-	if len(raw) > volumeCacheMaxValue {
-		return parseVolumes(raw, string(raw))
-	}
-	text := string(raw)
-	p = parseVolumes(raw, text)
-	cost := 2*len(text) + 64*(1+len(p.members))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, hit := c.m[text]; hit {
-		return p // another caller stored an identical value meanwhile
-	}
-	if c.m == nil || len(c.m) >= volumeCacheMaxEntries || c.bytes+cost > volumeCacheMaxBytes {
-		c.m = make(map[string]*parsedVolumes, 64)
-		c.bytes = 0
-	}
-	c.m[text] = p
-	c.bytes += cost
-	return p
-}
-
-// len reports how many values the cache holds.
-func (c *volumeCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}
-
-// volumeEntry locates one host path of one group's volume_mapping: member m of the parsed value
-// of the group at precedence position k. It holds no pointers, so sorting entries costs the
-// garbage collector nothing.
-type volumeEntry struct{ k, m int32 }
 
 // mergeVolumes combines the volume_mapping of every group that sets it, without decoding the
 // mounts. The result is canonical when the inputs are: host paths in sorted order.
 func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effective, []tie) {
 	const name = "volume_mapping"
-	type setBy struct {
-		raw json.RawMessage
-		p   *parsedVolumes
-	}
 	var (
-		sets         []setBy // by precedence position; p is nil where the group does not set it
+		raws         []json.RawMessage // by precedence position
+		entries      []volumeEntry     // groups in precedence order, members in document order
+		decoded      [][]byte          // keys with escapes, decoded
 		contributors []SourceGroup
-		n            int // entries in all
+		k            int
 	)
+	collect := func(key, val span, escaped bool) {
+		e := volumeEntry{k: int32(k), decoded: -1, key: key, val: val}
+		if escaped {
+			var s string
+			_ = json.Unmarshal(raws[k][key.start:key.end], &s) // a bad key sorts as ""
+			decoded = append(decoded, []byte(s))
+			e.decoded = int32(len(decoded) - 1)
+		}
+		entries = append(entries, e)
+	}
 	for pos, gi := range order {
 		raw, ok := groups[gi].Settings[name]
 		if !ok || len(raw) == 0 {
 			continue
 		}
-		if sets == nil {
-			sets = make([]setBy, len(order))
+		if raws == nil {
+			raws = make([]json.RawMessage, len(order))
+			entries = make([]volumeEntry, 0, 4*(len(order)-pos))
 			contributors = make([]SourceGroup, 0, len(order)-pos)
 		}
-		p := volumes.parse(raw)
-		if !p.ok {
+		k, raws[pos] = pos, raw
+		n := len(entries)
+		if !eachMember(raw, collect) {
+			entries = entries[:n]
 			continue
 		}
-		sets[pos] = setBy{raw: raw, p: p}
-		n += len(p.members)
 		contributors = append(contributors, srcs[pos])
 	}
 	if contributors == nil {
 		return Effective{}, nil
 	}
-	entries := make([]volumeEntry, 0, n) // groups in precedence order, members in document order
-	hosts := make([]string, 0, n)        // the host path of each entry
-	size := 2
-	for k, set := range sets {
-		if set.p == nil {
-			continue
+	keyOf := func(e *volumeEntry) []byte {
+		if e.decoded >= 0 {
+			return decoded[e.decoded]
 		}
-		for m := range set.p.members {
-			mem := &set.p.members[m]
-			entries = append(entries, volumeEntry{k: int32(k), m: int32(m)})
-			hosts = append(hosts, mem.host)
-			size += mem.key.end - mem.key.start + mem.val.end - mem.val.start + 2
-		}
+		return raws[e.k][e.key.start+1 : e.key.end-1]
 	}
 	// Sort positions by host path, then by position, which is precedence order.
-	idx := make([]int32, n)
+	idx := make([]int32, len(entries))
+	size := 2
 	for i := range idx {
 		idx[i] = int32(i)
+		size += entries[i].key.end - entries[i].key.start + entries[i].val.end - entries[i].val.start + 2
 	}
 	slices.SortFunc(idx, func(a, b int32) int {
-		if c := strings.Compare(hosts[a], hosts[b]); c != 0 {
-			return c
-		}
-		return int(a - b)
+		return cmp.Or(bytes.Compare(keyOf(&entries[a]), keyOf(&entries[b])), cmp.Compare(a, b))
 	})
 	buf := make([]byte, 0, size)
 	buf = append(buf, '{')
 	var ties []tie
-	win := int32(-1)
+	var win *volumeEntry
 	for _, i := range idx {
-		e := entries[i]
-		if win >= 0 && hosts[i] == hosts[win] {
-			if w := entries[win].k; e.k != w && srcs[e.k].Priority == srcs[w].Priority {
-				ties = append(ties, tie{setting: name, hostPath: hosts[i], winner: int(w), other: int(e.k)})
+		e := &entries[i]
+		if win != nil && bytes.Equal(keyOf(e), keyOf(win)) {
+			if e.k != win.k && srcs[e.k].Priority == srcs[win.k].Priority {
+				ties = append(ties, tie{setting: name, hostPath: string(keyOf(e)), winner: int(win.k), other: int(e.k)})
 			}
 			continue
 		}
-		if win >= 0 {
+		if win != nil {
 			buf = append(buf, ',')
 		}
-		win = i
-		set := &sets[e.k]
-		mem := &set.p.members[e.m]
-		buf = append(buf, set.raw[mem.key.start:mem.key.end]...)
+		win = e
+		raw := raws[e.k]
+		buf = append(buf, raw[e.key.start:e.key.end]...)
 		buf = append(buf, ':')
-		buf = append(buf, set.raw[mem.val.start:mem.val.end]...)
+		buf = append(buf, raw[e.val.start:e.val.end]...)
 	}
 	buf = append(buf, '}')
 	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors}}, ties
