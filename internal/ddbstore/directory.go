@@ -544,25 +544,7 @@ func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) err
 // deleteGroupHistory deletes every history item of a group marked deleting (no new ones can
 // appear: settings changes need a live group).
 func (s *Store) deleteGroupHistory(ctx context.Context, id string) error {
-	in, err := partitionPrefixQuery(groupKey(id).PK, groupHistSKPrefix,
-		projectionOf(attrPK, attrSK))
-	if err != nil {
-		return err
-	}
-	in.ConsistentRead = aws.Bool(true)
-	var hist []tableKey
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
-		var k tableKey
-		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-			return fmt.Errorf("decode history key: %w", err)
-		}
-		hist = append(hist, k)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return s.batchDelete(ctx, hist)
+	return s.deleteUnderPrefix(ctx, groupKey(id).PK, groupHistSKPrefix)
 }
 
 // markGroupDeleting flags a live group as being deleted, under ifVersion. A group already

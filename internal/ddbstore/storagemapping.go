@@ -294,22 +294,8 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 // user is marked deleting, which blocks new ones): one keys-only Query of the user's
 // partition, then BatchWriteItem deletes of 25. The user item's count goes with the user.
 func (s *Store) deleteUserMappings(ctx context.Context, userID string) error {
-	in, err := partitionPrefixQuery(userKey(userID).PK, userMappingSKPrefix, projectionOf(attrPK, attrSK))
-	if err != nil {
-		return err
-	}
-	in.ConsistentRead = aws.Bool(true)
-	var keys []tableKey
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
-		var k tableKey
-		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-			return fmt.Errorf("decode storage mapping key: %w", err)
-		}
-		keys = append(keys, k)
-		return nil
-	})
-	if err != nil {
+	if err := s.deleteUnderPrefix(ctx, userKey(userID).PK, userMappingSKPrefix); err != nil {
 		return fmt.Errorf("storage mappings of user %s: %w", userID, err)
 	}
-	return s.batchDelete(ctx, keys)
+	return nil
 }

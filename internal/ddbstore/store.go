@@ -198,6 +198,30 @@ func (s *Store) batchDelete(ctx context.Context, keys []tableKey) error {
 	return nil
 }
 
+// deleteUnderPrefix deletes every item of partition pk whose sort key begins with prefix: one
+// consistent keys-only Query (paged), then BatchWriteItem deletes of 25. For item kinds that
+// can no longer be added while it runs (their owner is marked deleting).
+func (s *Store) deleteUnderPrefix(ctx context.Context, pk, prefix string) error {
+	in, err := partitionPrefixQuery(pk, prefix, projectionOf(attrPK, attrSK))
+	if err != nil {
+		return err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	var keys []tableKey
+	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		var k tableKey
+		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+			return fmt.Errorf("decode the key of a %s item: %w", prefix, err)
+		}
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.batchDelete(ctx, keys)
+}
+
 // transactWrite runs a transaction, resubmitting it when it was cancelled only because it
 // collided with another transaction on the same items (or was throttled). The error of a
 // cancelled transaction is returned unmapped so the caller can read its reasons.
