@@ -30,16 +30,47 @@ const (
 	budgetMemberSKPrefix = "OPEN#"
 )
 
-// maxLedgerAttempts bounds how often a write that lost the race for a budget's ledger (a
-// concurrent start or end on the same budget) re-reads the ledger and tries again.
-const maxLedgerAttempts = 12
+// DefaultLedgerPatience is how long a write that keeps losing the race for a budget's ledger
+// (to concurrent starts and ends on the same budget) goes on trying before it gives up with
+// 503 retry_later: well inside the API function's 29 s timeout, and long enough for a few
+// dozen writers racing for one ledger on a slow, loaded database to each get their turn.
+// A bound on time, not on attempts: how many attempts that takes depends on how many writers
+// race and how fast the database answers, and neither is known in advance.
+const DefaultLedgerPatience = 10 * time.Second
 
-// ledgerPause waits before retry n (n ≥ 1) of a write that lost the race for a ledger: the
-// winner's transaction is a few milliseconds long, so the backoff starts at ~5 ms and stays
-// under ~120 ms, with jitter so that racing writers spread out.
-func ledgerPause(ctx context.Context, n int) error {
-	base := 5 * time.Millisecond << min(n-1, 4)
-	t := time.NewTimer(base/2 + rand.N(base))
+// WithLedgerPatience sets how long a write racing for a budget's ledger keeps trying (see
+// DefaultLedgerPatience).
+func WithLedgerPatience(d time.Duration) SessionOption {
+	return func(ss *SessionStore) { ss.ledgerPatience = d }
+}
+
+// ledgerRaces paces one write's retries after it lost the race for budget's ledger.
+type ledgerRaces struct {
+	budget   string
+	patience time.Duration
+	n        int
+	first    time.Time
+}
+
+func (ss *SessionStore) ledgerRaces(budget string) *ledgerRaces {
+	return &ledgerRaces{budget: budget, patience: ss.ledgerPatience}
+}
+
+// lost records a lost race and waits before the next attempt, or answers 503 retry_later
+// once the write has been losing for longer than its patience. The winner's transaction is a
+// few milliseconds long, so the wait starts under ~10 ms; it grows to at most ~320 ms, with
+// full jitter so that the writers racing for one ledger spread out rather than collide again.
+func (r *ledgerRaces) lost(ctx context.Context) error {
+	now := time.Now()
+	if r.n == 0 {
+		r.first = now
+	}
+	r.n++
+	if now.Sub(r.first) >= r.patience {
+		return retryLater("the ledger of budget " + r.budget)
+	}
+	ceiling := 10 * time.Millisecond << min(r.n-1, 5)
+	t := time.NewTimer(time.Millisecond + rand.N(ceiling))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -147,6 +178,27 @@ func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.Budget
 		return lifecycle.BudgetLedger{}, err
 	}
 	return rec.ledger()
+}
+
+// ledgerFor returns known when it is set (the ledger as a failed condition returned it), or
+// else reads budget's ledger.
+func (ss *SessionStore) ledgerFor(ctx context.Context, budget string, known *lifecycle.BudgetLedger) (lifecycle.BudgetLedger, error) {
+	if known != nil {
+		return *known, nil
+	}
+	return ss.st.readLedger(ctx, budget)
+}
+
+// decodeLedger decodes the old image of a ledger returned by a failed condition (empty: the
+// ledger does not exist).
+func decodeLedger(old map[string]ddbtypes.AttributeValue) (*lifecycle.BudgetLedger, error) {
+	var rec ledgerRecord
+	found, err := decodeOld(old, &rec)
+	if err != nil || !found {
+		return &lifecycle.BudgetLedger{}, err
+	}
+	l, err := rec.ledger()
+	return &l, err
 }
 
 // writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction: budget

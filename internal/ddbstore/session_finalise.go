@@ -84,7 +84,8 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 	}
 	decrement, charged := true, s.Budget != ""
 	c := lifecycle.Change{Before: s, At: ended.At}
-	for ledgerRaces := 0; ; {
+	races := ss.ledgerRaces(s.Budget)
+	for {
 		tx := ss.st.newTx()
 		tx.put(newEventRecord(ended), itemAbsent())
 		tx.delete(sessionLaunchKey(s.ID), expression.ConditionBuilder{})
@@ -114,10 +115,7 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 			charged = false
 			continue
 		case ledgerItem >= 0 && itemFailed(err, ledgerItem):
-			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
-				return false, retryLater("the ledger of budget " + s.Budget)
-			}
-			if err := pause(ctx, ledgerRaces); err != nil {
+			if err := races.lost(ctx); err != nil {
 				return false, err
 			}
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -25,6 +26,8 @@ type SessionStore struct {
 	st          *Store
 	timeLimited *idSet
 	log         *slog.Logger
+	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
+	ledgerPatience time.Duration
 }
 
 // SessionOption configures a SessionStore.
@@ -38,7 +41,8 @@ func WithLogger(l *slog.Logger) SessionOption {
 
 // NewSessionStore returns the session store on the named table.
 func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
-	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), log: slog.Default()}
+	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), log: slog.Default(),
+		ledgerPatience: DefaultLedgerPatience}
 	for _, o := range opts {
 		o(ss)
 	}
@@ -118,7 +122,9 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	}
 	active := expression.Name(userAttrActiveSessions)
 	ambiguous := false
-	for attempt, ledgerRaces := 1, 0; ; {
+	races := ss.ledgerRaces(b.Key)
+	var known *lifecycle.BudgetLedger // the ledger as the last lost race returned it
+	for attempt := 1; ; {
 		tx := ss.st.newTx()
 		tx.update(userKey(s.UserID),
 			expression.Add(active, expression.Value(1)),
@@ -126,7 +132,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		var ledgerTx *txWrites
 		if b.Limited() {
 			// The ledger part is built first: the session carries the deadline it gives.
-			cur, err := ss.st.readLedger(ctx, b.Key)
+			cur, err := ss.ledgerFor(ctx, b.Key, known)
 			if err != nil {
 				return s, err
 			}
@@ -175,12 +181,13 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		if sessionExists || (ledgerTx != nil && memberExists) {
 			return s, policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
 		}
-		if _, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
-			// Only the ledger's version changed: a concurrent start or end on the budget.
-			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
-				return s, retryLater("the ledger of budget " + b.Key)
+		if old, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
+			// Only the ledger's version changed: a concurrent start or end on the budget. The
+			// failure carries the ledger as it is now, so the next attempt needs no read.
+			if known, err = decodeLedger(old); err != nil {
+				return s, err
 			}
-			if err := ledgerPause(ctx, ledgerRaces); err != nil {
+			if err := races.lost(ctx); err != nil {
 				return s, err
 			}
 			continue
@@ -318,7 +325,8 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 	}
 	decrement := c.Ends()
 	charged := c.Ends() && c.Before.Budget != ""
-	for ledgerRaces := 0; ; {
+	races := ss.ledgerRaces(c.Before.Budget)
+	for {
 		tx := ss.st.newTx()
 		tx.update(sessionKey(id), upd, cond)
 		for _, e := range c.Events {
@@ -363,10 +371,7 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 			continue
 		}
 		if ledgerItem >= 0 && itemFailed(err, ledgerItem) {
-			if ledgerRaces++; ledgerRaces == maxLedgerAttempts {
-				return retryLater("the ledger of budget " + c.Before.Budget)
-			}
-			if err := ledgerPause(ctx, ledgerRaces); err != nil {
+			if err := races.lost(ctx); err != nil {
 				return err
 			}
 			continue

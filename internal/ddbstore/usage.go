@@ -126,7 +126,8 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 		}
 	}
 	at = max(at, since)
-	for races := 0; ; {
+	races := ss.ledgerRaces(budget)
+	for {
 		cur, err := ss.st.readLedger(ctx, budget)
 		if err != nil {
 			return false, err
@@ -144,10 +145,7 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 		case itemFailed(err, memberItem):
 			return false, nil
 		case cur.Exists() && itemFailed(err, 0):
-			if races++; races == maxLedgerAttempts {
-				return false, retryLater("the ledger of budget " + budget)
-			}
-			if err := ledgerPause(ctx, races); err != nil {
+			if err := races.lost(ctx); err != nil {
 				return false, err
 			}
 			continue
@@ -213,7 +211,8 @@ func (ss *SessionStore) usageDeadlineOf(ctx context.Context, s lifecycle.Session
 // A missing ledger needs nothing: the next start writes b's limit.
 func (ss *SessionStore) ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error) {
 	nowMs := msOf(lifecycle.Millis(now))
-	for races := 0; ; {
+	races := ss.ledgerRaces(b.Key)
+	for {
 		cur, err := ss.st.readLedger(ctx, b.Key)
 		if err != nil {
 			return false, fmt.Errorf("apply the limit of budget %s: %w", b.Key, err)
@@ -229,10 +228,7 @@ func (ss *SessionStore) ApplyBudgetLimit(ctx context.Context, b usage.Budget, no
 		case err == nil:
 			return true, nil
 		case itemFailed(err, 0):
-			if races++; races == maxLedgerAttempts {
-				return false, retryLater("the ledger of budget " + b.Key)
-			}
-			if err := ledgerPause(ctx, races); err != nil {
+			if err := races.lost(ctx); err != nil {
 				return false, err
 			}
 			continue

@@ -207,7 +207,10 @@ func TestStartRefusedWhenExhausted(t *testing.T) {
 
 // TestConcurrentStartsOnOneBudget starts 2 sessions for each of 10 users of one per_group
 // budget at once, then ends them all at once: the ledger stays exact (open count, members,
-// the sum of start times, and the usage against a session-by-session sum).
+// the sum of start times, and the usage against a session-by-session sum). Every start
+// succeeds: racing for the ledger only delays it, and a start that ran out of patience (503
+// retry_later, possible on a loaded machine) succeeds when its client retries, as a client
+// told to retry later does.
 func TestConcurrentStartsOnOneBudget(t *testing.T) {
 	clock := &tickClock{base: t0}
 	e := newUsageEnv(t, clock)
@@ -221,27 +224,33 @@ func TestConcurrentStartsOnOneBudget(t *testing.T) {
 	var mu sync.Mutex
 	started := map[string]time.Time{}
 	var unavailable atomic.Int64
+	const clientRetries = 3
 	begin := time.Now()
 	var wg sync.WaitGroup
 	for i := range 2 * len(users) {
 		wg.Go(func() {
-			s, err := e.svc.Start(ctx, users[i%len(users)], "img", true)
-			switch {
-			case policy.IsKind(err, policy.KindUnavailable):
-				unavailable.Add(1)
-			case err != nil:
-				t.Errorf("start: %v", err)
-			default:
-				mu.Lock()
-				started[s.SessionID] = s.CreatedAt
-				mu.Unlock()
+			for range clientRetries + 1 {
+				s, err := e.svc.Start(ctx, users[i%len(users)], "img", true)
+				switch {
+				case policy.IsKind(err, policy.KindUnavailable):
+					unavailable.Add(1)
+					continue
+				case err != nil:
+					t.Errorf("start: %v", err)
+				default:
+					mu.Lock()
+					started[s.SessionID] = s.CreatedAt
+					mu.Unlock()
+				}
+				return
 			}
+			t.Errorf("start for %s: still 503 after %d retries", users[i%len(users)], clientRetries)
 		})
 	}
 	wg.Wait()
-	t.Logf("%d starts in %v, %d gave up (503)", len(started), time.Since(begin), unavailable.Load())
-	if len(started) < 2*len(users)-2 {
-		t.Errorf("only %d of %d concurrent starts succeeded", len(started), 2*len(users))
+	t.Logf("%d starts in %v, %d answers of 503 retried", len(started), time.Since(begin), unavailable.Load())
+	if len(started) != 2*len(users) {
+		t.Errorf("%d of %d concurrent starts succeeded", len(started), 2*len(users))
 	}
 	now := clock.Now().UnixMilli()
 	bl := e.ledger(t, key)
