@@ -91,19 +91,11 @@ func (e *env) serve(ctx context.Context, edit func(*httpapi.Config)) (string, fu
 	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
 }
 
-// createBenchTable creates a table from the one table definition (tabledef, as ddbstore builds
-// it: keys, indexes, TTL), but with its stream off. DynamoDB Local looks its streams up on every
-// write, and that lookup grows with the stream records written before (jstack: SQLiteDBAccessJob
-// .getStreamDescription on each write; a two-item transaction went from 2.5 ms to 6-9 ms after
-// 8,000 updates of another table, and stayed at 1-1.5 ms with streams off): the parts of the
-// bench would slow each other down, which DynamoDB does not do. Nothing here reads the stream.
+// createBenchTable creates a table from the one table definition with its stream off (see
+// ddbstore.CreateTableWithoutStream): the parts of the bench would otherwise slow each other
+// down on DynamoDB Local. Nothing here reads the stream.
 func createBenchTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	in := ddbstore.CreateTableInput(name)
-	in.StreamSpecification = nil
-	if _, err := db.CreateTable(ctx, in); err != nil {
-		return fmt.Errorf("create table %s: %w", name, err)
-	}
-	return ddbstore.CreateTable(ctx, db, name) // exists now: waits until active and turns TTL on
+	return ddbstore.CreateTableWithoutStream(ctx, db, name)
 }
 
 // newSessionService wires the session service as the local run does.

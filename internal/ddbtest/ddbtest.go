@@ -41,8 +41,21 @@ func (tb *Table) ResetCalls() { tb.calls.Store(0) }
 
 var tableSeq atomic.Int64
 
-// NewTable creates a uniquely named table and deletes it when the test ends.
+// NewTable creates a uniquely named table without a stream and deletes it when the test ends.
+// Tests that read the table's stream use NewStreamTable: streams slow DynamoDB Local down for
+// every later write of the run (see ddbstore.CreateTableWithoutStream).
 func NewTable(t testing.TB) *Table {
+	t.Helper()
+	return newTable(t, ddbstore.CreateTableWithoutStream)
+}
+
+// NewStreamTable is NewTable with the table's stream on, as in production.
+func NewStreamTable(t testing.TB) *Table {
+	t.Helper()
+	return newTable(t, ddbstore.CreateTable)
+}
+
+func newTable(t testing.TB, create func(context.Context, *dynamodb.Client, string) error) *Table {
 	t.Helper()
 	endpoint := Endpoint(t)
 	tb := &Table{Endpoint: endpoint}
@@ -64,7 +77,7 @@ func NewTable(t testing.TB) *Table {
 	if len(tb.Name) > 200 {
 		tb.Name = tb.Name[:200]
 	}
-	if err := ddbstore.CreateTable(ctx, client, tb.Name); err != nil {
+	if err := create(ctx, client, tb.Name); err != nil {
 		t.Fatalf("ddbtest: %v", err)
 	}
 	t.Cleanup(func() {

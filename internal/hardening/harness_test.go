@@ -79,6 +79,8 @@ type stackOptions struct {
 	attempts int
 	// logAll keeps every log line of the service (default: warnings and errors).
 	logAll bool
+	// stream turns the table's stream on (for tests that read it).
+	stream bool
 }
 
 // sdkRetryer is the SDK's standard retryer with at most n attempts and a short backoff.
@@ -97,7 +99,11 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		o.attempts = 2
 	}
 	ctx := context.Background()
-	tb := ddbtest.NewTable(t)
+	newTable := ddbtest.NewTable
+	if o.stream {
+		newTable = ddbtest.NewStreamTable
+	}
+	tb := newTable(t)
 	in := faultinject.New(o.faults)
 	in.SetEnabled(false)
 	db, err := ddbstore.NewClient(ctx, tb.Endpoint, in.DynamoDB, func(opts *dynamodb.Options) {

@@ -181,7 +181,7 @@ func makeEvents(s *stack, n int) []string {
 // whose event did not reach the bus, and re-delivery must publish each event, with the id it
 // has in the table: nothing is lost, duplicates carry the same id and the same detail.
 func TestPublishUnderFaults(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{stream: true})
 	ids := makeEvents(s, 15)
 	want := s.outbox(ids)
 	p := newPublisher(s, faultinject.Config{Seed: 8, Operations: map[string]faultinject.Rule{
@@ -215,7 +215,7 @@ func TestPublishUnderFaults(t *testing.T) {
 // event source mapping may after a timeout: each event is published again with the same id and
 // detail (so a consumer that deduplicates on event_id acts once), and the table is unchanged.
 func TestStreamBatchesDeliveredTwice(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	s := newStack(t, stackOptions{stream: true})
 	ids := makeEvents(s, 9)
 	want := s.outbox(ids)
 	p := newPublisher(s, faultinject.Config{})

@@ -97,7 +97,7 @@ func (s *syncBuffer) String() string {
 // TestLocalRun starts a whole local run on a free port, talks to it over loopback, and stops
 // it as SIGINT would.
 func TestLocalRun(t *testing.T) {
-	tb := ddbtest.NewTable(t) // a fresh name; New must accept a table that already exists
+	tb := ddbtest.NewStreamTable(t) // a fresh name; New must accept a table that already exists
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin"}
@@ -287,7 +287,7 @@ func TestSweepsComponent(t *testing.T) {
 // by a sweep after its expiry, a non-container one deleted, one kept alive every second keeps
 // running, and the session events reach the log through the table's stream.
 func TestLocalRunSessions(t *testing.T) {
-	tb := ddbtest.NewTable(t)
+	tb := ddbtest.NewStreamTable(t)
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Second}
@@ -416,7 +416,7 @@ func TestLocalRunSessions(t *testing.T) {
 // TestLocalRunCountdown checks that the in-process countdown deletes a time-limited session at
 // its limit, long before the next sweep (SWEEP_INTERVAL 1m).
 func TestLocalRunCountdown(t *testing.T) {
-	tb := ddbtest.NewTable(t)
+	tb := ddbtest.NewStreamTable(t)
 	var logs syncBuffer
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Minute}
 	ctx, cancel := context.WithCancel(context.Background())

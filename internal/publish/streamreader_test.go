@@ -46,7 +46,7 @@ func (b *syncBuffer) String() string {
 
 func newReaderFixture(t *testing.T) *readerFixture {
 	t.Helper()
-	return &readerFixture{tb: ddbtest.NewTable(t), sink: &fakeSink{fail: map[string]bool{}, failTimes: map[string]int{}}, logs: &syncBuffer{}}
+	return &readerFixture{tb: ddbtest.NewStreamTable(t), sink: &fakeSink{fail: map[string]bool{}, failTimes: map[string]int{}}, logs: &syncBuffer{}}
 }
 
 // open opens a reader on the fixture's table; start runs it until the test ends.
