@@ -500,6 +500,62 @@ func TestSessionActions(t *testing.T) {
 	}
 }
 
+// TestDeleteUserEndsSessions: deleting a user ends their live sessions (running, paused,
+// stopped) as an administrator would, charging their budget until then, and leaves other
+// users' sessions alone. A retry after the user is gone ends any session left behind (204);
+// with nothing left it is 404.
+func TestDeleteUserEndsSessions(t *testing.T) {
+	a := newSessionAPITest(t)
+	carol, carolKey := a.sessUser("carol", map[string]any{"usage_limit": map[string]any{"type": "per_user", "interval": "daily", "hours": 5}})
+	_, daveKey := a.sessUser("dave", nil)
+	running := a.sessStart(carolKey, map[string]any{"image_id": "img"})
+	paused := a.sessStart(carolKey, map[string]any{"image_id": "img"})
+	mustAPIStatus(t, "pause", a.do("POST", "/v1/sessions/"+paused.SessionID+"/pause", carolKey, nil), http.StatusOK)
+	gone := a.sessStart(carolKey, map[string]any{"image_id": "img"})
+	mustAPIStatus(t, "delete one", a.do("DELETE", "/v1/sessions/"+gone.SessionID, carolKey, nil), http.StatusOK)
+	other := a.sessStart(daveKey, map[string]any{"image_id": "img"})
+
+	a.clock.T = a.clock.T.Add(time.Hour)
+	mustAPIStatus(t, "delete user", a.do("DELETE", "/v1/users/"+carol, testAdminKey, nil), http.StatusNoContent)
+	for _, id := range []string{running.SessionID, paused.SessionID} {
+		got := a.sessGet(id)
+		if got.Status != "deleted" || got.ExpirationReason == nil || *got.ExpirationReason != "admin_deleted" {
+			t.Errorf("session %s after its user was deleted: %s %v, want deleted admin_deleted", id, got.Status, got.ExpirationReason)
+		}
+		if types := a.sessEventTypes(id); types[len(types)-1] != "deleted" {
+			t.Errorf("session %s events %v, want deleted last", id, types)
+		}
+	}
+	if types := strings.Join(a.sessEventTypes(gone.SessionID), ","); types != "created,deleted" {
+		t.Errorf("session deleted before: events %s, want created,deleted (not ended twice)", types)
+	}
+	if got := a.sessGet(other.SessionID); got.Status != "running" {
+		t.Errorf("another user's session: %s, want running", got.Status)
+	}
+	ss := ddbstore.NewSessionStore(a.tb.Client, a.tb.Name)
+	bl, err := ss.GetLedger(t.Context(), "user#"+carol+"#daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bl.Ledger.OpenCount != 0 || bl.Ledger.ClosedMs != 2*time.Hour.Milliseconds() {
+		t.Errorf("carol's ledger = %+v, want nothing open and 2 h used (two sessions charged for an hour)", bl.Ledger)
+	}
+	mustAPIStatus(t, "get deleted user", a.do("GET", "/v1/users/"+carol, testAdminKey, nil), http.StatusNotFound)
+	sessWantError(t, "delete again", a.do("DELETE", "/v1/users/"+carol, testAdminKey, nil), http.StatusNotFound, "user_not_found", "")
+
+	// A deletion that stopped after the directory part: the retry ends the sessions left.
+	erin, erinKey := a.sessUser("erin", nil)
+	left := a.sessStart(erinKey, map[string]any{"image_id": "img"})
+	if err := a.store.DeleteUser(t.Context(), erin); err != nil {
+		t.Fatal(err)
+	}
+	mustAPIStatus(t, "retry delete user", a.do("DELETE", "/v1/users/"+erin, testAdminKey, nil), http.StatusNoContent)
+	if got := a.sessGet(left.SessionID); got.Status != "deleted" {
+		t.Errorf("session left by an interrupted deletion: %s after the retry, want deleted", got.Status)
+	}
+	sessWantError(t, "delete erin again", a.do("DELETE", "/v1/users/"+erin, testAdminKey, nil), http.StatusNotFound, "user_not_found", "")
+}
+
 func TestSessionEvents(t *testing.T) {
 	a := newSessionAPITest(t)
 	alice, aliceKey := a.sessUser("alice", nil)

@@ -128,12 +128,28 @@ func (s *server) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleDeleteUser deletes the user (memberships, keys, storage mappings), then ends their
+// sessions: once the user is marked deleting no session of theirs can start. A retry after a
+// deletion whose sessions could not all be ended (503) ends the rest and answers 204; for a
+// user that neither exists nor has sessions left it is 404.
 func (s *server) handleDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("user_id")
-	if err := s.dir.DeleteUser(r.Context(), id); err != nil {
+	err := s.dir.DeleteUser(r.Context(), id)
+	if err != nil && !policy.IsKind(err, policy.KindNotFound) {
 		return err
 	}
 	s.auth.forget(func(k policy.APIKey) bool { return k.UserID == id })
+	ended := 0
+	if s.sessions != nil && policy.ValidID(id) {
+		n, endErr := s.sessions.EndSessionsOf(r.Context(), id)
+		if endErr != nil {
+			return endErr
+		}
+		ended = n
+	}
+	if err != nil && ended == 0 {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -452,3 +452,39 @@ func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID stri
 	}
 	return Session{}, policy.Errorf(policy.KindUnavailable, "retry_later", "session %s kept changing concurrently, retry later", sessionID)
 }
+
+// EndSessionsOf deletes every session of userID that is not deleted yet, as an administrator
+// would one by one (event deleted, reason admin_deleted; each charged until then), and
+// reports how many it ended. DELETE /v1/users/{user_id} calls it once the user is deleted, so
+// a deleted user's sessions end at once instead of running until their keepalives expire. It
+// finds them through the user's listing (an eventually consistent index): a session started
+// in the last moments before the user was deleted may be missed, and then ends by its
+// keepalive expiry or time limit like any other.
+func (s *Service) EndSessionsOf(ctx context.Context, userID string) (int, error) {
+	ended := 0
+	f := lifecycle.ListFilter{UserID: userID, Limit: lifecycle.MaxPageSize}
+	for {
+		p, err := s.store.ListSessions(ctx, f)
+		if err != nil {
+			return ended, fmt.Errorf("end the sessions of user %s: %w", userID, err)
+		}
+		for _, c := range p.Sessions {
+			if c.Status == lifecycle.StatusDeleted {
+				continue
+			}
+			after, err := s.act(ctx, lifecycle.AdminActor(), c.ID, lifecycle.OpDelete)
+			switch {
+			case policy.IsKind(err, policy.KindNotFound), policy.IsKind(err, policy.KindGone):
+				continue // gone meanwhile
+			case err != nil:
+				return ended, fmt.Errorf("end the sessions of user %s: %w", userID, err)
+			case after.Status == string(lifecycle.StatusDeleted):
+				ended++
+			}
+		}
+		if p.NextPageToken == "" {
+			return ended, nil
+		}
+		f.PageToken = p.NextPageToken
+	}
+}
