@@ -18,7 +18,7 @@ export async function userView(ctx) {
       crumbs: [{ label: 'Users', href: '#/users' }, { label: user.username }],
       sub: h('span', {}, h('span', { class: 'mono' }, user.user_id), ' · created ', timeEl(user.created_at)),
       actions: h('button', { type: 'button', class: 'danger', onclick: async () => {
-        if (!await confirmDialog(`Delete ${user.username}?`, 'The user, their memberships and their keys are removed.', 'Delete user')) return;
+        if (!await confirmDialog(`Delete ${user.username}?`, 'The user, their memberships, keys and storage mappings are removed, and their sessions are ended.', 'Delete user')) return;
         await api('DELETE', `/users/${seg(id)}`);
         location.hash = '#/users';
       } }, 'Delete user'),

@@ -30,7 +30,7 @@ export async function usersView(ctx) {
     })),
     timeEl(u.created_at),
     h('button', { type: 'button', class: 'small danger', 'aria-label': `Delete ${u.username}`, onclick: async () => {
-      if (!await confirmDialog(`Delete ${u.username}?`, 'The user, their memberships and their keys are removed.', 'Delete user')) return;
+      if (!await confirmDialog(`Delete ${u.username}?`, 'The user, their memberships, keys and storage mappings are removed, and their sessions are ended.', 'Delete user')) return;
       try {
         await api('DELETE', `/users/${seg(u.user_id)}`);
         toast(`Deleted ${u.username}`);
