@@ -70,16 +70,21 @@ func skipValue(b []byte, i int) (int, bool) {
 		end, _, ok := scanString(b, i)
 		return end, ok
 	case '{', '[':
+		// Strings inside a container are mostly short keys and words, which stepping over byte
+		// by byte does faster than the two bytes.IndexByte calls of scanString; Resolve skips
+		// every volume mount of every group this way.
 		depth := 0
-		for i < len(b) {
+		for ; i < len(b); i++ {
 			switch b[i] {
 			case '"':
-				end, _, ok := scanString(b, i)
-				if !ok {
+				for i++; i < len(b) && b[i] != '"'; i++ {
+					if b[i] == '\\' {
+						i++ // the escaped byte, which may be a quote
+					}
+				}
+				if i >= len(b) {
 					return 0, false
 				}
-				i = end
-				continue
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -88,7 +93,6 @@ func skipValue(b []byte, i int) (int, bool) {
 					return i + 1, true
 				}
 			}
-			i++
 		}
 		return 0, false
 	}

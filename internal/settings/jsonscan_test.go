@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -44,5 +45,70 @@ func TestScanObject(t *testing.T) {
 				t.Errorf("scanObject(%q): got keys %q values %q, want %q %q", tt.in, keys, vals, tt.keys, tt.vals)
 			}
 		})
+	}
+}
+
+// refSkipValue is skipValue as it was before containers stepped over their strings byte by
+// byte: every string goes through scanString.
+func refSkipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		end, _, ok := scanString(b, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, _, ok := scanString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	start := i
+	for i < len(b) {
+		c := b[i]
+		if c == ',' || c == '}' || c == ']' || c == ':' || isSpace(c) || c == '"' || c == '{' || c == '[' {
+			break
+		}
+		i++
+	}
+	return i, i > start
+}
+
+// TestSkipValueMatchesReference compares skipValue with refSkipValue on random text made of
+// the bytes that matter to it: brackets, quotes, backslashes.
+func TestSkipValueMatchesReference(t *testing.T) {
+	const alphabet = `{}[]"\:, a1`
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 200_000 {
+		b := make([]byte, rng.IntN(24))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if len(b) > 0 && rng.IntN(2) == 0 {
+			b[0] = "{["[rng.IntN(2)]
+		}
+		gotEnd, gotOK := skipValue(b, 0)
+		wantEnd, wantOK := refSkipValue(b, 0)
+		if gotEnd != wantEnd || gotOK != wantOK {
+			t.Fatalf("skipValue(%q, 0): got %d, %v, want %d, %v", b, gotEnd, gotOK, wantEnd, wantOK)
+		}
 	}
 }
