@@ -68,7 +68,16 @@ func Resolve(groups []GroupInput) Resolution {
 		g := &groups[gi]
 		srcs[k] = SourceGroup{ID: g.ID, Name: g.Name, Priority: g.Priority}
 	}
-	arena := slices.Clone(catalog.defaults)
+	// Defaults are copied so callers cannot change the catalog's, all at once (the catalog's
+	// defaults take a few hundred bytes) and only when a setting falls back to one.
+	var arena []byte
+	dflt := func(i int) Effective {
+		if arena == nil {
+			arena = slices.Clone(catalog.defaults)
+		}
+		from, to := catalog.defaultAt[i], catalog.defaultAt[i+1]
+		return Effective{Value: arena[from:to:to], Source: Source{Kind: SourceKindDefault}}
+	}
 	out := Resolution{Settings: make(map[string]Effective, len(catalog.list)), Warnings: []Warning{}}
 	var ties []tie
 	for i := range catalog.list {
@@ -76,7 +85,7 @@ func Resolve(groups []GroupInput) Resolution {
 		if i == catalog.volume {
 			e, t := mergeVolumes(groups, order, srcs)
 			if e.Value == nil {
-				e = Effective{Value: arena[catalog.defaultAt[i]:catalog.defaultAt[i+1]:catalog.defaultAt[i+1]], Source: Source{Kind: SourceKindDefault}}
+				e = dflt(i)
 			}
 			out.Settings[s.Name] = e
 			ties = append(ties, t...)
@@ -91,10 +100,7 @@ func Resolve(groups []GroupInput) Resolution {
 			}
 		}
 		if win < 0 {
-			out.Settings[s.Name] = Effective{
-				Value:  arena[catalog.defaultAt[i]:catalog.defaultAt[i+1]:catalog.defaultAt[i+1]],
-				Source: Source{Kind: SourceKindDefault},
-			}
+			out.Settings[s.Name] = dflt(i)
 			continue
 		}
 		out.Settings[s.Name] = Effective{Value: val, Source: Source{Kind: SourceKindGroup, Group: &srcs[win]}}
@@ -131,12 +137,17 @@ func precedence(groups []GroupInput) []int {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
+	// Comparing positions last makes the order total, so the faster unstable sort gives the
+	// result of a stable one.
+	slices.SortFunc(order, func(a, b int) int {
 		ga, gb := &groups[a], &groups[b]
 		if c := cmp.Compare(ga.Priority, gb.Priority); c != 0 {
 			return c
 		}
-		return strings.Compare(ga.ID, gb.ID)
+		if c := strings.Compare(ga.ID, gb.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
 	})
 	return slices.CompactFunc(order, func(a, b int) bool { return groups[a].ID == groups[b].ID })
 }
@@ -193,12 +204,13 @@ func tieWarnings(ties []tie, srcs []SourceGroup) []Warning {
 	return out
 }
 
-// volumeEntry locates one host path of one group's volume_mapping in that group's raw value;
-// it holds no pointers, so collecting and sorting entries costs the garbage collector nothing.
+// volumeEntry is one host path of one group's volume_mapping: the host path as compared (the
+// key's text, decoded when it has escapes) and where its quoted key and its value lie in that
+// group's raw value.
 type volumeEntry struct {
+	host     []byte
 	k        int32 // precedence position of the group
-	decoded  int32 // index of the decoded key when the key has escapes, else -1
-	key, val span  // the quoted key and the value
+	key, val span
 }
 
 // mergeVolumes combines the volume_mapping of every group that sets it, without decoding the
@@ -207,74 +219,82 @@ func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effecti
 	const name = "volume_mapping"
 	var (
 		raws         []json.RawMessage // by precedence position
-		entries      []volumeEntry     // groups in precedence order, members in document order
-		decoded      [][]byte          // keys with escapes, decoded
+		entries      []volumeEntry     // group by group in precedence order, each sorted by host
 		contributors []SourceGroup
-		k            int
 	)
-	collect := func(key, val span, escaped bool) {
-		e := volumeEntry{k: int32(k), decoded: -1, key: key, val: val}
-		if escaped {
-			var s string
-			_ = json.Unmarshal(raws[k][key.start:key.end], &s) // a bad key sorts as ""
-			decoded = append(decoded, []byte(s))
-			e.decoded = int32(len(decoded) - 1)
-		}
-		entries = append(entries, e)
-	}
+	// entries[runs[j]:runs[j+1]] come from contributors[j]. The array keeps runs off the heap
+	// for up to 63 contributing groups, which is most users.
+	var runsArray [64]int
+	runs := append(runsArray[:0], 0)
 	for pos, gi := range order {
 		raw, ok := groups[gi].Settings[name]
 		if !ok || len(raw) == 0 {
 			continue
 		}
 		if raws == nil {
+			rest := len(order) - pos
 			raws = make([]json.RawMessage, len(order))
-			entries = make([]volumeEntry, 0, 4*(len(order)-pos))
-			contributors = make([]SourceGroup, 0, len(order)-pos)
+			entries = make([]volumeEntry, 0, 2*rest) // most groups map a host path or two
+			contributors = make([]SourceGroup, 0, rest)
 		}
-		k, raws[pos] = pos, raw
+		raws[pos] = raw
 		n := len(entries)
-		if !eachMember(raw, collect) {
+		sorted := true
+		ok = eachMember(raw, func(key, val span, escaped bool) {
+			host := raw[key.start+1 : key.end-1]
+			if escaped {
+				var s string
+				_ = json.Unmarshal(raw[key.start:key.end], &s) // a bad key sorts as ""
+				host = []byte(s)
+			}
+			if len(entries) > n && bytes.Compare(host, entries[len(entries)-1].host) < 0 {
+				sorted = false
+			}
+			entries = append(entries, volumeEntry{host: host, k: int32(pos), key: key, val: val})
+		})
+		if !ok {
 			entries = entries[:n]
 			continue
 		}
+		if !sorted {
+			// Not canonical. A stable sort keeps a host path given twice in document order.
+			slices.SortStableFunc(entries[n:], func(a, b volumeEntry) int { return bytes.Compare(a.host, b.host) })
+		}
+		runs = append(runs, len(entries))
 		contributors = append(contributors, srcs[pos])
 	}
 	if contributors == nil {
 		return Effective{}, nil
 	}
-	keyOf := func(e *volumeEntry) []byte {
-		if e.decoded >= 0 {
-			return decoded[e.decoded]
-		}
-		return raws[e.k][e.key.start+1 : e.key.end-1]
-	}
-	// Sort positions by host path, then by position, which is precedence order.
-	idx := make([]int32, len(entries))
-	size := 2
-	for i := range idx {
-		idx[i] = int32(i)
-		size += entries[i].key.end - entries[i].key.start + entries[i].val.end - entries[i].val.start + 2
-	}
-	slices.SortFunc(idx, func(a, b int32) int {
-		return cmp.Or(bytes.Compare(keyOf(&entries[a]), keyOf(&entries[b])), cmp.Compare(a, b))
-	})
-	buf := make([]byte, 0, size)
-	buf = append(buf, '{')
+	idx := mergeRuns(entries, runs)
+
+	// The first entry of a host path wins; a later one at the winner's priority is a tie.
+	// Winners move to the front of idx.
+	size := 1 // '{', then per winner its key, ':', value and ',' or '}'
 	var ties []tie
-	var win *volumeEntry
+	w := 0
 	for _, i := range idx {
 		e := &entries[i]
-		if win != nil && bytes.Equal(keyOf(e), keyOf(win)) {
-			if e.k != win.k && srcs[e.k].Priority == srcs[win.k].Priority {
-				ties = append(ties, tie{setting: name, hostPath: string(keyOf(e)), winner: int(win.k), other: int(e.k)})
+		if w > 0 {
+			win := &entries[idx[w-1]]
+			if bytes.Equal(e.host, win.host) {
+				if e.k != win.k && srcs[e.k].Priority == srcs[win.k].Priority {
+					ties = append(ties, tie{setting: name, hostPath: string(e.host), winner: int(win.k), other: int(e.k)})
+				}
+				continue
 			}
-			continue
 		}
-		if win != nil {
+		idx[w] = i
+		w++
+		size += e.key.end - e.key.start + e.val.end - e.val.start + 2
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '{')
+	for p, i := range idx[:w] {
+		if p > 0 {
 			buf = append(buf, ',')
 		}
-		win = e
+		e := &entries[i]
 		raw := raws[e.k]
 		buf = append(buf, raw[e.key.start:e.key.end]...)
 		buf = append(buf, ':')
@@ -282,6 +302,50 @@ func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effecti
 	}
 	buf = append(buf, '}')
 	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors}}, ties
+}
+
+// mergeRuns returns the positions of entries ordered by host, then by position. runs bounds
+// stretches of entries already in that order (entries[runs[j]:runs[j+1]]; runs[0] is 0, the
+// last is len(entries)); mergeRuns reuses its memory. Merging neighbouring runs pairwise takes
+// fewer and cheaper comparisons than sorting everything: each group's entries arrive sorted.
+func mergeRuns(entries []volumeEntry, runs []int) []int32 {
+	n := len(entries)
+	pair := make([]int32, 2*n)
+	src, dst := pair[:n], pair[n:]
+	for i := range src {
+		src[i] = int32(i)
+	}
+	for len(runs) > 2 {
+		merged := runs[:0] // merged[j] overwrites runs[j] after runs[2j] has been read
+		for r := 0; r+1 < len(runs); r += 2 {
+			lo, mid, hi := runs[r], runs[r+1], runs[r+1]
+			if r+2 < len(runs) {
+				hi = runs[r+2]
+			}
+			mergeInto(dst[lo:hi], src[lo:mid], src[mid:hi], entries)
+			merged = append(merged, lo)
+		}
+		runs = append(merged, n)
+		src, dst = dst, src
+	}
+	return src
+}
+
+// mergeInto merges a and b, each ordered by host, into dst; on equal hosts a's come first.
+func mergeInto(dst, a, b []int32, entries []volumeEntry) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if bytes.Compare(entries[b[j]].host, entries[a[i]].host) < 0 {
+			dst[k] = b[j]
+			j++
+		} else {
+			dst[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(dst[k:], a[i:])
+	copy(dst[k:], b[j:])
 }
 
 // Bool returns the effective value of a bool setting; false when it is missing or not a bool.
