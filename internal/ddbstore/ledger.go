@@ -58,7 +58,7 @@ func (ss *SessionStore) ledgerRaces(budget string) *ledgerRaces {
 
 // lost records a lost race and waits before the next attempt, or answers 503 retry_later
 // once the write has been losing for longer than its patience. The winner's transaction is a
-// few milliseconds long, so the wait starts under ~10 ms; it grows to at most ~320 ms, with
+// few milliseconds long, so the wait starts under ~10 ms; it grows to at most ~160 ms, with
 // full jitter so that the writers racing for one ledger spread out rather than collide again.
 func (r *ledgerRaces) lost(ctx context.Context) error {
 	now := time.Now()
@@ -69,7 +69,7 @@ func (r *ledgerRaces) lost(ctx context.Context) error {
 	if now.Sub(r.first) >= r.patience {
 		return retryLater("the ledger of budget " + r.budget)
 	}
-	ceiling := 10 * time.Millisecond << min(r.n-1, 5)
+	ceiling := 10 * time.Millisecond << min(r.n-1, 4)
 	t := time.NewTimer(time.Millisecond + rand.N(ceiling))
 	defer t.Stop()
 	select {
@@ -180,26 +180,6 @@ func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.Budget
 	return rec.ledger()
 }
 
-// ledgerFor returns known when it is set (the ledger as a failed condition returned it), or
-// else reads budget's ledger.
-func (ss *SessionStore) ledgerFor(ctx context.Context, budget string, known *lifecycle.BudgetLedger) (lifecycle.BudgetLedger, error) {
-	if known != nil {
-		return *known, nil
-	}
-	return ss.st.readLedger(ctx, budget)
-}
-
-// decodeLedger decodes the old image of a ledger returned by a failed condition (empty: the
-// ledger does not exist).
-func decodeLedger(old map[string]ddbtypes.AttributeValue) (*lifecycle.BudgetLedger, error) {
-	var rec ledgerRecord
-	found, err := decodeOld(old, &rec)
-	if err != nil || !found {
-		return &lifecycle.BudgetLedger{}, err
-	}
-	l, err := rec.ledger()
-	return &l, err
-}
 
 // writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction: budget
 // b's limit and ledger l as absolute values, version v0+1, conditional on the version read

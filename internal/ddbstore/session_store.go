@@ -123,7 +123,6 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	active := expression.Name(userAttrActiveSessions)
 	ambiguous := false
 	races := ss.ledgerRaces(b.Key)
-	var known *lifecycle.BudgetLedger // the ledger as the last lost race returned it
 	for attempt := 1; ; {
 		tx := ss.st.newTx()
 		tx.update(userKey(s.UserID),
@@ -132,7 +131,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		var ledgerTx *txWrites
 		if b.Limited() {
 			// The ledger part is built first: the session carries the deadline it gives.
-			cur, err := ss.ledgerFor(ctx, b.Key, known)
+			cur, err := ss.st.readLedger(ctx, b.Key)
 			if err != nil {
 				return s, err
 			}
@@ -181,12 +180,11 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		if sessionExists || (ledgerTx != nil && memberExists) {
 			return s, policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
 		}
-		if old, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
+		if _, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
 			// Only the ledger's version changed: a concurrent start or end on the budget. The
-			// failure carries the ledger as it is now, so the next attempt needs no read.
-			if known, err = decodeLedger(old); err != nil {
-				return s, err
-			}
+			// next attempt reads it again after the pause: the old image the failure returned
+			// would be stale by then, and a start retrying with it lost to fresher writers
+			// fifteen times in a row (a 1.3 s p99 with only four callers).
 			if err := races.lost(ctx); err != nil {
 				return s, err
 			}
