@@ -180,7 +180,6 @@ func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.Budget
 	return rec.ledger()
 }
 
-
 // writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction: budget
 // b's limit and ledger l as absolute values, version v0+1, conditional on the version read
 // (v0; 0: no item). The item is in the due index at its deadline while sessions are open and
