@@ -70,14 +70,7 @@ func (r *ledgerRaces) lost(ctx context.Context) error {
 		return retryLater("the ledger of budget " + r.budget)
 	}
 	ceiling := 10 * time.Millisecond << min(r.n-1, 4)
-	t := time.NewTimer(time.Millisecond + rand.N(ceiling))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, time.Millisecond+rand.N(ceiling))
 }
 
 func budgetLedgerKey(budget string) tableKey {

@@ -61,7 +61,11 @@ const (
 // pause waits before attempt n (n ≥ 1) of a retry loop: exponential with jitter, from ~10 ms.
 func pause(ctx context.Context, n int) error {
 	base := 10 * time.Millisecond << min(n-1, 6)
-	d := base/2 + rand.N(base)
+	return sleep(ctx, base/2+rand.N(base))
+}
+
+// sleep waits for d, or until ctx is done (then its error).
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
