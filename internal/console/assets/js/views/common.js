@@ -14,6 +14,21 @@ export function pageHead(title, { crumbs, sub, actions } = {}) {
     actions ? h('div', { class: 'btn-row' }, actions) : null);
 }
 
+/**
+ * A guard for a place that is loaded again and again (filters, actions): begin() starts a load
+ * and returns a function that stays true while that load is the latest one and the view is
+ * still current, so an earlier load answering late never overwrites a later one.
+ */
+export function latestOnly(ctx) {
+  let loads = 0;
+  return {
+    begin() {
+      const seq = ++loads;
+      return () => seq === loads && ctx.current();
+    },
+  };
+}
+
 /** Shows an API error inside el (replacing what was there). */
 export function showError(el, err, prefix = '') {
   el.replaceChildren(alertBox('error', prefix, err.message || String(err)));

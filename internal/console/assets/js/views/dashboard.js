@@ -3,7 +3,7 @@
 import { api, get, seg, ApiError } from '../api.js';
 import { h, add, card, badge, alertBox, field, setFieldError, toast } from '../dom.js';
 import { timeEl, humanSeconds } from '../format.js';
-import { pageHead, usagePanel, statusBadge, sessionButtons, countdown, listSessions } from './common.js';
+import { pageHead, usagePanel, statusBadge, sessionButtons, countdown, listSessions, latestOnly } from './common.js';
 
 /** The allow_* settings a user sees as what they may do. */
 const ALLOWED = [
@@ -32,16 +32,19 @@ export async function dashboardView(ctx) {
     h('dt', {}, 'Idle disconnect'), h('dd', {}, val('idle_disconnect') !== undefined ? `${val('idle_disconnect')} min` : '—'),
     h('dt', {}, 'When nobody keeps a session alive'), h('dd', {}, `${humanSeconds(val('keepalive_expiration') ?? 0)}, then ${val('keepalive_expiration_action') ?? 'delete'}`));
 
+  const loads = latestOnly(ctx);
   const loadSessions = async () => {
+    const latest = loads.begin();
     let sessions;
     try {
       ({ sessions } = await listSessions({ user_id: me }));
     } catch (err) {
+      if (!latest()) return;
       sessionsSlot.replaceChildren(err instanceof ApiError && err.missingRoute
         ? alertBox('info', 'This server does not offer the sessions API yet.') : alertBox('error', err.message));
       return;
     }
-    if (!ctx.current()) return;
+    if (!latest()) return;
     const shown = sessions.filter((s) => showEnded.checked || s.status !== 'deleted')
       .sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
     sessionsSlot.replaceChildren(shown.length

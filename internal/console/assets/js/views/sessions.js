@@ -2,7 +2,7 @@
 import { get, seg, ApiError } from '../api.js';
 import { h, add, replace, card, badge, alertBox, field } from '../dom.js';
 import { timeEl, utc, humanSeconds } from '../format.js';
-import { pageHead, sessionsTable, listSessions, statusBadge, sessionButtons, countdown } from './common.js';
+import { pageHead, sessionsTable, listSessions, statusBadge, sessionButtons, countdown, latestOnly } from './common.js';
 
 const STATUSES = ['running', 'paused', 'stopped', 'deleted'];
 
@@ -24,21 +24,28 @@ export async function sessionsView(ctx) {
     STATUSES.map((s) => h('option', { value: s, selected: q.get('status') === s }, s)));
   const fu = field('User', userSel);
   const fs = field('Status', statusSel);
-  const slot = h('div', {});
+  // aria-busy is true while a load is in flight; only the latest load may fill the list, so
+  // an earlier filter's answer arriving late never replaces a later one's.
+  const slot = h('div', { 'data-session-list': '', 'aria-busy': 'true' });
+  const loads = latestOnly(ctx);
   const load = async () => {
+    const latest = loads.begin();
     const query = {};
     if (userSel.value) query.user_id = userSel.value;
     if (statusSel.value) query.status = statusSel.value;
+    slot.setAttribute('aria-busy', 'true');
     slot.replaceChildren(h('div', { class: 'empty' }, 'Loading…'));
     try {
       const { sessions, more } = await listSessions(query);
-      if (!ctx.current()) return;
+      if (!latest()) return;
       const shown = sessions.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
       replace(slot, sessionsTable(ctx, shown, { users: names, after: load }),
         more ? h('div', { class: 'empty' }, 'Showing the first pages only: narrow the filters to see the rest.') : null);
     } catch (err) {
+      if (!latest()) return;
       slot.replaceChildren(notOffered(err));
     }
+    slot.setAttribute('aria-busy', 'false');
   };
   const form = h('form', { class: 'filters', 'aria-label': 'Filter sessions', onsubmit: (e) => { e.preventDefault(); load(); } },
     fu.wrap, fs.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Apply filters')));

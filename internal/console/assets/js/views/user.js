@@ -3,7 +3,7 @@
 import { api, get, seg, catalog, ApiError } from '../api.js';
 import { h, add, card, table, badge, alertBox, field, setFieldError, confirmDialog, modal, toast } from '../dom.js';
 import { valueView, timeEl } from '../format.js';
-import { pageHead, usagePanel, sessionsTable, listSessions } from './common.js';
+import { pageHead, usagePanel, sessionsTable, listSessions, latestOnly } from './common.js';
 
 export async function userView(ctx) {
   const id = ctx.params[0];
@@ -29,13 +29,16 @@ export async function userView(ctx) {
     card('Sessions', { label: 'Sessions', flush: true }, sessionsSlot),
     effectiveCard(eff, cat),
     await keysCard(ctx, user));
+  const loads = latestOnly(ctx);
   const loadSessions = async () => {
+    const latest = loads.begin();
     try {
       const { sessions } = await listSessions({ user_id: id });
-      if (!ctx.current()) return;
+      if (!latest()) return;
       sessionsSlot.replaceChildren(startSessionForm(user, loadSessions),
         sessionsTable(ctx, sessions.slice().reverse(), { showUser: false, after: () => ctx.rerender() }));
     } catch (err) {
+      if (!latest()) return;
       sessionsSlot.replaceChildren(h('div', { class: 'empty' }, err instanceof ApiError && err.missingRoute
         ? 'This server does not offer the sessions API yet.' : err.message));
     }
