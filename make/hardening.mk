@@ -10,11 +10,15 @@
 FUZZTIME ?= 30s
 LOAD_FLAGS ?=
 
-.PHONY: fuzz load
+.PHONY: fuzz fuzz-run load
 
 ## fuzz: run every Fuzz* target of the repository for FUZZTIME each (default 30s); new
-## failing inputs land in the package's testdata/fuzz/<target>/
-fuzz:
+## failing inputs land in the package's testdata/fuzz/<target>/. The targets of the API and the
+## store (issue 21) run on DynamoDB Local, started here once for all of them.
+fuzz: dynamodb-local
+	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory fuzz-run
+
+fuzz-run:
 	@set -e; found=0; \
 	for file in $$(git ls-files '*_test.go'); do \
 	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,12 +36,15 @@ const allUsersDescription = "Every user is a member of this group."
 
 var settingNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
+// validateName checks a group name or username: at most MaxNameLength bytes and a name by
+// policy.NameProblem (no control, format or other invisible characters), so that its
+// uniqueness key (policy.NameKey) tells apart exactly the names people can tell apart.
 func validateName(field, name string) error {
-	switch {
-	case strings.TrimSpace(name) == "":
-		return policy.FieldErrorf(field, "invalid_"+field, "%s must not be empty", field)
-	case len(name) > MaxNameLength:
+	if len(name) > MaxNameLength {
 		return policy.FieldErrorf(field, "invalid_"+field, "%s must be at most %d bytes", field, MaxNameLength)
+	}
+	if p := policy.NameProblem(name); p != "" {
+		return policy.FieldErrorf(field, "invalid_"+field, "%s %s", field, p)
 	}
 	return nil
 }
@@ -293,6 +295,9 @@ func (s *Store) updateGroup(ctx context.Context, id string, p policy.GroupPatch,
 		renamed := groupNameKey(next.Name) != groupNameKey(rec.Name)
 		if renamed {
 			tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
+			if k, ok := legacyNameKey(groupNamePKPrefix, groupNameSK, rec.Name, groupNameKey(next.Name)); ok {
+				tx.delete(k, nameHeldBy(id))
+			}
 			tx.put(newNameRecord(groupNameKey(next.Name), id, next.Name), itemAbsent())
 		}
 		if next.Priority != rec.Priority {
@@ -534,6 +539,9 @@ func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) err
 	tx := s.newTx()
 	tx.delete(groupKey(id), expression.Name(groupAttrDeleting).AttributeExists())
 	tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
+	if k, ok := legacyNameKey(groupNamePKPrefix, groupNameSK, rec.Name); ok {
+		tx.delete(k, nameHeldBy(id))
+	}
 	err = s.transactWrite(ctx, tx)
 	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {
 		return nil // a concurrent DeleteGroup finished first

@@ -241,6 +241,9 @@ func (s *Store) deleteUser(ctx context.Context, id string) error {
 	tx := s.newTx()
 	tx.delete(userKey(id), expression.Name(userAttrDeleting).AttributeExists())
 	tx.delete(usernameKey(rec.Username), nameHeldBy(id))
+	if k, ok := legacyNameKey(usernamePKPrefix, usernameSK, rec.Username); ok {
+		tx.delete(k, nameHeldBy(id))
+	}
 	tx.update(groupKey(policy.AllUsersGroupID), allUsersCountChange(-1), expression.ConditionBuilder{})
 	err = s.transactWrite(ctx, tx)
 	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {

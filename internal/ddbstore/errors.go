@@ -54,6 +54,13 @@ func storeError(err error) error {
 	return err
 }
 
+// isValidation reports whether DynamoDB refused a request as malformed (ValidationException):
+// a bug, unless the request carried something a caller made up (a page token).
+func isValidation(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException"
+}
+
 // retryable reports whether err is throttling, a server-side failure, a timeout, a broken
 // connection or a transaction conflict.
 func retryable(err error) bool {

@@ -6,6 +6,7 @@ import (
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
 )
 
@@ -66,10 +67,27 @@ func (k tableKey) attributes() map[string]ddbtypes.AttributeValue {
 	}
 }
 
-// normalizedName is the form of a group name or username that uniqueness is decided on:
-// "Admins", "admins" and " ADMINS " are the same name.
+// normalizedName is the form of a group name or username that uniqueness is decided on
+// (policy.NameKey: NFKC, case folding, white space trimmed and collapsed): "Admins", "admins",
+// " ADMINS " and the full-width "Ａｄｍｉｎｓ" are the same name.
 func normalizedName(name string) string {
-	return strings.ToLower(strings.TrimSpace(name))
+	return policy.NameKey(name)
+}
+
+// legacyNameKey is the key a name record of name had before issue 21 (lower case, trimmed),
+// when it differs from today's key and from every key in also: deleting or renaming a group or
+// user created before then removes that record too (under nameHeldBy, so only its own).
+func legacyNameKey(pkPrefix, sk, name string, also ...tableKey) (tableKey, bool) {
+	legacy := tableKey{PK: pkPrefix + strings.ToLower(strings.TrimSpace(name)), SK: sk}
+	if legacy.PK == pkPrefix+normalizedName(name) {
+		return tableKey{}, false
+	}
+	for _, k := range also {
+		if k == legacy {
+			return tableKey{}, false
+		}
+	}
+	return legacy, true
 }
 
 func groupKey(groupID string) tableKey {

@@ -106,20 +106,21 @@ func TestPageToken(t *testing.T) {
 		t.Fatalf("encodePageToken() = %q, %v", tok, err)
 	}
 	tests := []struct {
-		name string
-		tok  string
-		want map[string]string
-		ok   bool
+		name  string
+		tok   string
+		shape map[string]pageAttr
+		ok    bool
 	}{
-		{"round trip", tok, map[string]string{attrPK: "", attrSK: "", attrDueShard: "DUE#3", attrDueAt: ""}, true},
-		{"pinned to another partition", tok, map[string]string{attrPK: "", attrSK: "", attrDueShard: "DUE#4", attrDueAt: ""}, false},
-		{"other attributes", tok, map[string]string{attrPK: "", attrSK: ""}, false},
-		{"not base64", "!!", map[string]string{attrPK: "", attrSK: ""}, false},
-		{"not json", "bm90IGpzb24", map[string]string{attrPK: "", attrSK: ""}, false},
+		{"round trip", tok, duePageShape("DUE#3", 5000), true},
+		{"pinned to another partition", tok, duePageShape("DUE#4", 5000), false},
+		{"due after the query's end", tok, duePageShape("DUE#3", 1000), false},
+		{"other attributes", tok, scanPageShape(), false},
+		{"not base64", "!!", scanPageShape(), false},
+		{"not json", "bm90IGpzb24", scanPageShape(), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodePageToken(tc.tok, tc.want)
+			got, err := decodePageToken(tc.tok, tc.shape)
 			if (err == nil) != tc.ok {
 				t.Fatalf("decodePageToken() error = %v, want ok %v", err, tc.ok)
 			}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -55,7 +57,7 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 		filter = expression.Name(sessAttrStatus).Equal(expression.Value(string(f.Status)))
 	}
 	if f.UserID == "" {
-		start, err := decodePageToken(f.PageToken, map[string]string{attrPK: "", attrSK: ""})
+		start, err := decodePageToken(f.PageToken, scanPageShape())
 		if err != nil {
 			return lifecycle.Page{}, err
 		}
@@ -70,12 +72,12 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 			Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
 		})
 		if err != nil {
-			return lifecycle.Page{}, storeError(err)
+			return lifecycle.Page{}, pageTokenError(f.PageToken, err)
 		}
 		return sessionPage(out.Items, out.LastEvaluatedKey)
 	}
 	pk := userSessionsPK(f.UserID)
-	start, err := decodePageToken(f.PageToken, map[string]string{attrPK: "", attrSK: "", attrGSI1PK: pk, attrGSI1SK: ""})
+	start, err := decodePageToken(f.PageToken, userPageShape(pk))
 	if err != nil {
 		return lifecycle.Page{}, err
 	}
@@ -95,7 +97,7 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 		Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return lifecycle.Page{}, storeError(err)
+		return lifecycle.Page{}, pageTokenError(f.PageToken, err)
 	}
 	return sessionPage(out.Items, out.LastEvaluatedKey)
 }
@@ -125,13 +127,13 @@ func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, 
 		return nil, fmt.Errorf("due shard %d out of range", shard)
 	}
 	name := dueShardName(shard)
-	start, err := decodePageToken(pageToken, map[string]string{attrPK: "", attrSK: "", attrDueShard: name, attrDueAt: ""})
-	if err != nil {
-		return nil, err
-	}
 	until := int64(math.MaxInt64)
 	if !now.IsZero() {
 		until = now.UnixMilli()
+	}
+	start, err := decodePageToken(pageToken, duePageShape(name, until))
+	if err != nil {
+		return nil, err
 	}
 	out, err := ss.st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:              aws.String(ss.st.table),
@@ -148,7 +150,7 @@ func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, 
 		ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("due items of shard %d: %w", shard, storeError(err))
+		return nil, fmt.Errorf("due items of shard %d: %w", shard, pageTokenError(pageToken, err))
 	}
 	return out, nil
 }
@@ -199,39 +201,116 @@ func encodePageToken(last map[string]ddbtypes.AttributeValue) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// decodePageToken turns a token back into an ExclusiveStartKey. want lists the attributes the
-// token must have; a non-empty value pins the attribute (the partition a listing is confined
-// to), so a token cannot page into somebody else's sessions. nil for "".
-func decodePageToken(tok string, want map[string]string) (map[string]ddbtypes.AttributeValue, error) {
+// Page tokens are not signed: a token only says where a listing the caller may already read
+// continues, and the partition a listing is confined to is pinned (a user's token cannot page
+// into another user's sessions). What a forged token must not do is reach DynamoDB with a start
+// key it refuses (ValidationException: a wrong type, an empty or oversized key, a sort key
+// outside the query's range), so decodePageToken checks each attribute against the shape the
+// listing's own LastEvaluatedKey has, and pageTokenError maps whatever DynamoDB still refuses
+// to the same 400. See the README, "Hostile input".
+
+// The longest key values DynamoDB accepts, in bytes.
+const (
+	maxPartitionKeyBytes = 2048
+	maxSortKeyBytes      = 1024
+)
+
+// pageAttr is what one attribute of a page token must be.
+type pageAttr struct {
+	num    bool   // an N (a whole number from 0 to maxNum) rather than an S
+	maxNum int64  // the largest N accepted
+	pin    string // the exact S value, "" for any
+	prefix string // a prefix every S value has
+	max    int    // the most bytes of an S value
+}
+
+// scanPageShape is the shape of a token of the paged scan: the table key of whatever item the
+// scan evaluated last (any item of the table, not only sessions).
+func scanPageShape() map[string]pageAttr {
+	return map[string]pageAttr{
+		attrPK: {max: maxPartitionKeyBytes},
+		attrSK: {max: maxSortKeyBytes},
+	}
+}
+
+// userPageShape is the shape of a token of the By-owner query of partition pk: a session's
+// table key and its index key, whose sort key stays in the query's range (begins_with
+// SESSION#).
+func userPageShape(pk string) map[string]pageAttr {
+	return map[string]pageAttr{
+		attrPK:     {prefix: sessionPKPrefix, max: maxPartitionKeyBytes},
+		attrSK:     {pin: sessionSK},
+		attrGSI1PK: {pin: pk},
+		attrGSI1SK: {prefix: userSessionSKPrefix, max: maxSortKeyBytes},
+	}
+}
+
+// duePageShape is the shape of a token of the Due query of shard name up to until: a due
+// item's table key (a session or a budget ledger) and its index key.
+func duePageShape(name string, until int64) map[string]pageAttr {
+	return map[string]pageAttr{
+		attrPK:       {max: maxPartitionKeyBytes},
+		attrSK:       {max: maxSortKeyBytes},
+		attrDueShard: {pin: name},
+		attrDueAt:    {num: true, maxNum: until},
+	}
+}
+
+// errBadPageToken is the answer to a page token that is not one the listing returned.
+func errBadPageToken(cause error) error {
+	return &policy.Error{Kind: policy.KindInvalid, Code: "invalid_page_token", Field: "page_token",
+		Message: "the page token is not one this listing returned", Err: cause}
+}
+
+// pageTokenError is storeError for a listing read with a page token: a ValidationException,
+// which only a start key DynamoDB refuses can cause there, is the caller's bad token (400).
+func pageTokenError(tok string, err error) error {
+	if tok != "" && isValidation(err) {
+		return errBadPageToken(err)
+	}
+	return storeError(err)
+}
+
+// decodePageToken turns a token back into an ExclusiveStartKey. shape lists the attributes the
+// token must have and what each must be (see pageAttr); anything else is a 400 naming
+// page_token. nil for "".
+func decodePageToken(tok string, shape map[string]pageAttr) (map[string]ddbtypes.AttributeValue, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	bad := policy.FieldErrorf("page_token", "invalid_page_token", "the page token is not one this listing returned")
+	bad := errBadPageToken(nil)
+	if len(tok) > 8192 {
+		return nil, bad
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) > 4096 {
+	if err != nil {
 		return nil, bad
 	}
 	var m map[string]pageKey
-	if json.Unmarshal(raw, &m) != nil || len(m) != len(want) {
+	if json.Unmarshal(raw, &m) != nil || len(m) != len(shape) {
 		return nil, bad
 	}
 	out := make(map[string]ddbtypes.AttributeValue, len(m))
-	for name, pin := range want {
+	for name, want := range shape {
 		k, ok := m[name]
-		if !ok || k.V == "" || (pin != "" && k.V != pin) {
+		if !ok || k.V == "" {
 			return nil, bad
 		}
-		switch k.T {
-		case "S":
-			out[name] = &ddbtypes.AttributeValueMemberS{Value: k.V}
-		case "N":
-			if _, err := strconv.ParseInt(k.V, 10, 64); err != nil {
+		if want.num {
+			n, err := strconv.ParseInt(k.V, 10, 64)
+			if k.T != "N" || err != nil || n < 0 || n > want.maxNum || strconv.FormatInt(n, 10) != k.V {
 				return nil, bad
 			}
 			out[name] = &ddbtypes.AttributeValueMemberN{Value: k.V}
-		default:
+			continue
+		}
+		switch {
+		case k.T != "S", !utf8.ValidString(k.V),
+			want.pin != "" && k.V != want.pin,
+			want.pin == "" && (len(k.V) > want.max || !strings.HasPrefix(k.V, want.prefix) || k.V == want.prefix):
 			return nil, bad
 		}
+		out[name] = &ddbtypes.AttributeValueMemberS{Value: k.V}
 	}
 	return out, nil
 }

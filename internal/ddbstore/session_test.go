@@ -20,7 +20,7 @@ type sessionEnv struct {
 	ss  *ddbstore.SessionStore
 }
 
-func newSessionEnv(t *testing.T, users ...string) sessionEnv {
+func newSessionEnv(t testing.TB, users ...string) sessionEnv {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	env := sessionEnv{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), ss: ddbstore.NewSessionStore(tb.Client, tb.Name)}

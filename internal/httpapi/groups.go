@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"wspolicy/internal/policy"
@@ -55,8 +54,8 @@ func (f *groupFields) check() error {
 			return policy.FieldErrorf("name", "invalid_name", "name must not be empty")
 		case utf8.RuneCountInString(name) > maxGroupNameLen:
 			return policy.FieldErrorf("name", "invalid_name", "name must be at most %d characters", maxGroupNameLen)
-		case strings.IndexFunc(name, unicode.IsControl) >= 0:
-			return policy.FieldErrorf("name", "invalid_name", "name must not contain control characters")
+		case policy.NameProblem(name) != "":
+			return policy.FieldErrorf("name", "invalid_name", "name %s", policy.NameProblem(name))
 		}
 		f.Name = &name
 	}

@@ -3,6 +3,8 @@ package launch
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -55,10 +57,19 @@ const (
 // effective settings are r and who registered mappings:
 //   - Mounts: the merged volume_mapping (Resolve already merged it), plus the user's own
 //     mappings only while allow_user_storage_mapping is true, with mode forced to "ro" while
-//     read_only_user_storage_mapping is true. A user mapping whose host path or bind (after
-//     substitution) is already used by a group mount, or by an older mapping of the user, is
-//     left out: the administrator's mounts win and a session never gets two mounts at one
-//     bind. Mappings of another user are ignored.
+//     read_only_user_storage_mapping is true. Every host path and bind is compared in its
+//     canonical form (path.Clean after substitution: "/srv/share/", "/srv//share" and
+//     "/srv/./share" are "/srv/share"), and a session never gets two mounts at one bind.
+//   - The rule for the user's own mappings (the administrator's mounts win): a user mapping is
+//     left out when (1) its host path is a group mount's host path; (2) it is not read-only
+//     and its host path is beneath or above the host path of a read-only group mount (it would
+//     re-expose that mount, or part of it, read-write); (3) its bind is a group mount's bind or
+//     beneath or above one (it would hide the administrator's mount, or be hidden by it); or
+//     (4) its host path or bind is that of an older mapping of the user. Mappings of another
+//     user are ignored.
+//   - Group mounts whose canonical host path or bind collide (stored before paths were
+//     canonical, or two groups mounting at one bind): the read-only one wins, else the first
+//     by host path.
 //   - {username} and {user_id} are substituted in host paths and binds only (not in
 //     run_config, which is passed through untouched); the substituted values are escaped so
 //     that they stay inside one path segment (see pathSegment).
@@ -75,36 +86,45 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 		AllowPersistentProfile: r.Bool("allow_persistent_profile"),
 	}
 	sub := substituter(user)
-	hostPaths := map[string]bool{}
-	binds := map[string]bool{}
 	groupSource := groupMountSource(r.Settings["volume_mapping"].Source)
-	for hostPath, vm := range r.VolumeMapping() {
-		m := Mount{HostPath: sub.Replace(hostPath), VolumeMount: vm, Source: groupSource}
-		m.Bind = sub.Replace(vm.Bind)
-		hostPaths[m.HostPath], binds[m.Bind] = true, true
-		l.Mounts = append(l.Mounts, m)
+	vms := r.VolumeMapping()
+	hosts := slices.Sorted(maps.Keys(vms))
+	var group []Mount
+	for _, hostPath := range hosts {
+		vm := vms[hostPath]
+		m := Mount{HostPath: path.Clean(sub.Replace(hostPath)), VolumeMount: vm, Source: groupSource}
+		m.Bind = path.Clean(sub.Replace(vm.Bind))
+		i := slices.IndexFunc(group, func(g Mount) bool { return g.HostPath == m.HostPath || g.Bind == m.Bind })
+		switch {
+		case i < 0:
+			group = append(group, m)
+		case group[i].Mode != "ro" && m.Mode == "ro":
+			group[i] = m // the read-only one wins a collision
+		}
 	}
+	l.Mounts = append(l.Mounts, group...)
 	if r.Bool("allow_user_storage_mapping") {
 		readOnly := r.Bool("read_only_user_storage_mapping")
 		own := slices.Clone(mappings)
 		slices.SortStableFunc(own, func(a, b StorageMapping) int {
 			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 		})
+		var kept []Mount
 		for _, sm := range own {
 			if sm.UserID != "" && sm.UserID != user.ID {
 				continue
 			}
-			m := Mount{HostPath: sub.Replace(sm.HostPath), VolumeMount: sm.VolumeMount, Source: SourceUserMapping + sm.ID}
-			m.Bind = sub.Replace(sm.Bind)
+			m := Mount{HostPath: path.Clean(sub.Replace(sm.HostPath)), VolumeMount: sm.VolumeMount, Source: SourceUserMapping + sm.ID}
+			m.Bind = path.Clean(sub.Replace(sm.Bind))
 			if readOnly {
 				m.Mode = "ro"
 			}
-			if hostPaths[m.HostPath] || binds[m.Bind] {
+			if !userMountAllowed(m, group, kept) {
 				continue
 			}
-			hostPaths[m.HostPath], binds[m.Bind] = true, true
-			l.Mounts = append(l.Mounts, m)
+			kept = append(kept, m)
 		}
+		l.Mounts = append(l.Mounts, kept...)
 	}
 	slices.SortFunc(l.Mounts, func(a, b Mount) int {
 		return cmp.Or(strings.Compare(a.Bind, b.Bind), strings.Compare(a.HostPath, b.HostPath), strings.Compare(a.Source, b.Source))
@@ -114,6 +134,41 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 		l.Environment["KASM_USER_ID"] = user.ID
 	}
 	return l
+}
+
+// userMountAllowed applies the rule of BuildLaunch to user mount m (canonical, mode final)
+// beside the group mounts and the user's older mounts kept so far.
+func userMountAllowed(m Mount, group, older []Mount) bool {
+	for _, g := range group {
+		switch {
+		case m.HostPath == g.HostPath:
+			return false
+		case g.Mode == "ro" && m.Mode != "ro" && overlaps(m.HostPath, g.HostPath):
+			return false
+		case overlaps(m.Bind, g.Bind):
+			return false
+		}
+	}
+	for _, o := range older {
+		if m.HostPath == o.HostPath || m.Bind == o.Bind {
+			return false
+		}
+	}
+	return true
+}
+
+// overlaps reports whether canonical absolute paths a and b are the same path or one is
+// beneath the other ("/srv" and "/srv/share"; not "/srv/share" and "/srv/shared").
+func overlaps(a, b string) bool {
+	return a == b || beneath(a, b) || beneath(b, a)
+}
+
+// beneath reports whether canonical path child lies strictly inside canonical path parent.
+func beneath(child, parent string) bool {
+	if parent == "/" {
+		return child != "/"
+	}
+	return strings.HasPrefix(child, parent+"/")
 }
 
 // groupMountSource is the Source of the mounts of a merged volume_mapping whose source is src.

@@ -42,8 +42,8 @@ var mountFields = []string{"bind", "mode", "uid", "gid", "required", "skip_check
 // "uid", "gid"} plus the optional required, skip_check and timeout — and validates it exactly
 // like a volume_mapping entry (settings.ValidateVolumeEntry), filling the same defaults. Unknown
 // or repeated fields are rejected. Errors are *policy.Error of kind invalid, code
-// invalid_storage_mapping, with Field naming the offending field. The result has no ID, UserID
-// or CreatedAt.
+// invalid_storage_mapping, with Field naming the offending field. host_path and bind come back
+// canonical (settings.CanonicalPath). The result has no ID, UserID or CreatedAt.
 func ParseStorageMapping(raw json.RawMessage) (StorageMapping, error) {
 	if len(raw) > settings.MaxValueBytes {
 		return StorageMapping{}, invalidMapping("", "a storage mapping must be at most %d bytes of JSON, got %d bytes", settings.MaxValueBytes, len(raw))
@@ -108,6 +108,8 @@ func ParseStorageMapping(raw json.RawMessage) (StorageMapping, error) {
 	if err != nil {
 		return StorageMapping{}, err
 	}
+	// Stored canonical (settings.CanonicalPath): "/srv/share/" is "/srv/share".
+	hostPath, _ = settings.CanonicalPath(hostPath)
 	return StorageMapping{HostPath: hostPath, VolumeMount: vm}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"unicode"
@@ -344,12 +345,18 @@ func validateVolumeMapping(s *Setting, v []byte) (json.RawMessage, error) {
 		return nil, mismatch(s, v)
 	}
 	out := make(map[string]VolumeMount, len(ms))
+	given := make(map[string]string, len(ms)) // canonical host path → as given
+	binds := make(map[string]string, len(ms)) // canonical bind → host path as given
 	for _, m := range ms {
-		if _, dup := out[m.key]; dup {
-			return nil, invalidValue(s.Name, "%s has the host path %q twice", s.Name, truncate(m.key, 80))
-		}
-		if reason := checkPath(m.key); reason != "" {
+		host, reason := CanonicalPath(m.key)
+		if reason != "" {
 			return nil, invalidValue(s.Name, "%s host path %q %s", s.Name, truncate(m.key, 80), reason)
+		}
+		if first, dup := given[host]; dup {
+			if first == m.key {
+				return nil, invalidValue(s.Name, "%s has the host path %q twice", s.Name, truncate(m.key, 80))
+			}
+			return nil, invalidValue(s.Name, "%s has the host path %q twice: %q and %q are the same path", s.Name, truncate(host, 80), truncate(first, 80), truncate(m.key, 80))
 		}
 		vm, p := parseVolumeEntry(m.val)
 		if p != nil {
@@ -359,7 +366,11 @@ func validateVolumeMapping(s *Setting, v []byte) (json.RawMessage, error) {
 			}
 			return nil, invalidValue(s.Name, "%s %s", prefix, p.text)
 		}
-		out[m.key] = vm
+		if other, dup := binds[vm.Bind]; dup {
+			return nil, invalidValue(s.Name, "%s mounts %q and %q at the same bind %q", s.Name, truncate(other, 80), truncate(m.key, 80), truncate(vm.Bind, 80))
+		}
+		given[host], binds[vm.Bind] = m.key, m.key
+		out[host] = vm
 	}
 	return encode(out)
 }
@@ -377,7 +388,7 @@ func ValidateVolumeEntry(hostPath string, raw json.RawMessage) (VolumeMount, err
 		}
 		return VolumeMount{}, &policy.Error{Kind: policy.KindInvalid, Code: CodeInvalidStorageMapping, Field: field, Message: msg}
 	}
-	if reason := checkPath(hostPath); reason != "" {
+	if _, reason := CanonicalPath(hostPath); reason != "" {
 		return fail("host_path", reason)
 	}
 	if len(raw) > MaxValueBytes {
@@ -430,10 +441,11 @@ func parseVolumeEntry(v []byte) (VolumeMount, *problem) {
 			if len(val) == 0 || val[0] != '"' || json.Unmarshal(val, &str) != nil {
 				return bad(`must be an absolute path string (start with "/")`)
 			}
-			if reason := checkPath(str); reason != "" {
+			bind, reason := CanonicalPath(str)
+			if reason != "" {
 				return bad(reason)
 			}
-			vm.Bind = str
+			vm.Bind = bind
 		case "mode":
 			w, ok := stringIn(val, volumeModes)
 			if !ok {
@@ -479,26 +491,35 @@ func parseVolumeEntry(v []byte) (VolumeMount, *problem) {
 	return vm, nil
 }
 
-// checkPath returns why p is not an acceptable host path or bind, or "".
-func checkPath(p string) string {
+// CanonicalPath returns the canonical form of a host path or bind and "", or why p is not an
+// acceptable one. Acceptable: absolute, at most MaxPathLength bytes, UTF-8 without control or
+// format characters (Unicode Cc and Cf: a zero width space makes a look-alike path), no ".."
+// segment, braces only in the tokens {username} and {user_id}. Canonical: path.Clean's form
+// — no empty ("//") or "." segment and no trailing "/" — so that "/srv/share/", "/srv//share"
+// and "/srv/./share" are all stored, merged and compared as "/srv/share". Every path the
+// service stores goes through it (volume_mapping host paths and binds, storage mappings);
+// BuildLaunch cleans again after substituting the tokens.
+func CanonicalPath(p string) (string, string) {
 	switch {
 	case !strings.HasPrefix(p, "/"):
-		return `must be an absolute path (start with "/")`
+		return "", `must be an absolute path (start with "/")`
 	case len(p) > MaxPathLength:
-		return fmt.Sprintf("must be at most %d bytes long", MaxPathLength)
+		return "", fmt.Sprintf("must be at most %d bytes long", MaxPathLength)
 	case !utf8.ValidString(p) || strings.ContainsFunc(p, unicode.IsControl):
-		return "must not contain control characters"
+		return "", "must not contain control characters"
+	case strings.ContainsFunc(p, func(r rune) bool { return unicode.Is(unicode.Cf, r) }):
+		return "", "must not contain invisible format characters (Unicode Cf, such as U+200B)"
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if seg == ".." {
-			return `must not contain ".." segments`
+			return "", `must not contain ".." segments`
 		}
 	}
 	rest := strings.NewReplacer("{username}", "", "{user_id}", "").Replace(p)
 	if strings.ContainsAny(rest, "{}") {
-		return "may use braces only in the tokens {username} and {user_id}"
+		return "", "may use braces only in the tokens {username} and {user_id}"
 	}
-	return ""
+	return path.Clean(p), ""
 }
 
 func validateRunConfig(s *Setting, v []byte) (json.RawMessage, error) {
