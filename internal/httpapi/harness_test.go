@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/policy"
@@ -48,7 +49,8 @@ func newAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 		t.Fatalf("ensure All Users: %v", err)
 	}
 	logs := &bytes.Buffer{}
-	cfg := Config{Directory: store, Clock: clock, AdminKey: testAdminKey, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	cfg := Config{Directory: store, Clock: clock, AdminKey: testAdminKey, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Metrics: metrics.New()}
 	for _, e := range edit {
 		e(&cfg)
 	}
