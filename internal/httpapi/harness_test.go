@@ -17,9 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"wspolicy/internal/metrics"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
 )
