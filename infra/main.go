@@ -10,6 +10,14 @@
 //	memoryMB            each function's memory size (default 256)
 //	tableRemovalPolicy  retain or destroy (default retain)
 //	deletionProtection  true or false, the table's deletion protection (default true)
+//	throttleRate        the API stage's steady requests per second (default 50)
+//	throttleBurst       the API stage's burst (default 100)
+//	apiConcurrency      the api function's reserved concurrency, its cap (default 20)
+//	reservedConcurrency false: reserve no concurrency for any function (accounts whose Lambda
+//	                    concurrency quota is under 100 + the reservations, LocalStack)
+//
+// cdk-nag's AwsSolutions and Serverless packs check the app as it synthesizes: a finding
+// that is neither fixed nor suppressed with its reason (next to its construct) fails the synth.
 package main
 
 import (
@@ -50,6 +58,7 @@ func run() error {
 		return err
 	}
 	NewControlPlaneStack(app, name, props)
+	applyNagPacks(app)
 	app.Synth(nil)
 	return nil
 }
@@ -97,6 +106,30 @@ func (c appConfig) stack(getenv func(string) string) (string, *ControlPlaneStack
 			return "", nil, fmt.Errorf("context deletionProtection: got %q, want true or false", v)
 		}
 		props.TableDeletionProtection = jsii.Bool(on)
+	}
+	for _, n := range []struct {
+		key string
+		to  *float64
+		min float64
+	}{{"throttleRate", &props.ThrottleRate, 1}, {"throttleBurst", &props.ThrottleBurst, 1}, {"apiConcurrency", &props.APIConcurrency, 1}} {
+		v := c.get(n.key)
+		if v == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < n.min || f > 100000 {
+			return "", nil, fmt.Errorf("context %s: got %q, want a number from %v to 100000", n.key, v, n.min)
+		}
+		*n.to = f
+	}
+	if v := c.get("reservedConcurrency"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", nil, fmt.Errorf("context reservedConcurrency: got %q, want true or false", v)
+		}
+		if !on {
+			props.APIConcurrency, props.SweeperConcurrency, props.TimeLimitConcurrency = -1, -1, -1
+		}
 	}
 	return name, props, nil
 }

@@ -7,6 +7,27 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 )
 
+// TestAppConfigEdge checks the edge limits' context keys.
+func TestAppConfigEdge(t *testing.T) {
+	ctx := map[string]string{"throttleRate": "10", "throttleBurst": "20", "apiConcurrency": "7"}
+	_, props, err := appConfig{get: func(k string) string { return ctx[k] }}.stack(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props.ThrottleRate != 10 || props.ThrottleBurst != 20 || props.APIConcurrency != 7 {
+		t.Errorf("got rate %v burst %v api concurrency %v, want 10, 20, 7", props.ThrottleRate, props.ThrottleBurst, props.APIConcurrency)
+	}
+	ctx = map[string]string{"reservedConcurrency": "false"}
+	_, props, err = appConfig{get: func(k string) string { return ctx[k] }}.stack(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := props.withDefaults(); p.reservedConcurrency(fnAPI) != 0 || p.reservedConcurrency(fnSweeper) != 0 || p.reservedConcurrency(fnTimeLimit) != 0 {
+		t.Errorf("reservedConcurrency=false: got api %v sweeper %v timelimit %v, want none reserved",
+			p.reservedConcurrency(fnAPI), p.reservedConcurrency(fnSweeper), p.reservedConcurrency(fnTimeLimit))
+	}
+}
+
 func TestAppConfig(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -33,6 +54,9 @@ func TestAppConfig(t *testing.T) {
 		{name: "bad memory", context: map[string]string{"memoryMB": "64"}, wantErr: "memoryMB"},
 		{name: "bad removal policy", context: map[string]string{"tableRemovalPolicy": "snapshot"}, wantErr: "tableRemovalPolicy"},
 		{name: "bad deletion protection", context: map[string]string{"deletionProtection": "maybe"}, wantErr: "deletionProtection"},
+		{name: "bad throttle rate", context: map[string]string{"throttleRate": "0"}, wantErr: "throttleRate"},
+		{name: "bad api concurrency", context: map[string]string{"apiConcurrency": "lots"}, wantErr: "apiConcurrency"},
+		{name: "bad reserved concurrency", context: map[string]string{"reservedConcurrency": "some"}, wantErr: "reservedConcurrency"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -27,8 +28,34 @@ type ControlPlaneStackProps struct {
 	TableRemovalPolicy awscdk.RemovalPolicy
 	// TableDeletionProtection turns on the table's deletion protection; default true.
 	TableDeletionProtection *bool
-	// LogRetention is how long function logs are kept; default one month.
+	// LogRetention is how long function, access and state machine logs are kept; default one
+	// month.
 	LogRetention awslogs.RetentionDays
+	// ThrottleRate and ThrottleBurst are the HTTP API stage's steady request rate (per second)
+	// and burst: requests beyond them get API Gateway's 429 without reaching the api function.
+	// Defaults DefaultThrottleRate and DefaultThrottleBurst.
+	ThrottleRate, ThrottleBurst float64
+	// APIConcurrency, SweeperConcurrency and TimeLimitConcurrency are the functions' reserved
+	// concurrency: the api function may run at most APIConcurrency instances (a flood of
+	// requests cannot take the account's concurrency), and the sweeper and the countdown task
+	// always have theirs. 0 takes the default (DefaultAPIConcurrency, 1, DefaultTimeLimitConcurrency);
+	// a negative value reserves nothing (for accounts whose concurrency quota is too small:
+	// Lambda keeps 100 unreserved).
+	APIConcurrency, SweeperConcurrency, TimeLimitConcurrency float64
+}
+
+// Defaults of the edge limits.
+const (
+	DefaultThrottleRate         = 50
+	DefaultThrottleBurst        = 100
+	DefaultAPIConcurrency       = 20
+	DefaultTimeLimitConcurrency = 5
+)
+
+// reservedConcurrency is function name's reserved concurrency, 0 for none.
+func (p ControlPlaneStackProps) reservedConcurrency(name string) float64 {
+	v := map[string]float64{fnAPI: p.APIConcurrency, fnSweeper: p.SweeperConcurrency, fnTimeLimit: p.TimeLimitConcurrency}[name]
+	return max(v, 0)
 }
 
 // withDefaults returns a copy of the props with every unset field given its default.
@@ -48,6 +75,20 @@ func (p ControlPlaneStackProps) withDefaults() ControlPlaneStackProps {
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
 	}
+	if p.ThrottleRate <= 0 {
+		p.ThrottleRate = DefaultThrottleRate
+	}
+	if p.ThrottleBurst <= 0 {
+		p.ThrottleBurst = DefaultThrottleBurst
+	}
+	for _, c := range []struct {
+		v   *float64
+		def float64
+	}{{&p.APIConcurrency, DefaultAPIConcurrency}, {&p.SweeperConcurrency, 1}, {&p.TimeLimitConcurrency, DefaultTimeLimitConcurrency}} {
+		if *c.v == 0 {
+			*c.v = c.def
+		}
+	}
 	return p
 }
 
@@ -65,22 +106,30 @@ func NewControlPlaneStack(scope constructs.Construct, id string, props *ControlP
 	p := props.withDefaults()
 	stack := awscdk.NewStack(scope, jsii.String(id), &p.StackProps)
 
-	adminKey := awscdk.NewCfnParameter(stack, jsii.String("AdminApiKey"), &awscdk.CfnParameterProps{
-		Type:        jsii.String("String"),
-		NoEcho:      jsii.Bool(true),
-		Default:     jsii.String(""),
-		Description: jsii.String("Bootstrap admin API key given to the api function as ADMIN_API_KEY (empty: none)."),
+	// The bootstrap admin key: generated into Secrets Manager at the first deploy; the api
+	// function reads it once per cold start. Nothing secret is in the template, an output or
+	// an environment variable.
+	adminKey := awssecretsmanager.NewSecret(stack, jsii.String("AdminApiKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Bootstrap admin API key of the workspace policy control plane (Authorization: Bearer <value>)."),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(48),
+			ExcludePunctuation: jsii.Bool(true),
+		},
 	})
+	suppress(adminKey, false, "AwsSolutions-SMG4",
+		"Rotation is manual (README: put a new value, then new api instances read it); an automatic rotation would need a rotation function that also knows every client holding the key.")
 
 	table := newTable(stack, p)
 	bus := newEventBus(stack)
 	fns := newFunctions(stack, p, table)
-	countdown := newCountdown(stack, fns.timeLimit)
-	wireFunctions(fns, bus, countdown, adminKey.ValueAsString())
+	countdown := newCountdown(stack, p, fns.timeLimit)
+	wireFunctions(fns, resources{table: table, countdown: countdown, bus: bus, adminKey: adminKey, stack: stack,
+		executionArn: executionsArn(stack, countdown)})
 	dlq := newStreamSource(stack, table, fns.publisher)
-	api := newHTTPAPI(stack, fns.api)
+	api := newHTTPAPI(stack, p, fns.api)
 	newSweepSchedule(stack, fns.sweeper)
-	alarmTopic := newAlarms(stack, fns, dlq, countdown)
+	alarmTopic := newAlarms(stack, fns, dlq, countdown, api)
+	newDashboard(stack, fns, dlq, countdown, api)
 
 	output := func(name string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{
@@ -93,5 +142,7 @@ func NewControlPlaneStack(scope constructs.Construct, id string, props *ControlP
 	output("EventBusName", bus.EventBusName(), "EventBridge bus that receives session events.")
 	output("StateMachineArn", countdown.StateMachineArn(), "Time-limit countdown state machine.")
 	output("AlarmTopicArn", alarmTopic.TopicArn(), "SNS topic every alarm notifies; subscribe to it.")
+	output("AdminKeySecretArn", adminKey.SecretArn(), "Secrets Manager secret holding the bootstrap admin key (read it with aws secretsmanager get-secret-value).")
+	output("DashboardName", jsii.String(dashboardName(stack)), "CloudWatch dashboard of the control plane.")
 	return stack
 }

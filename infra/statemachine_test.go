@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
@@ -32,14 +33,44 @@ func TestCountdownStateMachine(t *testing.T) {
 			}
 		})
 	}
-	t.Run("role may only invoke the task function", func(t *testing.T) {
+	t.Run("role may invoke the task function, log and trace, nothing else", func(t *testing.T) {
 		policy := policyOf(t, "CountdownRole")
+		invoke := false
 		for _, s := range statements() {
 			if s.policy != policy {
 				continue
 			}
-			if len(s.actions) != 1 || s.actions[0] != "lambda:InvokeFunction" {
-				t.Errorf("state machine role: got actions %v, want only lambda:InvokeFunction", s.actions)
+			for _, a := range s.actions {
+				switch {
+				case a == "lambda:InvokeFunction":
+					invoke = true
+					if got, want := asJSON(s.resources), asJSON([]any{getAtt(task, "Arn")}); got != want {
+						t.Errorf("lambda:InvokeFunction on %s, want only %s (no version or alias wildcard)", got, want)
+					}
+				case strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "xray:"):
+					// Log delivery and tracing: no resource-level permissions exist for them.
+				default:
+					t.Errorf("state machine role: action %s, want only lambda:InvokeFunction, logs and X-Ray", a)
+				}
+			}
+		}
+		if !invoke {
+			t.Errorf("state machine role: may not invoke the task function")
+		}
+	})
+	t.Run("logs every event and traces", func(t *testing.T) {
+		logs := getAtt(logicalID(t, "AWS::Logs::LogGroup", "CountdownLogs"), "Arn")
+		want := map[string]any{
+			"LoggingConfiguration": map[string]any{
+				"Destinations":         []any{map[string]any{"CloudWatchLogsLogGroup": map[string]any{"LogGroupArn": logs}}},
+				"IncludeExecutionData": false,
+				"Level":                "ALL",
+			},
+			"TracingConfiguration": map[string]any{"Enabled": true},
+		}
+		for k, v := range want {
+			if got := asJSON(props[k]); got != asJSON(v) {
+				t.Errorf("%s: got %s, want %s", k, got, asJSON(v))
 			}
 		}
 	})

@@ -7,9 +7,14 @@
 #   ASSET_DIR      folder of <function>/bootstrap (default build/lambda-localstack)
 #   LAMBDA_ARCH    x86_64 or arm64: the architecture the bootstrap files were built for
 #                  (default: the host's)
-#   ADMIN_API_KEY  the api function's admin key (default localstack-admin-key)
 #   OUTPUTS_FILE   where the stack outputs are written (default build/localstack/outputs.json)
-#   AWS_ENDPOINT_URL  LocalStack's address (default http://localhost:4566)
+#   AWS_ENDPOINT_URL  LocalStack's address (default: unset, cdklocal's localhost.localstack.cloud:4566).
+#                  When it is set, cdklocal 3.0.4 refuses to run without AWS_ENDPOINT_URL_S3
+#                  too; this script then sets AWS_ENDPOINT_URL_S3 to the same address with
+#                  path-style S3 (AWS_S3_FORCE_PATH_STYLE=1) unless you set it yourself.
+#
+# The bootstrap admin key is generated into Secrets Manager by the deployment (output
+# AdminKeySecretArn); smoke.sh reads it from there.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,10 +30,13 @@ host_arch() {
 STACK_NAME=${STACK_NAME:-WsPolicy}
 ASSET_DIR=${ASSET_DIR:-build/lambda-localstack}
 LAMBDA_ARCH=${LAMBDA_ARCH:-$(host_arch)}
-ADMIN_API_KEY=${ADMIN_API_KEY:-localstack-admin-key}
 OUTPUTS_FILE=${OUTPUTS_FILE:-build/localstack/outputs.json}
 CDKLOCAL=${CDKLOCAL:-.local/node/node_modules/.bin/cdklocal}
 endpoint=${AWS_ENDPOINT_URL:-http://localhost:4566}
+if [[ -n ${AWS_ENDPOINT_URL:-} && -z ${AWS_ENDPOINT_URL_S3:-} ]]; then
+	export AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL
+	export AWS_S3_FORCE_PATH_STYLE=${AWS_S3_FORCE_PATH_STYLE:-1}
+fi
 
 # LocalStack accepts any credentials; its default account and region.
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
@@ -56,12 +64,12 @@ context=(
 	-c "architecture=$LAMBDA_ARCH"
 	-c tableRemovalPolicy=destroy
 	-c deletionProtection=false
+	-c reservedConcurrency=false
 )
 
 mkdir -p "$(dirname "$OUTPUTS_FILE")"
 "$CDKLOCAL" bootstrap "aws://000000000000/$AWS_REGION" "${context[@]}"
 "$CDKLOCAL" deploy "$STACK_NAME" "${context[@]}" \
 	--require-approval never \
-	--parameters "AdminApiKey=$ADMIN_API_KEY" \
 	--outputs-file "$OUTPUTS_FILE"
 echo "deploy.sh: outputs in $OUTPUTS_FILE; next: make localstack-smoke"

@@ -5,7 +5,8 @@
 # Usage: localstack/smoke.sh [API_URL]
 #   API_URL        base URL of the API; default: derived from the stack outputs that
 #                  `make localstack-deploy` wrote to OUTPUTS_FILE
-#   ADMIN_API_KEY  the admin key the stack was deployed with (default localstack-admin-key)
+#   ADMIN_API_KEY  the admin key (default: read from the AdminKeySecretArn secret the stack
+#                  generated, with curl's SigV4 signing against LocalStack)
 #   STACK_NAME     stack name (default WsPolicy)
 #   OUTPUTS_FILE   default build/localstack/outputs.json
 #   AWS_ENDPOINT_URL  LocalStack's address (default http://localhost:4566)
@@ -15,7 +16,6 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK_NAME=${STACK_NAME:-WsPolicy}
 OUTPUTS_FILE=${OUTPUTS_FILE:-$root/build/localstack/outputs.json}
-ADMIN_API_KEY=${ADMIN_API_KEY:-localstack-admin-key}
 endpoint=${AWS_ENDPOINT_URL:-http://localhost:4566}
 
 fail() {
@@ -46,6 +46,19 @@ api_url() {
 	echo "http://$id.execute-api.localhost.localstack.cloud:${port:-4566}"
 }
 
+# admin_key reads the bootstrap admin key from the stack's secret (Secrets Manager's JSON API,
+# signed by curl, which needs curl 7.75 or later).
+admin_key() {
+	local arn
+	[[ -f $OUTPUTS_FILE ]] || fail "no $OUTPUTS_FILE and no ADMIN_API_KEY"
+	arn=$(json "d['$STACK_NAME']['AdminKeySecretArn']" <"$OUTPUTS_FILE") || fail "no AdminKeySecretArn in $OUTPUTS_FILE"
+	curl -fsS "$endpoint" --aws-sigv4 "aws:amz:${AWS_REGION:-us-east-1}:secretsmanager" \
+		--user "${AWS_ACCESS_KEY_ID:-test}:${AWS_SECRET_ACCESS_KEY:-test}" \
+		-H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: secretsmanager.GetSecretValue' \
+		--data "{\"SecretId\": \"$arn\"}" | json "d['SecretString']" || fail "could not read the admin key secret $arn"
+}
+
+ADMIN_API_KEY=${ADMIN_API_KEY:-$(admin_key)}
 base=$(api_url "${1:-}")
 echo "smoke: API at $base"
 body=$(mktemp)

@@ -71,15 +71,15 @@ $(INFRA_NODE_STAMP):
 	touch $@
 
 synth: lambdas cdk-cli
-	$(CDK) synth $(STACK_NAME) $(INFRA_CONTEXT) --quiet
+	$(CDK) synth $(STACK_NAME) $(INFRA_CONTEXT) $(INFRA_FLAGS) --quiet
 	@echo "template: cdk.out/$(STACK_NAME).template.json"
 
-# The first deploy to an account/region bootstraps CDK there (a no-op afterwards).
-# ADMIN_API_KEY, when set, becomes the api function's admin key; otherwise the previous value stays.
+# The first deploy to an account/region bootstraps CDK there (a no-op afterwards). The bootstrap
+# admin key is generated into Secrets Manager (output AdminKeySecretArn); INFRA_FLAGS adds CDK
+# context, e.g. INFRA_FLAGS='-c throttleRate=20 -c throttleBurst=40 -c apiConcurrency=10'.
 deploy: lambdas cdk-cli
 	$(CDK) bootstrap $(INFRA_CONTEXT)
-	$(CDK) deploy $(STACK_NAME) $(INFRA_CONTEXT) --require-approval never \
-		$${ADMIN_API_KEY:+--parameters "AdminApiKey=$$ADMIN_API_KEY"} \
+	$(CDK) deploy $(STACK_NAME) $(INFRA_CONTEXT) $(INFRA_FLAGS) --require-approval never \
 		--outputs-file build/outputs.json
 
 destroy: lambdas cdk-cli

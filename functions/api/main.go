@@ -1,8 +1,11 @@
 // Command api is the api Lambda function: API Gateway HTTP API events (payload format 2.0)
 // pass through aws-lambda-go-api-proxy to the httpapi handler, with the session service and the
-// sweeper (POST /v1/sweeps) on the same table. It reads TABLE_NAME (required), ADMIN_API_KEY
-// (optional bootstrap admin key) and DYNAMODB_ENDPOINT (optional, for local invocation against
-// DynamoDB Local). STATE_MACHINE_ARN (optional) is the countdown state machine: with it, a
+// sweeper (POST /v1/sweeps) on the same table. It reads TABLE_NAME (required),
+// ADMIN_API_KEY_SECRET_ARN (optional: the Secrets Manager secret holding the bootstrap admin
+// key, read once per cold start and kept in memory; this is how the stack configures it, so the
+// key is in no environment variable), ADMIN_API_KEY (optional, the key itself, for local
+// invocation; the secret wins when both are set) and DYNAMODB_ENDPOINT (optional, for local
+// invocation against DynamoDB Local). STATE_MACHINE_ARN (optional) is the countdown state machine: with it, a
 // time-limited session's start starts its countdown execution, and a session ended earlier
 // (by its user, an administrator or POST /v1/sweeps) has it stopped; without it the sweeps
 // enforce time limits alone.
@@ -18,13 +21,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
@@ -38,8 +45,12 @@ func main() {
 		logger.Error("api init failed", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+	proxy := httpadapter.NewV2(h).ProxyWithContext
+	lambda.Start(metrics.FlushAfter(proxy, os.Stdout, fnName))
 }
+
+// fnName is the function's name in its metrics.
+const fnName = "api"
 
 // newHandler builds the clients and services once per cold start and makes sure the built-in
 // All Users group exists (one conditional write; a no-op once it does).
@@ -48,7 +59,11 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"))
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	if err != nil {
+		return nil, err
+	}
+	adminKey, err := bootstrapAdminKey(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +82,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	return httpapi.New(httpapi.Config{
 		Directory: store,
 		Clock:     clock,
-		AdminKey:  getenv("ADMIN_API_KEY"),
+		AdminKey:  adminKey,
 		Logger:    logger,
 		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
 			Countdowns: timer, Logger: logger}),
@@ -82,9 +97,30 @@ func countdownTimer(ctx context.Context, arn string) (countdown.Timer, error) {
 	if arn == "" {
 		return nil, nil
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions(awsops.APIOptions()))
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
 	return countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn), nil
+}
+
+// bootstrapAdminKey is the bootstrap admin key: the value of the secret ADMIN_API_KEY_SECRET_ARN
+// names, read here once per cold start (a rotated key takes effect as instances start), or
+// else ADMIN_API_KEY, or none. An empty secret value means no bootstrap key.
+func bootstrapAdminKey(ctx context.Context, getenv func(string) string) (string, error) {
+	arn := getenv("ADMIN_API_KEY_SECRET_ARN")
+	if arn == "" {
+		return getenv("ADMIN_API_KEY"), nil
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions(awsops.APIOptions()))
+	if err != nil {
+		return "", fmt.Errorf("load aws config: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(rctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("read the admin key secret: %w", err)
+	}
+	return aws.ToString(out.SecretString), nil
 }

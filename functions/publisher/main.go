@@ -1,7 +1,9 @@
 // Command publisher is the Lambda function on the table's stream: it publishes the outbox's
 // session events to the EventBridge bus named by EVENT_BUS_NAME and reports the records it could
 // not complete as batch item failures, so that the stream retries them. TABLE_NAME names the
-// table the stream belongs to; TTL deletions of its items go to the finaliser (the backstop).
+// table the stream belongs to; TTL deletions of its items go to the finaliser (the backstop),
+// which also stops the session's countdown execution when STATE_MACHINE_ARN (optional) names
+// the countdown state machine.
 package main
 
 import (
@@ -13,9 +15,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"wspolicy/internal/awsops"
+	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/finalise"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/publish"
 )
 
@@ -53,16 +59,30 @@ func run(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return fmt.Errorf("load aws config: %w", err)
-	}
-	db, err := ddbstore.NewClient(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
+	h, err := build(ctx, s, os.Getenv, logger)
 	if err != nil {
 		return err
 	}
-	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)), Logger: logger})
-	h := newHandler(s, eventbridge.NewFromConfig(cfg), fin, logger)
-	lambda.Start(h.Handle)
+	lambda.Start(metrics.FlushAfter(h.Handle, os.Stdout, "publisher"))
 	return nil
+}
+
+// build makes the clients once per cold start: EventBridge, DynamoDB for the finaliser, and
+// with STATE_MACHINE_ARN set, Step Functions for the finaliser to stop countdowns with.
+func build(ctx context.Context, s settings, getenv func(string) string, logger *slog.Logger) (*publish.Handler, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions(awsops.APIOptions()))
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	if err != nil {
+		return nil, err
+	}
+	var timers countdown.Timer
+	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
+		timers = countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn)
+	}
+	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)),
+		Countdowns: timers, Logger: logger})
+	return newHandler(s, eventbridge.NewFromConfig(cfg), fin, logger), nil
 }

@@ -14,14 +14,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sweep"
 )
@@ -33,14 +36,14 @@ func main() {
 		logger.Error("sweeper init failed", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(metrics.FlushAfter(h.Handle, os.Stdout, "sweeper"))
 }
 
 // build reads the environment and makes the clients once per cold start.
 func build(ctx context.Context, logger *slog.Logger) (*handler, error) {
 	var client countdown.SFNAPI
 	if os.Getenv("STATE_MACHINE_ARN") != "" {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions(awsops.APIOptions()))
 		if err != nil {
 			return nil, fmt.Errorf("load aws config: %w", err)
 		}
@@ -62,7 +65,7 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"))
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}
@@ -78,16 +81,34 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock}), log: logger}, nil
 }
 
+// sweepMargin is the time a sweep leaves itself before the function's timeout: what it has
+// started (a page's sessions in flight, the log line, the metrics) finishes within it.
+const sweepMargin = 10 * time.Second
+
+// defaultBudget bounds a sweep whose context has no deadline (not under Lambda).
+const defaultBudget = 45 * time.Second
+
+// budget is the sweep's time budget: up to sweepMargin before the invocation's deadline, so
+// that a big backlog ends in a cut sweep (the next minute's goes on) instead of a timeout.
+func budget(ctx context.Context, now time.Time) time.Duration {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return defaultBudget
+	}
+	return max(deadline.Sub(now)-sweepMargin, time.Second)
+}
+
 // Handle runs one sweep for a scheduled event.
 func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (sweep.Report, error) {
-	rep, err := h.sweeper.Run(ctx, sweep.Options{})
+	rep, err := h.sweeper.Run(ctx, sweep.Options{Budget: budget(ctx, time.Now())})
 	h.log.LogAttrs(ctx, slog.LevelInfo, "sweep",
 		slog.String("event_id", ev.ID), slog.Time("scheduled_at", ev.Time),
 		slog.Int("examined", rep.Examined), slog.Int("deleted", rep.Deleted), slog.Int("stopped", rep.Stopped),
 		slog.Int("paused", rep.Paused), slog.Int("warned", rep.Warned), slog.Int("expired", rep.Expired),
 		slog.Int("left_alone", rep.LeftAlone), slog.Int("rescheduled", rep.Rescheduled), slog.Int("skipped", rep.Skipped),
 		slog.Int("resynced", rep.Resynced), slog.Int("budgets", rep.Budgets), slog.Int("exhausted_budgets", rep.ExhaustedBudgets),
-		slog.Int("items_read", rep.ItemsRead), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs))
+		slog.Int("items_read", rep.ItemsRead), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs),
+		slog.Bool("cut", rep.Cut))
 	if err != nil {
 		return rep, fmt.Errorf("sweep: %w", err)
 	}

@@ -15,8 +15,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 )
 
@@ -27,7 +29,7 @@ func main() {
 		logger.Error("timelimit init failed", slog.String("error", err.Error()))
 		os.Exit(1)
 	}
-	lambda.Start(task.Handle)
+	lambda.Start(metrics.FlushAfter(task.Handle, os.Stdout, "timelimit"))
 }
 
 // newTask builds the DynamoDB client once per cold start and the task on the session store.
@@ -36,7 +38,7 @@ func newTask(ctx context.Context, getenv func(string) string, clock policy.Clock
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"))
+	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,12 @@ type TaskPayload struct {
 	LimitAt   string `json:"limit_at"`
 }
 
-// lambdaRetriableErrors are the invoke errors worth retrying: the service's own and throttling.
+// lambdaRetriableErrors are the invoke errors worth retrying: the service's own, throttling,
+// the client's timeout and Lambda.Unknown (the function ran out of memory or time, or failed in a
+// way Lambda does not name) — AWS's recommended list for Lambda tasks; the task is idempotent.
 var lambdaRetriableErrors = []string{
+	"Lambda.ClientExecutionTimeoutException",
+	"Lambda.Unknown",
 	"Lambda.ServiceException",
 	"Lambda.AWSLambdaException",
 	"Lambda.SdkClientException",

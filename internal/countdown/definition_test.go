@@ -125,7 +125,8 @@ func TestDefinitionStates(t *testing.T) {
 				t.Fatalf("Retry: got none, want a retry on Lambda service errors")
 			}
 			r := s.Retry[0]
-			for _, e := range []string{"Lambda.ServiceException", "Lambda.TooManyRequestsException"} {
+			for _, e := range []string{"Lambda.ServiceException", "Lambda.TooManyRequestsException",
+				"Lambda.ClientExecutionTimeoutException", "Lambda.Unknown", "Lambda.AWSLambdaException", "Lambda.SdkClientException"} {
 				if !contains(r.ErrorEquals, e) {
 					t.Errorf("Retry.ErrorEquals: got %v, want it to contain %q", r.ErrorEquals, e)
 				}

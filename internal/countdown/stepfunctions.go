@@ -34,6 +34,13 @@ func NewStepFunctions(client SFNAPI, stateMachineARN string) *StepFunctions {
 	return &StepFunctions{client: client, arn: stateMachineARN}
 }
 
+// MaxCountdown is the longest countdown Start runs as an execution: a standard execution lasts
+// a year at most (then it times out, which an alarm reports), and the countdown needs a margin
+// for the expiry's retries. A session_time_limit may be up to 365 days; for a limit further
+// away Start fails (the caller logs it) and the minutely sweep enforces the limit, as it does
+// for any countdown that did not start.
+const MaxCountdown = 360 * 24 * time.Hour
+
 // TimeFormat is how execution inputs write times: RFC 3339 in UTC with milliseconds, the
 // precision sessions keep. (Step Functions waits truncate them to the second, so an action
 // may fire up to a second early: see EarlyTolerance.)
@@ -73,6 +80,10 @@ func NewExecutionInput(sessionID string, warnAt, limitAt time.Time) ExecutionInp
 func (t *StepFunctions) Start(ctx context.Context, sessionID string, warnAt, limitAt time.Time) error {
 	if limitAt.IsZero() {
 		return errors.New("countdown: start without a limit")
+	}
+	if away := time.Until(limitAt); away > MaxCountdown {
+		return fmt.Errorf("countdown: the limit is %s away, beyond the %s a Step Functions execution may wait (it runs for a year at most); the sweep enforces it",
+			away.Round(time.Hour), MaxCountdown)
 	}
 	want := NewExecutionInput(sessionID, warnAt, limitAt)
 	in, err := json.Marshal(want)

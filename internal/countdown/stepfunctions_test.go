@@ -232,3 +232,23 @@ func TestStepFunctionsStop(t *testing.T) {
 		})
 	}
 }
+
+// TestStepFunctionsStartBeyondAYear checks that a limit further away than MaxCountdown starts
+// no execution (it would time out at Step Functions' one-year maximum) and says why; one just
+// inside it starts.
+func TestStepFunctionsStartBeyondAYear(t *testing.T) {
+	f := newFakeSFN()
+	tm := countdown.NewStepFunctions(f, machineARN)
+	far := time.Now().Add(365 * 24 * time.Hour)
+	err := tm.Start(context.Background(), "s_far", far.Add(-time.Hour), far)
+	if err == nil || !strings.Contains(err.Error(), "sweep enforces") {
+		t.Fatalf("a limit 365 days away: got %v, want an error saying the sweep enforces it", err)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("calls: %v, want none", f.calls)
+	}
+	near := time.Now().Add(countdown.MaxCountdown - time.Hour)
+	if err := tm.Start(context.Background(), "s_near", near.Add(-time.Hour), near); err != nil {
+		t.Fatalf("a limit inside MaxCountdown: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 )
 
@@ -146,6 +147,8 @@ func (t *Task) Run(ctx context.Context, action, sessionID string) (Result, error
 		err = t.store.Transition(ctx, c)
 		switch {
 		case err == nil:
+			// Drift: how late (or, within EarlyTolerance, how early) the action came.
+			metrics.Millis(metrics.CountdownDrift, t.clock.Now().Sub(due), metrics.Dim{Name: metrics.DimAction, Value: action})
 			return t.done(ctx, res, string(c.Outcome), c.Reason), nil
 		case policy.IsKind(err, policy.KindNotFound):
 			return t.done(ctx, res, OutcomeNotFound, ""), nil

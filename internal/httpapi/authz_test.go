@@ -71,6 +71,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/sessions/{session_id}/keepalive", "/v1/sessions/{session}/keepalive", map[string]any{"idle_seconds": 1}, 200, 200},
 		{"DELETE /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},
 		{"POST /v1/sweeps", "/v1/sweeps", map[string]any{"dry_run": true}, 200, 0},
+		{"GET /v1/metrics", "/v1/metrics", nil, 200, 0},
 		{"DELETE /v1/groups/{group_id}", "/v1/groups/" + group, nil, 204, 0},
 		{"DELETE /v1/users/{user_id}", "/v1/users/{user}", nil, 204, 0},
 	}

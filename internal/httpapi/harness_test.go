@@ -19,6 +19,7 @@ import (
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
 )
@@ -48,7 +49,8 @@ func newAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 		t.Fatalf("ensure All Users: %v", err)
 	}
 	logs := &bytes.Buffer{}
-	cfg := Config{Directory: store, Clock: clock, AdminKey: testAdminKey, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+	cfg := Config{Directory: store, Clock: clock, AdminKey: testAdminKey, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Metrics: metrics.New()}
 	for _, e := range edit {
 		e(&cfg)
 	}

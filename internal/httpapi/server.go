@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"wspolicy/internal/console"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
@@ -39,6 +40,12 @@ type Config struct {
 	Sessions *sessions.Service
 	// Sweeper runs POST /v1/sweeps; nil makes that route answer 503.
 	Sweeper *sweep.Sweeper
+	// SweepBudget bounds a POST /v1/sweeps run (sweep.Options.Budget): 0 means
+	// DefaultSweepBudget, below API Gateway's 30-second integration timeout.
+	SweepBudget time.Duration
+	// Metrics, when set, is served at GET /v1/metrics (the local server's figures); nil makes
+	// that route answer 503 (on AWS the figures are CloudWatch metrics).
+	Metrics *metrics.Registry
 }
 
 // access says who may call a route.
@@ -65,6 +72,8 @@ type server struct {
 	dir      policy.Directory
 	sessions *sessions.Service
 	sweeper  *sweep.Sweeper
+	sweepFor time.Duration
+	metrics  *metrics.Registry
 	clock    policy.Clock
 	log      *slog.Logger
 	auth     *keyAuth
@@ -84,6 +93,10 @@ func newServer(cfg Config) *server {
 	s := &server{dir: cfg.Directory, sessions: cfg.Sessions, sweeper: cfg.Sweeper, clock: cfg.Clock, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
+	}
+	s.metrics, s.sweepFor = cfg.Metrics, cfg.SweepBudget
+	if s.sweepFor <= 0 {
+		s.sweepFor = DefaultSweepBudget
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -112,6 +125,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.usageRoutes()...)
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.sweepRoutes()...)
+	rs = append(rs, s.metricsRoutes()...)
 	return rs
 }
 

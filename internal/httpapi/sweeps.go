@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sweep"
@@ -13,6 +14,11 @@ func (s *server) sweepRoutes() []route {
 		{"POST /v1/sweeps", accessAdmin, s.handleSweep},
 	}
 }
+
+// DefaultSweepBudget bounds a sweep run through the API: it stops taking up work after this
+// long and answers with what it did (report.cut true), well inside API Gateway's 30-second
+// integration timeout and the api function's 29 seconds; the scheduled sweeps do the rest.
+const DefaultSweepBudget = 20 * time.Second
 
 // sweepBody is the optional body of POST /v1/sweeps.
 type sweepBody struct {
@@ -29,7 +35,7 @@ func (s *server) handleSweep(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSONBody(w, r, &body, false); err != nil {
 		return err
 	}
-	rep, err := s.sweeper.Run(r.Context(), sweep.Options{DryRun: body.DryRun != nil && *body.DryRun})
+	rep, err := s.sweeper.Run(r.Context(), sweep.Options{DryRun: body.DryRun != nil && *body.DryRun, Budget: s.sweepFor})
 	if err != nil {
 		return err
 	}

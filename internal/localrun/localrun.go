@@ -24,6 +24,7 @@ import (
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/httpapi"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/publish"
 	"wspolicy/internal/sessions"
@@ -167,7 +168,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	api := httpapi.New(httpapi.Config{
 		Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger,
-		Sessions: deps.Sessions, Sweeper: deps.Sweeper,
+		Sessions: deps.Sessions, Sweeper: deps.Sweeper, Metrics: metrics.Default,
 	})
 	app := &App{deps: deps, listener: l}
 	app.components = []Component{
@@ -224,6 +225,7 @@ func Sweeps(sw SweepRunner, interval time.Duration, logger *slog.Logger) Compone
 				return nil
 			}
 			logSweep(ctx, logger, rep, err)
+			logMetrics(ctx, logger, metrics.Default)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -231,6 +233,30 @@ func Sweeps(sw SweepRunner, interval time.Duration, logger *slog.Logger) Compone
 			}
 		}
 	}}
+}
+
+// logMetrics writes one "metrics" line with the process's figures since it started (those
+// GET /v1/metrics serves and the Lambda functions send to CloudWatch), when there are any.
+func logMetrics(ctx context.Context, logger *slog.Logger, reg *metrics.Registry) {
+	snap := reg.Snapshot(time.Now())
+	if len(snap.Metrics) == 0 {
+		return
+	}
+	attrs := make([]slog.Attr, 0, len(snap.Metrics)+1)
+	attrs = append(attrs, slog.Time("since", snap.Since))
+	for _, f := range snap.Metrics {
+		name := f.Name
+		for _, v := range f.Dimensions {
+			name += "." + v
+		}
+		if f.Unit == metrics.UnitCount {
+			attrs = append(attrs, slog.Float64(name, f.Sum))
+			continue
+		}
+		attrs = append(attrs, slog.Group(name, slog.Int64("count", f.Count),
+			slog.Float64("min_ms", f.Min), slog.Float64("max_ms", f.Max), slog.Float64("sum_ms", f.Sum)))
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, "metrics", attrs...)
 }
 
 // maxLoggedSweepErrors bounds the error messages one sweep line carries (the count is exact).

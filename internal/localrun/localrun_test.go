@@ -16,6 +16,7 @@ import (
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sweep"
 )
@@ -477,5 +478,30 @@ func TestLocalRunCountdown(t *testing.T) {
 	}
 	if d := last.At.Sub(s.CreatedAt); d < 2*time.Second || d > 2*time.Second+countdown.EarlyTolerance+time.Second {
 		t.Fatalf("deleted %s after start, want at the 2s limit", d)
+	}
+}
+
+// TestLogMetrics checks the "metrics" line: counters by name (and dimension), durations as
+// count/min/max/sum; nothing when there is nothing to tell.
+func TestLogMetrics(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	reg := metrics.New()
+	logMetrics(context.Background(), logger, reg)
+	if got := logLines(t, logs.String(), "metrics"); len(got) != 0 {
+		t.Fatalf("an empty registry logged %v", got)
+	}
+	reg.Observe(metrics.Keepalives, metrics.UnitCount, 2)
+	reg.Observe(metrics.SessionsEnded, metrics.UnitCount, 1, metrics.Dim{Name: metrics.DimReason, Value: "keepalive_expired"})
+	reg.Observe(metrics.ExpiryLag, metrics.UnitMilliseconds, 1500)
+	logMetrics(context.Background(), logger, reg)
+	lines := logLines(t, logs.String(), "metrics")
+	if len(lines) != 1 {
+		t.Fatalf("got %d metrics lines, want 1", len(lines))
+	}
+	l := lines[0]
+	lag, _ := l["ExpiryLag"].(map[string]any)
+	if l["Keepalives"] != 2.0 || l["SessionsEnded.keepalive_expired"] != 1.0 || lag["count"] != 1.0 || lag["max_ms"] != 1500.0 {
+		t.Errorf("metrics line: %v", l)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/metrics"
 )
 
 // Handler handles one batch of stream records: it publishes the batch's new outbox events
@@ -77,6 +78,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 				continue
 			}
 			published++
+			countEvent(evs[j])
 		}
 	}
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
@@ -90,11 +92,28 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 			slog.String("sequence_number", seq), slog.String("event_name", batch.Records[i].EventName),
 			slog.String("error", err.Error()))
 	}
+	if n := len(resp.BatchItemFailures); n > 0 {
+		metrics.Count(metrics.PublishFailures, float64(n))
+	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "stream batch",
 		slog.Int("records", len(batch.Records)), slog.Int("events", len(evs)),
 		slog.Int("published", published), slog.Int("finalised", finalised),
 		slog.Int("ignored", ignored), slog.Int("failed", len(resp.BatchItemFailures)))
 	return resp, nil
+}
+
+// countEvent counts a published session start or end (by its reason) in the metrics.
+func countEvent(e lifecycle.Event) {
+	switch e.Type {
+	case lifecycle.EventCreated:
+		metrics.Count(metrics.SessionsStarted, 1)
+	case lifecycle.EventDeleted:
+		reason := e.Reason
+		if reason == "" {
+			reason = "unspecified"
+		}
+		metrics.Count(metrics.SessionsEnded, 1, metrics.Dim{Name: metrics.DimReason, Value: reason})
+	}
 }
 
 func eventFromRecord(r events.DynamoDBEventRecord) (lifecycle.Event, error) {

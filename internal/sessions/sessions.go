@@ -16,6 +16,7 @@ import (
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/usage"
@@ -373,6 +374,7 @@ func (s *Service) Keepalive(ctx context.Context, actor lifecycle.Actor, sessionI
 	if err != nil {
 		return KeepaliveResponse{}, err
 	}
+	metrics.Count(metrics.Keepalives, 1)
 	return KeepaliveResponse{
 		ExpiresAt:          r.ExpiresAt.UTC(),
 		KeepaliveInterval:  int64(r.KeepaliveInterval / time.Second),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/tabledef"
@@ -79,6 +80,10 @@ type Options struct {
 	DryRun bool
 	// Now is the time the run decides at; zero means the clock's time.
 	Now time.Time
+	// Budget bounds the run's own time: once it is spent the run reads no further page or
+	// marker and takes up no further session, finishes what it has started, and returns a
+	// report with Cut set; the rest stays due for the next run. Zero: no bound but ctx's.
+	Budget time.Duration
 }
 
 // maxReportedActions bounds the actions and errors a report lists (the counts stay exact).
@@ -132,6 +137,9 @@ type Report struct {
 	DurationMs       int64    `json:"duration_ms"`
 	// ItemsRead counts the items read: due sessions, markers and re-synced users' sessions.
 	ItemsRead int `json:"items_read"`
+	// Cut says the run stopped when its time budget (Options.Budget) was spent; what it did
+	// not reach is left for the next run.
+	Cut bool `json:"cut"`
 }
 
 // run is the state of one run, shared by its workers.
@@ -139,8 +147,10 @@ type run struct {
 	*Sweeper
 	opts Options
 	now  time.Time
-	mu   sync.Mutex
-	rep  Report
+	// deadline is when the run's budget is spent (zero: none).
+	deadline time.Time
+	mu       sync.Mutex
+	rep      Report
 	// budgetsResynced holds the budgets whose limit this run's re-sync has seen to.
 	budgetsResynced map[string]bool
 }
@@ -179,11 +189,29 @@ func (s *Sweeper) Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	now = lifecycle.Millis(now)
 	r := &run{Sweeper: s, opts: opts, now: now}
+	if opts.Budget > 0 {
+		r.deadline = start.Add(opts.Budget)
+	}
 	r.rep = Report{DryRun: opts.DryRun, Now: now, Actions: []Action{}, Errors: []string{}}
 	r.resync(ctx)
 	r.expire(ctx)
 	r.rep.DurationMs = time.Since(start).Milliseconds()
+	if !opts.DryRun {
+		metrics.Millis(metrics.SweepDuration, time.Since(start))
+		if r.rep.Cut {
+			metrics.Count(metrics.SweepsCut, 1)
+		}
+	}
 	return r.rep, ctx.Err()
+}
+
+// spent reports whether the run's budget is used up, and then marks the report cut.
+func (r *run) spent() bool {
+	if r.deadline.IsZero() || time.Now().Before(r.deadline) {
+		return false
+	}
+	r.update(func(rep *Report) { rep.Cut = true })
+	return true
 }
 
 // expire pages through every shard of the due index; workers decide and apply.
@@ -217,7 +245,7 @@ func (r *run) expire(ctx context.Context) {
 
 func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 	tok := ""
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !r.spent() {
 		p, err := r.store.DueItems(ctx, r.now, shard, tok)
 		if err != nil {
 			r.fail(fmt.Errorf("read due shard %d: %w", shard, err))
@@ -232,6 +260,9 @@ func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 			batch = append(batch, func() { r.handleBudget(ctx, bl) })
 		}
 		for _, job := range batch {
+			if r.spent() {
+				return
+			}
 			select {
 			case jobs <- job:
 			case <-ctx.Done():
@@ -280,6 +311,10 @@ func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
 		}
 		if c.Reason == lifecycle.ReasonKeepaliveExpired {
 			rep.Expired++
+		}
+		if c.Reason == lifecycle.ReasonKeepaliveExpired && !r.opts.DryRun && !sess.ExpiresAt.IsZero() {
+			// How long after its keepalive expiry the sweep ended it.
+			metrics.Millis(metrics.ExpiryLag, r.now.Sub(sess.ExpiresAt))
 		}
 	})
 }
@@ -336,6 +371,11 @@ func (r *run) resync(ctx context.Context) {
 	for i, m := range markers {
 		for _, id := range targets[i] {
 			err, ok := done[id]
+			if !ok && r.spent() {
+				// Out of time: the marker stays for the next run.
+				failed[i] = true
+				break
+			}
 			if !ok {
 				if err = r.resyncUser(ctx, id); err != nil {
 					r.fail(err)
