@@ -275,6 +275,13 @@ func TestResolveRelationWarnings(t *testing.T) {
 			want: []Warning{
 				{Code: WarnKeepaliveExpiration, Settings: []string{"keepalive_expiration", "keepalive_interval"}, Groups: []string{"g"}},
 				{Code: WarnIdleDisconnect, Settings: []string{"idle_disconnect", "keepalive_interval"}, Groups: []string{"g"}}}},
+		{name: "a time limit with the keepalive defaults", groups: []GroupInput{
+			{ID: "g", Name: "G", Priority: 1, Settings: set("session_time_limit", "900")}}},
+		{name: "a time limit and a keepalive expiration from another group", groups: []GroupInput{
+			{ID: "lab", Name: "Lab", Priority: 5, Settings: set("session_time_limit", "900")},
+			{ID: "all-users", Name: "All Users", Priority: 1000, Settings: set("keepalive_expiration", "1800")}},
+			want: []Warning{{Code: WarnTimeLimitIgnoresKeepalive,
+				Settings: []string{"session_time_limit", "keepalive_expiration", "keepalive_expiration_action"}, Groups: []string{"lab", "all-users"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
