@@ -226,7 +226,7 @@ func TestResolveVolumeMapping(t *testing.T) {
 				{ID: "bad", Name: "Bad", Priority: 1, Settings: set("volume_mapping", `[1,2`)},
 				{ID: "ok", Name: "OK", Priority: 2, Settings: set("volume_mapping", `{"/x":`+mount("/ok")+`}`)},
 			},
-			want:   `{"/x":` + mount("/ok") + `}`,
+			want: `{"/x":` + mount("/ok") + `}`,
 			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{{ID: "ok", Name: "OK", Priority: 2}},
 				Mounts: map[string]SourceGroup{"/x": {ID: "ok", Name: "OK", Priority: 2}}}},
 		{name: "escaped host path keys sort by their decoded text",
