@@ -35,7 +35,8 @@ type Launch struct {
 
 // Mount is one volume of a session: HostPath on the host mounted at Bind in the session, with
 // the {username} and {user_id} tokens already substituted. Source says where it came from:
-// "group:<id>" for a volume_mapping entry of that group, "groups:<id>,<id>…" for one supplied by
+// "group:<id>" for a volume_mapping entry of that group (the one that supplied its host path),
+// "groups:<id>,<id>…" for one supplied by
 // one of those groups (listed in precedence order) when the resolution does not say which, and
 // "user_mapping:<mapping id>" for one of the user's own storage mappings.
 type Mount struct {
@@ -77,9 +78,13 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 	sub := substituter(user)
 	hostPaths := map[string]bool{}
 	binds := map[string]bool{}
-	groupSource := groupMountSource(r.Settings["volume_mapping"].Source)
+	vmSource := r.Settings["volume_mapping"].Source
+	groupSource := groupMountSource(vmSource)
 	for hostPath, vm := range r.VolumeMapping() {
 		m := Mount{HostPath: sub.Replace(hostPath), VolumeMount: vm, Source: groupSource}
+		if g, ok := vmSource.Mounts[hostPath]; ok {
+			m.Source = SourceGroup + g.ID // the group that supplied this host path
+		}
 		m.Bind = sub.Replace(vm.Bind)
 		hostPaths[m.HostPath], binds[m.Bind] = true, true
 		l.Mounts = append(l.Mounts, m)
