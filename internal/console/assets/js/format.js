@@ -18,13 +18,23 @@ export function timeEl(t) {
 }
 
 /**
- * A compact <time> for table cells: "2026-12-05 07:17" on one line (seconds and "UTC" in its
- * title, with the relative time).
+ * A compact <time> for table cells: "12-05 07:17" (this year) or "2025-12-05 07:17" on one line;
+ * the full UTC time and the relative time in its title.
  */
 export function shortTimeEl(t) {
   if (!t) return h('span', { class: 'muted' }, '—');
   const full = utc(t);
-  return h('time', { datetime: t, title: `${full} (${relative(t)})`, class: 'nowrap' }, full.replace(/:\d\d UTC$/, ''));
+  // The year only when it is not this one: "12-05 07:17" for this year's dates.
+  const short = full.replace(/:\d\d UTC$/, '');
+  const thisYear = String(new Date().getUTCFullYear());
+  return h('time', { datetime: t, title: `${full} (${relative(t)})`, class: 'nowrap' }, short.startsWith(`${thisYear}-`) ? short.slice(5) : short);
+}
+
+/** Text that may break only after "/" and ":" (an image id such as kasmweb/libre-office:1.16). */
+export function breakableId(text) {
+  const el = h('span', {});
+  String(text).split(/(?<=[/:])/).forEach((p, i) => { if (i) el.append(h('wbr', {})); el.append(p); });
+  return el;
 }
 
 /**

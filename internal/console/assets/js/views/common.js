@@ -1,7 +1,7 @@
 // Pieces several views share: page headers, error display, group forms, session tables.
 import { api, get, seg, ApiError } from '../api.js';
 import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
-import { timeEl, shortTimeEl, clock, hours, utc } from '../format.js';
+import { timeEl, shortTimeEl, breakableId, clock, hours, utc } from '../format.js';
 
 /** A page header with breadcrumbs, title, subtitle and actions. */
 export function pageHead(title, { crumbs, sub, actions } = {}) {
@@ -266,14 +266,14 @@ export function sessionsTable(ctx, sessions, { users, allow, after, showUser = t
   const rows = sessions.map((s) => [
     h('a', { href: `#/sessions/${encodeURIComponent(s.session_id)}`, class: 'mono' }, s.session_id),
     showUser ? (users?.get(s.user_id) ? h('a', { href: `#/users/${encodeURIComponent(s.user_id)}` }, users.get(s.user_id)) : h('span', { class: 'mono' }, s.user_id)) : null,
-    h('div', {}, s.image_id, h('div', { class: 'value-hint' }, s.container ? 'container' : 'non-container')),
+    h('div', {}, breakableId(s.image_id), h('div', { class: 'value-hint' }, s.container ? 'container' : 'non-container')),
     h('div', {}, statusBadge(s.status), s.status !== 'deleted' && s.connected === false ? h('div', { class: 'value-hint' }, 'disconnected') : null,
       s.expiration_reason ? h('div', { class: 'value-hint' }, s.expiration_reason) : null),
     shortTimeEl(s.created_at),
     sessionEnds(ctx, s),
     sessionButtons(s, allow || { pause: true, stop: true, delete: true }, after),
   ].filter((c) => c !== null));
-  return h('div', { class: 'table-wrap' },
+  return h('div', { class: 'table-wrap sessions' },
     table(cols, rows, { empty: 'No sessions.', label: 'Sessions', rowAttrs: (i) => ({ 'data-session': sessions[i].session_id }) }));
 }
 
@@ -346,6 +346,11 @@ export async function usagePanel(ctx, userID, { self = false } = {}) {
     ctx.onCleanup(() => clearInterval(t));
   }
   const groupName = src && src !== 'default' ? src.name : 'the group';
+  const ownFacts = own ? [
+    h('dt', {}, self ? 'Your open sessions' : 'Open sessions'), h('dd', { 'data-fact': 'own-open' }, String(own.open_sessions)),
+    own.hours_open !== null ? [h('dt', {}, 'Their time this window'), h('dd', { 'data-fact': 'own-hours-open' }, ownOpenEl)] : null,
+    shared ? [h('dt', {}, 'Ended sessions'), h('dd', { class: 'muted' }, 'counted in the shared figure only')] : null,
+  ] : null;
   add(body,
     u.exhausted ? alertBox('error', h('strong', {}, 'Usage limit reached. '), 'New sessions are refused until the window rolls over', u.window_end ? ` at ${utc(u.window_end)}.` : '.') : null,
     shared ? h('h3', { class: 'usage-head' }, `Shared budget of ${groupName}`) : null,
@@ -356,13 +361,8 @@ export async function usagePanel(ctx, userID, { self = false } = {}) {
       h('dt', {}, 'Window'), h('dd', {}, u.window_start ? utc(u.window_start) : '—', ' → ', u.window_end ? utc(u.window_end) : 'forever'),
       h('dt', {}, 'Limit from'), h('dd', {}, srcEl),
       shared ? [h('dt', {}, 'Open sessions (all members)'), h('dd', { 'data-fact': 'group-open' }, String(open))] : null,
-      u.exhausts_at ? [h('dt', {}, 'Runs out'), h('dd', {}, timeEl(u.exhausts_at))] : null),
-    own ? [
-      shared ? h('h3', { class: 'usage-head' }, self ? 'You' : 'This user') : null,
-      h('dl', { class: 'facts', 'aria-label': 'Own usage' },
-        h('dt', {}, self ? 'Your open sessions' : 'Open sessions'), h('dd', { 'data-fact': 'own-open' }, String(own.open_sessions)),
-        own.hours_open !== null ? [h('dt', {}, 'Time of those open sessions in this window'), h('dd', { 'data-fact': 'own-hours-open' }, ownOpenEl)] : null,
-        shared ? [h('dt', {}, 'Ended sessions'), h('dd', { class: 'muted' }, 'counted in the shared figure only')] : null),
-    ] : null);
+      u.exhausts_at ? [h('dt', {}, 'Runs out'), h('dd', {}, timeEl(u.exhausts_at))] : null,
+      shared ? null : ownFacts),
+    shared && own ? [h('h3', { class: 'usage-head' }, self ? 'You' : 'This user'), h('dl', { class: 'facts', 'aria-label': 'Own usage' }, ownFacts)] : null);
   return body;
 }

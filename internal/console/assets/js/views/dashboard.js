@@ -30,7 +30,10 @@ export async function dashboardView(ctx) {
     h('dt', {}, 'Sessions at once'), h('dd', {}, String(val('max_kasms_per_user') ?? '—')),
     h('dt', {}, 'Session time limit'), h('dd', {}, limit ? humanSeconds(limit) : 'none'),
     h('dt', {}, 'Idle disconnect'), h('dd', {}, val('idle_disconnect') !== undefined ? `${val('idle_disconnect')} min` : '—'),
-    h('dt', {}, 'When nobody keeps a session alive'), h('dd', {}, `${humanSeconds(val('keepalive_expiration') ?? 0)}, then ${val('keepalive_expiration_action') ?? 'delete'}`));
+    h('dt', {}, 'When nobody keeps a session alive'), h('dd', {}, limit
+      ? 'nothing: a time-limited session runs until its time limit'
+      : `${humanSeconds(val('keepalive_expiration') ?? 0)}, then ${val('keepalive_expiration_action') ?? 'delete'}`),
+    h('dt', {}, 'Default image'), h('dd', {}, val('default_image') || h('span', { class: 'muted' }, 'none')));
 
   const loads = latestOnly(ctx);
   const start = startForm(me, val('default_image'), () => loadSessions());

@@ -250,5 +250,6 @@ async function renderHistory(ctx, group, slot, cat) {
   const val = (name, v) => (v === null || v === undefined ? h('span', { class: 'muted' }, 'unset') : valueView(cat.get(name) || { name }, v));
   const rows = entries.slice(0, 100).map((e) => [timeEl(e.at), h('span', { class: 'mono' }, e.actor), settingNameEl(e.setting), val(e.setting, e.old_value), val(e.setting, e.new_value)]);
   slot.replaceChildren(card('Change history', { hint: entries.length > 100 ? 'latest 100' : `${entries.length} changes`, flush: true, label: 'Change history' },
-    table([{ label: 'When' }, { label: 'Who' }, { label: 'Setting' }, { label: 'Old' }, { label: 'New' }], rows, { label: 'Change history', empty: 'No settings changes yet.' })));
+    table([{ label: 'When', class: 'nowrap' }, { label: 'Who' }, { label: 'Setting', class: 'setting-col' }, { label: 'Old', class: 'val' }, { label: 'New', class: 'val' }], rows,
+      { label: 'Change history', empty: 'No settings changes yet.' })));
 }

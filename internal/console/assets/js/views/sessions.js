@@ -35,19 +35,32 @@ export async function sessionsView(ctx) {
   // only keeps the way back.
   let tokens = [''];
   let page = 0;
+  // A page of the server may hold fewer sessions than asked (a filtered or table-wide listing
+  // reads items that are not all shown): follow its token, asking for what is missing, until
+  // the console's page is full or the listing ends (at most 25 requests; never more than asked).
+  const fetchPage = async (size, token) => {
+    const got = [];
+    for (let i = 0; i < 25; i++) {
+      const q = new URLSearchParams({ limit: String(size - got.length) });
+      if (userSel.value) q.set('user_id', userSel.value);
+      if (statusSel.value) q.set('status', statusSel.value);
+      if (token) q.set('page_token', token);
+      const d = await get(`/sessions?${q}`);
+      got.push(...(d.sessions || []));
+      token = d.next_page_token || '';
+      if (!token || got.length >= size) break;
+    }
+    return { sessions: got, next: token };
+  };
   const load = async () => {
     const latest = loads.begin();
-    const q = new URLSearchParams({ limit: sizeSel.value });
-    if (userSel.value) q.set('user_id', userSel.value);
-    if (statusSel.value) q.set('status', statusSel.value);
-    if (tokens[page]) q.set('page_token', tokens[page]);
     slot.setAttribute('aria-busy', 'true');
     slot.replaceChildren(h('div', { class: 'empty' }, 'Loading…'));
     try {
-      const d = await get(`/sessions?${q}`);
+      const d = await fetchPage(Number(sizeSel.value), tokens[page]);
       if (!latest()) return;
-      const shown = (d.sessions || []).slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
-      const next = d.next_page_token || '';
+      const shown = d.sessions.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+      const next = d.next;
       tokens = tokens.slice(0, page + 1);
       if (next) tokens.push(next);
       replace(slot, sessionsTable(ctx, shown, { users: names, after: load }));
@@ -69,7 +82,7 @@ export async function sessionsView(ctx) {
   sizeSel.addEventListener('change', restart);
   add(ctx.main,
     pageHead('Sessions', { sub: 'Every workspace session; an administrator may pause, stop, resume or delete any of them.' }),
-    card('Sessions', { flush: true, label: 'Sessions' }, form, slot, pager));
+    card('Sessions', { flush: true, label: 'Sessions', hint: 'times in UTC' }, form, slot, pager));
   await load();
 }
 
@@ -108,7 +121,9 @@ export async function sessionView(ctx) {
     h('dt', {}, 'Connected'), h('dd', {}, s.connected ? 'yes' : 'no'),
     h('dt', {}, 'Created'), h('dd', {}, timeEl(s.created_at)),
     h('dt', {}, 'Last keepalive'), h('dd', {}, timeEl(s.last_keepalive_at)),
-    h('dt', {}, 'Expires'), h('dd', {}, s.time_limit_expires_at ? 'by its time limit' : timeEl(s.expires_at), s.expiration_action ? ` · then ${s.expiration_action}` : ''),
+    h('dt', {}, 'Expires'), h('dd', {}, s.time_limit_expires_at
+      ? 'at its time limit (keepalive expiry does not apply)'
+      : [timeEl(s.expires_at), s.expiration_action ? ` · then ${s.expiration_action}` : '']),
     h('dt', {}, 'Keepalive interval'), h('dd', {}, s.keepalive_interval ? `${s.keepalive_interval} s (${humanSeconds(s.keepalive_interval)})` : '—'),
     h('dt', {}, 'Time limit'), h('dd', {}, s.time_limit_expires_at
       ? [s.status === 'deleted' ? '' : countdown(ctx, s.time_limit_expires_at, `Time left for session ${s.session_id}`), ` ends ${utc(s.time_limit_expires_at)}`]
@@ -130,7 +145,7 @@ export async function sessionView(ctx) {
     timeline.replaceChildren(events.length ? h('ol', { class: 'timeline', 'aria-label': 'Session events' }, events.map((e) => h('li', { 'data-type': e.type },
       h('div', { class: 'ev-head' }, h('span', { class: 'ev-type' }, EVENT_LABELS[e.type] || e.type),
         e.status_before !== e.status_after && e.status_after ? h('span', {}, badge(e.status_before || '—'), ' → ', statusBadge(e.status_after)) : null),
-      h('div', { class: 'ev-meta' }, timeEl(e.at), ` · by ${e.actor}`, e.reason ? ` · ${e.reason}` : ''),
+      h('div', { class: 'ev-meta' }, timeEl(e.at), ` · by ${username && e.actor === `user:${s.user_id}` ? username : e.actor}`, e.reason ? ` · ${e.reason}` : ''),
       e.detail ? json('Detail', e.detail) : null))) : h('p', { class: 'muted' }, 'No events.'));
   } catch (err) {
     timeline.replaceChildren(notOffered(err));

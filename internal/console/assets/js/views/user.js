@@ -93,7 +93,7 @@ export function sourceView(src) {
   }
   if (src?.kind === 'groups') {
     if (!src.groups?.length) return h('span', { class: 'muted' }, 'no group (empty merge)');
-    return h('span', {}, src.mounts ? 'merged, per mount (see each) from ' : 'merged: ', src.groups.flatMap((g, i) => [i ? ', ' : null, link(g)]));
+    return h('span', {}, src.mounts ? 'merged from ' : 'merged: ', src.groups.flatMap((g, i) => [i ? ', ' : null, link(g)]));
   }
   return badge('default');
 }
@@ -153,7 +153,7 @@ function effectiveCard(eff, cat) {
 
 /** Starts a session for this user (administrators may start one for anyone). */
 function startSessionForm(user, after) {
-  const image = h('input', { type: 'text', autocomplete: 'off', placeholder: 'their default_image when empty', spellcheck: 'false' });
+  const image = h('input', { type: 'text', autocomplete: 'off', placeholder: 'default image if empty', spellcheck: 'false' });
   const container = h('input', { type: 'checkbox', id: `container-${user.user_id}`, checked: true });
   const f = field('Image', image);
   return h('form', { class: 'filters', 'aria-label': 'Start a session', onsubmit: async (e) => {
