@@ -423,6 +423,12 @@ describe('console', () => {
       assert.deepEqual(overhang, [], `${what}: a table is wider than its card`);
     };
     const userPage = await newPage();
+    for (const width of [1280, 1366]) {
+      await userPage.setViewportSize({ width, height: 800 });
+      await userPage.goto(`${server.url}/console/`);
+      await userPage.getByRole('heading', { name: 'wspolicy console', level: 1, exact: true }).waitFor();
+      await fits(userPage, `the sign-in page at ${width} px`);
+    }
     await signIn(userPage, danaKey, dana.user_id);
     await viewReady(userPage, 'Welcome, dana.levi');
     for (const width of [1280, 1366]) {
