@@ -158,6 +158,7 @@ export function must(call) {
 /** Writes a full-page screenshot to <screenshotDir>/<name>.png. */
 export async function screenshot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
-  await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+  // No toast, and scrolled to the top: the sticky sidebar is drawn where the window was.
+  await page.evaluate(() => { document.getElementById('toasts')?.replaceChildren(); window.scrollTo(0, 0); });
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled' });
 }

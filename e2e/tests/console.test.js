@@ -3,7 +3,10 @@
 // sources, validation, conflicts, and the user dashboard's countdown and usage bar.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, apiClient, must, screenshot } from '../lib/harness.js';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startServer, launchBrowser, apiClient, must, screenshot, repoRoot } from '../lib/harness.js';
+import { seed } from '../lib/seed.js';
 
 let server;
 let browser;
@@ -11,6 +14,7 @@ let admin;
 let alice;
 let aliceKey;
 let contractors;
+let seeded;
 
 /** Waits for the view a navigation opened: its level-1 heading, matched exactly. */
 async function viewReady(page, heading) {
@@ -67,6 +71,7 @@ describe('console', () => {
     alice = await admin('POST', '/users', { username: 'alice' });
     await admin('POST', '/users', { username: 'bob' });
     aliceKey = (await admin('POST', `/users/${alice.user_id}/keys`, { role: 'user' })).secret;
+    seeded = await seed(admin);
   });
 
   after(async () => {
@@ -171,7 +176,6 @@ describe('console', () => {
     const from = effectiveRow(page, 'keepalive_interval').getByRole('link', { name: 'Contractors', exact: true });
     await from.waitFor();
     assert.match(await effectiveRow(page, 'keepalive_interval').textContent(), /priority 10/);
-    await screenshot(page, 'user');
   });
 
   test("ties on priority and relation warnings are flagged on the user's page", async () => {
@@ -303,7 +307,13 @@ describe('console', () => {
     const page = adminPage;
     await navigate(page, 'Users');
     await page.locator('tr[data-user]').first().waitFor();
-    assert.equal(await page.locator('tr[data-user]').count(), 2);
+    assert.equal(await page.locator('tr[data-user]').count(), (await admin('GET', '/users')).users.length);
+    const userCount = await page.locator('tr[data-user]').count();
+    await page.getByLabel('Find a user', { exact: true }).fill('research lab');
+    await page.getByText(`3 of ${userCount} shown`, { exact: true }).waitFor();
+    const found = await page.locator('tr[data-user]:not([hidden]) td:first-child a').allTextContents();
+    assert.deepEqual(found.sort(), ['dana.levi', 'jonas.berg', 'kira.sato'], 'the users of Research Lab');
+    await page.getByLabel('Find a user', { exact: true }).fill('');
     await screenshot(page, 'users');
     await navigate(page, 'Groups');
     await page.locator(`tr[data-group="${contractors.group_id}"]`).getByText('1', { exact: true }).waitFor();
@@ -378,7 +388,6 @@ describe('console', () => {
     await list.locator('[data-session-list][aria-busy="false"]').waitFor();
     const link = list.locator('tr[data-session] a.mono').first();
     await link.waitFor();
-    await screenshot(page, 'sessions');
     const sid = (await link.textContent()).trim();
     await page.getByRole('button', { name: `Pause session ${sid}`, exact: true }).click();
     await page.locator(`tr[data-session="${sid}"]`).waitFor({ state: 'detached' });
@@ -390,6 +399,254 @@ describe('console', () => {
     await timeline.locator('li[data-type="created"]').waitFor();
     await timeline.locator('li[data-type="paused"]').getByText('by admin').waitFor();
     await screenshot(page, 'session');
+  });
+
+  test('every page fits 1280 and 1366 px without sideways scrolling', async () => {
+    const dana = seeded.users['dana.levi'];
+    const danaKey = (await admin('POST', `/users/${dana.user_id}/keys`, { name: 'e2e' })).secret;
+    const grace = seeded.users['grace.kim'];
+    const { sessions } = await admin('GET', `/sessions?user_id=${grace.user_id}`);
+    const adminViews = [
+      ['/groups', 'Groups'], [`/groups/${seeded.groups.eng.group_id}`, 'Engineering'], ['/users', 'Users'],
+      [`/users/${dana.user_id}`, 'dana.levi'], ['/sessions', 'Sessions'], [`/sessions/${sessions[0].session_id}`, `Session ${sessions[0].session_id}`],
+    ];
+    const review = path.join(repoRoot, 'build', 'review');
+    mkdirSync(review, { recursive: true });
+    const fits = async (page, what) => {
+      const m = await page.evaluate(() => ({ scroll: document.scrollingElement.scrollWidth, width: document.documentElement.clientWidth }));
+      assert.ok(m.scroll <= m.width, `${what}: the page is ${m.scroll} px wide in a ${m.width} px window (sideways scroll)`);
+      // No table hangs outside its card.
+      const overhang = await page.evaluate(() => [...document.querySelectorAll('.card table')].map((t) => {
+        const card = t.closest('.card').getBoundingClientRect();
+        return t.getBoundingClientRect().right - card.right;
+      }).filter((d) => d > 1));
+      assert.deepEqual(overhang, [], `${what}: a table is wider than its card`);
+    };
+    const userPage = await newPage();
+    for (const width of [1280, 1366]) {
+      await userPage.setViewportSize({ width, height: 800 });
+      await userPage.goto(`${server.url}/console/`);
+      await userPage.getByRole('heading', { name: 'wspolicy console', level: 1, exact: true }).waitFor();
+      await fits(userPage, `the sign-in page at ${width} px`);
+    }
+    await signIn(userPage, danaKey, dana.user_id);
+    await viewReady(userPage, 'Welcome, dana.levi');
+    for (const width of [1280, 1366]) {
+      await adminPage.setViewportSize({ width, height: 800 });
+      for (const [hash, heading] of adminViews) {
+        await openRoute(adminPage, hash, heading);
+        await adminPage.locator('[aria-busy="true"]').waitFor({ state: 'detached' });
+        await adminPage.screenshot({ path: path.join(review, `${hash.split('/')[1]}${hash.split('/').length > 2 ? '-detail' : ''}-${width}.png`), fullPage: true });
+        await fits(adminPage, `${hash} at ${width} px`);
+      }
+      await userPage.setViewportSize({ width, height: 800 });
+      await userPage.screenshot({ path: path.join(review, `dashboard-${width}.png`), fullPage: true });
+      await fits(userPage, `the dashboard at ${width} px`);
+    }
+    await userPage.goto(`${server.url}/console/`);
+    await adminPage.setViewportSize({ width: 1360, height: 900 });
+    await userPage.close();
+  });
+
+  test('the sessions list uses a wide screen, keeps dates on one line and pages through a long list', async () => {
+    const page = adminPage;
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await openRoute(page, '/sessions', 'Sessions');
+    const list = page.getByRole('region', { name: 'Sessions', exact: true });
+    await list.locator('[data-session-list][aria-busy="false"]').waitFor();
+    const card = await list.boundingBox();
+    assert.ok(card.width > 1500, `the sessions card is ${card.width} px wide in a 1920 px window`);
+    const wrapped = await list.locator('tbody time').evaluateAll((els) => els.filter((e) => e.getClientRects().length > 1 || e.getBoundingClientRect().height > 24).map((e) => e.textContent));
+    assert.deepEqual(wrapped, [], 'dates that wrap');
+    await page.screenshot({ path: path.join(repoRoot, 'build', 'review', 'sessions-1920.png'), fullPage: true });
+    await page.setViewportSize({ width: 1366, height: 900 });
+
+    let total = 0;
+    for (let token = '', more = true; more;) {
+      const d = await admin('GET', `/sessions?limit=100${token ? `&page_token=${encodeURIComponent(token)}` : ''}`);
+      total += d.sessions.length;
+      token = d.next_page_token || '';
+      more = !!token;
+    }
+    assert.ok(total > 25, `the data set has ${total} sessions, more than a page of 25`);
+    await list.getByLabel('Page size', { exact: true }).selectOption('25');
+    await list.locator('[data-session-list][aria-busy="false"]').waitFor();
+    await list.locator('[data-page="1"]').waitFor();
+    const first = await list.locator('tr[data-session]').evaluateAll((rows) => rows.map((r) => r.dataset.session));
+    assert.ok(first.length > 10 && first.length <= 25, `a page of at most 25 sessions: ${first.length}`);
+    await screenshot(page, 'sessions');
+    await list.getByRole('button', { name: 'Next →', exact: true }).click();
+    await list.locator('[data-page="2"]').waitFor();
+    await list.locator('[data-session-list][aria-busy="false"]').waitFor();
+    const second = await list.locator('tr[data-session]').evaluateAll((rows) => rows.map((r) => r.dataset.session));
+    assert.ok(second.length > 0 && second.every((id) => !first.includes(id)), 'page 2 shows other sessions');
+    await list.getByRole('button', { name: '← Previous', exact: true }).click();
+    await list.locator('[data-page="1"]').waitFor();
+  });
+
+  test("a shared budget's figures are labelled as the group's, apart from the user's own", async () => {
+    const page = adminPage;
+    for (const name of ['kira.sato', 'dana.levi']) {
+      const u = seeded.users[name];
+      const usage = await admin('GET', `/users/${u.user_id}/usage`);
+      await openRoute(page, `/users/${u.user_id}`, name);
+      const region = page.getByRole('region', { name: 'Usage', exact: true });
+      await region.getByText('Shared budget of Research Lab', { exact: true }).waitFor();
+      await region.getByRole('meter', { name: 'Shared usage', exact: true }).waitFor();
+      assert.equal(await region.locator('[data-fact="own-open"]').textContent(), String(usage.own.open_sessions), `${name}: own open sessions`);
+      assert.equal(await region.locator('[data-fact="group-open"]').textContent(), String(usage.open_sessions), `${name}: the group's open sessions`);
+    }
+    assert.equal((await admin('GET', `/users/${seeded.users['kira.sato'].user_id}/usage`)).own.open_sessions, 0, 'kira has no session of her own');
+  });
+
+  test('volume_mapping says which group supplied each mount; the filter leaves out All Users; FROM stays on one line', async () => {
+    const page = adminPage;
+    const dana = seeded.users['dana.levi'];
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await openRoute(page, `/users/${dana.user_id}`, 'dana.levi');
+    const vm = effectiveRow(page, 'volume_mapping');
+    assert.match(await vm.locator('li[data-host-path="/nfs/tools"]').textContent(), /from Engineering$/, 'Engineering (priority 5) wins /nfs/tools');
+    assert.match(await vm.locator('li[data-host-path="/datasets"]').textContent(), /from Research Lab$/);
+    assert.match(await vm.locator('li[data-host-path="/nfs/home/{username}"]').textContent(), /from Engineering$/);
+
+    const fromAllUsers = page.locator('tr[data-source="all-users"]');
+    assert.ok(await fromAllUsers.count() > 0, 'some values come from All Users');
+    const lines = await fromAllUsers.locator('td:nth-child(3) .nowrap').evaluateAll((els) => els.map((e) => e.getClientRects().length));
+    assert.ok(lines.every((n) => n === 1), `"priority 1000" stays on one line: ${lines}`);
+    const region = page.getByRole('region', { name: 'Effective settings', exact: true });
+    const all = await region.locator('tbody tr').count();
+    await region.getByLabel('Only values from groups other than All Users', { exact: true }).check();
+    const shown = await region.locator('tbody tr:not([hidden])').evaluateAll((rows) => rows.map((r) => [r.dataset.setting, r.dataset.source]));
+    assert.ok(shown.length > 0 && shown.length < all / 4, `the filter leaves ${shown.length} of ${all} rows`);
+    assert.ok(shown.every(([, src]) => src === 'group'), `only group values: ${JSON.stringify(shown)}`);
+    assert.ok(shown.some(([n]) => n === 'volume_mapping') && shown.some(([n]) => n === 'usage_limit'));
+    await page.setViewportSize({ width: 1366, height: 900 });
+    await region.getByLabel('Only values from groups other than All Users', { exact: true }).uncheck();
+    await screenshot(page, 'user');
+  });
+
+  test('priority ties and All Users precedence are explained before and after saving', async () => {
+    const page = adminPage;
+    await navigate(page, 'Groups');
+    await page.getByRole('button', { name: '+ New group', exact: true }).click();
+    let dlg = page.getByRole('dialog', { name: 'New group', exact: true });
+    await dlg.getByLabel('Name', { exact: true }).fill('Night shift');
+    await dlg.getByLabel('Priority', { exact: true }).fill('40');
+    assert.match(await dlg.locator('li[data-code="group_priority_tie"]').textContent(), /Support/);
+    await dlg.getByRole('button', { name: 'Create group', exact: true }).click();
+    const saved = page.getByRole('dialog', { name: 'Saved Night shift: please check', exact: true });
+    assert.match(await saved.locator('li[data-code="group_priority_tie"]').textContent(), /"Support"/);
+    await saved.getByRole('button', { name: 'OK', exact: true }).click();
+    await viewReady(page, 'Night shift');
+
+    await navigate(page, 'Groups');
+    for (const name of ['Night shift', 'Support']) {
+      await page.getByRole('row').filter({ has: page.getByRole('link', { name, exact: true }) }).locator('[data-flag="tie"]').waitFor();
+    }
+    await page.locator('li[data-tie="40"]').waitFor();
+    assert.equal(await page.locator('tr[data-group="all-users"] [data-flag="tie"]').count(), 0);
+    await page.locator(`tr[data-group="${seeded.groups.interns.group_id}"] [data-flag="below-all-users"]`).waitFor();
+
+    await page.getByRole('button', { name: 'Edit All Users', exact: true }).click();
+    dlg = page.getByRole('dialog', { name: 'Edit All Users', exact: true });
+    await dlg.getByLabel('Priority', { exact: true }).fill('1');
+    assert.match(await dlg.locator('li[data-code="all_users_precedence"]').textContent(), /Engineering/);
+    await dlg.getByLabel('Name', { exact: true }).fill('Everyone');
+    await dlg.locator('li[data-code="all_users_renamed"]').waitFor();
+    await dlg.getByRole('button', { name: 'Cancel', exact: true }).click();
+    assert.equal((await admin('GET', '/groups/all-users')).priority, 1000, 'nothing was saved');
+
+    const night = (await admin('GET', '/groups')).groups.find((g) => g.name === 'Night shift');
+    await page.getByRole('button', { name: 'Delete Night shift', exact: true }).click();
+    await page.getByRole('dialog', { name: 'Delete Night shift?', exact: true }).getByRole('button', { name: 'Delete group', exact: true }).click();
+    await page.locator(`tr[data-group="${night.group_id}"]`).waitFor({ state: 'detached' });
+  });
+
+  test('the change history keeps setting names whole and shows values as the settings table does', async () => {
+    const page = adminPage;
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await openRoute(page, `/groups/${contractors.group_id}`, 'Contractors');
+    const history = page.getByRole('region', { name: 'Change history', exact: true });
+    const row = history.getByRole('row').filter({ has: page.getByText('keepalive_expiration', { exact: true }) }).first();
+    await row.getByText('1800 seconds', { exact: true }).waitFor();
+    await row.getByText('30 min', { exact: true }).waitFor();
+    // Each piece between the break points is laid out on one line.
+    const pieces = await history.locator('.setting-name').evaluateAll((els) => els.flatMap((el) => [...el.childNodes]
+      .filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => {
+        const r = document.createRange();
+        r.selectNodeContents(n);
+        return [n.textContent, r.getClientRects().length];
+      })));
+    const broken = pieces.filter(([, rects]) => rects > 1);
+    assert.deepEqual(broken, [], 'setting names broken mid-word');
+    await page.setViewportSize({ width: 1366, height: 900 });
+  });
+
+  test("idle_disconnect's help text gives its real range", async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings', exact: true });
+    await panel.getByRole('button', { name: '+ Add setting', exact: true }).click();
+    await panel.getByLabel('Search settings', { exact: true }).fill('idle_disconnect');
+    await panel.locator('[role=option][data-name="idle_disconnect"]').click();
+    await panel.getByText(/a number greater than 0 and at most 525600 minutes/).waitFor();
+    await panel.getByRole('button', { name: 'Cancel', exact: true }).click();
+  });
+
+  test('the "Saved" toast covers no button', async () => {
+    const page = adminPage;
+    const panel = page.getByRole('region', { name: 'Group Settings', exact: true });
+    await panel.getByRole('button', { name: 'Edit max_kasms_per_user', exact: true }).click();
+    await panel.getByLabel('max_kasms_per_user', { exact: true }).fill('4');
+    await panel.getByRole('button', { name: 'Save', exact: true }).click();
+    const toast = page.locator('.toast').filter({ hasText: 'Saved max_kasms_per_user' });
+    await toast.waitFor();
+    const box = await toast.boundingBox();
+    const covered = await page.locator('main button').evaluateAll((buttons, t) => buttons.filter((b) => {
+      const r = b.getBoundingClientRect();
+      return r.width > 0 && r.left < t.x + t.width && r.right > t.x && r.top < t.y + t.height && r.bottom > t.y;
+    }).map((b) => b.getAttribute('aria-label') || b.textContent), box);
+    assert.deepEqual(covered, [], 'buttons under the toast');
+    assert.equal(await toast.evaluate((e) => getComputedStyle(e.parentElement).pointerEvents), 'none', 'the toast never takes a click');
+  });
+
+  test('keys carry a name, shown in the list', async () => {
+    const page = adminPage;
+    const ana = seeded.users['ana.kovacs'];
+    await openRoute(page, `/users/${ana.user_id}`, 'ana.kovacs');
+    const keys = page.getByRole('region', { name: 'API keys', exact: true });
+    await keys.getByText('laptop', { exact: true }).waitFor();
+    await keys.getByText('workstation', { exact: true }).waitFor();
+    await keys.getByLabel('Name of the next key (optional)', { exact: true }).fill('tablet');
+    await keys.getByRole('button', { name: 'Issue user key', exact: true }).click();
+    const dlg = page.getByRole('dialog', { name: 'Key issued', exact: true });
+    await dlg.getByText(/A user key named tablet for ana\.kovacs/).waitFor();
+    await dlg.getByRole('button', { name: 'Done', exact: true }).click();
+    await keys.getByText('tablet', { exact: true }).waitFor();
+  });
+
+  test("a session's page names its user", async () => {
+    const page = adminPage;
+    const grace = seeded.users['grace.kim'];
+    const { sessions } = await admin('GET', `/sessions?user_id=${grace.user_id}`);
+    await openRoute(page, `/sessions/${sessions[0].session_id}`, `Session ${sessions[0].session_id}`);
+    const details = page.getByRole('region', { name: 'Details', exact: true });
+    await details.getByRole('link', { name: 'grace.kim', exact: true }).waitFor();
+  });
+
+  test('the dashboard offers recent images and explains a missing image in words', async () => {
+    const leo = seeded.users['leo.rossi'];
+    const key = (await admin('POST', `/users/${leo.user_id}/keys`, {})).secret;
+    const page = await newPage();
+    await signIn(page, key, leo.user_id);
+    await viewReady(page, 'Welcome, leo.rossi');
+    const form = page.getByRole('form', { name: 'Start a session', exact: true });
+    await form.getByRole('button', { name: 'Use image kasmweb/desktop:1.16', exact: true }).waitFor();
+    await form.getByRole('button', { name: 'Start session', exact: true }).click();
+    await form.getByText('Enter the image to start: you have no default image yet (an administrator sets default_image for your groups).', { exact: true }).waitFor();
+    assert.equal(await form.getByText(/image_id is required/).count(), 0, 'no raw API text');
+    await form.getByRole('button', { name: 'Use image kasmweb/terminal:1.16', exact: true }).click();
+    assert.equal(await form.getByLabel('Workspace image', { exact: true }).inputValue(), 'kasmweb/terminal:1.16');
+    await page.close();
   });
 
   test('nothing was loaded from another origin and no script failed', () => {

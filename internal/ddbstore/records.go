@@ -215,17 +215,18 @@ type apiKeyRecord struct {
 	KeyID     string    `dynamodbav:"key_id"`
 	UserID    string    `dynamodbav:"user_id"`
 	Role      string    `dynamodbav:"role"`
+	Name      string    `dynamodbav:"name,omitempty"`
 	Hash      string    `dynamodbav:"hash"`
 	CreatedAt time.Time `dynamodbav:"created_at"`
 }
 
 func newAPIKeyRecord(k tableKey, key policy.APIKey) apiKeyRecord {
 	return apiKeyRecord{
-		PK: k.PK, SK: k.SK, KeyID: key.ID, UserID: key.UserID, Role: string(key.Role),
+		PK: k.PK, SK: k.SK, KeyID: key.ID, UserID: key.UserID, Role: string(key.Role), Name: key.Name,
 		Hash: key.Hash, CreatedAt: key.CreatedAt.UTC(),
 	}
 }
 
 func (r apiKeyRecord) apiKey() policy.APIKey {
-	return policy.APIKey{ID: r.KeyID, UserID: r.UserID, Role: policy.Role(r.Role), Hash: r.Hash, CreatedAt: r.CreatedAt}
+	return policy.APIKey{ID: r.KeyID, UserID: r.UserID, Role: policy.Role(r.Role), Name: r.Name, Hash: r.Hash, CreatedAt: r.CreatedAt}
 }

@@ -114,6 +114,12 @@ func errForbidden() error {
 	return policy.Errorf(policy.KindForbidden, "forbidden", "this key is not allowed to do that")
 }
 
+// errAdminKeyRequired refuses a user key on an administrators' route, saying what would do.
+func errAdminKeyRequired() error {
+	return policy.Errorf(policy.KindForbidden, "forbidden",
+		"this route needs an admin key; the key sent is a user key (an administrator issues admin keys with POST /v1/users/{user_id}/keys {\"role\": \"admin\"})")
+}
+
 // keyAuth verifies bearer tokens: the bootstrap admin key by constant-time comparison, other
 // keys by their hash through the Directory, with verified (and briefly, unknown) hashes cached
 // so that steady traffic adds no database read.

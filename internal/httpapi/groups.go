@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -100,8 +101,105 @@ func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 	}
 	w.Header().Set("Location", groupPath(created.ID))
 	setVersionHeader(w, created.Version)
-	writeJSON(w, http.StatusCreated, created)
+	writeJSON(w, http.StatusCreated, groupWriteView{created, s.groupWarnings(r, created, policy.Group{})})
 	return nil
+}
+
+// Warning codes of a group's name and priority, answered by POST and PATCH /v1/groups.
+const (
+	// warnGroupPriorityTie: another group has the same priority; for a user in both, the group
+	// with the smaller id wins each setting both set.
+	warnGroupPriorityTie = "group_priority_tie"
+	// warnAllUsersPrecedence: All Users now takes precedence over groups it did not before.
+	warnAllUsersPrecedence = "all_users_precedence"
+	// warnBelowAllUsers: the group's priority number is above All Users', so All Users' values
+	// win over this group's for every setting both set.
+	warnBelowAllUsers = "overridden_by_all_users"
+	// warnAllUsersRenamed: the built-in group was renamed; it stays the group of every user.
+	warnAllUsersRenamed = "all_users_renamed"
+)
+
+// groupWriteView is the answer of a group's creation or change: the group and advice about
+// its name and priority (the write succeeded either way).
+type groupWriteView struct {
+	policy.Group
+	Warnings []settings.Warning `json:"warnings"`
+}
+
+// groupWarnings advises about g as just written (before is the group before a change, the zero
+// Group for a creation): priority ties with other groups, All Users taking precedence over
+// groups (or over g), and a renamed All Users. A failed listing only drops the advice.
+func (s *server) groupWarnings(r *http.Request, g, before policy.Group) []settings.Warning {
+	out := []settings.Warning{}
+	all, err := s.dir.ListGroups(r.Context())
+	if err != nil {
+		return out
+	}
+	slices.SortFunc(all, func(a, b policy.Group) int {
+		if a.Priority != b.Priority {
+			return a.Priority - b.Priority
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	isAllUsers := g.ID == policy.AllUsersGroupID
+	var allUsers *policy.Group
+	var tied, overridden []policy.Group
+	for i, o := range all {
+		switch {
+		case o.ID == g.ID:
+			continue
+		case o.ID == policy.AllUsersGroupID:
+			allUsers = &all[i]
+		}
+		if o.Priority == g.Priority {
+			tied = append(tied, o)
+		}
+		if isAllUsers && before.ID != "" && o.Priority > g.Priority && o.Priority <= before.Priority {
+			overridden = append(overridden, o)
+		}
+	}
+	names := func(gs []policy.Group) string {
+		var b strings.Builder
+		for i, o := range gs {
+			if i == 5 {
+				fmt.Fprintf(&b, " and %d more", len(gs)-i)
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q (%s)", o.Name, o.ID)
+		}
+		return b.String()
+	}
+	ids := func(gs []policy.Group) []string {
+		out := []string{g.ID}
+		for _, o := range gs {
+			out = append(out, o.ID)
+		}
+		return out
+	}
+	if len(tied) > 0 && g.Priority != before.Priority {
+		out = append(out, settings.Warning{Code: warnGroupPriorityTie, Groups: ids(tied), Message: fmt.Sprintf(
+			"priority %d is also the priority of %s: for a user in both, the group with the smaller id wins each setting both set; give each group a priority of its own",
+			g.Priority, names(tied))})
+	}
+	if len(overridden) > 0 {
+		out = append(out, settings.Warning{Code: warnAllUsersPrecedence, Groups: ids(overridden), Message: fmt.Sprintf(
+			"All Users now has priority %d and takes precedence over %s: every user gets All Users' value of each setting it sets, whatever those groups say",
+			g.Priority, names(overridden))})
+	}
+	if !isAllUsers && allUsers != nil && g.Priority > allUsers.Priority && (before.ID == "" || before.Priority <= allUsers.Priority) {
+		out = append(out, settings.Warning{Code: warnBelowAllUsers, Groups: []string{g.ID, allUsers.ID}, Message: fmt.Sprintf(
+			"priority %d is a larger number than All Users' %d, so All Users' values win over this group's for every setting both set; use a priority below %d for the group to take precedence",
+			g.Priority, allUsers.Priority, allUsers.Priority)})
+	}
+	if isAllUsers && before.ID != "" && g.Name != before.Name {
+		out = append(out, settings.Warning{Code: warnAllUsersRenamed, Groups: []string{g.ID}, Message: fmt.Sprintf(
+			"the built-in All Users group is now named %q: it is still the group every user belongs to (id %s), and it cannot be deleted",
+			g.Name, g.ID)})
+	}
+	return out
 }
 
 func (s *server) handleListGroups(w http.ResponseWriter, r *http.Request) error {
@@ -147,13 +245,18 @@ func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) error 
 	if err := f.check(); err != nil {
 		return err
 	}
+	// What the group was, for the advice on what changed (a failed read only drops it).
+	before, _ := s.dir.GetGroup(r.Context(), r.PathValue("group_id"))
 	patch := policy.GroupPatch{Name: f.Name, Priority: f.Priority, Description: f.Description}
 	g, err := s.dir.UpdateGroup(r.Context(), r.PathValue("group_id"), patch, version, s.now())
 	if err != nil {
 		return err
 	}
+	if before.ID == "" {
+		before = g
+	}
 	setVersionHeader(w, g.Version)
-	writeJSON(w, http.StatusOK, g)
+	writeJSON(w, http.StatusOK, groupWriteView{g, s.groupWarnings(r, g, before)})
 	return nil
 }
 
@@ -248,6 +351,16 @@ func (s *server) handleDeleteGroupSetting(w http.ResponseWriter, r *http.Request
 	version, err := ifMatchVersion(r)
 	if err != nil {
 		return err
+	}
+	// A setting the group does not set is not there to delete: 404, and no new version. When
+	// If-Match names another version the store answers 412 as for any stale write.
+	id := r.PathValue("group_id")
+	g, err := s.dir.GetGroup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if _, set := g.Settings[name]; !set && (version == 0 || version == g.Version) {
+		return policy.Errorf(policy.KindNotFound, "setting_not_set", "group %s does not set %s: there is nothing to delete", id, name)
 	}
 	return s.changeSettings(w, r, policy.SettingsChange{Unset: []string{name}}, version)
 }

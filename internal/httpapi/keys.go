@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"wspolicy/internal/policy"
 )
@@ -21,13 +23,18 @@ func (s *server) keyRoutes() []route {
 // issueKeyBody is the optional body of POST /v1/users/{user_id}/keys.
 type issueKeyBody struct {
 	Role *policy.Role `json:"role"`
+	Name *string      `json:"name"`
 }
+
+// maxKeyNameLen bounds the label of a key.
+const maxKeyNameLen = 64
 
 // issuedKeyView is the one answer that carries a key's secret.
 type issuedKeyView struct {
 	KeyID     string      `json:"key_id"`
 	UserID    string      `json:"user_id"`
 	Role      policy.Role `json:"role"`
+	Name      string      `json:"name,omitempty"`
 	Secret    string      `json:"secret"`
 	CreatedAt time.Time   `json:"created_at"`
 }
@@ -44,13 +51,23 @@ func (s *server) handleIssueKey(w http.ResponseWriter, r *http.Request) error {
 	if role != policy.RoleUser && role != policy.RoleAdmin {
 		return policy.FieldErrorf("role", "invalid_role", "role must be \"user\" or \"admin\"")
 	}
+	var name string
+	if body.Name != nil {
+		name = strings.TrimSpace(*body.Name)
+		switch {
+		case utf8.RuneCountInString(name) > maxKeyNameLen:
+			return policy.FieldErrorf("name", "invalid_name", "name must be at most %d characters", maxKeyNameLen)
+		case strings.IndexFunc(name, unicode.IsControl) >= 0:
+			return policy.FieldErrorf("name", "invalid_name", "name must not contain control characters")
+		}
+	}
 	userID := r.PathValue("user_id")
 	keyID, token := newKeyToken()
-	k := policy.APIKey{ID: keyID, UserID: userID, Role: role, Hash: hashKeyToken(token), CreatedAt: s.now()}
+	k := policy.APIKey{ID: keyID, UserID: userID, Role: role, Name: name, Hash: hashKeyToken(token), CreatedAt: s.now()}
 	if err := s.dir.PutKey(r.Context(), k); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, issuedKeyView{KeyID: k.ID, UserID: k.UserID, Role: k.Role, Secret: token, CreatedAt: k.CreatedAt})
+	writeJSON(w, http.StatusCreated, issuedKeyView{KeyID: k.ID, UserID: k.UserID, Role: k.Role, Name: k.Name, Secret: token, CreatedAt: k.CreatedAt})
 	return nil
 }
 
@@ -63,7 +80,7 @@ func (s *server) handleListKeys(w http.ResponseWriter, r *http.Request) error {
 	// policy.APIKey never marshals its hash; copy anyway so nothing but the listed fields leaves.
 	out := make([]policy.APIKey, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, policy.APIKey{ID: k.ID, UserID: k.UserID, Role: k.Role, CreatedAt: k.CreatedAt})
+		out = append(out, policy.APIKey{ID: k.ID, UserID: k.UserID, Role: k.Role, Name: k.Name, CreatedAt: k.CreatedAt})
 	}
 	slices.SortFunc(out, func(a, b policy.APIKey) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {

@@ -265,6 +265,7 @@ func authorize(a access, r *http.Request) error {
 		if callerOf(r).isAdmin() {
 			return nil
 		}
+		return errAdminKeyRequired()
 	case accessSelfUser:
 		return requireSelfOrAdmin(r, r.PathValue("user_id"))
 	}

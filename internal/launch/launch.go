@@ -37,7 +37,8 @@ type Launch struct {
 
 // Mount is one volume of a session: HostPath on the host mounted at Bind in the session, with
 // the {username} and {user_id} tokens already substituted. Source says where it came from:
-// "group:<id>" for a volume_mapping entry of that group, "groups:<id>,<id>…" for one supplied by
+// "group:<id>" for a volume_mapping entry of that group (the one that supplied its host path),
+// "groups:<id>,<id>…" for one supplied by
 // one of those groups (listed in precedence order) when the resolution does not say which, and
 // "user_mapping:<mapping id>" for one of the user's own storage mappings.
 type Mount struct {
@@ -86,13 +87,17 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 		AllowPersistentProfile: r.Bool("allow_persistent_profile"),
 	}
 	sub := substituter(user)
-	groupSource := groupMountSource(r.Settings["volume_mapping"].Source)
+	vmSource := r.Settings["volume_mapping"].Source
+	groupSource := groupMountSource(vmSource)
 	vms := r.VolumeMapping()
 	hosts := slices.Sorted(maps.Keys(vms))
 	var group []Mount
 	for _, hostPath := range hosts {
 		vm := vms[hostPath]
 		m := Mount{HostPath: path.Clean(sub.Replace(hostPath)), VolumeMount: vm, Source: groupSource}
+		if g, ok := vmSource.Mounts[hostPath]; ok {
+			m.Source = SourceGroup + g.ID // the group that supplied this host path
+		}
 		m.Bind = path.Clean(sub.Replace(vm.Bind))
 		i := slices.IndexFunc(group, func(g Mount) bool { return g.HostPath == m.HostPath || g.Bind == m.Bind })
 		switch {

@@ -36,9 +36,9 @@ func TestBuildLaunchMounts(t *testing.T) {
 			user:     alice,
 			mappings: []StorageMapping{projects},
 			want: []Mount{
-				mount("/srv/home/alice", "/home/kasm-user/home", "rw", 1000, 1000, "groups:engineering,shared"),
+				mount("/srv/home/alice", "/home/kasm-user/home", "rw", 1000, 1000, "group:engineering"),
 				mount("/data/u_alice/projects", "/home/kasm-user/projects", "ro", 1000, 1000, "user_mapping:m_projects"),
-				mount("/srv/shared", "/shared", "ro", 0, 0, "groups:engineering,shared"),
+				mount("/srv/shared", "/shared", "ro", 0, 0, "group:shared"),
 			},
 		},
 		{

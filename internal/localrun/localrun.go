@@ -213,19 +213,42 @@ type SweepRunner interface {
 }
 
 // Sweeps runs a sweep at once and then every interval until ctx is cancelled, as the schedule
-// does in AWS, and logs one "sweep" line per run with the figures of its report. A sweep that
-// takes longer than the interval delays the next one; ticks are not queued up.
+// does in AWS. It logs one "sweep" line with the figures of the report for the first sweep and
+// for every sweep that did something or failed; sweeps that found nothing to do are counted
+// and summed up in one "sweeps idle" line at most every IdleSweepLogInterval, so that a quiet
+// service's log is not one line per second of nothing. A sweep that takes longer than the
+// interval delays the next one; ticks are not queued up.
 func Sweeps(sw SweepRunner, interval time.Duration, logger *slog.Logger) Component {
+	return sweeps(sw, interval, IdleSweepLogInterval, logger)
+}
+
+// IdleSweepLogInterval is the most often the local runner logs that its sweeps found nothing.
+const IdleSweepLogInterval = 10 * time.Minute
+
+func sweeps(sw SweepRunner, interval, idleEvery time.Duration, logger *slog.Logger) Component {
 	return Component{Name: "sweeper", Run: func(ctx context.Context) error {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		first := true
+		idle, idleSince := 0, time.Now()
 		for {
 			rep, err := sw.Run(ctx, sweep.Options{})
 			if ctx.Err() != nil {
 				return nil
 			}
-			logSweep(ctx, logger, rep, err)
-			logMetrics(ctx, logger, metrics.Default)
+			switch {
+			case first || err != nil || sweepDidSomething(rep):
+				logSweep(ctx, logger, rep, err)
+				logMetrics(ctx, logger, metrics.Default)
+			default:
+				idle++
+				if time.Since(idleSince) >= idleEvery {
+					logger.LogAttrs(ctx, slog.LevelInfo, "sweeps idle", slog.Int("idle_sweeps", idle),
+						slog.Time("since", idleSince.UTC()), slog.Time("now", rep.Now))
+					idle, idleSince = 0, time.Now()
+				}
+			}
+			first = false
 			select {
 			case <-ctx.Done():
 				return nil
@@ -257,6 +280,12 @@ func logMetrics(ctx context.Context, logger *slog.Logger, reg *metrics.Registry)
 			slog.Float64("min_ms", f.Min), slog.Float64("max_ms", f.Max), slog.Float64("sum_ms", f.Sum)))
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "metrics", attrs...)
+}
+
+// sweepDidSomething reports whether a sweep found anything to look at or failed anywhere.
+func sweepDidSomething(r sweep.Report) bool {
+	return r.Examined+r.Expired+r.Stopped+r.Paused+r.Deleted+r.Warned+r.LeftAlone+r.Rescheduled+r.Skipped+
+		r.ResyncMarkers+r.Resynced+r.Budgets+r.ExhaustedBudgets+r.Repaired+r.ResyncedBudgets+len(r.Actions)+len(r.Errors) > 0
 }
 
 // maxLoggedSweepErrors bounds the error messages one sweep line carries (the count is exact).

@@ -210,6 +210,12 @@ func (f *fakeSweeper) Run(ctx context.Context, opts sweep.Options) (sweep.Report
 	return f.rep, nil
 }
 
+func (f *fakeSweeper) set(rep sweep.Report) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rep = rep
+}
+
 func (f *fakeSweeper) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -280,6 +286,48 @@ func TestSweepsComponent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSweepsIdleLines: sweeps that find nothing are not logged one by one: the first sweep
+// has its line, then idle sweeps are summed up in a "sweeps idle" line per idle interval, and
+// a sweep that does something has its own line again.
+func TestSweepsIdleLines(t *testing.T) {
+	var logs syncBuffer
+	f := &fakeSweeper{}
+	c := sweeps(f, 2*time.Millisecond, 60*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(logLines(t, logs.String(), "sweeps idle")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.set(sweep.Report{Examined: 1, Deleted: 1})
+	for len(logLines(t, logs.String(), "sweep")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: got %v, want nil", err)
+	}
+	idle := logLines(t, logs.String(), "sweeps idle")
+	busy := logLines(t, logs.String(), "sweep")
+	if len(idle) < 2 || len(busy) < 2 {
+		t.Fatalf("%d runs: %d idle summaries and %d sweep lines, want at least 2 of each", f.count(), len(idle), len(busy))
+	}
+	summed := 0.0
+	for _, l := range idle {
+		summed += l["idle_sweeps"].(float64)
+	}
+	if int(summed)+len(busy) > f.count() || summed < 2 {
+		t.Errorf("%d runs, %v idle sweeps summed up and %d sweep lines: the lines must not exceed the runs", f.count(), summed, len(busy))
+	}
+	if summed < 2*float64(len(idle)) {
+		t.Errorf("%v idle sweeps gave %d idle lines: idle sweeps must be logged less often than they run", summed, len(idle))
+	}
+	if busy[0]["examined"] != 0.0 || busy[len(busy)-1]["deleted"] != 1.0 {
+		t.Errorf("the first sweep's line and the busy sweep's line: %v, %v", busy[0], busy[len(busy)-1])
 	}
 }
 

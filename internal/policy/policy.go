@@ -76,6 +76,7 @@ type APIKey struct {
 	ID        string    `json:"key_id"`
 	UserID    string    `json:"user_id"`
 	Role      Role      `json:"role"`
+	Name      string    `json:"name,omitempty"` // a label chosen at issue ("laptop"); optional
 	Hash      string    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 }

@@ -292,7 +292,57 @@ func (s *Service) Usage(ctx context.Context, actor lifecycle.Actor, userID strin
 		}
 		l = bl.Ledger
 	}
-	return usage.Derive(b, l, lifecycle.Millis(s.clock.Now()).UnixMilli()), nil
+	rep := usage.Derive(b, l, lifecycle.Millis(s.clock.Now()).UnixMilli())
+	own, err := s.ownUsage(ctx, userID, b, rep)
+	if err != nil {
+		return usage.Report{}, fmt.Errorf("usage of user %s: %w", userID, err)
+	}
+	rep.Own = &own
+	return rep, nil
+}
+
+// ownUsagePages bounds the listing ownUsage reads: a user with more sessions than this (most
+// of them deleted) gets figures from the newest pages only.
+const ownUsagePages = 20
+
+// ownUsage is the user's own part of rep: their sessions that are not deleted, and the time in
+// rep's window of those charged to budget b. It reads the user's session listing.
+func (s *Service) ownUsage(ctx context.Context, userID string, b usage.Budget, rep usage.Report) (usage.Own, error) {
+	var own usage.Own
+	var openMs int64
+	asOf := rep.AsOf.UnixMilli()
+	var from int64
+	if rep.WindowStart != nil {
+		from = rep.WindowStart.UnixMilli()
+	}
+	f := lifecycle.ListFilter{UserID: userID, Limit: lifecycle.MaxPageSize}
+	for range ownUsagePages {
+		p, err := s.store.ListSessions(ctx, f)
+		if err != nil {
+			return usage.Own{}, err
+		}
+		for _, c := range p.Sessions {
+			if c.Status == lifecycle.StatusDeleted {
+				continue
+			}
+			own.OpenSessions++
+			if b.Limited() && c.Budget == b.Key {
+				openMs += max(0, asOf-max(from, c.CreatedAt.UnixMilli()))
+			}
+		}
+		if p.NextPageToken == "" {
+			break
+		}
+		f.PageToken = p.NextPageToken
+	}
+	if b.Limited() {
+		h := float64(openMs) / usage.MsPerHour
+		own.HoursOpen = &h
+		if rep.Limit.Type == usage.PerUser {
+			own.HoursUsed = rep.HoursUsed
+		}
+	}
+	return own, nil
 }
 
 // Get returns a session; a user may read only their own (403 not_session_owner).

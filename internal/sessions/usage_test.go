@@ -110,13 +110,51 @@ func TestUsageReportJSON(t *testing.T) {
  "derivation":{"as_of_ms":1772618403600,"window_start_ms":1772582400000,"closed_ms":0,
    "open_sessions":1,"open_since_sum_ms":1772618400000,"used_ms":3600,"limit_ms":3600,
    "remaining_ms":0,
-   "formula":"used_ms = closed_ms + open_sessions × as_of_ms − open_since_sum_ms = 0 + 1 × 1772618403600 − 1772618400000 = 3600; remaining_ms = max(0, limit_ms − used_ms) = max(0, 3600 − 3600) = 0; hours = ms ÷ 3600000"}}`
+   "formula":"used_ms = closed_ms + open_sessions × as_of_ms − open_since_sum_ms = 0 + 1 × 1772618403600 − 1772618400000 = 3600; remaining_ms = max(0, limit_ms − used_ms) = max(0, 3600 − 3600) = 0; hours = ms ÷ 3600000"},
+ "own":{"open_sessions":1,"hours_open":0.001,"hours_used":0.001}}`
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, []byte(want)); err != nil {
 		t.Fatal(err)
 	}
 	if string(got) != compact.String() {
 		t.Errorf("report =\n%s\nwant\n%s", got, compact.String())
+	}
+}
+
+// TestUsageOwnOfSharedBudget: with a per_group limit the budget's figures are every member's,
+// and own tells the user's part: a member without sessions has none open, one with three has
+// three, and the group's open_sessions counts both members' charged sessions.
+func TestUsageOwnOfSharedBudget(t *testing.T) {
+	start := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	clock := &policy.FixedClock{T: start}
+	e := newUsageEnv(t, clock)
+	e.group(t, "g_lab", "Lab", `{"type":"per_group","interval":"daily","hours":5}`, "u_idle", "u_busy", "u_other")
+	ctx := context.Background()
+	for range 3 {
+		if _, err := e.svc.Start(ctx, "u_busy", "img", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.svc.Start(ctx, "u_other", "img", true); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(start.Add(30 * time.Minute))
+	idle, err := e.svc.Usage(ctx, lifecycle.UserActor("u_idle"), "u_idle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle.OpenSessions != 4 || idle.Own == nil || idle.Own.OpenSessions != 0 || *idle.Own.HoursOpen != 0 || idle.Own.HoursUsed != nil {
+		t.Errorf("idle member: budget open %d, own %+v; want the group's 4 open and none of their own", idle.OpenSessions, idle.Own)
+	}
+	busy, err := e.svc.Usage(ctx, lifecycle.UserActor("u_busy"), "u_busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy.Own == nil || busy.Own.OpenSessions != 3 || *busy.Own.HoursOpen != 1.5 || busy.Own.HoursUsed != nil {
+		t.Errorf("busy member: own %+v, want 3 open sessions, 1.5 h of them and no per-user total", busy.Own)
+	}
+	if *busy.HoursUsed != 2 {
+		t.Errorf("the group's budget: %v h used, want 2 (four sessions for 30 min)", *busy.HoursUsed)
 	}
 }
 

@@ -144,14 +144,14 @@ func catalogData() []Setting {
 			"Turns IME input mode on when a session starts."),
 		{
 			Name: "keepalive_expiration", Type: TypeInt, Rule: RuleLowest,
-			Description: "Seconds a session lives without a keepalive before keepalive_expiration_action applies; should be at least twice keepalive_interval.",
+			Description: "Seconds a session lives without a keepalive before keepalive_expiration_action applies; should be at least twice keepalive_interval. Ignored for time-limited sessions (session_time_limit above 0), which end at their time limit.",
 			Default:     json.RawMessage("3600"),
 			Min:         num(1), Max: num(31536000),
 			Unit: UnitSeconds,
 		},
 		{
 			Name: "keepalive_expiration_action", Type: TypeEnum, Rule: RuleLowest,
-			Description: "What happens to a session whose keepalive expired: delete, stop (disk kept) or pause (memory kept); stop and pause apply to container sessions only, others are deleted.",
+			Description: "What happens to a session whose keepalive expired: delete, stop (disk kept) or pause (memory kept); stop and pause apply to container sessions only, others are deleted. Not applied to time-limited sessions.",
 			Default:     json.RawMessage(`"delete"`),
 			Enum:        []string{"delete", "stop", "pause"},
 		},
@@ -190,7 +190,7 @@ func catalogData() []Setting {
 		},
 		{
 			Name: "session_time_limit", Type: TypeInt, Rule: RuleLowest,
-			Description: "Seconds after its start at which a session is deleted whatever its keepalives; 0 means no limit.",
+			Description: "Seconds after its start at which a session is deleted whatever its keepalives; 0 means no limit. A time-limited session ignores keepalive_expiration and keepalive_expiration_action, as in Kasm.",
 			Default:     json.RawMessage("0"),
 			Min:         num(0), Max: num(31536000),
 			Unit: UnitSeconds,

@@ -213,6 +213,16 @@ func TestMergeVolumesMatchesReference(t *testing.T) {
 		if !slices.Equal(got.Source.Groups, wantContributors) {
 			t.Fatalf("case %d: source groups: got %+v, want %+v", c, got.Source.Groups, wantContributors)
 		}
+		var members map[string]json.RawMessage
+		_ = json.Unmarshal(got.Value, &members)
+		if len(got.Source.Mounts) != len(members) {
+			t.Fatalf("case %d: %d mounts have a source, the value has %d host paths", c, len(got.Source.Mounts), len(members))
+		}
+		for host, src := range got.Source.Mounts {
+			if _, ok := members[host]; !ok || !slices.Contains(wantContributors, src) {
+				t.Fatalf("case %d: mount %q: source %+v is not one of the contributors %+v", c, host, src, wantContributors)
+			}
+		}
 		if !slices.Equal(gotTies, wantTies) {
 			t.Fatalf("case %d: ties:\ngot  %+v\nwant %+v\ngroups %+v", c, gotTies, wantTies, groups)
 		}

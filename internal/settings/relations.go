@@ -15,6 +15,9 @@ const (
 	WarnKeepaliveExpiration = "keepalive_expiration_too_short"
 	// WarnIdleDisconnect: idle_disconnect (minutes) is not longer than keepalive_interval (seconds).
 	WarnIdleDisconnect = "idle_disconnect_too_short"
+	// WarnTimeLimitIgnoresKeepalive: session_time_limit is above 0 and keepalive_expiration (or
+	// its action) is set too, though a time-limited session ignores both (as in Kasm).
+	WarnTimeLimitIgnoresKeepalive = "time_limit_ignores_keepalive_expiration"
 )
 
 // Warning is advice about settings that are valid but probably not what the administrator
@@ -27,7 +30,9 @@ type Warning struct {
 }
 
 // RelationWarnings checks the relations between settings that settings.md lists:
-// keepalive_expiration >= 2 × keepalive_interval, and idle_disconnect × 60 > keepalive_interval.
+// keepalive_expiration >= 2 × keepalive_interval, and idle_disconnect × 60 > keepalive_interval;
+// and it notes that a session_time_limit above 0 makes keepalive_expiration and its action
+// ignored, when either of those is set.
 // values reports a setting's value and whether it is set. A relation is checked only when at
 // least one of its two settings is set; the other then takes its catalog default (and the
 // message says so). On a group's own settings this flags what the group itself sets, even
@@ -91,6 +96,23 @@ func relationWarnings(values func(name string) (json.RawMessage, bool), groupsOf
 	if (idleSet || ivSet) && idleOK && ivOK && idle.seconds <= iv.seconds {
 		add(WarnIdleDisconnect, fmt.Sprintf("%s should be longer than %s, or idle users are not disconnected in time",
 			idle.text(), iv.text()), idle, iv)
+	}
+	limit, _, limitOK := side("session_time_limit", 1)
+	_, actionSet := values("keepalive_expiration_action")
+	keepaliveSet := expSet || actionSet
+	if groupsOf != nil {
+		// Effective values are all present: what counts is whether a group set them.
+		keepaliveSet = len(groupsOf("keepalive_expiration", "keepalive_expiration_action")) > 0
+	}
+	if keepaliveSet && limitOK && limit.value > 0 {
+		w := Warning{Code: WarnTimeLimitIgnoresKeepalive,
+			Message: fmt.Sprintf("%s is above 0, so these sessions end at their time limit and ignore %s and keepalive_expiration_action: a time-limited session is never stopped, paused or deleted for a missing keepalive",
+				limit.text(), exp.text()),
+			Settings: []string{"session_time_limit", "keepalive_expiration", "keepalive_expiration_action"}}
+		if groupsOf != nil {
+			w.Groups = groupsOf(w.Settings...)
+		}
+		out = append(out, w)
 	}
 	return out
 }

@@ -33,6 +33,13 @@ func TestRelationWarnings(t *testing.T) {
 		{name: "idle fraction against default interval", settings: set("idle_disconnect", "0.5"),
 			want: []string{WarnIdleDisconnect}, msgs: []string{"idle_disconnect (0.5 minutes = 30 s)"}},
 		{name: "unparseable stored value is skipped", settings: set("keepalive_interval", `"x"`)},
+		{name: "time limit alone", settings: set("session_time_limit", "900")},
+		{name: "keepalive expiration without a time limit", settings: set("keepalive_expiration", "1800", "session_time_limit", "0")},
+		{name: "time limit and keepalive expiration", settings: set("session_time_limit", "900", "keepalive_expiration", "1800"),
+			want: []string{WarnTimeLimitIgnoresKeepalive},
+			msgs: []string{"session_time_limit (900 s) is above 0, so these sessions end at their time limit and ignore keepalive_expiration (1800 s)"}},
+		{name: "time limit and the expiration action", settings: set("session_time_limit", "60", "keepalive_expiration_action", `"stop"`),
+			want: []string{WarnTimeLimitIgnoresKeepalive}, msgs: []string{"keepalive_expiration (3600 s, catalog default)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,8 +50,8 @@ func TestRelationWarnings(t *testing.T) {
 			var codes []string
 			for _, w := range ws {
 				codes = append(codes, w.Code)
-				if len(w.Settings) != 2 || w.Groups != nil {
-					t.Errorf("warning %+v: want two settings and no groups", w)
+				if len(w.Settings) < 2 || w.Groups != nil {
+					t.Errorf("warning %+v: want two settings or more and no groups", w)
 				}
 			}
 			if !slices.Equal(codes, tt.want) {

@@ -38,6 +38,8 @@ type Source struct {
 	Kind   string        `json:"kind"`
 	Group  *SourceGroup  `json:"group,omitempty"`
 	Groups []SourceGroup `json:"groups,omitempty"`
+	// Mounts says, for a merged volume_mapping, which group supplied each host path.
+	Mounts map[string]SourceGroup `json:"mounts,omitempty"`
 }
 
 // Effective is a user's effective value of one setting with its source.
@@ -290,18 +292,23 @@ func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effecti
 	}
 	buf := make([]byte, 0, size)
 	buf = append(buf, '{')
+	var mounts map[string]SourceGroup
+	if w > 0 {
+		mounts = make(map[string]SourceGroup, w)
+	}
 	for p, i := range idx[:w] {
 		if p > 0 {
 			buf = append(buf, ',')
 		}
 		e := &entries[i]
+		mounts[string(e.host)] = srcs[e.k]
 		raw := raws[e.k]
 		buf = append(buf, raw[e.key.start:e.key.end]...)
 		buf = append(buf, ':')
 		buf = append(buf, raw[e.val.start:e.val.end]...)
 	}
 	buf = append(buf, '}')
-	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors}}, ties
+	return Effective{Value: buf, Source: Source{Kind: SourceKindGroups, Groups: contributors, Mounts: mounts}}, ties
 }
 
 // mergeRuns returns the positions of entries ordered by host, then by position. runs bounds

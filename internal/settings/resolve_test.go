@@ -208,7 +208,10 @@ func TestResolveVolumeMapping(t *testing.T) {
 			},
 			want: `{"/a":` + mount("/eng-a") + `,"/b":` + mount("/ops-b") + `,"/shared":` + mount("/eng-shared") + `,"/z":` + mount("/all-z") + `}`,
 			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{
-				{ID: "eng", Name: "Eng", Priority: 10}, {ID: "ops", Name: "Ops", Priority: 20}, {ID: "all-users", Name: "All Users", Priority: 1000}}}},
+				{ID: "eng", Name: "Eng", Priority: 10}, {ID: "ops", Name: "Ops", Priority: 20}, {ID: "all-users", Name: "All Users", Priority: 1000}},
+				Mounts: map[string]SourceGroup{
+					"/a": {ID: "eng", Name: "Eng", Priority: 10}, "/b": {ID: "ops", Name: "Ops", Priority: 20},
+					"/shared": {ID: "eng", Name: "Eng", Priority: 10}, "/z": {ID: "all-users", Name: "All Users", Priority: 1000}}}},
 		{name: "equal priority: smaller id wins the host path",
 			groups: []GroupInput{
 				{ID: "g2", Name: "Two", Priority: 5, Settings: set("volume_mapping", `{"/x":`+mount("/two")+`}`)},
@@ -216,14 +219,16 @@ func TestResolveVolumeMapping(t *testing.T) {
 			},
 			want: `{"/x":` + mount("/one") + `}`,
 			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{
-				{ID: "g1", Name: "One", Priority: 5}, {ID: "g2", Name: "Two", Priority: 5}}}},
+				{ID: "g1", Name: "One", Priority: 5}, {ID: "g2", Name: "Two", Priority: 5}},
+				Mounts: map[string]SourceGroup{"/x": {ID: "g1", Name: "One", Priority: 5}}}},
 		{name: "corrupt stored value ignored",
 			groups: []GroupInput{
 				{ID: "bad", Name: "Bad", Priority: 1, Settings: set("volume_mapping", `[1,2`)},
 				{ID: "ok", Name: "OK", Priority: 2, Settings: set("volume_mapping", `{"/x":`+mount("/ok")+`}`)},
 			},
-			want:   `{"/x":` + mount("/ok") + `}`,
-			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{{ID: "ok", Name: "OK", Priority: 2}}}},
+			want: `{"/x":` + mount("/ok") + `}`,
+			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{{ID: "ok", Name: "OK", Priority: 2}},
+				Mounts: map[string]SourceGroup{"/x": {ID: "ok", Name: "OK", Priority: 2}}}},
 		{name: "escaped host path keys sort by their decoded text",
 			groups: []GroupInput{
 				{ID: "a", Name: "A", Priority: 1, Settings: set("volume_mapping", `{"/\u0062":`+mount("/b")+`}`)},
@@ -231,7 +236,8 @@ func TestResolveVolumeMapping(t *testing.T) {
 			},
 			want: `{"/a":` + mount("/a") + `,"/\u0062":` + mount("/b") + `}`,
 			source: Source{Kind: SourceKindGroups, Groups: []SourceGroup{
-				{ID: "a", Name: "A", Priority: 1}, {ID: "b", Name: "B", Priority: 2}}}},
+				{ID: "a", Name: "A", Priority: 1}, {ID: "b", Name: "B", Priority: 2}},
+				Mounts: map[string]SourceGroup{"/a": {ID: "b", Name: "B", Priority: 2}, "/b": {ID: "a", Name: "A", Priority: 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,6 +275,13 @@ func TestResolveRelationWarnings(t *testing.T) {
 			want: []Warning{
 				{Code: WarnKeepaliveExpiration, Settings: []string{"keepalive_expiration", "keepalive_interval"}, Groups: []string{"g"}},
 				{Code: WarnIdleDisconnect, Settings: []string{"idle_disconnect", "keepalive_interval"}, Groups: []string{"g"}}}},
+		{name: "a time limit with the keepalive defaults", groups: []GroupInput{
+			{ID: "g", Name: "G", Priority: 1, Settings: set("session_time_limit", "900")}}},
+		{name: "a time limit and a keepalive expiration from another group", groups: []GroupInput{
+			{ID: "lab", Name: "Lab", Priority: 5, Settings: set("session_time_limit", "900")},
+			{ID: "all-users", Name: "All Users", Priority: 1000, Settings: set("keepalive_expiration", "1800")}},
+			want: []Warning{{Code: WarnTimeLimitIgnoresKeepalive,
+				Settings: []string{"session_time_limit", "keepalive_expiration", "keepalive_expiration_action"}, Groups: []string{"lab", "all-users"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,21 @@ type Report struct {
 	Exhausted      bool        `json:"exhausted"`
 	ExhaustsAt     *time.Time  `json:"exhausts_at"` // when it runs out if no session starts or ends; null if never
 	Derivation     *Derivation `json:"derivation,omitempty"`
+	// Own is the user's own part, apart from the budget's figures (which for a per_group limit
+	// are every member's together); filled in by the caller that lists the user's sessions.
+	Own *Own `json:"own,omitempty"`
+}
+
+// Own is a user's own part of a usage report.
+type Own struct {
+	// OpenSessions counts the user's sessions that are not deleted.
+	OpenSessions int64 `json:"open_sessions"`
+	// HoursOpen is the time, in the current window, of those of them charged to the budget;
+	// null without a limit.
+	HoursOpen *float64 `json:"hours_open"`
+	// HoursUsed is the user's own use in the window: the budget's for a per_user limit; null for
+	// a per_group limit, whose ledger meters the group's members together.
+	HoursUsed *float64 `json:"hours_used"`
 }
 
 // Derivation holds the ledger figures behind a Report in milliseconds, and the arithmetic

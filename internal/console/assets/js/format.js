@@ -14,7 +14,38 @@ export function utc(t) {
 /** A <time> element showing the UTC time, with the relative time as its title. */
 export function timeEl(t) {
   if (!t) return h('span', { class: 'muted' }, '—');
-  return h('time', { datetime: t, title: relative(t) }, utc(t));
+  return h('time', { datetime: t, title: relative(t), class: 'nowrap' }, utc(t));
+}
+
+/**
+ * A compact <time> for table cells: "12-05 07:17" (this year) or "2025-12-05 07:17" on one line;
+ * the full UTC time and the relative time in its title.
+ */
+export function shortTimeEl(t) {
+  if (!t) return h('span', { class: 'muted' }, '—');
+  const full = utc(t);
+  // The year only when it is not this one: "12-05 07:17" for this year's dates.
+  const short = full.replace(/:\d\d UTC$/, '');
+  const thisYear = String(new Date().getUTCFullYear());
+  return h('time', { datetime: t, title: `${full} (${relative(t)})`, class: 'nowrap' }, short.startsWith(`${thisYear}-`) ? short.slice(5) : short);
+}
+
+/** Text that may break only after "/" and ":" (an image id such as kasmweb/libre-office:1.16). */
+export function breakableId(text) {
+  const el = h('span', {});
+  String(text).split(/(?<=[/:])/).forEach((p, i) => { if (i) el.append(h('wbr', {})); el.append(p); });
+  return el;
+}
+
+/**
+ * A setting name that may break only after its underscores and dots, never mid-word
+ * ("keepalive_<wbr>expiration").
+ */
+export function settingNameEl(name, cls = 'setting-name') {
+  const parts = String(name).split(/(?<=[_.])/);
+  const el = h('span', { class: cls });
+  parts.forEach((p, i) => { if (i) el.append(h('wbr', {})); el.append(p); });
+  return el;
 }
 
 /** "in 4 min" / "3 h ago". */
@@ -68,8 +99,11 @@ export function usageLimitText(v) {
   return `${v.hours} h ${who}, ${v.interval}`;
 }
 
-/** Renders a setting's value for a table cell, with a hint in words where it helps. */
-export function valueView(entry, value) {
+/**
+ * Renders a setting's value for a table cell, with a hint in words where it helps. mounts, for
+ * an effective volume_mapping, maps each host path to the group that supplied it.
+ */
+export function valueView(entry, value, mounts) {
   const type = entry?.type;
   const c = entry?.constraints || {};
   if (type === 'bool') {
@@ -89,7 +123,9 @@ export function valueView(entry, value) {
     if (!paths.length) return h('span', { class: 'value muted' }, '{} (no mappings)');
     return h('div', { class: 'value' }, h('ul', {}, paths.map((p) => {
       const m = value[p] || {};
-      return h('li', {}, `${p} → ${m.bind} (${m.mode}, ${m.uid}:${m.gid}${m.required === false ? ', optional' : ''})`);
+      const from = mounts?.[p];
+      return h('li', { 'data-host-path': p }, `${p} → ${m.bind} (${m.mode}, ${m.uid}:${m.gid}${m.required === false ? ', optional' : ''})`,
+        from ? h('span', { class: 'mount-from' }, ' · from ', h('a', { href: `#/groups/${encodeURIComponent(from.group_id)}` }, from.name)) : null);
     })));
   }
   if (type === 'object') {

@@ -1,7 +1,7 @@
 // Pieces several views share: page headers, error display, group forms, session tables.
 import { api, get, seg, ApiError } from '../api.js';
 import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
-import { timeEl, clock, hours, utc } from '../format.js';
+import { timeEl, shortTimeEl, breakableId, clock, hours, utc } from '../format.js';
 
 /** A page header with breadcrumbs, title, subtitle and actions. */
 export function pageHead(title, { crumbs, sub, actions } = {}) {
@@ -38,15 +38,23 @@ export function showError(el, err, prefix = '') {
  * The fields of a group (name, priority, description) with inline errors. Returns
  * {el, values(), showError(err)}: showError puts an API error next to its field.
  */
-export function groupFields(g = {}) {
+export function groupFields(g = {}, others = []) {
   const name = field('Name', h('input', { type: 'text', name: 'name', value: g.name || '', maxlength: '128', autocomplete: 'off' }));
   const prio = field('Priority', h('input', { type: 'number', name: 'priority', value: g.priority ?? '', min: '1', max: '4095', step: '1', placeholder: '4095' }),
     { help: '1 to 4095. Lower number = higher precedence. All Users is 1000.' });
   const desc = field('Description', h('input', { type: 'text', name: 'description', value: g.description || '', maxlength: '1024', autocomplete: 'off' }));
   const general = h('div', {});
+  const advice = h('div', { 'data-advice': '' });
   const all = [name, prio, desc];
+  const showAdvice = () => {
+    const items = groupAdvice(g, { name: name.input.value.trim(), priority: Number(prio.input.value.trim() || (g.group_id ? g.priority : 4095)) }, others);
+    advice.replaceChildren(items.length ? alertBox('warn', h('ul', {}, items.map(([code, text]) => h('li', { 'data-code': code }, text)))) : '');
+  };
+  name.input.addEventListener('input', showAdvice);
+  prio.input.addEventListener('input', showAdvice);
+  showAdvice();
   return {
-    el: h('div', {}, general, name.wrap, prio.wrap, desc.wrap),
+    el: h('div', {}, general, name.wrap, prio.wrap, advice, desc.wrap),
     values() {
       const v = { name: name.input.value.trim(), description: desc.input.value };
       const p = prio.input.value.trim();
@@ -65,9 +73,54 @@ export function groupFields(g = {}) {
   };
 }
 
+/**
+ * What to tell an administrator about a group's name and priority before they save it (the API
+ * answers the same advice after the write): a priority another group has, All Users taking
+ * precedence over groups (or over this one), All Users renamed. g is the group as it is ({} for
+ * a new one), next the values typed, others every group. Returns [code, text] pairs.
+ */
+export function groupAdvice(g, next, others) {
+  const out = [];
+  const p = next.priority;
+  if (!Number.isInteger(p) || p < 1 || p > 4095) return out;
+  const rest = others.filter((o) => o.group_id !== g.group_id);
+  const names = (gs) => gs.slice(0, 4).map((o) => o.name).join(', ') + (gs.length > 4 ? ` and ${gs.length - 4} more` : '');
+  const tied = rest.filter((o) => o.priority === p);
+  const isAll = g.group_id === 'all-users';
+  if (tied.length && p !== g.priority) {
+    out.push(['group_priority_tie', `Priority ${p} is also the priority of ${names(tied)}. For a user in both, the group with the smaller id wins each setting both set: give each group a priority of its own.`]);
+  }
+  if (isAll && p < g.priority) {
+    const over = rest.filter((o) => o.priority > p && o.priority <= g.priority);
+    if (over.length) out.push(['all_users_precedence', `All Users would take precedence over ${over.length} group${over.length > 1 ? 's' : ''} (${names(over)}): every user would get All Users' value of each setting it sets, whatever those groups say.`]);
+  }
+  const allUsers = rest.find((o) => o.group_id === 'all-users');
+  if (!isAll && allUsers && p > allUsers.priority && !(g.group_id && g.priority > allUsers.priority)) {
+    out.push(['overridden_by_all_users', `Priority ${p} is a larger number than All Users' ${allUsers.priority}: All Users' values win over this group's for every setting both set. Use a priority below ${allUsers.priority} for this group to take precedence.`]);
+  }
+  if (isAll && next.name && next.name !== g.name) {
+    out.push(['all_users_renamed', `All Users stays the built-in group every user belongs to, whatever its name (id all-users); it cannot be deleted.`]);
+  }
+  return out;
+}
+
+/** Shows the advice the API answered a group write with, if any. */
+async function showGroupWarnings(saved) {
+  const ws = saved?.warnings || [];
+  if (!ws.length) return;
+  await modal(`Saved ${saved.name}: please check`, h('div', {},
+    h('p', {}, 'The group was saved. The server advises:'),
+    h('ul', { class: 'advice' }, ws.map((w) => h('li', { 'data-code': w.code }, w.message)))), [{ label: 'OK', value: '', class: 'primary' }]);
+}
+
+/** The groups, for the advice of the group dialogs (none when they cannot be read). */
+async function allGroups() {
+  try { return (await get('/groups')).groups || []; } catch { return []; }
+}
+
 /** The dialog that creates a group; resolves to the created group or null. */
 export async function createGroupDialog() {
-  const f = groupFields();
+  const f = groupFields({}, await allGroups());
   let created = null;
   await modal('New group', f.el, [
     { label: 'Cancel', value: '' },
@@ -84,12 +137,13 @@ export async function createGroupDialog() {
       }
     } },
   ]);
+  await showGroupWarnings(created);
   return created;
 }
 
 /** The dialog that edits a group (rename, re-prioritise, describe); resolves to the new group or null. */
 export async function editGroupDialog(g) {
-  const f = groupFields(g);
+  const f = groupFields(g, await allGroups());
   let updated = null;
   await modal(`Edit ${g.name}`, f.el, [
     { label: 'Cancel', value: '' },
@@ -114,6 +168,7 @@ export async function editGroupDialog(g) {
       }
     } },
   ]);
+  await showGroupWarnings(updated);
   return updated;
 }
 
@@ -192,26 +247,34 @@ export function sessionButtons(s, allow, after) {
       onclick: async () => { if (await runSessionAction(s, a)) after(); } }, label(a))));
 }
 
+/** When a session ends: its time limit (a live countdown) or its keepalive expiry, and what then. */
+function sessionEnds(ctx, s) {
+  if (s.status === 'deleted') return h('span', { class: 'muted' }, '—');
+  if (s.time_limit_expires_at) {
+    return h('div', {}, countdown(ctx, s.time_limit_expires_at, `Time left for session ${s.session_id}`),
+      h('div', { class: 'value-hint' }, 'time limit'));
+  }
+  return h('div', {}, shortTimeEl(s.expires_at), h('div', { class: 'value-hint' }, s.expiration_action ? `then ${s.expiration_action}` : ''));
+}
+
 /** A table of sessions; opts.users maps user ids to usernames, opts.allow the permissions. */
 export function sessionsTable(ctx, sessions, { users, allow, after, showUser = true } = {}) {
   const cols = [
-    { label: 'Session' }, showUser ? { label: 'User' } : null, { label: 'Image' }, { label: 'Status' },
-    { label: 'Created' }, { label: 'Expires' }, { label: 'Time limit' }, { label: 'Actions', class: 'actions' },
+    { label: 'Session' }, showUser ? { label: 'User' } : null, { label: 'Image', class: 'wrap' }, { label: 'Status' },
+    { label: 'Started' }, { label: 'Ends' }, { label: 'Actions', class: 'actions' },
   ].filter(Boolean);
   const rows = sessions.map((s) => [
     h('a', { href: `#/sessions/${encodeURIComponent(s.session_id)}`, class: 'mono' }, s.session_id),
     showUser ? (users?.get(s.user_id) ? h('a', { href: `#/users/${encodeURIComponent(s.user_id)}` }, users.get(s.user_id)) : h('span', { class: 'mono' }, s.user_id)) : null,
-    h('div', {}, s.image_id, h('div', { class: 'value-hint' }, s.container ? 'container' : 'non-container')),
+    h('div', {}, breakableId(s.image_id), h('div', { class: 'value-hint' }, s.container ? 'container' : 'non-container')),
     h('div', {}, statusBadge(s.status), s.status !== 'deleted' && s.connected === false ? h('div', { class: 'value-hint' }, 'disconnected') : null,
       s.expiration_reason ? h('div', { class: 'value-hint' }, s.expiration_reason) : null),
-    timeEl(s.created_at),
-    s.status === 'deleted' || s.time_limit_expires_at ? h('span', { class: 'muted' }, '—') : h('div', {}, timeEl(s.expires_at), h('div', { class: 'value-hint' }, s.expiration_action ? `then ${s.expiration_action}` : '')),
-    s.time_limit_expires_at
-      ? (s.status === 'deleted' ? timeEl(s.time_limit_expires_at) : countdown(ctx, s.time_limit_expires_at, `Time left for session ${s.session_id}`))
-      : h('span', { class: 'muted' }, 'none'),
+    shortTimeEl(s.created_at),
+    sessionEnds(ctx, s),
     sessionButtons(s, allow || { pause: true, stop: true, delete: true }, after),
   ].filter((c) => c !== null));
-  return table(cols, rows, { empty: 'No sessions.', label: 'Sessions', rowAttrs: (i) => ({ 'data-session': sessions[i].session_id }) });
+  return h('div', { class: 'table-wrap sessions' },
+    table(cols, rows, { empty: 'No sessions.', label: 'Sessions', rowAttrs: (i) => ({ 'data-session': sessions[i].session_id }) }));
 }
 
 /** Reads the sessions of a listing, following next_page_token up to max pages. */
@@ -230,7 +293,7 @@ export async function listSessions(query, maxPages = 5) {
 }
 
 /** The usage card body of a user: a bar of used/remaining hours, the window and the source. */
-export async function usagePanel(ctx, userID) {
+export async function usagePanel(ctx, userID, { self = false } = {}) {
   const body = h('div', {});
   let u;
   try {
@@ -249,21 +312,26 @@ export async function usagePanel(ctx, userID) {
     : h('span', {}, h('a', { href: `#/groups/${encodeURIComponent(src.group_id)}` }, src.name), ` (priority ${src.priority})`);
   if (!limit.type) {
     add(body, h('p', {}, h('strong', {}, 'No usage limit. '), h('span', { class: 'muted' }, 'Sessions are not metered.')),
-      h('dl', { class: 'facts' }, h('dt', {}, 'Limit from'), h('dd', {}, srcEl)));
+      h('dl', { class: 'facts' }, h('dt', {}, 'Limit from'), h('dd', {}, srcEl),
+        u.own ? [h('dt', {}, 'Open sessions'), h('dd', { 'data-fact': 'own-open' }, String(u.own.open_sessions))] : null));
     return body;
   }
   const total = limit.hours;
+  const shared = limit.type === 'per_group';
   const asOf = new Date(u.as_of || Date.now()).getTime();
   const open = u.open_sessions || 0;
+  const own = u.own || null;
   const usedEl = h('span', { class: 'big' });
   const remEl = h('span', {});
   const fill = h('div', { class: 'bar-fill' });
-  const bar = h('div', { class: 'bar', role: 'meter', 'aria-label': 'Usage', 'aria-valuemin': '0', 'aria-valuemax': String(total) }, fill);
+  const bar = h('div', { class: 'bar', role: 'meter', 'aria-label': shared ? 'Shared usage' : 'Usage', 'aria-valuemin': '0', 'aria-valuemax': String(total) }, fill);
+  const ownOpenEl = h('span', {}, own && own.hours_open !== null && own.hours_open !== undefined ? hours(own.hours_open) : '—');
   const update = () => {
     // Open sessions keep charging between reads: extrapolate from as_of.
-    const used = Math.min(total, (u.hours_used || 0) + open * Math.max(0, Date.now() - asOf) / 3600000);
+    const since = Math.max(0, Date.now() - asOf) / 3600000;
+    const used = Math.min(total, (u.hours_used || 0) + open * since);
     const rem = Math.max(0, total - used);
-    usedEl.textContent = `${hours(used)} used`;
+    usedEl.textContent = `${hours(used)} used${shared ? ' by the group' : ''}`;
     remEl.textContent = `${hours(rem)} remaining of ${hours(total)}`;
     const pct = total > 0 ? Math.min(100, (used / total) * 100) : 100;
     fill.style.width = `${pct}%`;
@@ -277,15 +345,24 @@ export async function usagePanel(ctx, userID) {
     const t = setInterval(update, 1000);
     ctx.onCleanup(() => clearInterval(t));
   }
+  const groupName = src && src !== 'default' ? src.name : 'the group';
+  const ownFacts = own ? [
+    h('dt', {}, self ? 'Your open sessions' : 'Open sessions'), h('dd', { 'data-fact': 'own-open' }, String(own.open_sessions)),
+    own.hours_open !== null ? [h('dt', {}, 'Their time this window'), h('dd', { 'data-fact': 'own-hours-open' }, ownOpenEl)] : null,
+    shared ? [h('dt', {}, 'Ended sessions'), h('dd', { class: 'muted' }, 'counted in the shared figure only')] : null,
+  ] : null;
   add(body,
     u.exhausted ? alertBox('error', h('strong', {}, 'Usage limit reached. '), 'New sessions are refused until the window rolls over', u.window_end ? ` at ${utc(u.window_end)}.` : '.') : null,
+    shared ? h('h3', { class: 'usage-head' }, `Shared budget of ${groupName}`) : null,
     h('div', { class: 'usage-figures' }, usedEl, remEl),
     bar,
     h('dl', { class: 'facts' },
-      h('dt', {}, 'Limit'), h('dd', {}, `${total} h ${limit.type === 'per_group' ? 'shared by all users whose limit comes from the group' : 'per user'}`),
-      h('dt', {}, 'Window'), h('dd', {}, limit.interval, ': ', u.window_start ? utc(u.window_start) : '—', ' → ', u.window_end ? utc(u.window_end) : 'forever'),
+      h('dt', {}, 'Limit'), h('dd', {}, `${total} h ${shared ? 'shared by everyone whose limit comes from the group' : 'per user'}, ${limit.interval}`),
+      h('dt', {}, 'Window'), h('dd', {}, u.window_start ? utc(u.window_start) : '—', ' → ', u.window_end ? utc(u.window_end) : 'forever'),
       h('dt', {}, 'Limit from'), h('dd', {}, srcEl),
-      h('dt', {}, 'Open sessions'), h('dd', {}, String(open)),
-      u.exhausts_at ? [h('dt', {}, 'Runs out'), h('dd', {}, timeEl(u.exhausts_at))] : null));
+      shared ? [h('dt', {}, 'Open sessions (all members)'), h('dd', { 'data-fact': 'group-open' }, String(open))] : null,
+      u.exhausts_at ? [h('dt', {}, 'Runs out'), h('dd', {}, timeEl(u.exhausts_at))] : null,
+      shared ? null : ownFacts),
+    shared && own ? [h('h3', { class: 'usage-head' }, self ? 'You' : 'This user'), h('dl', { class: 'facts', 'aria-label': 'Own usage' }, ownFacts)] : null);
   return body;
 }

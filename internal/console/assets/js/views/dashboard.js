@@ -30,14 +30,19 @@ export async function dashboardView(ctx) {
     h('dt', {}, 'Sessions at once'), h('dd', {}, String(val('max_kasms_per_user') ?? '—')),
     h('dt', {}, 'Session time limit'), h('dd', {}, limit ? humanSeconds(limit) : 'none'),
     h('dt', {}, 'Idle disconnect'), h('dd', {}, val('idle_disconnect') !== undefined ? `${val('idle_disconnect')} min` : '—'),
-    h('dt', {}, 'When nobody keeps a session alive'), h('dd', {}, `${humanSeconds(val('keepalive_expiration') ?? 0)}, then ${val('keepalive_expiration_action') ?? 'delete'}`));
+    h('dt', {}, 'When nobody keeps a session alive'), h('dd', {}, limit
+      ? 'nothing: a time-limited session runs until its time limit'
+      : `${humanSeconds(val('keepalive_expiration') ?? 0)}, then ${val('keepalive_expiration_action') ?? 'delete'}`),
+    h('dt', {}, 'Default image'), h('dd', {}, val('default_image') || h('span', { class: 'muted' }, 'none')));
 
   const loads = latestOnly(ctx);
+  const start = startForm(me, val('default_image'), () => loadSessions());
   const loadSessions = async () => {
     const latest = loads.begin();
     let sessions;
     try {
       ({ sessions } = await listSessions({ user_id: me }));
+      start.offer(sessions);
     } catch (err) {
       if (!latest()) return;
       sessionsSlot.replaceChildren(err instanceof ApiError && err.missingRoute
@@ -63,9 +68,9 @@ export async function dashboardView(ctx) {
         h('h3', {}, 'Not allowed'),
         h('div', { class: 'allowed' }, ALLOWED.filter(([n]) => val(n) !== true).map(([, label]) => badge(label))))),
     card('My sessions', { label: 'My sessions', actions: h('label', { class: 'check', for: 'show-ended' }, showEnded, 'Show ended sessions') },
-      startForm(me, val('default_image'), loadSessions), sessionsSlot));
+      start.el, sessionsSlot));
   await Promise.all([
-    usagePanel(ctx, me).then((el) => usageSlot.replaceChildren(el), (err) => usageSlot.replaceChildren(alertBox('error', err.message))),
+    usagePanel(ctx, me, { self: true }).then((el) => usageSlot.replaceChildren(el), (err) => usageSlot.replaceChildren(alertBox('error', err.message))),
     loadSessions(),
   ]);
 }
@@ -87,19 +92,52 @@ function sessionCard(ctx, s, allow, after) {
       h('a', { href: `#/sessions/${encodeURIComponent(s.session_id)}`, class: 'small' }, 'History')));
 }
 
+/**
+ * The form that starts a session: a free-text image id, with the user's default image and the
+ * images of their recent sessions offered as one-click choices. offer(sessions) refreshes the
+ * recent ones.
+ */
 function startForm(me, defaultImage, after) {
-  const image = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: defaultImage ? `${defaultImage} (your default)` : 'image id' });
+  const image = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', list: 'recent-images',
+    placeholder: defaultImage ? `${defaultImage} (your default)` : 'e.g. kasmweb/desktop:1.16' });
+  const options = h('datalist', { id: 'recent-images' });
+  const choices = h('div', { class: 'image-choices', role: 'group', 'aria-label': 'Images to choose from' });
   const container = h('input', { type: 'checkbox', id: 'start-container', checked: true });
-  const f = field('Workspace image', image);
-  return h('form', { class: 'inline-fields', 'aria-label': 'Start a session', onsubmit: async (e) => {
+  const f = field('Workspace image', image, { help: defaultImage
+    ? 'Leave empty for your default image, or pick one you used recently.'
+    : 'You have no default image: type an image id, or pick one you used recently.' });
+  const offer = (sessions) => {
+    const recent = [];
+    for (const s of sessions.slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1))) {
+      if (s.image_id && !recent.includes(s.image_id)) recent.push(s.image_id);
+    }
+    const all = [...(defaultImage ? [defaultImage] : []), ...recent.filter((i) => i !== defaultImage)].slice(0, 6);
+    options.replaceChildren(...all.map((i) => h('option', { value: i }, i === defaultImage ? 'your default' : 'used recently')));
+    choices.replaceChildren(...all.map((i) => h('button', { type: 'button', class: 'small ghost chip', 'aria-label': `Use image ${i}`,
+      onclick: () => { image.value = i; image.focus(); } }, i, i === defaultImage ? h('span', { class: 'muted' }, ' · default') : null)));
+  };
+  offer([]);
+  const el = h('form', { class: 'inline-fields start-form', 'aria-label': 'Start a session', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     setFieldError(image, f.error, '');
+    const id = image.value.trim();
+    if (!id && !defaultImage) {
+      setFieldError(image, f.error, 'Enter the image to start: you have no default image yet (an administrator sets default_image for your groups).');
+      image.focus();
+      return;
+    }
     try {
-      await api('POST', '/sessions', { body: { user_id: me, image_id: image.value.trim(), container: container.checked } });
+      await api('POST', '/sessions', { body: { user_id: me, image_id: id, container: container.checked } });
       toast('Session started');
       image.value = '';
       await after();
-    } catch (err) { setFieldError(image, f.error, err.message); }
-  } }, f.wrap, h('div', { class: 'field' }, h('label', { class: 'check', for: container.id }, container, 'Container-based')),
+    } catch (err) {
+      setFieldError(image, f.error, err instanceof ApiError && err.code === 'no_default_image'
+        ? 'Enter the image to start: you have no default image yet (an administrator sets default_image for your groups).'
+        : err.message);
+    }
+  } }, h('div', { class: 'field grow' }, f.wrap, options, choices),
+  h('div', { class: 'field' }, h('label', { class: 'check', for: container.id }, container, 'Container-based')),
   h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Start session')));
+  return { el, offer };
 }

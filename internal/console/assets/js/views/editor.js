@@ -10,7 +10,9 @@ function rangeText(entry) {
   const c = entry.constraints || {};
   const unit = c.unit ? ` ${c.unit}` : '';
   const whole = entry.type === 'int' ? 'a whole number' : 'a number';
-  if (c.min !== undefined && c.max !== undefined) return `${whole} from ${c.min} to ${c.max}${unit}`;
+  if (c.min !== undefined && c.max !== undefined) {
+    return c.exclusive_min ? `${whole} greater than ${c.min} and at most ${c.max}${unit}` : `${whole} from ${c.min} to ${c.max}${unit}`;
+  }
   if (c.min !== undefined) return `${whole} ${c.exclusive_min ? 'greater than' : 'of at least'} ${c.min}${unit}`;
   return `${whole}${unit}`;
 }

@@ -2,7 +2,7 @@
 // warnings, conflicts on a stale version), members and the change history.
 import { api, get, seg, catalog } from '../api.js';
 import { h, add, card, table, badge, alertBox, confirmDialog, toast, field, setFieldError } from '../dom.js';
-import { valueView, valueText, timeEl } from '../format.js';
+import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, editGroupDialog, deleteGroup } from './common.js';
 import { settingEditor } from './editor.js';
 
@@ -30,8 +30,8 @@ export async function groupView(ctx) {
   const membersSlot = h('div', {});
   const historySlot = h('div', {});
   add(ctx.main, membersSlot, historySlot);
-  panel.onChange(() => renderHistory(ctx, group, historySlot));
-  await Promise.all([renderMembers(ctx, group, membersSlot), renderHistory(ctx, group, historySlot)]);
+  panel.onChange(() => renderHistory(ctx, group, historySlot, cat));
+  await Promise.all([renderMembers(ctx, group, membersSlot), renderHistory(ctx, group, historySlot, cat)]);
 }
 
 /** The Group Settings card. */
@@ -92,7 +92,7 @@ function settingsPanel(ctx, group, initial, cat) {
     const rows = names.map((name) => {
       const entry = cat.get(name) || { name, type: 'unknown' };
       return [
-        h('div', {}, h('div', { class: 'setting-name' }, name, warned.has(name) ? h('span', {}, ' ', badge('⚠ warning', 'warn')) : null),
+        h('div', {}, h('div', {}, settingNameEl(name), warned.has(name) ? h('span', {}, ' ', badge('⚠ warning', 'warn')) : null),
           h('div', { class: 'setting-desc' }, entry.description || '')),
         valueView(entry, state.settings[name]),
         h('div', { class: 'btn-row' },
@@ -242,12 +242,14 @@ async function renderMembers(ctx, group, slot) {
 }
 
 /** The history card: who changed which setting, when, from what to what. */
-async function renderHistory(ctx, group, slot) {
+async function renderHistory(ctx, group, slot, cat) {
   const { history } = await get(`/groups/${seg(group.group_id)}/history`);
   if (!ctx.current()) return;
   const entries = [...history].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
-  const val = (v) => (v === null || v === undefined ? h('span', { class: 'muted' }, 'unset') : h('code', { class: 'value' }, valueText(v)));
-  const rows = entries.slice(0, 100).map((e) => [timeEl(e.at), h('span', { class: 'mono' }, e.actor), h('span', { class: 'setting-name' }, e.setting), val(e.old_value), val(e.new_value)]);
+  // Values as the settings table shows them (units, words, mounts), not raw JSON.
+  const val = (name, v) => (v === null || v === undefined ? h('span', { class: 'muted' }, 'unset') : valueView(cat.get(name) || { name }, v));
+  const rows = entries.slice(0, 100).map((e) => [timeEl(e.at), h('span', { class: 'mono' }, e.actor), settingNameEl(e.setting), val(e.setting, e.old_value), val(e.setting, e.new_value)]);
   slot.replaceChildren(card('Change history', { hint: entries.length > 100 ? 'latest 100' : `${entries.length} changes`, flush: true, label: 'Change history' },
-    table([{ label: 'When' }, { label: 'Who' }, { label: 'Setting' }, { label: 'Old' }, { label: 'New' }], rows, { label: 'Change history', empty: 'No settings changes yet.' })));
+    table([{ label: 'When', class: 'nowrap' }, { label: 'Who' }, { label: 'Setting', class: 'setting-col' }, { label: 'Old', class: 'val' }, { label: 'New', class: 'val' }], rows,
+      { label: 'Change history', empty: 'No settings changes yet.' })));
 }

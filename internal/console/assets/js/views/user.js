@@ -2,7 +2,7 @@
 // sessions and API keys.
 import { api, get, seg, catalog, ApiError } from '../api.js';
 import { h, add, card, table, badge, alertBox, field, setFieldError, confirmDialog, modal, toast } from '../dom.js';
-import { valueView, timeEl } from '../format.js';
+import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, usagePanel, sessionsTable, listSessions, latestOnly } from './common.js';
 
 export async function userView(ctx) {
@@ -89,13 +89,20 @@ function membershipsCard(ctx, user, groups) {
 export function sourceView(src) {
   const link = (g) => h('a', { href: `#/groups/${encodeURIComponent(g.group_id)}` }, g.name);
   if (src?.kind === 'group' && src.group) {
-    return h('span', {}, link(src.group), h('span', { class: 'muted' }, ` · priority ${src.group.priority}`));
+    return h('span', {}, link(src.group), h('span', { class: 'muted nowrap' }, ` · priority ${src.group.priority}`));
   }
   if (src?.kind === 'groups') {
     if (!src.groups?.length) return h('span', { class: 'muted' }, 'no group (empty merge)');
-    return h('span', {}, 'merged: ', src.groups.flatMap((g, i) => [i ? ', ' : null, link(g)]));
+    return h('span', {}, src.mounts ? 'merged from ' : 'merged: ', src.groups.flatMap((g, i) => [i ? ', ' : null, link(g)]));
   }
   return badge('default');
+}
+
+/** Which kind of source a row has for the filter: default, all-users (only) or group. */
+function sourceKind(src) {
+  if (!src || src.kind === 'default') return 'default';
+  const ids = src.kind === 'group' ? [src.group?.group_id] : (src.groups || []).map((g) => g.group_id);
+  return ids.length && ids.every((id) => id === 'all-users') ? 'all-users' : 'group';
 }
 
 /** The effective settings table, with a filter and the warnings flagged on their rows. */
@@ -117,20 +124,20 @@ function effectiveCard(eff, cat) {
     const e = eff.settings[name];
     const ws = flags.get(name) || [];
     return [
-      h('div', {}, h('div', { class: 'setting-name' }, name), h('div', { class: 'setting-desc' }, cat.get(name)?.description || '')),
-      valueView(cat.get(name) || { name }, e.value),
+      h('div', {}, h('div', {}, settingNameEl(name)), h('div', { class: 'setting-desc' }, cat.get(name)?.description || '')),
+      valueView(cat.get(name) || { name }, e.value, e.source?.mounts),
       sourceView(e.source),
       h('div', { class: 'chips' }, ws.map((w) => badge(w.code === 'priority_tie' ? '⚠ tie' : '⚠ warning', 'warn'))),
     ];
   });
-  const tbl = table([{ label: 'Setting' }, { label: 'Value' }, { label: 'From' }, { label: 'Flags' }], rows, {
+  const tbl = table([{ label: 'Setting' }, { label: 'Value' }, { label: 'From', class: 'from' }, { label: 'Flags' }], rows, {
     label: 'Effective settings',
-    rowAttrs: (i) => ({ 'data-setting': names[i], 'data-source': eff.settings[names[i]].source?.kind || '' }),
+    rowAttrs: (i) => ({ 'data-setting': names[i], 'data-source': sourceKind(eff.settings[names[i]].source) }),
   });
   const filter = () => {
     const q = search.value.trim().toLowerCase();
     for (const tr of tbl.querySelectorAll('tbody tr')) {
-      const hide = (q && !tr.textContent.toLowerCase().includes(q)) || (onlySet.checked && tr.dataset.source === 'default');
+      const hide = (q && !tr.textContent.toLowerCase().includes(q)) || (onlySet.checked && tr.dataset.source !== 'group');
       tr.hidden = hide;
     }
   };
@@ -140,13 +147,13 @@ function effectiveCard(eff, cat) {
     h('ul', {}, warnings.map((w) => h('li', { 'data-code': w.code }, w.message)))) : null;
   return card('Effective settings', { label: 'Effective settings', hint: 'what this user gets, and from which group', flush: true },
     h('div', { class: 'pad' }, warnBox,
-      h('div', { class: 'inline-fields' }, f.wrap, h('div', { class: 'field' }, h('label', { class: 'check', for: 'only-set' }, onlySet, 'Only values set by a group')))),
+      h('div', { class: 'inline-fields' }, f.wrap, h('div', { class: 'field' }, h('label', { class: 'check', for: 'only-set' }, onlySet, 'Only values from groups other than All Users')))),
     tbl);
 }
 
 /** Starts a session for this user (administrators may start one for anyone). */
 function startSessionForm(user, after) {
-  const image = h('input', { type: 'text', autocomplete: 'off', placeholder: 'default_image when empty', spellcheck: 'false' });
+  const image = h('input', { type: 'text', autocomplete: 'off', placeholder: 'default image if empty', spellcheck: 'false' });
   const container = h('input', { type: 'checkbox', id: `container-${user.user_id}`, checked: true });
   const f = field('Image', image);
   return h('form', { class: 'filters', 'aria-label': 'Start a session', onsubmit: async (e) => {
@@ -156,7 +163,10 @@ function startSessionForm(user, after) {
       await api('POST', '/sessions', { body: { user_id: user.user_id, image_id: image.value.trim(), container: container.checked } });
       toast('Session started');
       await after();
-    } catch (err) { setFieldError(image, f.error, err.message); }
+    } catch (err) {
+      setFieldError(image, f.error, err instanceof ApiError && err.code === 'no_default_image'
+        ? `Enter an image: ${user.username} has no default image (set default_image in one of their groups to start without one).` : err.message);
+    }
   } }, f.wrap, h('div', { class: 'field' }, h('label', { class: 'check', for: container.id }, container, 'Container-based')),
   h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Start session')));
 }
@@ -166,21 +176,34 @@ async function keysCard(ctx, user) {
   const slot = h('div', {});
   const render = async () => {
     const { keys } = await get(`/users/${seg(user.user_id)}/keys`);
-    const rows = keys.map((k) => [h('span', { class: 'mono' }, k.key_id), badge(k.role, k.role === 'admin' ? 'warn' : ''), timeEl(k.created_at),
+    const rows = keys.map((k) => [k.name ? h('span', { class: 'strong' }, k.name) : h('span', { class: 'muted' }, 'no name'),
+      h('span', { class: 'mono' }, k.key_id), badge(k.role, k.role === 'admin' ? 'warn' : ''), timeEl(k.created_at),
       h('button', { type: 'button', class: 'small danger', 'aria-label': `Revoke key ${k.key_id}`, onclick: async () => {
         if (!await confirmDialog('Revoke this key?', `Key ${k.key_id} stops working within a minute.`, 'Revoke key')) return;
         await api('DELETE', `/users/${seg(user.user_id)}/keys/${seg(k.key_id)}`);
         toast('Key revoked');
         await render();
       } }, 'Revoke')]);
-    slot.replaceChildren(table([{ label: 'Key id' }, { label: 'Role' }, { label: 'Created' }, { label: '', class: 'actions' }], rows,
+    slot.replaceChildren(table([{ label: 'Name' }, { label: 'Key id' }, { label: 'Role' }, { label: 'Created' }, { label: '', class: 'actions' }], rows,
       { label: 'API keys', empty: 'No keys. Issue one so the user can sign in.' }));
   };
+  const nameInput = h('input', { type: 'text', name: 'key_name', maxlength: '64', autocomplete: 'off', placeholder: 'e.g. laptop' });
+  const nameField = field('Name of the next key (optional)', nameInput);
   const issue = async (role) => {
-    const k = await api('POST', `/users/${seg(user.user_id)}/keys`, { body: { role } });
+    setFieldError(nameInput, nameField.error, '');
+    const body = { role };
+    if (nameInput.value.trim()) body.name = nameInput.value.trim();
+    let k;
+    try {
+      k = await api('POST', `/users/${seg(user.user_id)}/keys`, { body });
+    } catch (err) {
+      setFieldError(nameInput, nameField.error, err.message);
+      return;
+    }
+    nameInput.value = '';
     const secret = h('input', { type: 'text', readonly: true, value: k.secret, 'aria-label': 'New key secret' });
     await modal('Key issued', h('div', {},
-      h('p', {}, `A ${k.role} key for ${user.username}. Copy it now: it is shown only once.`),
+      h('p', {}, `A ${k.role} key${k.name ? ` named ${k.name}` : ''} for ${user.username}. Copy it now: it is shown only once.`),
       h('div', { class: 'secret' }, secret, h('button', { type: 'button', onclick: async () => {
         secret.select();
         try { await navigator.clipboard.writeText(k.secret); toast('Copied'); } catch { document.execCommand('copy'); }
@@ -189,7 +212,10 @@ async function keysCard(ctx, user) {
   };
   await render();
   if (!ctx.current()) return h('div');
-  return card('API keys', { label: 'API keys', flush: true, actions: [
-    h('button', { type: 'button', onclick: () => issue('user') }, 'Issue user key'),
-    h('button', { type: 'button', onclick: () => issue('admin') }, 'Issue admin key')] }, slot);
+  return card('API keys', { label: 'API keys', flush: true },
+    h('div', { class: 'filters' }, nameField.wrap,
+      h('div', { class: 'field' }, h('div', { class: 'btn-row' },
+        h('button', { type: 'button', onclick: () => issue('user') }, 'Issue user key'),
+        h('button', { type: 'button', onclick: () => issue('admin') }, 'Issue admin key')))),
+    slot);
 }

@@ -38,10 +38,26 @@ export async function usersView(ctx) {
       } catch (err) { toast(err.message); }
     } }, 'Delete'),
   ]);
-  add(ctx.main, 
+  const tbl = table([{ label: 'Username' }, { label: 'Groups (name · priority)' }, { label: 'Created' }, { label: '', class: 'actions' }], rows,
+    { label: 'Users', empty: 'No users yet. Create one above.', rowAttrs: (i) => ({ 'data-user': users[i].user_id }) });
+  // A filter on what a row shows (username, id, group names): the first thing one looks for in
+  // a list of more than a screenful.
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: 'Username, id or group' });
+  const sf = field('Find a user', search);
+  const count = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const filter = () => {
+    const q = search.value.trim().toLowerCase();
+    let shown = 0;
+    for (const tr of tbl.querySelectorAll?.('tbody tr') || []) {
+      tr.hidden = !!q && !tr.textContent.toLowerCase().includes(q);
+      if (!tr.hidden) shown++;
+    }
+    count.textContent = q ? `${shown} of ${users.length} shown` : '';
+  };
+  search.addEventListener('input', filter);
+  add(ctx.main,
     pageHead('Users', { sub: 'Every user is a member of All Users; a new user also joins each group whose auto_add_local_users is true.' }),
     card('New user', {}, form),
     card('All users', { hint: `${users.length}`, flush: true },
-      table([{ label: 'Username' }, { label: 'Groups (name · priority)' }, { label: 'Created' }, { label: '', class: 'actions' }], rows,
-        { label: 'Users', empty: 'No users yet. Create one above.', rowAttrs: (i) => ({ 'data-user': users[i].user_id }) })));
+      users.length ? h('div', { class: 'filters' }, sf.wrap, h('div', { class: 'field' }, count)) : null, tbl));
 }
