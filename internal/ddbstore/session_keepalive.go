@@ -22,9 +22,13 @@ import (
 const timeLimitedCacheSize = 100_000
 
 // keepaliveExpr is one variant of the keepalive's UpdateItem, written out once: it is the hot
-// path. Extend (no time limit) moves expiry and due time to now + ka_ms; touch (time-limited)
-// records only the keepalive, the expiry being the limit. A user's keepalive also requires
-// the session to be theirs.
+// path. Extend (no time limit) moves the expiry to now + ka_ms; touch (time-limited) records
+// only the keepalive, the expiry being the limit. A user's keepalive also requires the session
+// to be theirs. Neither moves an index key nor writes an attribute an index copies, so a
+// keepalive is one write unit (the session item is under 1 KB): the session's Due index entry
+// stays where it was, which is early once the session has been kept alive, and the sweep that
+// finds it there moves it to the real expiry (lifecycle.Decide: reschedule), about once per
+// keepalive_expiration (docs/design-sessions.md, "The due index").
 type keepaliveExpr struct {
 	update, condition string
 	names             map[string]string
@@ -47,10 +51,9 @@ var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
 				names:     names,
 			}
 			if !timeLimited {
-				e.update = "SET #lk = :now, #exp = :now + #ka, #due = :now + #ka, #shard = :shard, #conn = :t"
+				e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t"
 				e.condition += " AND #tl = :zero"
-				names["#exp"], names["#ka"], names["#due"] = sessAttrExpiresAt, sessAttrKaMs, attrDueAt
-				names["#shard"], names["#tl"] = attrDueShard, sessAttrTimeLimitAt
+				names["#exp"], names["#ka"], names["#tl"] = sessAttrExpiresAt, sessAttrKaMs, sessAttrTimeLimitAt
 			}
 			if owner {
 				e.condition += " AND #uid = :uid"
@@ -194,9 +197,6 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		if timeLimited {
 			delete(values, ":zero") // only the usage clause used it
 		}
-	}
-	if !timeLimited {
-		values[":shard"] = &ddbtypes.AttributeValueMemberS{Value: dueShard(id)}
 	}
 	if userID != "" {
 		values[":uid"] = &ddbtypes.AttributeValueMemberS{Value: userID}

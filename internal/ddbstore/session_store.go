@@ -403,8 +403,9 @@ func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expres
 }
 
 // guardCondition is the condition of a change: the session exists and its status, event
-// sequence and settings revision are as observed; for sweeps also its due time (a keepalive
-// that landed first moved it), for actions its last keepalive.
+// sequence and settings revision are as observed; for sweeps also its due time and its expiry
+// (a keepalive that landed first moved the expiry, and leaves the due time where it was), for
+// actions its last keepalive.
 func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
 	b := c.Before
 	cond := allOf(itemExists(),
@@ -413,6 +414,7 @@ func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
 		expression.Name(sessAttrSettingsRev).Equal(expression.Value(b.SettingsRev)))
 	switch c.Guard {
 	case lifecycle.GuardObserved:
+		cond = cond.And(expression.Name(sessAttrExpiresAt).Equal(expression.Value(msOf(b.ExpiresAt))))
 		if b.DueAt.IsZero() {
 			return cond.And(expression.Name(attrDueAt).AttributeNotExists())
 		}
