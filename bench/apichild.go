@@ -20,7 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wspolicy/internal/ddbstore"
@@ -76,8 +75,9 @@ func decodeAPIChildConfig(s string) (apiChildConfig, error) {
 	return c, nil
 }
 
-// serveAPIChild is the child's main: the API wired as newEnv wires it (same client transport,
-// JSON request log to io.Discard), on 127.0.0.1, its URL on the first line of standard output.
+// serveAPIChild is the child's main: the API wired as the local run and the api function wire
+// it (ddbstore.NewClient as is; JSON request log, to io.Discard), on 127.0.0.1, its URL on the
+// first line of standard output.
 func serveAPIChild(spec string) error {
 	cfg, err := decodeAPIChildConfig(spec)
 	if err != nil {
@@ -86,12 +86,9 @@ func serveAPIChild(spec string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	counter := &ddbCounter{}
+	// The client as the service builds it (ddbstore.NewClient), with the request counter only.
 	db, err := ddbstore.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, counter.middleware)
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-			tr.MaxIdleConns = 2 * cfg.conns
-			tr.MaxIdleConnsPerHost = 2 * cfg.conns
-		})
 	})
 	if err != nil {
 		return err

@@ -133,8 +133,11 @@ type keepaliveResult struct {
 	// (the same UpdateItem the API sends); DirectUnitsPerKeepalive that ÷ keepalives.
 	DirectUnits             capacity `json:"direct_write_units"`
 	DirectUnitsPerKeepalive float64  `json:"direct_write_units_per_keepalive"`
-	// Steady is the write units per keepalive over simulated hours, sweeps included.
-	Steady *steadyResult `json:"steady_state,omitempty"`
+	// Steady is the write units per keepalive over simulated hours, sweeps included, with the
+	// keepalives from one process (as the local run and this bench's API serve them);
+	// SteadyCold the same with every keepalive from a process that has not seen the session.
+	Steady     *steadyResult `json:"steady_state,omitempty"`
+	SteadyCold *steadyResult `json:"steady_state_cold,omitempty"`
 	// APICPUSeconds is the CPU time the API's process spent during the API slices, by the
 	// kernel's accounting of that process (it serves nothing else); per keepalive in µs.
 	APICPUSeconds            float64 `json:"api_process_cpu_s"`

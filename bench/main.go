@@ -154,10 +154,17 @@ func run() error {
 			r.Profile = filepath.Join(cfg.Out, keepaliveProfileName)
 			r.TopCosts = profileTop(profile)
 			if ctx.Err() == nil {
-				st, err := benchKeepaliveSteady(ctx, p, cfg.Endpoint, cfg.SteadySessions, cfg.SteadyHours)
+				st, err := benchKeepaliveSteady(ctx, p, cfg.Endpoint, cfg.SteadySessions, cfg.SteadyHours, false)
 				r.Steady = st
 				if err != nil {
 					fail("keepalive steady state", err)
+				}
+				if ctx.Err() == nil {
+					st, err := benchKeepaliveSteady(ctx, p, cfg.Endpoint, cfg.SteadySessions, cfg.SteadyHours, true)
+					r.SteadyCold = st
+					if err != nil {
+						fail("keepalive steady state, cold", err)
+					}
 				}
 			}
 		}

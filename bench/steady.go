@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sweep"
@@ -22,7 +23,14 @@ type steadyResult struct {
 	Hours     float64 `json:"simulated_hours"`
 	IntervalS int64   `json:"keepalive_interval_s"`
 	ExpiryS   int64   `json:"keepalive_expiration_s"`
-	Sweeps    int     `json:"sweeps"`
+	// Cold: every keepalive from a process that has not seen the session before (as on Lambda
+	// when one session's keepalives reach different instances), so none moves its due entry
+	// and the sweeps correct them all.
+	Cold bool `json:"cold"`
+	// MeasuredFromS is when counting starts, in seconds after the first start: after one
+	// keepalive_expiration, once every session has had its first correction due.
+	MeasuredFromS int64 `json:"measured_from_s"`
+	Sweeps        int   `json:"sweeps"`
 	// Keepalives is how many were sent; KeepaliveUnits what they cost.
 	Keepalives     int      `json:"keepalives"`
 	KeepaliveUnits capacity `json:"keepalive_units"`
@@ -39,14 +47,18 @@ type steadyResult struct {
 // benchKeepaliveSteady starts sessions sessions (one user each, default settings) at even
 // offsets over one keepalive interval, then keeps each alive every interval for hours of
 // simulated time with a sweep every minute, and adds up the write units.
-func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, sessions int, hours float64) (*steadyResult, error) {
+func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, sessions int, hours float64, cold bool) (*steadyResult, error) {
 	clock := &policy.FixedClock{T: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	e, err := newEnv(ctx, endpoint, "bench_keepalive_steady", sessions, clock)
+	table := "bench_keepalive_steady"
+	if cold {
+		table += "_cold"
+	}
+	e, err := newEnv(ctx, endpoint, table, sessions, clock)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	p.logf("keepalive steady state: %d sessions, %.0f simulated hours, a sweep every simulated minute", sessions, hours)
+	p.logf("keepalive steady state (cold %t): %d sessions, %.0f simulated hours, a sweep every simulated minute", cold, sessions, hours)
 	start := clock.Now()
 	ids := make([]string, sessions)
 	var interval, expiry time.Duration
@@ -65,7 +77,9 @@ func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, ses
 		interval, expiry = s.Lifetime.KeepaliveInterval, s.Lifetime.KeepaliveExpiration
 		clock.Advance(interval / time.Duration(sessions))
 	}
-	res := &steadyResult{Sessions: sessions, Hours: hours, IntervalS: int64(interval / time.Second), ExpiryS: int64(expiry / time.Second)}
+	res := &steadyResult{Sessions: sessions, Hours: hours, IntervalS: int64(interval / time.Second), ExpiryS: int64(expiry / time.Second),
+		Cold: cold, MeasuredFromS: int64(expiry / time.Second)}
+	measureFrom := start.Add(expiry)
 	// The events of the simulation: keepalive i of session j at start + j·interval/n + i·interval,
 	// a sweep every minute (offset by 17 s, as a schedule is not aligned with anyone's clients).
 	type event struct {
@@ -91,6 +105,7 @@ func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, ses
 		}
 		clock.Set(ev.at)
 		before := e.capacity.snapshot()
+		counted := !ev.at.Before(measureFrom)
 		if ev.session < 0 {
 			rep, err := sw.Run(ctx, sweep.Options{Now: ev.at})
 			if err != nil {
@@ -99,16 +114,24 @@ func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, ses
 			if len(rep.Errors) > 0 {
 				return nil, fmt.Errorf("sweep at %v: %s", ev.at, rep.Errors[0])
 			}
-			res.Sweeps++
-			res.Rescheduled += rep.Rescheduled
 			res.Acted += rep.Stopped + rep.Paused + rep.Deleted + rep.Expired
-			res.SweepUnits = addCapacity(res.SweepUnits, e.capacity.since(before))
+			if counted {
+				res.Sweeps++
+				res.Rescheduled += rep.Rescheduled
+				res.SweepUnits = addCapacity(res.SweepUnits, e.capacity.since(before))
+			}
 		} else {
-			if _, err := e.svc.Keepalive(ctx, admin, ids[ev.session], nil); err != nil {
+			svc := e.svc
+			if cold {
+				svc = newSessionService(ddbstore.NewSessionStore(e.db, e.table), e.store, clock)
+			}
+			if _, err := svc.Keepalive(ctx, admin, ids[ev.session], nil); err != nil {
 				return nil, fmt.Errorf("keepalive of session %s at %v: %w", ids[ev.session], ev.at, err)
 			}
-			res.Keepalives++
-			res.KeepaliveUnits = addCapacity(res.KeepaliveUnits, e.capacity.since(before))
+			if counted {
+				res.Keepalives++
+				res.KeepaliveUnits = addCapacity(res.KeepaliveUnits, e.capacity.since(before))
+			}
 		}
 		if n%1000 == 999 {
 			p.logf("keepalive steady state: %d/%d events, %d keepalives, %d sweeps", n+1, len(events), res.Keepalives, res.Sweeps)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -38,28 +37,40 @@ type keepaliveExpr struct {
 // one not reached yet.
 const keepaliveUsageClause = "(#ud = :zero OR #ud > :now)"
 
-var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
+// keepaliveExprs are the variants by [time-limited][owner][moves the due entry].
+var keepaliveExprs = func() (v [2][2][2]keepaliveExpr) {
 	for _, timeLimited := range []bool{false, true} {
 		for _, owner := range []bool{false, true} {
-			names := map[string]string{
-				"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
-				"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+			for _, moveDue := range []bool{false, true} {
+				if timeLimited && moveDue {
+					continue // a time-limited session's due time is its warning or limit
+				}
+				names := map[string]string{
+					"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+					"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+				}
+				e := keepaliveExpr{
+					update:    "SET #lk = :now, #conn = :t",
+					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
+					names:     names,
+				}
+				if !timeLimited {
+					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t"
+					e.condition += " AND #tl = :zero"
+					names["#exp"], names["#ka"], names["#tl"] = sessAttrExpiresAt, sessAttrKaMs, sessAttrTimeLimitAt
+				}
+				if owner {
+					e.condition += " AND #uid = :uid"
+					names["#uid"] = sessAttrUserID
+				}
+				if moveDue {
+					// Only for a session whose due time is its expiry (dueHints): the entry
+					// moves to the new expiry, as the sweep would have moved it.
+					e.update += ", #due = :now + #ka"
+					names["#due"] = attrDueAt
+				}
+				v[b2i(timeLimited)][b2i(owner)][b2i(moveDue)] = e
 			}
-			e := keepaliveExpr{
-				update:    "SET #lk = :now, #conn = :t",
-				condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
-				names:     names,
-			}
-			if !timeLimited {
-				e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t"
-				e.condition += " AND #tl = :zero"
-				names["#exp"], names["#ka"], names["#tl"] = sessAttrExpiresAt, sessAttrKaMs, sessAttrTimeLimitAt
-			}
-			if owner {
-				e.condition += " AND #uid = :uid"
-				names["#uid"] = sessAttrUserID
-			}
-			v[b2i(timeLimited)][b2i(owner)] = e
 		}
 	}
 	return v
@@ -99,15 +110,20 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	timeLimited := ss.timeLimited.has(id)
 	var refresh *usageRefresh
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, refresh)
+		moveDue := !timeLimited && ss.dueHints.moveDue(id, now)
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, refresh)
 		refresh = nil
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
 		if !failed {
-			var rec sessionRecord
-			if err := attributevalue.UnmarshalMap(newItem, &rec); err != nil {
+			rec, err := decodeKeepaliveItem(newItem)
+			if err != nil {
 				return lifecycle.KeepaliveResult{}, fmt.Errorf("decode session: %w", err)
+			}
+			rec.SessionID = id
+			if !timeLimited {
+				ss.dueHints.learn(&rec)
 			}
 			v := lifecycle.KeepaliveExtend
 			if timeLimited {
@@ -164,6 +180,99 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	return lifecycle.KeepaliveResult{}, retryLater("session " + id)
 }
 
+// The keepalive moves no index key, so the Due index entry of a session kept alive is early
+// and the sweep corrects it (three write units: the item, and the entry's delete and put in
+// the index) about once per keepalive_expiration. A keepalive can do the same for two units,
+// the item being written anyway, when it is known that the entry is about to come due: the
+// item a keepalive returns says where the entry is and what the keepalive interval is, so a
+// process remembers it for the sessions it keeps alive (dueHints), and its keepalive that
+// comes within one interval (and a margin) of the entry's time moves the entry to the new
+// expiry. A process that has not seen the session (another Lambda instance) sends the plain
+// keepalive and the sweep corrects the entry: the hint is never needed for correctness.
+const (
+	// dueHintsCacheSize bounds the sessions whose due entries a process remembers.
+	dueHintsCacheSize = 200_000
+	// maxDueMargin bounds the margin beyond one keepalive interval (half an interval when
+	// that is less) within which a keepalive moves the entry.
+	maxDueMargin = 30 * time.Second
+)
+
+// dueHint is where a session's Due index entry was (epoch ms) as of the last keepalive this
+// process sent for it, and the session's keepalive interval.
+type dueHint struct{ dueMs, intervalMs int64 }
+
+// dueHints is a bounded, concurrency-safe map of session id → dueHint. When full it starts
+// over: forgetting costs a sweep correction, never correctness.
+type dueHints struct {
+	mu    sync.Mutex
+	max   int
+	hints map[string]dueHint
+}
+
+func newDueHints(max int) *dueHints { return &dueHints{max: max, hints: map[string]dueHint{}} }
+
+// moveDue reports whether a keepalive of session id at now should move its Due entry: the
+// entry, as last seen, comes due before the next keepalive is expected (within one interval
+// and a margin).
+func (d *dueHints) moveDue(id string, now time.Time) bool {
+	d.mu.Lock()
+	h, ok := d.hints[id]
+	d.mu.Unlock()
+	if !ok || h.dueMs == 0 {
+		return false
+	}
+	margin := min(maxDueMargin.Milliseconds(), h.intervalMs/2)
+	return h.dueMs < now.UnixMilli()+h.intervalMs+margin
+}
+
+// learn records the due entry of a session as a keepalive returned it. Only a session whose
+// due time is its expiry qualifies: a running session with no time limit and no usage
+// deadline of its own (lifecycle.NextDue).
+func (d *dueHints) learn(r *sessionRecord) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r.TimeLimitAtMs != 0 || (r.UsageDeadlineMs != 0 && r.Budget == "") || r.DueAt == 0 {
+		delete(d.hints, r.SessionID)
+		return
+	}
+	if len(d.hints) >= d.max {
+		clear(d.hints)
+	}
+	d.hints[r.SessionID] = dueHint{dueMs: r.DueAt, intervalMs: r.KaIntervalS * 1000}
+}
+
+// decodeKeepaliveItem reads what a successful keepalive answers and remembers from the item
+// it returns (expiry, keepalive interval, time limit; due entry, usage deadline and budget),
+// without the reflection of attributevalue: it runs on every keepalive.
+func decodeKeepaliveItem(item map[string]ddbtypes.AttributeValue) (sessionRecord, error) {
+	var r sessionRecord
+	var err error
+	num := func(name string) int64 {
+		v, ok := item[name].(*ddbtypes.AttributeValueMemberN)
+		if !ok || err != nil {
+			return 0
+		}
+		n, perr := strconv.ParseInt(v.Value, 10, 64)
+		if perr != nil {
+			err = fmt.Errorf("attribute %s: %w", name, perr)
+		}
+		return n
+	}
+	r.ExpiresAtMs = num(sessAttrExpiresAt)
+	r.KaIntervalS = num(sessAttrKaInterval)
+	r.TimeLimitAtMs = num(sessAttrTimeLimitAt)
+	r.CreatedAtMs = num(sessAttrCreatedAt)
+	r.UsageDeadlineMs = num(sessAttrUsageDeadline)
+	r.DueAt = num(attrDueAt)
+	if v, ok := item[sessAttrBudget].(*ddbtypes.AttributeValueMemberS); ok {
+		r.Budget = v.Value
+	}
+	if err == nil && r.ExpiresAtMs == 0 {
+		err = fmt.Errorf("no %s", sessAttrExpiresAt)
+	}
+	return r, err
+}
+
 // usageRefresh moves a budgeted session's usage gate (usage_deadline_ms) from old to deadline
 // as part of a keepalive write, conditional on it still being old.
 type usageRefresh struct{ old, deadline int64 }
@@ -171,7 +280,7 @@ type usageRefresh struct{ old, deadline int64 }
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
 // old item (empty when the session does not exist). With refresh, the write also moves the
 // usage gate, and its condition requires the gate as read instead of one not yet passed.
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -187,7 +296,7 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")]
+	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")][b2i(moveDue)]
 	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
 	if refresh != nil {
 		in.UpdateExpression = aws.String(e.update + ", #ud = :ud")

@@ -5,13 +5,24 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
 
 // A keepalive extends a session without moving its Due index entry, so the entry of a session
 // kept alive is early: these tests drive the sweep's correction of it (lifecycle.Decide:
-// reschedule to the real expiry).
+// reschedule to the real expiry). Their keepalives come from a store that has never seen the
+// session (as from another Lambda instance), so none moves the entry itself; the last test has
+// them come from one store, which moves the entry when it is about to come due.
+
+// coldKeepalive sends a keepalive from a session store that has never seen the session.
+func (e env) coldKeepalive(t *testing.T, id string, at time.Time) {
+	t.Helper()
+	if _, err := ddbstore.NewSessionStore(e.tb.Client, e.tb.Name).Keepalive(context.Background(), id, "u1", at, 0); err != nil {
+		t.Fatalf("keepalive at %v: %v", at.Sub(t0), err)
+	}
+}
 
 // TestEarlyDueEntryKeptAlive keeps a session alive every 10 s for 10 minutes (keepalive
 // expiration 1 min) with a sweep every 7 s: no sweep acts on it, its due entry is never later
@@ -22,15 +33,12 @@ func TestEarlyDueEntryKeptAlive(t *testing.T) {
 	const ka = time.Minute
 	e.start(t, "s1", "u1", true, lifetime(lifecycle.ActionDelete, ka), t0)
 	sw := e.sweeper(nil)
-	ctx := context.Background()
 	end := t0.Add(10 * time.Minute)
 	nextKeepalive, nextSweep := t0.Add(10*time.Second), t0.Add(7*time.Second)
 	keepalives, rescheduled := 0, 0
 	for nextKeepalive.Before(end) || nextSweep.Before(end) {
 		if nextKeepalive.Before(nextSweep) {
-			if _, err := e.store.Keepalive(ctx, "s1", "u1", nextKeepalive, 0); err != nil {
-				t.Fatalf("keepalive at %v: %v", nextKeepalive.Sub(t0), err)
-			}
+			e.coldKeepalive(t, "s1", nextKeepalive)
 			keepalives++
 			nextKeepalive = nextKeepalive.Add(10 * time.Second)
 			continue
@@ -66,11 +74,8 @@ func TestEarlyDueEntryStopsBeingKeptAlive(t *testing.T) {
 			e := newEnv(t, "u1")
 			e.start(t, "s1", "u1", true, lifetime(lifecycle.ActionDelete, ka), t0)
 			sw := e.sweeper(nil)
-			ctx := context.Background()
 			for at := 10 * time.Second; at <= last; at += 10 * time.Second {
-				if _, err := e.store.Keepalive(ctx, "s1", "u1", t0.Add(at), 0); err != nil {
-					t.Fatal(err)
-				}
+				e.coldKeepalive(t, "s1", t0.Add(at))
 			}
 			expiry := t0.Add(last.Truncate(10 * time.Second)).Add(ka) // the last keepalive's
 			if s := e.get(t, "s1"); !s.ExpiresAt.Equal(expiry) || !s.DueAt.Before(expiry) {
@@ -121,5 +126,60 @@ func TestSweepLosesToKeepaliveOnEarlyEntry(t *testing.T) {
 	}
 	if s := e.get(t, "s1"); s.Status != lifecycle.StatusRunning || !s.ExpiresAt.Equal(at.Add(ka)) {
 		t.Errorf("status %s expires %v; want running until %v", s.Status, s.ExpiresAt, at.Add(ka))
+	}
+}
+
+// TestKeepaliveMovesDueEntryWhenAboutDue keeps a session alive every 10 s (keepalive interval
+// 10 s, expiration 1 min) from one store, with a sweep every 7 s: the store's keepalive moves
+// the entry when it is about to come due, so no sweep has anything to correct and none acts on
+// the session; once the keepalives stop, the first sweep at or after the expiry deletes it.
+func TestKeepaliveMovesDueEntryWhenAboutDue(t *testing.T) {
+	e := newEnv(t, "u1")
+	const ka = time.Minute
+	lt := lifetime(lifecycle.ActionDelete, ka)
+	lt.KeepaliveInterval = 10 * time.Second
+	e.start(t, "s1", "u1", true, lt, t0)
+	sw := e.sweeper(nil)
+	ctx := context.Background()
+	stop := t0.Add(5 * time.Minute) // the last keepalive
+	expiry := stop.Add(ka)
+	nextKeepalive, nextSweep := t0.Add(10*time.Second), t0.Add(7*time.Second)
+	moves, lastDue := 0, t0.Add(ka)
+	for {
+		if !nextKeepalive.After(stop) && nextKeepalive.Before(nextSweep) {
+			if _, err := e.store.Keepalive(ctx, "s1", "u1", nextKeepalive, 0); err != nil {
+				t.Fatal(err)
+			}
+			if s := e.get(t, "s1"); !s.DueAt.Equal(lastDue) {
+				moves++
+				lastDue = s.DueAt
+				if !s.DueAt.Equal(s.ExpiresAt) {
+					t.Fatalf("the keepalive at %v moved the entry to %v, not to the expiry %v", nextKeepalive.Sub(t0), s.DueAt.Sub(t0), s.ExpiresAt.Sub(t0))
+				}
+			}
+			nextKeepalive = nextKeepalive.Add(10 * time.Second)
+			continue
+		}
+		rep := e.sweep(t, sw, nextSweep)
+		s := e.get(t, "s1")
+		if nextSweep.Before(expiry) {
+			if s.Status != lifecycle.StatusRunning || rep.Deleted != 0 || s.DueAt.After(s.ExpiresAt) {
+				t.Fatalf("sweep at %v: status %s due %v expires %v; want running, due no later than expiry", nextSweep.Sub(t0), s.Status, s.DueAt.Sub(t0), s.ExpiresAt.Sub(t0))
+			}
+			if nextSweep.Before(stop) && rep.Rescheduled != 0 {
+				t.Errorf("sweep at %v corrected the entry of a session the store keeps alive", nextSweep.Sub(t0))
+			}
+			lastDue = s.DueAt
+			nextSweep = nextSweep.Add(7 * time.Second)
+			continue
+		}
+		if s.Status != lifecycle.StatusDeleted || rep.Expired != 1 {
+			t.Fatalf("first sweep after the expiry at %v (at %v): status %s; want deleted", expiry.Sub(t0), nextSweep.Sub(t0), s.Status)
+		}
+		break
+	}
+	// 30 keepalives over 5 minutes: the entry moved about once a minute (every 4-5 keepalives), not 30 times.
+	if moves < 4 || moves > 7 {
+		t.Errorf("the keepalives moved the entry %d times in 5 minutes; want about once a minute", moves)
 	}
 }
