@@ -83,6 +83,7 @@ func serveAPIChild(spec string) error {
 	if err != nil {
 		return err
 	}
+	httpapi.TuneProcess() // as the api function and the local run do
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	counter := &ddbCounter{}
@@ -188,6 +189,9 @@ func startAPIChild(cfg apiChildConfig, profile string) (*apiChild, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), apiChildEnv+"="+cfg.encode(), apiChildProfileEnv+"="+profile)
+	if v := os.Getenv("BENCH_API_GOMAXPROCS"); v != "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+v)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -212,8 +216,17 @@ func startAPIChild(cfg apiChildConfig, profile string) (*apiChild, error) {
 
 func (c *apiChild) signal(s os.Signal) { _ = c.cmd.Process.Signal(s) }
 
-// cpu is the CPU time (user + system) the kernel has accounted to the child so far.
-func (c *apiChild) cpu() (time.Duration, error) { return processCPU(c.cmd.Process.Pid) }
+// cpu is the CPU time the kernel has accounted to the child so far: user and system.
+func (c *apiChild) cpu() (cpuTime, error) { return processCPU(c.cmd.Process.Pid) }
+
+// cpuTime is a process's CPU time, user and system (kernel: system calls, the network stack).
+type cpuTime struct{ user, sys time.Duration }
+
+func (t cpuTime) total() time.Duration { return t.user + t.sys }
+
+func (t cpuTime) sub(u cpuTime) cpuTime { return cpuTime{t.user - u.user, t.sys - u.sys} }
+
+func (t cpuTime) add(u cpuTime) cpuTime { return cpuTime{t.user + u.user, t.sys + u.sys} }
 
 // stop closes the child's standard input and waits for it to exit.
 func (c *apiChild) stop() {
@@ -233,28 +246,28 @@ const clockTicks = 100
 
 // processCPU reads utime + stime of process pid from /proc/<pid>/stat: the kernel's own
 // accounting of the process (all its threads), what getrusage(RUSAGE_SELF) reports inside it.
-func processCPU(pid int) (time.Duration, error) {
+func processCPU(pid int) (cpuTime, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return cpuTime{}, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces: split after it.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
+		return cpuTime{}, errors.New("malformed /proc stat")
 	}
 	f := strings.Fields(s[i+1:])
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
+		return cpuTime{}, errors.New("short /proc stat")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
+		return cpuTime{}, err
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return cpuTime{user: time.Duration(ut) * time.Second / clockTicks, sys: time.Duration(st) * time.Second / clockTicks}, nil
 }
 
 // keepaliveProfileName is the API process's CPU profile over the keepalive slices, beside

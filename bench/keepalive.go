@@ -141,6 +141,7 @@ type keepaliveResult struct {
 	// APICPUSeconds is the CPU time the API's process spent during the API slices, by the
 	// kernel's accounting of that process (it serves nothing else); per keepalive in µs.
 	APICPUSeconds            float64 `json:"api_process_cpu_s"`
+	APISysCPUSeconds         float64 `json:"api_process_system_cpu_s"`
 	APICPUMicrosPerKeepalive float64 `json:"api_process_cpu_us_per_keepalive"`
 	// Profile is the CPU profile of the API process over the API slices; TopCosts its
 	// heaviest functions (cumulative share), as go tool pprof lists them.
@@ -237,7 +238,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		m    merged
 		reqs ddbCount
 		cap  capacity
-		cpu  time.Duration
+		cpu  cpuTime
 		// child is the API process serving the mode (nil: the bench's own client sends).
 		child *apiChild
 	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache}}
@@ -259,7 +260,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 				return nil, err
 			}
 			capBefore := e.capacity.snapshot()
-			var cpuBefore time.Duration
+			var cpuBefore cpuTime
 			isAPI := md == &modes[1]
 			if isAPI {
 				if cpuBefore, err = api.cpu(); err != nil {
@@ -272,7 +273,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 				if err != nil {
 					return nil, err
 				}
-				md.cpu += cpuAfter - cpuBefore
+				md.cpu = md.cpu.add(cpuAfter.sub(cpuBefore))
 			}
 			after, err := counts()
 			if err != nil {
@@ -291,9 +292,10 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Direct.Ops > 0 {
 		res.DirectUnitsPerKeepalive = modes[2].cap.Total() / float64(res.Direct.Ops)
 	}
-	res.APICPUSeconds = modes[1].cpu.Seconds()
+	res.APICPUSeconds = modes[1].cpu.total().Seconds()
+	res.APISysCPUSeconds = modes[1].cpu.sys.Seconds()
 	if res.API.Ops > 0 {
-		res.APICPUMicrosPerKeepalive = float64(modes[1].cpu.Microseconds()) / float64(res.API.Ops)
+		res.APICPUMicrosPerKeepalive = float64(modes[1].cpu.total().Microseconds()) / float64(res.API.Ops)
 	}
 	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive)
 	for i := range modes[0].m.sliceRates {

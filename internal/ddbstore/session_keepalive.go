@@ -48,16 +48,19 @@ var keepaliveExprs = func() (v [2][2][2]keepaliveExpr) {
 				names := map[string]string{
 					"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
 					"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+					"#ki": sessAttrKaInterval, "#exp": sessAttrExpiresAt, "#tl": sessAttrTimeLimitAt,
 				}
 				e := keepaliveExpr{
-					update:    "SET #lk = :now, #conn = :t",
+					// #ki = #ki and (time-limited) #exp = #exp, #tl = #tl change nothing: they make
+					// the answer (UPDATED_NEW) carry the interval, the expiry and the time limit.
+					update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl",
 					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
 					names:     names,
 				}
 				if !timeLimited {
-					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t"
+					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki"
 					e.condition += " AND #tl = :zero"
-					names["#exp"], names["#ka"], names["#tl"] = sessAttrExpiresAt, sessAttrKaMs, sessAttrTimeLimitAt
+					names["#ka"] = sessAttrKaMs
 				}
 				if owner {
 					e.condition += " AND #uid = :uid"
@@ -110,8 +113,12 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	timeLimited := ss.timeLimited.has(id)
 	var refresh *usageRefresh
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		moveDue := !timeLimited && ss.dueHints.moveDue(id, now)
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, refresh)
+		hint, known := ss.dueHints.get(id)
+		moveDue := !timeLimited && known && hint.moveDue(now)
+		// The whole item comes back only when this process has yet to learn the session's
+		// due entry; otherwise the attributes the write sets (what the answer needs).
+		full := !timeLimited && !known
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, full, refresh)
 		refresh = nil
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
@@ -122,8 +129,11 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 				return lifecycle.KeepaliveResult{}, fmt.Errorf("decode session: %w", err)
 			}
 			rec.SessionID = id
-			if !timeLimited {
+			switch {
+			case full:
 				ss.dueHints.learn(&rec)
+			case moveDue:
+				ss.dueHints.moved(id, rec.DueAt)
 			}
 			v := lifecycle.KeepaliveExtend
 			if timeLimited {
@@ -211,34 +221,51 @@ type dueHints struct {
 
 func newDueHints(max int) *dueHints { return &dueHints{max: max, hints: map[string]dueHint{}} }
 
-// moveDue reports whether a keepalive of session id at now should move its Due entry: the
-// entry, as last seen, comes due before the next keepalive is expected (within one interval
-// and a margin).
-func (d *dueHints) moveDue(id string, now time.Time) bool {
+// get returns what the process knows of session id's due entry.
+func (d *dueHints) get(id string) (dueHint, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	h, ok := d.hints[id]
-	d.mu.Unlock()
-	if !ok || h.dueMs == 0 {
+	return h, ok
+}
+
+// moveDue reports whether a keepalive at now should move the session's Due entry: the entry,
+// as last seen, comes due before the next keepalive is expected (within one interval and a
+// margin). A session whose entry is not its expiry's (dueMs 0) never qualifies.
+func (h dueHint) moveDue(now time.Time) bool {
+	if h.dueMs == 0 {
 		return false
 	}
 	margin := min(maxDueMargin.Milliseconds(), h.intervalMs/2)
 	return h.dueMs < now.UnixMilli()+h.intervalMs+margin
 }
 
-// learn records the due entry of a session as a keepalive returned it. Only a session whose
-// due time is its expiry qualifies: a running session with no time limit and no usage
-// deadline of its own (lifecycle.NextDue).
-func (d *dueHints) learn(r *sessionRecord) {
+// moved records that this process's keepalive moved session id's entry to dueMs.
+func (d *dueHints) moved(id string, dueMs int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r.TimeLimitAtMs != 0 || (r.UsageDeadlineMs != 0 && r.Budget == "") || r.DueAt == 0 {
-		delete(d.hints, r.SessionID)
-		return
+	if h, ok := d.hints[id]; ok && dueMs != 0 {
+		h.dueMs = dueMs
+		d.hints[id] = h
 	}
+}
+
+// learn records the due entry of a session as a keepalive returned it (the whole item).
+// Only a session whose due time is its expiry qualifies: a running session with no time limit
+// and no usage deadline of its own (lifecycle.NextDue; budget and deadline are fixed at the
+// start); any other is remembered with dueMs 0, so that its keepalives neither move its entry
+// nor ask for the whole item again.
+func (d *dueHints) learn(r *sessionRecord) {
+	h := dueHint{dueMs: r.DueAt, intervalMs: r.KaIntervalS * 1000}
+	if r.TimeLimitAtMs != 0 || (r.UsageDeadlineMs != 0 && r.Budget == "") {
+		h.dueMs = 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.hints) >= d.max {
 		clear(d.hints)
 	}
-	d.hints[r.SessionID] = dueHint{dueMs: r.DueAt, intervalMs: r.KaIntervalS * 1000}
+	d.hints[r.SessionID] = h
 }
 
 // decodeKeepaliveItem reads what a successful keepalive answers and remembers from the item
@@ -280,7 +307,7 @@ type usageRefresh struct{ old, deadline int64 }
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
 // old item (empty when the session does not exist). With refresh, the write also moves the
 // usage gate, and its condition requires the gate as read instead of one not yet passed.
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue, full bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -293,8 +320,11 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		TableName:                           aws.String(ss.st.table),
 		Key:                                 sessionKey(id).attributes(),
 		ExpressionAttributeValues:           values,
-		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValues:                        ddbtypes.ReturnValueUpdatedNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if full {
+		in.ReturnValues = ddbtypes.ReturnValueAllNew
 	}
 	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")][b2i(moveDue)]
 	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
