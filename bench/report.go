@@ -145,7 +145,7 @@ func renderMarkdown(r *results) string {
 		fmt.Fprintf(&b, "## Keepalive\n\nThe three figures of issue 14: write units per keepalive (steady state) **%.3f** (target ≤ 1.25); keepalive ÷ raw UpdateItem throughput **%.0f%%** (target ≥ 70%%; slices %s); API process CPU **%.0f µs** per keepalive (target ≤ 120 µs).\n\n",
 			k.steadyUnits(), 100*k.Ratio, percentRange(k.SliceRatios), k.APICPUMicrosPerKeepalive)
 		fmt.Fprintf(&b, "%d concurrent clients, %s s per run, each client keeping its own session alive (started through the API; user keys, so the ownership condition applies). "+
-			"Raw: `UpdateItem SET bench_touch = :now` on the same session items, no condition, no returned values. Direct: ddbstore's keepalive (the conditional UpdateItem with ALL_NEW) called in process. "+
+			"Raw: `UpdateItem SET bench_touch = :now` on the same session items, no condition, no returned values. Direct: ddbstore's keepalive (the conditional UpdateItem, UPDATED_NEW) called in process. "+
 			"API: `POST /v1/sessions/{id}/keepalive` over HTTP/1.1 keep-alive connections to the API on 127.0.0.1, served by a process of its own (the bench's executable started again) so that the kernel's CPU accounting of that process is the API's alone; the request log line is built and discarded.\n\n", k.Clients, f1(k.DurationS))
 		var rows [][]string
 		for _, x := range []struct {
@@ -265,8 +265,8 @@ func missNotes(r *results) string {
 			"net/http on both sides (header parsing and maps, the server's per-connection goroutine); system calls (socket reads and writes, epoll) and the scheduler's wake-ups, "+
 			"inflated on this shared 2-core machine; and the garbage collector. Done here: the client keeps 256 idle connections per host (the SDK's default 10 made a 16-client load reconnect), "+
 			"no client-side retry rate limiter, endpoints resolved once and cached, the keepalive's answer UPDATED_NEW (a few attributes, not the whole item) decoded by hand instead of by reflection, "+
-			"and GOGC=400 for API processes (httpapi.TuneProcess; about a fifth less CPU in an in-process benchmark). Measured per keepalive in one process with a canned DynamoDB, "+
-			"the API + SDK path is about 150-200 µs of CPU on this machine; what is left would take replacing the SDK call on the hot path with a hand-built, signed request.\n",
+			"and GOGC=400 for API processes (httpapi.TuneProcess; about a fifth less CPU in an in-process benchmark). An in-process benchmark against a canned DynamoDB answer (not kept) used 220–285 µs of CPU per keepalive for the API, the SDK and the canned server together, "+
+			"and the figure here moves by ±30%% with the other work on the machine; what is left would take replacing the SDK call on the hot path with a hand-built, signed request.\n",
 			k.APICPUMicrosPerKeepalive, k.APISysCPUSeconds, k.APICPUSeconds, k.Profile)
 	}
 	if k := r.Keepalive; k != nil && k.steadyUnits() > maxUnitsPerKeepalive {
