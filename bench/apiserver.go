@@ -30,13 +30,15 @@ type env struct {
 	table   string
 	db      *dynamodb.Client
 	counter *ddbCounter
-	clock   policy.Clock
-	store   *ddbstore.Store
-	ss      *ddbstore.SessionStore
-	svc     *sessions.Service
-	url     string
-	http    *http.Client
-	stop    func()
+	// capacity adds up the write units DynamoDB Local reports for the env's own client.
+	capacity *capacityMeter
+	clock    policy.Clock
+	store    *ddbstore.Store
+	ss       *ddbstore.SessionStore
+	svc      *sessions.Service
+	url      string
+	http     *http.Client
+	stop     func()
 }
 
 // newEnv creates the table, All Users, the session service and the API on 127.0.0.1 (a free
@@ -44,9 +46,9 @@ type env struct {
 // the HTTP client towards the API) so that that many concurrent callers reuse connections.
 // The API logs every request as JSON, to io.Discard: the cost of building the line is kept.
 func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy.Clock) (*env, error) {
-	e := &env{table: table, counter: &ddbCounter{}, clock: clock}
+	e := &env{table: table, counter: &ddbCounter{}, capacity: &capacityMeter{}, clock: clock}
 	db, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, e.counter.middleware)
+		o.APIOptions = append(o.APIOptions, e.counter.middleware, e.capacity.middleware)
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns = 2 * conns
 			tr.MaxIdleConnsPerHost = 2 * conns

@@ -38,8 +38,10 @@ func (c *ddbCounter) snapshot() ddbCount {
 }
 
 // since returns what was counted after the snapshot before.
-func (c *ddbCounter) since(before ddbCount) ddbCount {
-	now := c.snapshot()
+func (c *ddbCounter) since(before ddbCount) ddbCount { return diffCounts(c.snapshot(), before) }
+
+// diffCounts is what was counted between snapshots before and now.
+func diffCounts(now, before ddbCount) ddbCount {
 	d := ddbCount{
 		Requests:     now.Requests - before.Requests,
 		ItemsWritten: now.ItemsWritten - before.ItemsWritten,

@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,7 +17,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/ddbstore"
-	"wspolicy/internal/httpapi"
 	"wspolicy/internal/policy"
 )
 
@@ -127,12 +129,42 @@ type keepaliveResult struct {
 	// RequestsPerKeepalive is the DynamoDB requests the API sent during its run ÷ keepalives.
 	RequestsPerKeepalive float64  `json:"ddb_requests_per_keepalive"`
 	APIRequests          ddbCount `json:"api_ddb_requests"`
+	// DirectUnits is the write capacity DynamoDB Local reported for the in-process keepalives
+	// (the same UpdateItem the API sends); DirectUnitsPerKeepalive that ÷ keepalives.
+	DirectUnits             capacity `json:"direct_write_units"`
+	DirectUnitsPerKeepalive float64  `json:"direct_write_units_per_keepalive"`
+	// Steady is the write units per keepalive over simulated hours, sweeps included, with the
+	// keepalives from one process (as the local run and this bench's API serve them);
+	// SteadyCold the same with every keepalive from a process that has not seen the session.
+	Steady     *steadyResult `json:"steady_state,omitempty"`
+	SteadyCold *steadyResult `json:"steady_state_cold,omitempty"`
+	// APICPUSeconds is the CPU time the API's process spent during the API slices, by the
+	// kernel's accounting of that process (it serves nothing else); per keepalive in µs.
+	APICPUSeconds            float64 `json:"api_process_cpu_s"`
+	APISysCPUSeconds         float64 `json:"api_process_system_cpu_s"`
+	APICPUMicrosPerKeepalive float64 `json:"api_process_cpu_us_per_keepalive"`
+	// Profile is the CPU profile of the API process over the API slices; TopCosts its
+	// heaviest functions (cumulative share), as go tool pprof lists them.
+	Profile  string   `json:"api_cpu_profile,omitempty"`
+	TopCosts []string `json:"api_cpu_top,omitempty"`
+}
+
+// unitsDetail renders a capacity figure, e.g. "table 1.00, Due 2.00".
+func unitsDetail(c capacity) string {
+	s := fmt.Sprintf("table %.0f", c.TableUnits)
+	for _, k := range slices.Sorted(maps.Keys(c.IndexUnits)) {
+		s += fmt.Sprintf(", %s %.0f", k, c.IndexUnits[k])
+	}
+	if c.Transactions > 0 {
+		s += fmt.Sprintf(", %d transactions %.0f (from item sizes)", c.Transactions, c.TxUnits)
+	}
+	return s
 }
 
 // benchKeepalive starts one session per client through the API (each client its own user
 // and user key), warms up, then runs raw UpdateItem, the in-process store keepalive and the
 // API keepalive in turn, each with clients concurrent callers for dur.
-func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients int, dur time.Duration, prof *profiler) (*keepaliveResult, error) {
+func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients int, dur time.Duration, prof *profiler, profilePath string) (*keepaliveResult, error) {
 	if dur < keepaliveSlices*100*time.Millisecond {
 		return nil, fmt.Errorf("-duration %v is too short for %d slices", dur, keepaliveSlices)
 	}
@@ -155,8 +187,13 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		}
 		keys[i], sessionIDs[i] = key, sid
 	}
+	api, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients}, profilePath)
+	if err != nil {
+		return nil, err
+	}
+	defer api.stop()
 	apiOp := func(ctx context.Context, c int) error {
-		return e.call(ctx, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
+		return e.callAt(ctx, api.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
 	rawKeys := make([]map[string]ddbtypes.AttributeValue, clients)
 	for i, id := range sessionIDs {
@@ -186,13 +223,13 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if r := runLoad(ctx, clients, warm, apiOp); r.Errors > 0 {
 		return nil, fmt.Errorf("warm-up: %d errors, first: %s", r.Errors, r.FirstErr)
 	}
-	noCacheURL, stopNoCache, err := e.serve(ctx, func(c *httpapi.Config) { c.KeyCacheTTL = -1 })
+	noCache, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, keyCacheOff: true}, "")
 	if err != nil {
 		return nil, err
 	}
-	defer stopNoCache()
+	defer noCache.stop()
 	noCacheOp := func(ctx context.Context, c int) error {
-		return e.callAt(ctx, noCacheURL, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
+		return e.callAt(ctx, noCache.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
 	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, PartitionItemBytes: otherBytes}
 	modes := []struct {
@@ -200,22 +237,67 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		op   func(ctx context.Context, c int) error
 		m    merged
 		reqs ddbCount
-	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp}}
+		cap  capacity
+		cpu  cpuTime
+		// child is the API process serving the mode (nil: the bench's own client sends).
+		child *apiChild
+	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache}}
 	slice := dur / keepaliveSlices
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
+	api.signal(syscall.SIGUSR1) // the API's profile: it is busy during its own slices only
 	for i := range keepaliveSlices {
 		for j := range modes {
 			md := &modes[(i+j)%len(modes)] // rotate the order from slice to slice
-			before := e.counter.snapshot()
+			counts := func() (ddbCount, error) {
+				if md.child != nil {
+					return md.child.counts(ctx, e)
+				}
+				return e.counter.snapshot(), nil
+			}
+			before, err := counts()
+			if err != nil {
+				return nil, err
+			}
+			capBefore := e.capacity.snapshot()
+			var cpuBefore cpuTime
+			isAPI := md == &modes[1]
+			if isAPI {
+				if cpuBefore, err = api.cpu(); err != nil {
+					return nil, err
+				}
+			}
 			md.m.runSlice(ctx, clients, slice, md.op)
-			md.reqs = addCounts(md.reqs, e.counter.since(before))
+			if isAPI {
+				cpuAfter, err := api.cpu()
+				if err != nil {
+					return nil, err
+				}
+				md.cpu = md.cpu.add(cpuAfter.sub(cpuBefore))
+			}
+			after, err := counts()
+			if err != nil {
+				return nil, err
+			}
+			md.reqs = addCounts(md.reqs, diffCounts(after, before))
+			md.cap = addCapacity(md.cap, e.capacity.since(capBefore))
 		}
 		p.logf("keepalive: slice %d/%d: raw %.0f/s, API %.0f/s so far", i+1, keepaliveSlices, modes[0].m.result().OpsPerSec, modes[1].m.result().OpsPerSec)
 	}
+	api.signal(syscall.SIGUSR2)
 	stopProf()
 	res.Raw, res.API, res.Direct, res.NoKeyCache = modes[0].m.result(), modes[1].m.result(), modes[2].m.result(), modes[3].m.result()
 	res.APIRequests = modes[1].reqs
+	res.DirectUnits = modes[2].cap
+	if res.Direct.Ops > 0 {
+		res.DirectUnitsPerKeepalive = modes[2].cap.Total() / float64(res.Direct.Ops)
+	}
+	res.APICPUSeconds = modes[1].cpu.total().Seconds()
+	res.APISysCPUSeconds = modes[1].cpu.sys.Seconds()
+	if res.API.Ops > 0 {
+		res.APICPUMicrosPerKeepalive = float64(modes[1].cpu.total().Microseconds()) / float64(res.API.Ops)
+	}
+	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive)
 	for i := range modes[0].m.sliceRates {
 		res.SliceRatios = append(res.SliceRatios, modes[1].m.sliceRates[i]/max(modes[0].m.sliceRates[i], 1))
 	}

@@ -42,6 +42,9 @@ type config struct {
 	UsageUsers    int           `json:"usage_group_users"`
 	UsageOps      int           `json:"usage_ops"`
 	ColdStarts    int           `json:"cold_starts"`
+	// SteadySessions and SteadyHours size the keepalive's steady-state simulation.
+	SteadySessions int     `json:"steady_sessions"`
+	SteadyHours    float64 `json:"steady_hours"`
 }
 
 // results is everything one run measured; results.json holds it.
@@ -68,6 +71,13 @@ type machine struct {
 }
 
 func main() {
+	if spec := os.Getenv(apiChildEnv); spec != "" {
+		if err := serveAPIChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench API child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -91,6 +101,8 @@ func run() error {
 	flag.IntVar(&cfg.SeedWorkers, "seed-workers", 8, "concurrent BatchWriteItem calls while seeding")
 	flag.IntVar(&cfg.UsageUsers, "usage-users", 10000, "members of the large per_group budget")
 	flag.IntVar(&cfg.UsageOps, "usage-ops", 100, "session starts (and as many ends) measured per budget")
+	flag.IntVar(&cfg.SteadySessions, "steady-sessions", 32, "sessions of the keepalive's steady-state write-unit simulation")
+	flag.Float64Var(&cfg.SteadyHours, "steady-hours", 6, "simulated hours of the keepalive's steady-state write-unit simulation")
 	flag.IntVar(&cfg.ColdStarts, "cold-starts", 3, "cold starts per function under aws-lambda-rie")
 	flag.Parse()
 	var err error
@@ -126,10 +138,35 @@ func run() error {
 	}
 	p.logf("bench: DynamoDB Local at %s, %d CPUs", cfg.Endpoint, runtime.NumCPU())
 	if want("keepalive") {
-		r, err := benchKeepalive(ctx, p, cfg.Endpoint, cfg.Clients, cfg.Duration, prof)
+		if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+			return err
+		}
+		profile, err := filepath.Abs(filepath.Join(cfg.Out, keepaliveProfileName))
+		if err != nil {
+			return err
+		}
+		r, err := benchKeepalive(ctx, p, cfg.Endpoint, cfg.Clients, cfg.Duration, prof, profile)
 		res.Keepalive = r
 		if err != nil {
 			fail("keepalive", err)
+		}
+		if r != nil {
+			r.Profile = filepath.Join(cfg.Out, keepaliveProfileName)
+			r.TopCosts = profileTop(profile)
+			if ctx.Err() == nil {
+				st, err := benchKeepaliveSteady(ctx, p, cfg.Endpoint, cfg.SteadySessions, cfg.SteadyHours, false)
+				r.Steady = st
+				if err != nil {
+					fail("keepalive steady state", err)
+				}
+				if ctx.Err() == nil {
+					st, err := benchKeepaliveSteady(ctx, p, cfg.Endpoint, cfg.SteadySessions, cfg.SteadyHours, true)
+					r.SteadyCold = st
+					if err != nil {
+						fail("keepalive steady state, cold", err)
+					}
+				}
+			}
 		}
 	}
 	if want("settings") && ctx.Err() == nil {

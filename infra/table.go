@@ -10,8 +10,8 @@ import (
 	"wspolicy/internal/tabledef"
 )
 
-// newTable builds the one DynamoDB table from tabledef: keys, indexes (all attributes
-// projected), stream view, TTL attribute; on-demand, with point-in-time recovery.
+// newTable builds the one DynamoDB table from tabledef: keys, indexes (with their projections),
+// stream view, TTL attribute; on-demand, with point-in-time recovery.
 func newTable(stack awscdk.Stack, p ControlPlaneStackProps) awsdynamodb.Table {
 	table := awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
 		PartitionKey:        attribute(tabledef.PartitionKey),
@@ -26,14 +26,29 @@ func newTable(stack awscdk.Stack, p ControlPlaneStackProps) awsdynamodb.Table {
 		RemovalPolicy:      p.TableRemovalPolicy,
 	})
 	for _, ix := range tabledef.Indexes {
-		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		props := &awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(ix.Name),
 			PartitionKey:   attribute(ix.PartitionKey),
 			SortKey:        attribute(ix.SortKey),
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
-		})
+			ProjectionType: projectionType(ix.Projection),
+		}
+		if ix.Projection == tabledef.Include {
+			props.NonKeyAttributes = jsii.Strings(ix.NonKeyAttributes...)
+		}
+		table.AddGlobalSecondaryIndex(props)
 	}
 	return table
+}
+
+// projectionType converts a tabledef projection to the CDK's.
+func projectionType(p tabledef.Projection) awsdynamodb.ProjectionType {
+	switch p {
+	case tabledef.KeysOnly:
+		return awsdynamodb.ProjectionType_KEYS_ONLY
+	case tabledef.Include:
+		return awsdynamodb.ProjectionType_INCLUDE
+	}
+	panic(fmt.Sprintf("infra: unsupported projection %q", p))
 }
 
 // attribute converts a tabledef key to a CDK key attribute.

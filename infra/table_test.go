@@ -37,10 +37,20 @@ func TestTable(t *testing.T) {
 	for _, ix := range tabledef.Indexes {
 		addAttr(ix.PartitionKey)
 		addAttr(ix.SortKey)
+		// Each index projects what tabledef says (keys only, or the listed attributes), never
+		// ALL: a keepalive must not write to any index.
+		projection := map[string]any{"ProjectionType": string(ix.Projection)}
+		if ix.Projection == tabledef.Include {
+			nonKey := []any{}
+			for _, a := range ix.NonKeyAttributes {
+				nonKey = append(nonKey, a)
+			}
+			projection["NonKeyAttributes"] = assertions.Match_ArrayEquals(&nonKey)
+		}
 		indexes = append(indexes, map[string]any{
 			"IndexName":  ix.Name,
 			"KeySchema":  keySchema(ix.PartitionKey, ix.SortKey),
-			"Projection": map[string]any{"ProjectionType": "ALL"},
+			"Projection": projection,
 		})
 	}
 

@@ -14,10 +14,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
 )
 
 func main() {
+	httpapi.TuneProcess()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	if err := run(logger); err != nil {
 		logger.Error("local run failed", slog.String("error", err.Error()))

@@ -39,6 +39,7 @@ import (
 )
 
 func main() {
+	httpapi.TuneProcess()
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	h, err := newHandler(context.Background(), os.Getenv, logger)
 	if err != nil {

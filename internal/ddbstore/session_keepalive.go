@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -22,9 +21,13 @@ import (
 const timeLimitedCacheSize = 100_000
 
 // keepaliveExpr is one variant of the keepalive's UpdateItem, written out once: it is the hot
-// path. Extend (no time limit) moves expiry and due time to now + ka_ms; touch (time-limited)
-// records only the keepalive, the expiry being the limit. A user's keepalive also requires
-// the session to be theirs.
+// path. Extend (no time limit) moves the expiry to now + ka_ms; touch (time-limited) records
+// only the keepalive, the expiry being the limit. A user's keepalive also requires the session
+// to be theirs. Neither moves an index key nor writes an attribute an index copies, so a
+// keepalive is one write unit (the session item is under 1 KB): the session's Due index entry
+// stays where it was, which is early once the session has been kept alive, and the sweep that
+// finds it there moves it to the real expiry (lifecycle.Decide: reschedule), about once per
+// keepalive_expiration (docs/design-sessions.md, "The due index").
 type keepaliveExpr struct {
 	update, condition string
 	names             map[string]string
@@ -34,29 +37,43 @@ type keepaliveExpr struct {
 // one not reached yet.
 const keepaliveUsageClause = "(#ud = :zero OR #ud > :now)"
 
-var keepaliveExprs = func() (v [2][2]keepaliveExpr) {
+// keepaliveExprs are the variants by [time-limited][owner][moves the due entry].
+var keepaliveExprs = func() (v [2][2][2]keepaliveExpr) {
 	for _, timeLimited := range []bool{false, true} {
 		for _, owner := range []bool{false, true} {
-			names := map[string]string{
-				"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
-				"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+			for _, moveDue := range []bool{false, true} {
+				if timeLimited && moveDue {
+					continue // a time-limited session's due time is its warning or limit
+				}
+				names := map[string]string{
+					"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+					"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+					"#ki": sessAttrKaInterval, "#exp": sessAttrExpiresAt, "#tl": sessAttrTimeLimitAt,
+				}
+				e := keepaliveExpr{
+					// #ki = #ki and (time-limited) #exp = #exp, #tl = #tl change nothing: they make
+					// the answer (UPDATED_NEW) carry the interval, the expiry and the time limit.
+					update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl",
+					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
+					names:     names,
+				}
+				if !timeLimited {
+					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki"
+					e.condition += " AND #tl = :zero"
+					names["#ka"] = sessAttrKaMs
+				}
+				if owner {
+					e.condition += " AND #uid = :uid"
+					names["#uid"] = sessAttrUserID
+				}
+				if moveDue {
+					// Only for a session whose due time is its expiry (dueHints): the entry
+					// moves to the new expiry, as the sweep would have moved it.
+					e.update += ", #due = :now + #ka"
+					names["#due"] = attrDueAt
+				}
+				v[b2i(timeLimited)][b2i(owner)][b2i(moveDue)] = e
 			}
-			e := keepaliveExpr{
-				update:    "SET #lk = :now, #conn = :t",
-				condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
-				names:     names,
-			}
-			if !timeLimited {
-				e.update = "SET #lk = :now, #exp = :now + #ka, #due = :now + #ka, #shard = :shard, #conn = :t"
-				e.condition += " AND #tl = :zero"
-				names["#exp"], names["#ka"], names["#due"] = sessAttrExpiresAt, sessAttrKaMs, attrDueAt
-				names["#shard"], names["#tl"] = attrDueShard, sessAttrTimeLimitAt
-			}
-			if owner {
-				e.condition += " AND #uid = :uid"
-				names["#uid"] = sessAttrUserID
-			}
-			v[b2i(timeLimited)][b2i(owner)] = e
 		}
 	}
 	return v
@@ -96,15 +113,27 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	timeLimited := ss.timeLimited.has(id)
 	var refresh *usageRefresh
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, refresh)
+		hint, known := ss.dueHints.get(id)
+		moveDue := !timeLimited && known && hint.moveDue(now)
+		// The whole item comes back only when this process has yet to learn the session's
+		// due entry; otherwise the attributes the write sets (what the answer needs).
+		full := !timeLimited && !known
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, full, refresh)
 		refresh = nil
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
 		}
 		if !failed {
-			var rec sessionRecord
-			if err := attributevalue.UnmarshalMap(newItem, &rec); err != nil {
+			rec, err := decodeKeepaliveItem(newItem)
+			if err != nil {
 				return lifecycle.KeepaliveResult{}, fmt.Errorf("decode session: %w", err)
+			}
+			rec.SessionID = id
+			switch {
+			case full:
+				ss.dueHints.learn(&rec)
+			case moveDue:
+				ss.dueHints.moved(id, rec.DueAt)
 			}
 			v := lifecycle.KeepaliveExtend
 			if timeLimited {
@@ -161,6 +190,116 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	return lifecycle.KeepaliveResult{}, retryLater("session " + id)
 }
 
+// The keepalive moves no index key, so the Due index entry of a session kept alive is early
+// and the sweep corrects it (three write units: the item, and the entry's delete and put in
+// the index) about once per keepalive_expiration. A keepalive can do the same for two units,
+// the item being written anyway, when it is known that the entry is about to come due: the
+// item a keepalive returns says where the entry is and what the keepalive interval is, so a
+// process remembers it for the sessions it keeps alive (dueHints), and its keepalive that
+// comes within one interval (and a margin) of the entry's time moves the entry to the new
+// expiry. A process that has not seen the session (another Lambda instance) sends the plain
+// keepalive and the sweep corrects the entry: the hint is never needed for correctness.
+const (
+	// dueHintsCacheSize bounds the sessions whose due entries a process remembers.
+	dueHintsCacheSize = 200_000
+	// maxDueMargin bounds the margin beyond one keepalive interval (half an interval when
+	// that is less) within which a keepalive moves the entry.
+	maxDueMargin = 30 * time.Second
+)
+
+// dueHint is where a session's Due index entry was (epoch ms) as of the last keepalive this
+// process sent for it, and the session's keepalive interval.
+type dueHint struct{ dueMs, intervalMs int64 }
+
+// dueHints is a bounded, concurrency-safe map of session id → dueHint. When full it starts
+// over: forgetting costs a sweep correction, never correctness.
+type dueHints struct {
+	mu    sync.Mutex
+	max   int
+	hints map[string]dueHint
+}
+
+func newDueHints(max int) *dueHints { return &dueHints{max: max, hints: map[string]dueHint{}} }
+
+// get returns what the process knows of session id's due entry.
+func (d *dueHints) get(id string) (dueHint, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h, ok := d.hints[id]
+	return h, ok
+}
+
+// moveDue reports whether a keepalive at now should move the session's Due entry: the entry,
+// as last seen, comes due before the next keepalive is expected (within one interval and a
+// margin). A session whose entry is not its expiry's (dueMs 0) never qualifies.
+func (h dueHint) moveDue(now time.Time) bool {
+	if h.dueMs == 0 {
+		return false
+	}
+	margin := min(maxDueMargin.Milliseconds(), h.intervalMs/2)
+	return h.dueMs < now.UnixMilli()+h.intervalMs+margin
+}
+
+// moved records that this process's keepalive moved session id's entry to dueMs.
+func (d *dueHints) moved(id string, dueMs int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if h, ok := d.hints[id]; ok && dueMs != 0 {
+		h.dueMs = dueMs
+		d.hints[id] = h
+	}
+}
+
+// learn records the due entry of a session as a keepalive returned it (the whole item).
+// Only a session whose due time is its expiry qualifies: a running session with no time limit
+// and no usage deadline of its own (lifecycle.NextDue; budget and deadline are fixed at the
+// start); any other is remembered with dueMs 0, so that its keepalives neither move its entry
+// nor ask for the whole item again.
+func (d *dueHints) learn(r *sessionRecord) {
+	h := dueHint{dueMs: r.DueAt, intervalMs: r.KaIntervalS * 1000}
+	if r.TimeLimitAtMs != 0 || (r.UsageDeadlineMs != 0 && r.Budget == "") {
+		h.dueMs = 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.hints) >= d.max {
+		clear(d.hints)
+	}
+	d.hints[r.SessionID] = h
+}
+
+// decodeKeepaliveItem reads what a successful keepalive answers and remembers from the item
+// it returns (expiry, keepalive interval, time limit; due entry, usage deadline and budget),
+// without the reflection of attributevalue: it runs on every keepalive.
+func decodeKeepaliveItem(item map[string]ddbtypes.AttributeValue) (sessionRecord, error) {
+	var r sessionRecord
+	var err error
+	num := func(name string) int64 {
+		v, ok := item[name].(*ddbtypes.AttributeValueMemberN)
+		if !ok || err != nil {
+			return 0
+		}
+		n, perr := strconv.ParseInt(v.Value, 10, 64)
+		if perr != nil {
+			err = fmt.Errorf("attribute %s: %w", name, perr)
+		}
+		return n
+	}
+	r.ExpiresAtMs = num(sessAttrExpiresAt)
+	r.KaIntervalS = num(sessAttrKaInterval)
+	r.TimeLimitAtMs = num(sessAttrTimeLimitAt)
+	r.CreatedAtMs = num(sessAttrCreatedAt)
+	r.UsageDeadlineMs = num(sessAttrUsageDeadline)
+	r.DueAt = num(attrDueAt)
+	if v, ok := item[sessAttrBudget].(*ddbtypes.AttributeValueMemberS); ok {
+		r.Budget = v.Value
+	}
+	if err == nil && r.ExpiresAtMs == 0 {
+		err = fmt.Errorf("no %s", sessAttrExpiresAt)
+	}
+	return r, err
+}
+
 // usageRefresh moves a budgeted session's usage gate (usage_deadline_ms) from old to deadline
 // as part of a keepalive write, conditional on it still being old.
 type usageRefresh struct{ old, deadline int64 }
@@ -168,7 +307,7 @@ type usageRefresh struct{ old, deadline int64 }
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
 // old item (empty when the session does not exist). With refresh, the write also moves the
 // usage gate, and its condition requires the gate as read instead of one not yet passed.
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue, full bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -181,10 +320,13 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		TableName:                           aws.String(ss.st.table),
 		Key:                                 sessionKey(id).attributes(),
 		ExpressionAttributeValues:           values,
-		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValues:                        ddbtypes.ReturnValueUpdatedNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")]
+	if full {
+		in.ReturnValues = ddbtypes.ReturnValueAllNew
+	}
+	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")][b2i(moveDue)]
 	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
 	if refresh != nil {
 		in.UpdateExpression = aws.String(e.update + ", #ud = :ud")
@@ -194,9 +336,6 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		if timeLimited {
 			delete(values, ":zero") // only the usage clause used it
 		}
-	}
-	if !timeLimited {
-		values[":shard"] = &ddbtypes.AttributeValueMemberS{Value: dueShard(id)}
 	}
 	if userID != "" {
 		values[":uid"] = &ddbtypes.AttributeValueMemberS{Value: userID}

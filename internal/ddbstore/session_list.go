@@ -99,13 +99,18 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 	if err != nil {
 		return lifecycle.Page{}, pageTokenError(f.PageToken, err)
 	}
-	return sessionPage(out.Items, out.LastEvaluatedKey)
+	items, err := ss.st.tableItems(ctx, out.Items, string(f.Status)) // the index copies only some attributes
+	if err != nil {
+		return lifecycle.Page{}, err
+	}
+	return sessionPage(items, out.LastEvaluatedKey)
 }
 
 // DueSessions returns one page of the sessions of due shard shard (0 ≤ shard <
-// tabledef.DueShards) whose due time is at or before now, read from the sparse Due index
-// (eventually consistent: every change the sweep makes is guarded, so a stale entry is only
-// skipped). Only due sessions are read; due budget ledgers on the page are left out (DueItems
+// tabledef.DueShards) whose due index entry is at or before now: the keys from the sparse,
+// keys-only Due index (eventually consistent), the sessions from the table (strongly
+// consistent). An entry may be early (a keepalive extends a session without moving it): the
+// sweep then reschedules it; every change the sweep makes is guarded. Only due sessions are read; due budget ledgers on the page are left out (DueItems
 // returns both). pageToken continues where the previous page stopped.
 func (ss *SessionStore) DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error) {
 	out, err := ss.dueQuery(ctx, now, shard, pageToken)
@@ -151,6 +156,10 @@ func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("due items of shard %d: %w", shard, pageTokenError(pageToken, err))
+	}
+	// The index holds keys only: the items themselves, as they are now.
+	if out.Items, err = ss.st.tableItems(ctx, out.Items, ""); err != nil {
+		return nil, fmt.Errorf("due items of shard %d: %w", shard, err)
 	}
 	return out, nil
 }

@@ -90,6 +90,8 @@ const (
 	sessAttrTimeLimitAt     = "time_limit_at_ms"
 	sessAttrTimeLimitWarnAt = "time_limit_warn_at_ms"
 	sessAttrUsageDeadline   = "usage_deadline_ms"
+	sessAttrCreatedAt       = "created_at_ms"
+	sessAttrBudget          = "budget"
 	sessAttrSettingsRev     = "settings_rev"
 	sessAttrEventSeq        = "event_seq"
 	userAttrActiveSessions  = "active_sessions"

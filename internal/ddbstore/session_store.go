@@ -21,10 +21,12 @@ import (
 
 // SessionStore keeps sessions, their events (the outbox) and re-sync markers in the table.
 // It shares the table and the helpers of Store, and adds an in-process cache of time-limited
-// session ids (immutable) that lets their keepalives take one write.
+// session ids (immutable) that lets their keepalives take one write, and one of where the
+// sessions this process keeps alive are in the Due index (see dueHints).
 type SessionStore struct {
 	st          *Store
 	timeLimited *idSet
+	dueHints    *dueHints
 	log         *slog.Logger
 	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
 	ledgerPatience time.Duration
@@ -41,7 +43,7 @@ func WithLogger(l *slog.Logger) SessionOption {
 
 // NewSessionStore returns the session store on the named table.
 func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
-	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), log: slog.Default(),
+	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize), log: slog.Default(),
 		ledgerPatience: DefaultLedgerPatience}
 	for _, o := range opts {
 		o(ss)
@@ -403,8 +405,9 @@ func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expres
 }
 
 // guardCondition is the condition of a change: the session exists and its status, event
-// sequence and settings revision are as observed; for sweeps also its due time (a keepalive
-// that landed first moved it), for actions its last keepalive.
+// sequence and settings revision are as observed; for sweeps also its due time and its expiry
+// (a keepalive that landed first moved the expiry, and leaves the due time where it was), for
+// actions its last keepalive.
 func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
 	b := c.Before
 	cond := allOf(itemExists(),
@@ -413,6 +416,7 @@ func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
 		expression.Name(sessAttrSettingsRev).Equal(expression.Value(b.SettingsRev)))
 	switch c.Guard {
 	case lifecycle.GuardObserved:
+		cond = cond.And(expression.Name(sessAttrExpiresAt).Equal(expression.Value(msOf(b.ExpiresAt))))
 		if b.DueAt.IsZero() {
 			return cond.And(expression.Name(attrDueAt).AttributeNotExists())
 		}

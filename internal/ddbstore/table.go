@@ -41,7 +41,7 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 				{AttributeName: aws.String(ix.PartitionKey.Name), KeyType: ddbtypes.KeyTypeHash},
 				{AttributeName: aws.String(ix.SortKey.Name), KeyType: ddbtypes.KeyTypeRange},
 			},
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+			Projection: projection(ix),
 		})
 	}
 	for name, typ := range attrs {
@@ -50,6 +50,15 @@ func CreateTableInput(name string) *dynamodb.CreateTableInput {
 		})
 	}
 	return in
+}
+
+// projection is an index's projection as the SDK spells it.
+func projection(ix tabledef.Index) *ddbtypes.Projection {
+	p := &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection)}
+	if ix.Projection == tabledef.Include {
+		p.NonKeyAttributes = append([]string(nil), ix.NonKeyAttributes...)
+	}
+	return p
 }
 
 // CreateTable creates the table (if it does not exist yet) and waits until it is active.

@@ -18,11 +18,28 @@ type Key struct {
 	Type AttrType
 }
 
-// Index is a global secondary index. All indexes project all attributes.
+// Projection is which attributes an index copies besides the keys (the table's and its own).
+type Projection string
+
+// Projection types.
+const (
+	// KeysOnly copies the keys only: a write that moves no index key writes nothing there.
+	KeysOnly Projection = "KEYS_ONLY"
+	// Include copies the keys and the index's NonKeyAttributes: a write that changes none of
+	// them and moves no index key writes nothing there.
+	Include Projection = "INCLUDE"
+)
+
+// Index is a global secondary index. An index is written whenever a table write moves its key
+// or changes an attribute it copies, one unit per KB (two when the key moves: delete and put),
+// so each projects only what its queries read and nothing a keepalive writes.
 type Index struct {
 	Name         string
 	PartitionKey Key
 	SortKey      Key
+	Projection   Projection
+	// NonKeyAttributes are the attributes an Include index copies.
+	NonKeyAttributes []string
 }
 
 // Table key attributes.
@@ -49,8 +66,28 @@ const TTLAttribute = "TTL"
 // TTL backstop reads old images).
 const StreamView = "NEW_AND_OLD_IMAGES"
 
-// Indexes are the table's global secondary indexes.
+// ByOwnerAttributes are the attributes ByOwner copies: what the listings of all groups and all
+// users decode (group and user items), and a session's user_id and status (the status filter
+// of a user's session listing runs on the index). A user's session listing reads the session
+// items themselves from the table (BatchGetItem of the page's keys), so the attributes a
+// keepalive writes (last_keepalive_at_ms, expires_at_ms, connected) are not copied and a
+// keepalive writes nothing to this index.
+var ByOwnerAttributes = []string{
+	// group items
+	"group_id", "name", "priority", "description", "version", "settings", "member_count",
+	"auto_add", "deleting", "created_at", "updated_at",
+	// user items
+	"user_id", "username", "groups",
+	// session items (user_id above)
+	"status",
+}
+
+// Indexes are the table's global secondary indexes. Due is keys only: the sweep reads the due
+// items themselves from the table (BatchGetItem), so an entry is written only when its key
+// moves.
 var Indexes = []Index{
-	{Name: ByOwner, PartitionKey: Key{Name: "GSI1PK", Type: String}, SortKey: Key{Name: "GSI1SK", Type: String}},
-	{Name: ByDue, PartitionKey: Key{Name: "DueShard", Type: String}, SortKey: Key{Name: "DueAt", Type: Number}},
+	{Name: ByOwner, PartitionKey: Key{Name: "GSI1PK", Type: String}, SortKey: Key{Name: "GSI1SK", Type: String},
+		Projection: Include, NonKeyAttributes: ByOwnerAttributes},
+	{Name: ByDue, PartitionKey: Key{Name: "DueShard", Type: String}, SortKey: Key{Name: "DueAt", Type: Number},
+		Projection: KeysOnly},
 }
