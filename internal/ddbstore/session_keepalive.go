@@ -2,11 +2,14 @@ package ddbstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,16 +52,17 @@ var keepaliveExprs = func() (v [2][2][2]keepaliveExpr) {
 					"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
 					"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
 					"#ki": sessAttrKaInterval, "#exp": sessAttrExpiresAt, "#tl": sessAttrTimeLimitAt,
+					"#kt": sessAttrKeepaliveToken,
 				}
 				e := keepaliveExpr{
 					// #ki = #ki and (time-limited) #exp = #exp, #tl = #tl change nothing: they make
 					// the answer (UPDATED_NEW) carry the interval, the expiry and the time limit.
-					update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl",
-					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle",
+					update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl, #kt = :kt",
+					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle" + keepaliveTokenClause,
 					names:     names,
 				}
 				if !timeLimited {
-					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki"
+					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki, #kt = :kt"
 					e.condition += " AND #tl = :zero"
 					names["#ka"] = sessAttrKaMs
 				}
@@ -111,6 +115,7 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 	}
 	now = lifecycle.Millis(now)
 	timeLimited := ss.timeLimited.has(id)
+	token := ss.keepaliveTokens.next()
 	var refresh *usageRefresh
 	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
 		hint, known := ss.dueHints.get(id)
@@ -118,10 +123,16 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 		// The whole item comes back only when this process has yet to learn the session's
 		// due entry; otherwise the attributes the write sets (what the answer needs).
 		full := !timeLimited && !known
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, full, refresh)
+		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, full, refresh, token)
 		refresh = nil
 		if err != nil {
 			return lifecycle.KeepaliveResult{}, err
+		}
+		if failed && appliedBy(oldItem, token) {
+			// This call's write was applied, its answer lost and the SDK's retry refused by the
+			// token: the keepalive took effect then, and answers what it wrote. Applying it
+			// again would undo what came between (an idle keepalive's disconnect).
+			newItem, failed = oldItem, false
 		}
 		if !failed {
 			rec, err := decodeKeepaliveItem(newItem)
@@ -307,7 +318,7 @@ type usageRefresh struct{ old, deadline int64 }
 // keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
 // old item (empty when the session does not exist). With refresh, the write also moves the
 // usage gate, and its condition requires the gate as read instead of one not yet passed.
-func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue, full bool, refresh *usageRefresh) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
+func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue, full bool, refresh *usageRefresh, token string) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
@@ -315,6 +326,7 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 		":running": &ddbtypes.AttributeValueMemberS{Value: string(lifecycle.StatusRunning)},
 		":zero":    &ddbtypes.AttributeValueMemberN{Value: "0"},
 		":idle":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(idle.Seconds(), 'f', -1, 64)},
+		":kt":      &ddbtypes.AttributeValueMemberS{Value: token},
 	}
 	in := &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(ss.st.table),
@@ -375,4 +387,33 @@ func (s *idSet) add(id string) {
 		clear(s.ids)
 	}
 	s.ids[id] = struct{}{}
+}
+
+// keepaliveTokenClause keeps a keepalive's write from being applied twice: the SDK resends a
+// request whose answer was lost (a timeout or reset after sending), and a keepalive is not
+// idempotent against what other writes did in between. Each call writes its own token, and
+// its condition refuses an item that already holds it (appliedBy then says so).
+const keepaliveTokenClause = " AND (attribute_not_exists(#kt) OR #kt <> :kt)"
+
+// appliedBy reports whether item holds token as its last keepalive's token.
+func appliedBy(item map[string]ddbtypes.AttributeValue, token string) bool {
+	v, ok := item[sessAttrKeepaliveToken].(*ddbtypes.AttributeValueMemberS)
+	return ok && v.Value == token
+}
+
+// tokenSource hands out tokens unique across processes: a random prefix per process and a
+// counter, cheaper than a random draw per keepalive.
+type tokenSource struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newTokenSource() *tokenSource {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return &tokenSource{prefix: base64.RawURLEncoding.EncodeToString(b[:]) + "."}
+}
+
+func (t *tokenSource) next() string {
+	return t.prefix + strconv.FormatUint(t.n.Add(1), 36)
 }

@@ -81,6 +81,7 @@ const (
 	sessAttrStatus          = "status"
 	sessAttrConnected       = "connected"
 	sessAttrLastKeepalive   = "last_keepalive_at_ms"
+	sessAttrKeepaliveToken  = "ka_token"
 	sessAttrExpiresAt       = "expires_at_ms"
 	sessAttrReason          = "expiration_reason"
 	sessAttrKaMs            = "ka_ms"

@@ -27,7 +27,10 @@ type SessionStore struct {
 	st          *Store
 	timeLimited *idSet
 	dueHints    *dueHints
-	log         *slog.Logger
+	// keepaliveTokens names each keepalive call, so that its write, applied but retried after
+	// a lost answer, knows it was applied (keepaliveToken).
+	keepaliveTokens *tokenSource
+	log             *slog.Logger
 	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
 	ledgerPatience time.Duration
 }
@@ -43,7 +46,7 @@ func WithLogger(l *slog.Logger) SessionOption {
 
 // NewSessionStore returns the session store on the named table.
 func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
-	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize), log: slog.Default(),
+	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize), keepaliveTokens: newTokenSource(), log: slog.Default(),
 		ledgerPatience: DefaultLedgerPatience}
 	for _, o := range opts {
 		o(ss)
