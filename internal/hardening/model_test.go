@@ -51,7 +51,7 @@ type sessOutput struct {
 	Connected  bool
 	Disconnect bool // keepalive answers
 	// Sweep is what a sweep reported doing to the session: "" (nothing, or skipped), delete,
-	// stop, pause, leave or reschedule. SweepUnsure: the sweep reported errors, so it may
+	// stop, pause, leave, reschedule or resync. SweepUnsure: the sweep reported errors, so it may
 	// have done its due action without saying so.
 	Sweep       string
 	SweepUnsure bool
@@ -184,6 +184,11 @@ func sweepStep(s sessState, now int64, out sessOutput) (sessState, bool) {
 		return s, !s.expiryApplies()
 	case "reschedule":
 		return s, !s.due(now)
+	case "resync":
+		// A re-sync puts the lifetime settings in force; the run's settings never change,
+		// so all it can change is the due index entry (early since keepalives no longer
+		// move it), which the model does not track.
+		return s, true
 	}
 	return s, false
 }
