@@ -21,6 +21,31 @@ type eventView struct {
 	At    time.Time `json:"at"`
 }
 
+// maxExpiryWait bounds how long check waits for the sweeps to expire the abandoned sessions.
+const maxExpiryWait = 2 * time.Minute
+
+// awaitExpiries waits, with the in-process stack, until its sweeps reported as many keepalive
+// expiries as there are abandoned sessions, or until a sweep that started after every
+// abandoned session was due has finished (a sweep under load may take far longer than its
+// period, so a fixed wait is not enough): the sweep line in progress now ends, and the one
+// after it started later. Sweeps that do nothing log no line, so the expiry count ends the
+// wait in the common case; maxExpiryWait bounds it.
+func (r *runner) awaitExpiries(ctx context.Context) {
+	abandoned := int64(0)
+	for _, s := range r.sessions {
+		if s.cohort == abandoner {
+			abandoned++
+		}
+	}
+	start := r.server.sweeps.Load()
+	deadline := time.Now().Add(maxExpiryWait)
+	for r.server.expired.Load() < abandoned && r.server.sweeps.Load() < start+2 && time.Now().Before(deadline) {
+		if !sleepUntil(ctx, time.Now().Add(50*time.Millisecond)) {
+			return
+		}
+	}
+}
+
 // expiryLag records how long after its expiry each abandoned session was expired.
 type expiryLag struct {
 	mu   sync.Mutex
@@ -38,6 +63,9 @@ func (r *runner) check(ctx context.Context) []string {
 		}
 	}
 	sleepUntil(ctx, latest.Add(2*r.cfg.SweepEvery))
+	if r.server != nil {
+		r.awaitExpiries(ctx)
+	}
 	if r.cfg.URL != "" {
 		// With -url the load's own sweeps stopped with the run: one more catches the stragglers.
 		_, _ = r.cl.do(ctx, call{phase: phaseCheck, route: "POST /v1/sweeps", method: "POST", path: "/v1/sweeps", want: []int{200}})
