@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ func TestShortLoadRun(t *testing.T) {
 		DynamoDBEndpoint: ddbtest.Endpoint(t), Table: fmt.Sprintf("load-test-%d", os.Getpid()),
 		Duration: 9 * time.Second, Sessions: 40, PerUser: 5, Interval: time.Second, Expiration: 4 * time.Second,
 		Abandon: 0.2, Pause: 0.1, Workers: 8, AdminEvery: 500 * time.Millisecond, SweepEvery: time.Second, Seed: 3,
+		ServerLog: filepath.Join(t.TempDir(), "server.log"),
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -35,7 +37,8 @@ func TestShortLoadRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, &out)
 	}
 	if !res.ok() || !strings.Contains(out.String(), "PASS") {
-		t.Fatalf("got %d request errors and inconsistencies %v, want none\n%s", res.requestErrors, res.inconsistent, &out)
+		serverLog, _ := os.ReadFile(cfg.ServerLog)
+		t.Fatalf("got %d request errors and inconsistencies %v, want none\n%s\nthe stack's warnings and errors:\n%s", res.requestErrors, res.inconsistent, &out, serverLog)
 	}
 	t.Logf("report:\n%s", &out)
 	for _, want := range []string{"POST /v1/sessions/{id}/keepalive", "p99 ms", "abandoned", "expiry lag"} {

@@ -31,7 +31,8 @@ type SessionStore struct {
 	// a lost answer, knows it was applied (keepaliveToken).
 	keepaliveTokens *tokenSource
 	log             *slog.Logger
-	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
+	// ledgerPatience bounds the retries of a write racing for a budget's ledger, and of a
+	// re-sync racing a session's keepalives (ApplyLifetime).
 	ledgerPatience time.Duration
 }
 
@@ -469,6 +470,11 @@ func changeUpdate(c lifecycle.Change) expression.UpdateBuilder {
 // (as read, possibly from an index): see lifecycle.Resync. When the session changed since it
 // was read, it is read again and the change decided again. It reports whether it wrote.
 func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
+	// A live session's keepalives move last_keepalive_at, which the guard covers, as often as
+	// every keepalive_interval: on a loaded machine a read and a write can take longer than that,
+	// so a count of attempts is not enough. It keeps trying (reading again each time) for the
+	// store's race patience, as a start racing for a budget's ledger does.
+	started := time.Now()
 	for attempt := 1; ; attempt++ {
 		c := lifecycle.Resync(s, lt, rev)
 		if c.None() {
@@ -481,7 +487,7 @@ func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, 
 		if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
 			return false, fmt.Errorf("apply lifetime settings to session %s: %w", s.ID, err)
 		}
-		if attempt == maxSessionRaceAttempts {
+		if attempt >= maxSessionRaceAttempts && time.Since(started) >= ss.ledgerPatience {
 			return false, retryLater("session " + s.ID)
 		}
 		if s, err = ss.GetSession(ctx, s.ID); err != nil {
