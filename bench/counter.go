@@ -9,8 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
-
-	"wspolicy/internal/ddbstore"
 )
 
 // ddbCounter counts the DynamoDB operations a client sends (one per API call, whatever the
@@ -133,11 +131,4 @@ func itemsRead(params, result any) int64 {
 		return int64(len(r.Responses))
 	}
 	return 0
-}
-
-// newCountingClient is a DynamoDB Local client whose calls c counts.
-func newCountingClient(ctx context.Context, endpoint string, c *ddbCounter) (*dynamodb.Client, error) {
-	return ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, c.middleware)
-	})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -198,19 +197,4 @@ func policyOf(t *testing.T, prefix string) string {
 		t.Fatalf("IAM policies with id prefix %q: got %v, want exactly one", prefix, found)
 	}
 	return found[0]
-}
-
-func sorted(list []string) []string {
-	out := append([]string(nil), list...)
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

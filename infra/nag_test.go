@@ -47,21 +47,28 @@ func TestCdkNag(t *testing.T) {
 	}
 }
 
-// messages turns synthesis messages into "rule: message (path)" lines.
+// messages turns synthesis messages into "rule: message (path)" lines. The assertions API
+// (FindError/FindWarning) still returns the deprecated cxapi type; there is no other.
+//
+//lint:ignore SA1019 the assertions API returns this type
 func messages(list *[]*cxapi.SynthesisMessage) []string {
 	if list == nil {
 		return nil
 	}
 	var out []string
 	for _, m := range *list {
-		data := fmt.Sprint(m.Entry.Data)
-		if s, ok := m.Entry.Data.(string); ok {
+		//lint:ignore SA1019 the assertions API returns this type
+		entry := m.Entry
+		data := fmt.Sprint(entry.Data)
+		if s, ok := entry.Data.(string); ok {
 			data = s
 		}
 		if i := strings.Index(data, "\n"); i > 0 {
 			data = data[:i]
 		}
-		out = append(out, fmt.Sprintf("%s (%s)", data, *m.Id))
+		//lint:ignore SA1019 the assertions API returns this type
+		id := m.Id
+		out = append(out, fmt.Sprintf("%s (%s)", data, *id))
 	}
 	return out
 }

@@ -91,7 +91,8 @@ func runTests(m *testing.M) int {
 	}
 	// make test lints this synthesis's template with cfn-lint rather than synthesizing again.
 	if out := os.Getenv("WSPOLICY_TEMPLATE_OUT"); out != "" {
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
+		err := os.MkdirAll(filepath.Dir(out), 0o755)
+		if err == nil {
 			err = os.WriteFile(out, raw, 0o644)
 		}
 		if err != nil {
