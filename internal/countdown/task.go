@@ -152,7 +152,7 @@ func (t *Task) Run(ctx context.Context, action, sessionID string) (Result, error
 			return t.done(ctx, res, string(c.Outcome), c.Reason), nil
 		case policy.IsKind(err, policy.KindNotFound):
 			return t.done(ctx, res, OutcomeNotFound, ""), nil
-		case policy.CodeOf(err) != lifecycle.CodeSessionChanged:
+		case policy.CodeOf(err) != policy.CodeSessionChanged:
 			return res, fmt.Errorf("countdown %s of session %s: %w", action, sessionID, err)
 		case attempt == maxTaskAttempts:
 			return res, fmt.Errorf("countdown %s of session %s: the session kept changing: %w", action, sessionID, err)

@@ -28,11 +28,11 @@ func (s *Store) PutKey(ctx context.Context, k policy.APIKey) error {
 func (s *Store) putKey(ctx context.Context, k policy.APIKey) error {
 	switch {
 	case !policy.ValidID(k.ID):
-		return policy.FieldErrorf("key_id", "invalid_id", "%q is not a valid key id", k.ID)
+		return policy.FieldErrorf("key_id", policy.CodeInvalidID, "%q is not a valid key id", k.ID)
 	case k.Role != policy.RoleAdmin && k.Role != policy.RoleUser:
-		return policy.FieldErrorf("role", "invalid_role", "role must be %q or %q", policy.RoleAdmin, policy.RoleUser)
+		return policy.FieldErrorf("role", policy.CodeInvalidRole, "role must be %q or %q", policy.RoleAdmin, policy.RoleUser)
 	case k.Hash == "" || len(k.Hash) > maxKeyHashLength:
-		return policy.FieldErrorf("hash", "invalid_hash", "the key hash must be 1..%d bytes", maxKeyHashLength)
+		return policy.FieldErrorf("hash", policy.CodeInvalidHash, "the key hash must be 1..%d bytes", maxKeyHashLength)
 	case !policy.ValidID(k.UserID):
 		return errUserNotFound(k.UserID)
 	}
@@ -51,10 +51,10 @@ func (s *Store) putKey(ctx context.Context, k policy.APIKey) error {
 		return errUserNotFound(k.UserID)
 	}
 	if _, taken := conditionFailedAt(err, 0); taken {
-		return policy.Errorf(policy.KindConflict, "key_exists", "a key with this secret already exists")
+		return policy.Errorf(policy.KindConflict, policy.CodeKeyExists, "a key with this secret already exists")
 	}
 	if _, taken := conditionFailedAt(err, 1); taken {
-		return policy.Errorf(policy.KindConflict, "key_id_taken", "user %s already has a key %s", k.UserID, k.ID)
+		return policy.Errorf(policy.KindConflict, policy.CodeKeyIDTaken, "user %s already has a key %s", k.UserID, k.ID)
 	}
 	return storeError(err)
 }

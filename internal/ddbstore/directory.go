@@ -40,18 +40,22 @@ var settingNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 // policy.NameProblem (no control, format or other invisible characters), so that its
 // uniqueness key (policy.NameKey) tells apart exactly the names people can tell apart.
 func validateName(field, name string) error {
+	code := policy.CodeInvalidName
+	if field == "username" {
+		code = policy.CodeInvalidUsername
+	}
 	if len(name) > MaxNameLength {
-		return policy.FieldErrorf(field, "invalid_"+field, "%s must be at most %d bytes", field, MaxNameLength)
+		return policy.FieldErrorf(field, code, "%s must be at most %d bytes", field, MaxNameLength)
 	}
 	if p := policy.NameProblem(name); p != "" {
-		return policy.FieldErrorf(field, "invalid_"+field, "%s %s", field, p)
+		return policy.FieldErrorf(field, code, "%s %s", field, p)
 	}
 	return nil
 }
 
 func validatePriority(p int) error {
 	if p < MinGroupPriority || p > MaxGroupPriority {
-		return policy.FieldErrorf("priority", "invalid_priority",
+		return policy.FieldErrorf("priority", policy.CodeInvalidPriority,
 			"priority must be between %d and %d, got %d", MinGroupPriority, MaxGroupPriority, p)
 	}
 	return nil
@@ -59,10 +63,10 @@ func validatePriority(p int) error {
 
 func validateSettingValue(name string, v json.RawMessage) error {
 	if !settingNamePattern.MatchString(name) {
-		return policy.FieldErrorf(name, "unknown_setting", "%q is not a setting name", name)
+		return policy.FieldErrorf(name, policy.CodeUnknownSetting, "%q is not a setting name", name)
 	}
 	if !json.Valid(v) {
-		return policy.FieldErrorf(name, "invalid_value", "the value of %s is not JSON", name)
+		return policy.FieldErrorf(name, policy.CodeInvalidValue, "the value of %s is not JSON", name)
 	}
 	return nil
 }
@@ -169,10 +173,10 @@ func (s *Store) createGroup(ctx context.Context, g policy.Group) (policy.Group, 
 		g.ID = policy.NewID("g")
 	}
 	if !policy.ValidID(g.ID) {
-		return policy.Group{}, policy.FieldErrorf("group_id", "invalid_id", "%q is not a valid group id", g.ID)
+		return policy.Group{}, policy.FieldErrorf("group_id", policy.CodeInvalidID, "%q is not a valid group id", g.ID)
 	}
 	if g.ID == policy.AllUsersGroupID {
-		return policy.Group{}, policy.Errorf(policy.KindConflict, "group_id_taken", "group %s already exists", g.ID)
+		return policy.Group{}, policy.Errorf(policy.KindConflict, policy.CodeGroupIDTaken, "group %s already exists", g.ID)
 	}
 	if g.Priority == 0 {
 		g.Priority = policy.DefaultGroupPriority
@@ -204,7 +208,7 @@ func (s *Store) createGroup(ctx context.Context, g policy.Group) (policy.Group, 
 		return policy.Group{}, errGroupNameTaken(g.Name)
 	}
 	if _, taken := conditionFailedAt(err, 0); taken {
-		return policy.Group{}, policy.Errorf(policy.KindConflict, "group_id_taken", "group %s already exists", g.ID)
+		return policy.Group{}, policy.Errorf(policy.KindConflict, policy.CodeGroupIDTaken, "group %s already exists", g.ID)
 	}
 	return policy.Group{}, storeError(err)
 }
@@ -371,7 +375,7 @@ func diffSettings(settings map[string]string, c policy.SettingsChange) []setting
 
 func validateSettingsChange(c policy.SettingsChange) error {
 	if n := len(c.Set) + len(c.Unset); n > MaxSettingsPerChange {
-		return policy.Errorf(policy.KindInvalid, "too_many_changes",
+		return policy.Errorf(policy.KindInvalid, policy.CodeTooManyChanges,
 			"one change may set or unset at most %d settings, got %d", MaxSettingsPerChange, n)
 	}
 	for name, v := range c.Set {
@@ -381,10 +385,10 @@ func validateSettingsChange(c policy.SettingsChange) error {
 	}
 	for _, name := range c.Unset {
 		if !settingNamePattern.MatchString(name) {
-			return policy.FieldErrorf(name, "unknown_setting", "%q is not a setting name", name)
+			return policy.FieldErrorf(name, policy.CodeUnknownSetting, "%q is not a setting name", name)
 		}
 		if _, ok := c.Set[name]; ok {
-			return policy.FieldErrorf(name, "set_and_unset", "%s is both set and unset", name)
+			return policy.FieldErrorf(name, policy.CodeSetAndUnset, "%s is both set and unset", name)
 		}
 	}
 	return nil
@@ -520,7 +524,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ifVersion int64) err
 
 func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) error {
 	if id == policy.AllUsersGroupID {
-		return policy.Errorf(policy.KindConflict, "builtin_group", "All Users cannot be deleted")
+		return policy.Errorf(policy.KindConflict, policy.CodeBuiltinGroup, "All Users cannot be deleted")
 	}
 	if err := s.markGroupDeleting(ctx, id, ifVersion); err != nil {
 		return err

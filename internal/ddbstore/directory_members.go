@@ -78,7 +78,7 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, at time.T
 		case u.hasGroup(groupID):
 			return nil // already a member
 		case len(u.Groups) >= policy.MaxGroupsPerUser:
-			return policy.Errorf(policy.KindConflict, "too_many_groups",
+			return policy.Errorf(policy.KindConflict, policy.CodeTooManyGroups,
 				"user %s is already in %d groups, the most allowed", userID, policy.MaxGroupsPerUser)
 		}
 	}
@@ -97,7 +97,7 @@ func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, at tim
 
 func (s *Store) removeMember(ctx context.Context, groupID, userID string, at time.Time) error {
 	if groupID == policy.AllUsersGroupID {
-		return policy.Errorf(policy.KindConflict, "all_users_membership",
+		return policy.Errorf(policy.KindConflict, policy.CodeAllUsersMembership,
 			"every user is a member of All Users; that membership cannot be removed")
 	}
 	if !policy.ValidID(groupID) {
@@ -129,7 +129,7 @@ func (s *Store) removeMember(ctx context.Context, groupID, userID string, at tim
 		case !found || !u.live():
 			return errUserNotFound(userID)
 		default:
-			return policy.Errorf(policy.KindNotFound, "not_a_member",
+			return policy.Errorf(policy.KindNotFound, policy.CodeNotAMember,
 				"user %s is not a member of group %s", userID, groupID)
 		}
 	}

@@ -53,7 +53,7 @@ func (s *Store) seedUsers(ctx context.Context, users []SeedUser, workers int) er
 	added := map[string]int{} // group id → members added
 	for _, u := range users {
 		if !policy.ValidID(u.ID) {
-			return policy.FieldErrorf("user_id", "invalid_id", "%q is not a valid user id", u.ID)
+			return policy.FieldErrorf("user_id", policy.CodeInvalidID, "%q is not a valid user id", u.ID)
 		}
 		if err := validateName("username", u.Username); err != nil {
 			return err
@@ -67,7 +67,7 @@ func (s *Store) seedUsers(ctx context.Context, users []SeedUser, workers int) er
 			}
 		}
 		if len(groups) > policy.MaxGroupsPerUser {
-			return policy.Errorf(policy.KindConflict, "too_many_groups", "user %s would be in %d groups, more than %d", u.ID, len(groups), policy.MaxGroupsPerUser)
+			return policy.Errorf(policy.KindConflict, policy.CodeTooManyGroups, "user %s would be in %d groups, more than %d", u.ID, len(groups), policy.MaxGroupsPerUser)
 		}
 		sort.Strings(groups)
 		created := u.CreatedAt.UTC()
@@ -129,7 +129,7 @@ func (s *Store) SeedGroups(ctx context.Context, groups []policy.Group, workers i
 	var reqs []ddbtypes.WriteRequest
 	for _, g := range groups {
 		if !policy.ValidID(g.ID) || g.ID == policy.AllUsersGroupID {
-			return fmt.Errorf("seed groups: %w", policy.FieldErrorf("group_id", "invalid_id", "%q is not a valid group id", g.ID))
+			return fmt.Errorf("seed groups: %w", policy.FieldErrorf("group_id", policy.CodeInvalidID, "%q is not a valid group id", g.ID))
 		}
 		if g.Priority == 0 {
 			g.Priority = policy.DefaultGroupPriority

@@ -57,7 +57,7 @@ func (s *Store) createUser(ctx context.Context, u policy.User) (policy.User, err
 		u.ID = policy.NewID("u")
 	}
 	if !policy.ValidID(u.ID) {
-		return policy.User{}, policy.FieldErrorf("user_id", "invalid_id", "%q is not a valid user id", u.ID)
+		return policy.User{}, policy.FieldErrorf("user_id", policy.CodeInvalidID, "%q is not a valid user id", u.ID)
 	}
 	if err := validateName("username", u.Username); err != nil {
 		return policy.User{}, err
@@ -75,7 +75,7 @@ func (s *Store) createUser(ctx context.Context, u policy.User) (policy.User, err
 		groups = append(groups, g)
 	}
 	if len(groups) > MaxGroupsOnCreate {
-		return policy.User{}, policy.FieldErrorf("groups", "too_many_groups",
+		return policy.User{}, policy.FieldErrorf("groups", policy.CodeTooManyGroups,
 			"a user can be created in at most %d groups; add the others afterwards", MaxGroupsOnCreate)
 	}
 	sort.Strings(groups)
@@ -105,7 +105,7 @@ func (s *Store) createUser(ctx context.Context, u policy.User) (policy.User, err
 		return policy.User{}, errUsernameTaken(u.Username)
 	}
 	if _, taken := conditionFailedAt(err, 0); taken {
-		return policy.User{}, policy.Errorf(policy.KindConflict, "user_id_taken", "user %s already exists", u.ID)
+		return policy.User{}, policy.Errorf(policy.KindConflict, policy.CodeUserIDTaken, "user %s already exists", u.ID)
 	}
 	for i, g := range groupAt {
 		if _, failed := conditionFailedAt(err, i); failed {

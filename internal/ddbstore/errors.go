@@ -14,10 +14,6 @@ import (
 	"wspolicy/internal/policy"
 )
 
-// CodeRetryLater is the code of every error that a retry may cure: throttling, DynamoDB
-// server errors, timeouts and transactions that kept colliding with others.
-const CodeRetryLater = "retry_later"
-
 // Cancellation reason codes of TransactWriteItems, one per item of the transaction.
 const (
 	reasonNone            = "None"
@@ -40,13 +36,13 @@ func storeError(err error) error {
 		return err
 	}
 	if retryable(err) {
-		return &policy.Error{Kind: policy.KindUnavailable, Code: CodeRetryLater,
+		return &policy.Error{Kind: policy.KindUnavailable, Code: policy.CodeRetryLater,
 			Message: "the database is busy, retry later", Err: err}
 	}
 	if reasons, ok := cancellationReasons(err); ok {
 		for _, r := range reasons {
 			if aws.ToString(r.Code) == reasonConditionFailed {
-				return &policy.Error{Kind: policy.KindConflict, Code: "concurrent_change",
+				return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeConcurrentChange,
 					Message: "the data changed while it was being written", Err: err}
 			}
 		}
@@ -138,32 +134,32 @@ func conditionFailedAt(err error, i int) (map[string]ddbtypes.AttributeValue, bo
 
 // retryLater is the error of an operation that gave up after racing concurrent writers.
 func retryLater(what string) *policy.Error {
-	return policy.Errorf(policy.KindUnavailable, CodeRetryLater, "%s kept changing concurrently, retry later", what)
+	return policy.Errorf(policy.KindUnavailable, policy.CodeRetryLater, "%s kept changing concurrently, retry later", what)
 }
 
 func errGroupNotFound(id string) *policy.Error {
-	return policy.Errorf(policy.KindNotFound, "group_not_found", "group %s not found", id)
+	return policy.Errorf(policy.KindNotFound, policy.CodeGroupNotFound, "group %s not found", id)
 }
 
 func errUserNotFound(id string) *policy.Error {
-	return policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", id)
+	return policy.Errorf(policy.KindNotFound, policy.CodeUserNotFound, "user %s not found", id)
 }
 
 func errKeyNotFound() *policy.Error {
-	return policy.Errorf(policy.KindNotFound, "key_not_found", "API key not found")
+	return policy.Errorf(policy.KindNotFound, policy.CodeKeyNotFound, "API key not found")
 }
 
 func errVersionMismatch(id string, want, have int64) *policy.Error {
-	return policy.Errorf(policy.KindPrecondition, "version_mismatch",
+	return policy.Errorf(policy.KindPrecondition, policy.CodeVersionMismatch,
 		"group %s is at version %d, not %d", id, have, want)
 }
 
 func errGroupNameTaken(name string) *policy.Error {
-	return &policy.Error{Kind: policy.KindConflict, Code: "group_name_taken", Field: "name",
+	return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeGroupNameTaken, Field: "name",
 		Message: "a group named " + strconv.Quote(name) + " already exists"}
 }
 
 func errUsernameTaken(name string) *policy.Error {
-	return &policy.Error{Kind: policy.KindConflict, Code: "username_taken", Field: "username",
+	return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeUsernameTaken, Field: "username",
 		Message: "a user named " + strconv.Quote(name) + " already exists"}
 }

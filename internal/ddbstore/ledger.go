@@ -221,7 +221,7 @@ func errUsageLimitReached(userID string, b usage.Budget, nowMs int64) *policy.Er
 	if end != usage.NoEnd {
 		until = "until " + timeOfMs(end).Format("2006-01-02T15:04:05Z07:00")
 	}
-	return &policy.Error{Kind: policy.KindForbidden, Code: lifecycle.CodeUsageLimitReached, Field: "usage_limit",
+	return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodeUsageLimitReached, Field: "usage_limit",
 		Message: fmt.Sprintf("user %s has used the %g hours of the %s usage limit (budget %s) %s",
 			userID, b.Limit.Hours, b.Interval, b.Key, until)}
 }

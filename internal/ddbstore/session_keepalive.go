@@ -189,7 +189,7 @@ func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now ti
 			if err == nil {
 				return v.Result(c.After), nil
 			}
-			if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+			if policy.CodeOf(err) != policy.CodeSessionChanged {
 				return lifecycle.KeepaliveResult{}, err
 			}
 		case lifecycle.KeepaliveTimeLimited:

@@ -42,8 +42,8 @@ func TestGetSessionReadsLaunchItem(t *testing.T) {
 	}{
 		{name: "with documents", id: "docs", wantCS: `{"allow_kasm_audio":true}`, wantL: `{"image_id":"img","volume_mappings":[]}`, requests: 1},
 		{name: "started without documents", id: "bare", requests: 1},
-		{name: "missing", id: "nope", wantErr: lifecycle.CodeSessionNotFound, requests: 1},
-		{name: "an id that cannot exist", id: "a#b", wantErr: lifecycle.CodeSessionNotFound, requests: 0},
+		{name: "missing", id: "nope", wantErr: policy.CodeSessionNotFound, requests: 1},
+		{name: "an id that cannot exist", id: "a#b", wantErr: policy.CodeSessionNotFound, requests: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,10 +44,10 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 	case limit == 0:
 		limit = lifecycle.DefaultPageSize
 	case limit < 0 || limit > lifecycle.MaxPageSize:
-		return lifecycle.Page{}, policy.FieldErrorf("limit", "invalid_limit", "limit must be between 1 and %d", lifecycle.MaxPageSize)
+		return lifecycle.Page{}, policy.FieldErrorf("limit", policy.CodeInvalidLimit, "limit must be between 1 and %d", lifecycle.MaxPageSize)
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		return lifecycle.Page{}, policy.FieldErrorf("status", "invalid_status", "status must be running, paused, stopped or deleted")
+		return lifecycle.Page{}, policy.FieldErrorf("status", policy.CodeInvalidStatus, "status must be running, paused, stopped or deleted")
 	}
 	if f.UserID != "" && !policy.ValidID(f.UserID) {
 		return lifecycle.Page{Sessions: []lifecycle.Session{}}, nil // no such user, no sessions
@@ -267,7 +267,7 @@ func duePageShape(name string, until int64) map[string]pageAttr {
 
 // errBadPageToken is the answer to a page token that is not one the listing returned.
 func errBadPageToken(cause error) error {
-	return &policy.Error{Kind: policy.KindInvalid, Code: "invalid_page_token", Field: "page_token",
+	return &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeInvalidPageToken, Field: "page_token",
 		Message: "the page token is not one this listing returned", Err: cause}
 }
 

@@ -66,7 +66,7 @@ const (
 )
 
 func errSessionNotFound(id string) *policy.Error {
-	return policy.Errorf(policy.KindNotFound, lifecycle.CodeSessionNotFound, "session %s not found", id)
+	return policy.Errorf(policy.KindNotFound, policy.CodeSessionNotFound, "session %s not found", id)
 }
 
 // errSessionChanged is the answer to a change whose guard failed: the session was changed (or
@@ -75,7 +75,7 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 	if len(old) == 0 {
 		return errSessionNotFound(id)
 	}
-	return policy.Errorf(policy.KindConflict, lifecycle.CodeSessionChanged, "session %s changed concurrently", id)
+	return policy.Errorf(policy.KindConflict, policy.CodeSessionChanged, "session %s changed concurrently", id)
 }
 
 // StartSession writes a new session, its launch item (s.ClientSettings and s.Launch) and its
@@ -107,7 +107,7 @@ func (ss *SessionStore) StartCharged(ctx context.Context, s lifecycle.Session, c
 }
 
 func errMaxSessions(userID string, max int64) *policy.Error {
-	return policy.Errorf(policy.KindConflict, lifecycle.CodeMaxSessionsReached,
+	return policy.Errorf(policy.KindConflict, policy.CodeMaxSessionsReached,
 		"user %s already has %d sessions, the most max_kasms_per_user allows", userID, max)
 }
 
@@ -184,7 +184,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		}
 		_, memberExists := conditionFailedAt(err, startItemMember)
 		if sessionExists || (ledgerTx != nil && memberExists) {
-			return s, policy.Errorf(policy.KindConflict, "session_exists", "session %s exists already", s.ID)
+			return s, policy.Errorf(policy.KindConflict, policy.CodeSessionExists, "session %s exists already", s.ID)
 		}
 		if _, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
 			// Only the ledger's version changed: a concurrent start or end on the budget. The
@@ -484,7 +484,7 @@ func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, 
 		if err == nil {
 			return true, nil
 		}
-		if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+		if policy.CodeOf(err) != policy.CodeSessionChanged {
 			return false, fmt.Errorf("apply lifetime settings to session %s: %w", s.ID, err)
 		}
 		if attempt >= maxSessionRaceAttempts && time.Since(started) >= ss.ledgerPatience {

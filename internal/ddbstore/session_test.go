@@ -113,7 +113,7 @@ func TestStartSessionRefused(t *testing.T) {
 		code string
 	}{
 		{"unknown user", "nobody", 5, policy.KindNotFound, "user_not_found"},
-		{"max_kasms_per_user 0", "u1", 0, policy.KindConflict, lifecycle.CodeMaxSessionsReached},
+		{"max_kasms_per_user 0", "u1", 0, policy.KindConflict, policy.CodeMaxSessionsReached},
 	}
 	env := newSessionEnv(t, "u1")
 	for _, tc := range tests {
@@ -147,7 +147,7 @@ func TestStartSessionMaxExact(t *testing.T) {
 		switch {
 		case err == nil:
 			started++
-		case policy.CodeOf(err) == lifecycle.CodeMaxSessionsReached:
+		case policy.CodeOf(err) == policy.CodeMaxSessionsReached:
 		default:
 			t.Errorf("start error = %v, want none or max_sessions_reached", err)
 		}
@@ -175,7 +175,7 @@ func TestStartSessionMaxExact(t *testing.T) {
 		t.Errorf("start after a delete: %v", err)
 	}
 	s, ev = lifecycle.NewSession("one-too-many", "u1", "img", true, lt, st0)
-	wantCode(t, env.ss.StartSession(context.Background(), s, ev), policy.KindConflict, lifecycle.CodeMaxSessionsReached)
+	wantCode(t, env.ss.StartSession(context.Background(), s, ev), policy.KindConflict, policy.CodeMaxSessionsReached)
 }
 
 func TestGetSessionMissing(t *testing.T) {
@@ -184,9 +184,9 @@ func TestGetSessionMissing(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := env.ss.GetSession(context.Background(), tc.id)
-			wantCode(t, err, policy.KindNotFound, lifecycle.CodeSessionNotFound)
+			wantCode(t, err, policy.KindNotFound, policy.CodeSessionNotFound)
 			_, err = env.ss.Events(context.Background(), tc.id)
-			wantCode(t, err, policy.KindNotFound, lifecycle.CodeSessionNotFound)
+			wantCode(t, err, policy.KindNotFound, policy.CodeSessionNotFound)
 		})
 	}
 }
@@ -320,11 +320,11 @@ func TestKeepaliveRefused(t *testing.T) {
 		kind policy.Kind
 		code string
 	}{
-		{"deleted", "deleted", "", policy.KindGone, lifecycle.CodeSessionDeleted},
-		{"deleted, by its user", "deleted", "u1", policy.KindGone, lifecycle.CodeSessionDeleted},
-		{"missing", "nope", "", policy.KindNotFound, lifecycle.CodeSessionNotFound},
-		{"paused", "paused", "", policy.KindConflict, lifecycle.CodeSessionNotRunning},
-		{"another user's", "running", "u2", policy.KindForbidden, lifecycle.CodeNotSessionOwner},
+		{"deleted", "deleted", "", policy.KindGone, policy.CodeSessionDeleted},
+		{"deleted, by its user", "deleted", "u1", policy.KindGone, policy.CodeSessionDeleted},
+		{"missing", "nope", "", policy.KindNotFound, policy.CodeSessionNotFound},
+		{"paused", "paused", "", policy.KindConflict, policy.CodeSessionNotRunning},
+		{"another user's", "running", "u2", policy.KindForbidden, policy.CodeNotSessionOwner},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -364,7 +364,7 @@ func TestTransitionGuards(t *testing.T) {
 	if _, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(59*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, env.ss.Transition(ctx, due), policy.KindConflict, lifecycle.CodeSessionChanged)
+	wantCode(t, env.ss.Transition(ctx, due), policy.KindConflict, policy.CodeSessionChanged)
 
 	// An action decided before another action loses to it.
 	cur := env.get(t, "s1")
@@ -373,7 +373,7 @@ func TestTransitionGuards(t *testing.T) {
 	if err := env.ss.Transition(ctx, stop); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, env.ss.Transition(ctx, pause), policy.KindConflict, lifecycle.CodeSessionChanged)
+	wantCode(t, env.ss.Transition(ctx, pause), policy.KindConflict, policy.CodeSessionChanged)
 
 	// Stopped with action stop: the sweep leaves it and removes it from the due index.
 	cur = env.get(t, "s1")
@@ -387,7 +387,7 @@ func TestTransitionGuards(t *testing.T) {
 	ghost := lifecycle.Decide(cur, st0)
 	ghost.Before.ID = "ghost"
 	ghost.Outcome = lifecycle.OutcomeReschedule
-	wantCode(t, env.ss.Transition(ctx, ghost), policy.KindNotFound, lifecycle.CodeSessionNotFound)
+	wantCode(t, env.ss.Transition(ctx, ghost), policy.KindNotFound, policy.CodeSessionNotFound)
 }
 
 // TestDeleteOfDeletedUserSession checks that a session whose user is gone can still be deleted.

@@ -92,11 +92,11 @@ type mappingCountRecord struct {
 }
 
 func errMappingNotFound(userID, mappingID string) *policy.Error {
-	return policy.Errorf(policy.KindNotFound, "storage_mapping_not_found", "user %s has no storage mapping %s", userID, mappingID)
+	return policy.Errorf(policy.KindNotFound, policy.CodeStorageMappingNotFound, "user %s has no storage mapping %s", userID, mappingID)
 }
 
 func errMaxMappings(userID string, have, max int64) *policy.Error {
-	return &policy.Error{Kind: policy.KindConflict, Code: launch.CodeMaxStorageMappings, Field: "max_user_storage_mappings",
+	return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: "max_user_storage_mappings",
 		Message: fmt.Sprintf("user %s already has %d storage mappings and max_user_storage_mappings is %d", userID, have, max)}
 }
 
@@ -125,7 +125,7 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 		m.ID = policy.NewID("m")
 	}
 	if !policy.ValidID(m.ID) {
-		return launch.StorageMapping{}, policy.FieldErrorf("mapping_id", "invalid_id", "%q is not a valid mapping id", m.ID)
+		return launch.StorageMapping{}, policy.FieldErrorf("mapping_id", policy.CodeInvalidID, "%q is not a valid mapping id", m.ID)
 	}
 	if max <= 0 {
 		return launch.StorageMapping{}, errMaxMappings(m.UserID, 0, max)
@@ -155,7 +155,7 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 			if found, derr := decodeOld(old, &cur); derr == nil && found && cur.same(rec) {
 				return m, nil
 			}
-			return launch.StorageMapping{}, policy.Errorf(policy.KindConflict, "storage_mapping_exists", "storage mapping %s exists already", m.ID)
+			return launch.StorageMapping{}, policy.Errorf(policy.KindConflict, policy.CodeStorageMappingExists, "storage mapping %s exists already", m.ID)
 		}
 		if old, failed := conditionFailedAt(err, 0); failed {
 			var u mappingCountRecord

@@ -106,7 +106,7 @@ func TestStorageMappingsStore(t *testing.T) {
 			},
 		},
 		{
-			name: "third beyond the max", wantKind: policy.KindConflict, wantCode: launch.CodeMaxStorageMappings,
+			name: "third beyond the max", wantKind: policy.KindConflict, wantCode: policy.CodeMaxStorageMappings,
 			wantIDs: []string{"m0", "m1"}, wantCount: 2,
 			run: func() error {
 				_, err := env.ss.CreateStorageMapping(ctx, storageMapping(t, "u1", body), 2)
@@ -123,7 +123,7 @@ func TestStorageMappingsStore(t *testing.T) {
 			},
 		},
 		{
-			name: "max 0 refuses without a write", wantKind: policy.KindConflict, wantCode: launch.CodeMaxStorageMappings,
+			name: "max 0 refuses without a write", wantKind: policy.KindConflict, wantCode: policy.CodeMaxStorageMappings,
 			wantIDs: []string{"m0", "m1", "m2"}, wantCount: 3,
 			run: func() error {
 				_, err := env.ss.CreateStorageMapping(ctx, storageMapping(t, "u1", body), 0)
@@ -316,7 +316,7 @@ func TestStorageMappingsMaxUnderConcurrency(t *testing.T) {
 						switch {
 						case err == nil:
 							created++
-						case policy.CodeOf(err) == launch.CodeMaxStorageMappings:
+						case policy.CodeOf(err) == policy.CodeMaxStorageMappings:
 							refused++
 						case policy.KindOf(err) == policy.KindUnavailable:
 							mu.Unlock()

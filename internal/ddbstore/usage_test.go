@@ -271,7 +271,7 @@ func TestLedgerRaceGivesUp(t *testing.T) {
 	s2, ev := lifecycle.NewSession("s2", "u1", "img", true, testLifetime(), st0.Add(time.Second))
 	_, err = ss.StartCharged(ctx, s2, ev, b)
 	wantCode(t, err, policy.KindUnavailable, "retry_later")
-	if _, err := env.ss.GetSession(ctx, "s2"); policy.CodeOf(err) != lifecycle.CodeSessionNotFound {
+	if _, err := env.ss.GetSession(ctx, "s2"); policy.CodeOf(err) != policy.CodeSessionNotFound {
 		t.Errorf("session after a start that gave up: %v, want not found", err)
 	}
 	c, _ := lifecycle.Act(s, lifecycle.OpDelete, lifecycle.AdminActor(), lifecycle.Permissions{}, st0.Add(time.Minute))

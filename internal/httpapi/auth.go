@@ -96,7 +96,7 @@ func parseKeyToken(token string) (keyID string, ok bool) {
 func bearerToken(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "", policy.Errorf(policy.KindUnauthorized, "missing_key", "send an API key as Authorization: Bearer <key>")
+		return "", policy.Errorf(policy.KindUnauthorized, policy.CodeMissingKey, "send an API key as Authorization: Bearer <key>")
 	}
 	scheme, token, _ := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
@@ -107,16 +107,16 @@ func bearerToken(r *http.Request) (string, error) {
 }
 
 func errInvalidKey() error {
-	return policy.Errorf(policy.KindUnauthorized, "invalid_key", "the API key is not valid")
+	return policy.Errorf(policy.KindUnauthorized, policy.CodeInvalidKey, "the API key is not valid")
 }
 
 func errForbidden() error {
-	return policy.Errorf(policy.KindForbidden, "forbidden", "this key is not allowed to do that")
+	return policy.Errorf(policy.KindForbidden, policy.CodeForbidden, "this key is not allowed to do that")
 }
 
 // errAdminKeyRequired refuses a user key on an administrators' route, saying what would do.
 func errAdminKeyRequired() error {
-	return policy.Errorf(policy.KindForbidden, "forbidden",
+	return policy.Errorf(policy.KindForbidden, policy.CodeForbidden,
 		"this route needs an admin key; the key sent is a user key (an administrator issues admin keys with POST /v1/users/{user_id}/keys {\"role\": \"admin\"})")
 }
 

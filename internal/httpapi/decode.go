@@ -34,31 +34,31 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, dst any, required bo
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return policy.Errorf(policy.KindInvalid, "body_too_large", "request body is larger than %d bytes", maxBodyBytes)
+			return policy.Errorf(policy.KindInvalid, policy.CodeBodyTooLarge, "request body is larger than %d bytes", maxBodyBytes)
 		}
-		return policy.Errorf(policy.KindInvalid, "invalid_body", "could not read the request body")
+		return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "could not read the request body")
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		if required {
-			return policy.Errorf(policy.KindInvalid, "body_required", "a JSON object body is required")
+			return policy.Errorf(policy.KindInvalid, policy.CodeBodyRequired, "a JSON object body is required")
 		}
 		return nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return policy.Errorf(policy.KindInvalid, "unsupported_media_type", "send the body as Content-Type: application/json")
+			return policy.Errorf(policy.KindInvalid, policy.CodeUnsupportedMediaType, "send the body as Content-Type: application/json")
 		}
 	}
 	if !utf8.Valid(body) {
-		return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body is not valid UTF-8")
+		return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "the request body is not valid UTF-8")
 	}
 	if body[0] != '{' {
-		return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body must be a JSON object")
+		return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "the request body must be a JSON object")
 	}
 	if jsonTooDeep(body, maxJSONDepth) {
-		return policy.Errorf(policy.KindInvalid, "body_too_deep", "the request body is nested more than %d levels deep", maxJSONDepth)
+		return policy.Errorf(policy.KindInvalid, policy.CodeBodyTooDeep, "the request body is nested more than %d levels deep", maxJSONDepth)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -66,7 +66,7 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, dst any, required bo
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body must hold exactly one JSON value")
+		return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "the request body must hold exactly one JSON value")
 	}
 	return nil
 }
@@ -77,21 +77,21 @@ func decodeError(err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return policy.Errorf(policy.KindInvalid, "malformed_json", "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+		return policy.Errorf(policy.KindInvalid, policy.CodeMalformedJSON, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return policy.Errorf(policy.KindInvalid, "malformed_json", "malformed JSON: unexpected end of body")
+		return policy.Errorf(policy.KindInvalid, policy.CodeMalformedJSON, "malformed JSON: unexpected end of body")
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body must be a JSON object")
+			return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "the request body must be a JSON object")
 		}
-		return policy.FieldErrorf(field, "invalid_type", "%s must be %s, not %s", field, jsonTypeName(typ.Type), typ.Value)
+		return policy.FieldErrorf(field, policy.CodeInvalidType, "%s must be %s, not %s", field, jsonTypeName(typ.Type), typ.Value)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name, _ = strconv.Unquote(name)
-		return policy.FieldErrorf(name, "unknown_field", "unknown field %q", name)
+		return policy.FieldErrorf(name, policy.CodeUnknownField, "unknown field %q", name)
 	}
-	return policy.Errorf(policy.KindInvalid, "invalid_body", "the request body could not be read as JSON")
+	return policy.Errorf(policy.KindInvalid, policy.CodeInvalidBody, "the request body could not be read as JSON")
 }
 
 // jsonTypeName describes a Go type the way an API client thinks of JSON.
@@ -158,7 +158,7 @@ func ifMatchVersion(r *http.Request) (int64, error) {
 	if len(values) == 0 {
 		return 0, nil
 	}
-	bad := policy.FieldErrorf("If-Match", "invalid_if_match", "If-Match must be one group version, such as 3 or \"3\"")
+	bad := policy.FieldErrorf("If-Match", policy.CodeInvalidIfMatch, "If-Match must be one group version, such as 3 or \"3\"")
 	if len(values) > 1 {
 		return 0, bad
 	}
@@ -191,7 +191,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	b := []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
+	b := []byte(`{"error":{"code":"` + policy.CodeInternal + `","message":"internal error"}}` + "\n")
 	if err := enc.Encode(v); err == nil {
 		b = buf.Bytes()
 	} else {

@@ -60,9 +60,9 @@ func errorResponse(err error) (int, errorBody) {
 		}
 		return statusOf(pe.Kind), errorBody{errorDetail{Code: code, Message: msg, Field: pe.Field}}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return http.StatusServiceUnavailable, errorBody{errorDetail{Code: "unavailable", Message: "the request timed out; retry later"}}
+		return http.StatusServiceUnavailable, errorBody{errorDetail{Code: policy.CodeUnavailable, Message: "the request timed out; retry later"}}
 	default:
-		return http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "internal error"}}
+		return http.StatusInternalServerError, errorBody{errorDetail{Code: policy.CodeInternal, Message: "internal error"}}
 	}
 }
 

@@ -52,19 +52,19 @@ func (f *groupFields) check() error {
 		name := strings.TrimSpace(*f.Name)
 		switch {
 		case name == "":
-			return policy.FieldErrorf("name", "invalid_name", "name must not be empty")
+			return policy.FieldErrorf("name", policy.CodeInvalidName, "name must not be empty")
 		case utf8.RuneCountInString(name) > maxGroupNameLen:
-			return policy.FieldErrorf("name", "invalid_name", "name must be at most %d characters", maxGroupNameLen)
+			return policy.FieldErrorf("name", policy.CodeInvalidName, "name must be at most %d characters", maxGroupNameLen)
 		case policy.NameProblem(name) != "":
-			return policy.FieldErrorf("name", "invalid_name", "name %s", policy.NameProblem(name))
+			return policy.FieldErrorf("name", policy.CodeInvalidName, "name %s", policy.NameProblem(name))
 		}
 		f.Name = &name
 	}
 	if f.Priority != nil && (*f.Priority < minGroupPriority || *f.Priority > maxGroupPriority) {
-		return policy.FieldErrorf("priority", "invalid_priority", "priority must be a whole number from %d to %d (lower wins)", minGroupPriority, maxGroupPriority)
+		return policy.FieldErrorf("priority", policy.CodeInvalidPriority, "priority must be a whole number from %d to %d (lower wins)", minGroupPriority, maxGroupPriority)
 	}
 	if f.Description != nil && utf8.RuneCountInString(*f.Description) > maxGroupDescriptionLen {
-		return policy.FieldErrorf("description", "invalid_description", "description must be at most %d characters", maxGroupDescriptionLen)
+		return policy.FieldErrorf("description", policy.CodeInvalidDescription, "description must be at most %d characters", maxGroupDescriptionLen)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (s *server) handleCreateGroup(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if f.Name == nil {
-		return policy.FieldErrorf("name", "invalid_name", "name is required")
+		return policy.FieldErrorf("name", policy.CodeInvalidName, "name is required")
 	}
 	if err := f.check(); err != nil {
 		return err
@@ -240,7 +240,7 @@ func (s *server) handlePatchGroup(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if f.Name == nil && f.Priority == nil && f.Description == nil {
-		return policy.Errorf(policy.KindInvalid, "empty_patch", "give at least one of name, priority, description")
+		return policy.Errorf(policy.KindInvalid, policy.CodeEmptyPatch, "give at least one of name, priority, description")
 	}
 	if err := f.check(); err != nil {
 		return err
@@ -277,7 +277,7 @@ func (s *server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) error
 }
 
 func errBuiltinGroup() error {
-	return policy.Errorf(policy.KindConflict, "builtin_group", "the All Users group cannot be deleted")
+	return policy.Errorf(policy.KindConflict, policy.CodeBuiltinGroup, "the All Users group cannot be deleted")
 }
 
 // groupSettingsView is the answer to every read or write of a group's settings. Warnings are
@@ -333,7 +333,7 @@ func (s *server) handlePutGroupSetting(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if body.Value == nil {
-		return policy.FieldErrorf("value", "value_required", "give the new value of %s as {\"value\": ...}", name)
+		return policy.FieldErrorf("value", policy.CodeValueRequired, "give the new value of %s as {\"value\": ...}", name)
 	}
 	value, err := settings.Validate(name, body.Value)
 	if err != nil {
@@ -360,7 +360,7 @@ func (s *server) handleDeleteGroupSetting(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	if _, set := g.Settings[name]; !set && (version == 0 || version == g.Version) {
-		return policy.Errorf(policy.KindNotFound, "setting_not_set", "group %s does not set %s: there is nothing to delete", id, name)
+		return policy.Errorf(policy.KindNotFound, policy.CodeSettingNotSet, "group %s does not set %s: there is nothing to delete", id, name)
 	}
 	return s.changeSettings(w, r, policy.SettingsChange{Unset: []string{name}}, version)
 }
@@ -391,7 +391,7 @@ func (s *server) handlePatchGroupSettings(w http.ResponseWriter, r *http.Request
 // is written: the first problem fails the whole patch.
 func checkSettingsPatch(body settingsPatchBody) (policy.SettingsChange, error) {
 	if len(body.Set) == 0 && len(body.Unset) == 0 {
-		return policy.SettingsChange{}, policy.Errorf(policy.KindInvalid, "empty_patch", "give settings to change in \"set\" and/or \"unset\"")
+		return policy.SettingsChange{}, policy.Errorf(policy.KindInvalid, policy.CodeEmptyPatch, "give settings to change in \"set\" and/or \"unset\"")
 	}
 	change := policy.SettingsChange{Set: make(map[string]json.RawMessage, len(body.Set))}
 	names := make([]string, 0, len(body.Set))
@@ -420,7 +420,7 @@ func checkSettingsPatch(body settingsPatchBody) (policy.SettingsChange, error) {
 			return policy.SettingsChange{}, err
 		}
 		if _, both := body.Set[name]; both {
-			return policy.SettingsChange{}, policy.FieldErrorf(name, "set_and_unset", "%s is both set and unset", name)
+			return policy.SettingsChange{}, policy.FieldErrorf(name, policy.CodeSetAndUnset, "%s is both set and unset", name)
 		}
 		change.Unset = append(change.Unset, name)
 	}
@@ -440,7 +440,7 @@ func (s *server) changeSettings(w http.ResponseWriter, r *http.Request, change p
 // knownSetting fails with a 400 naming the setting when the catalog does not have it.
 func knownSetting(name string) error {
 	if _, ok := settings.Lookup(name); !ok {
-		return policy.FieldErrorf(name, settings.CodeUnknownSetting, "unknown setting %q: see GET /v1/settings", truncateForMessage(name, 80))
+		return policy.FieldErrorf(name, policy.CodeUnknownSetting, "unknown setting %q: see GET /v1/settings", truncateForMessage(name, 80))
 	}
 	return nil
 }
@@ -486,7 +486,7 @@ func (s *server) handleListMembers(w http.ResponseWriter, r *http.Request) error
 // silently ignoring a precondition the client relies on.
 func errIfMatchUnsupported(r *http.Request) error {
 	if r.Header.Get("If-Match") != "" {
-		return policy.FieldErrorf("If-Match", "if_match_unsupported", "membership changes are not versioned: send them without If-Match")
+		return policy.FieldErrorf("If-Match", policy.CodeIfMatchUnsupported, "membership changes are not versioned: send them without If-Match")
 	}
 	return nil
 }
@@ -509,7 +509,7 @@ func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) erro
 	}
 	groupID, userID := r.PathValue("group_id"), r.PathValue("user_id")
 	if groupID == policy.AllUsersGroupID {
-		return policy.Errorf(policy.KindConflict, "all_users_membership", "every user is a member of All Users; that membership cannot be removed")
+		return policy.Errorf(policy.KindConflict, policy.CodeAllUsersMembership, "every user is a member of All Users; that membership cannot be removed")
 	}
 	if err := s.dir.RemoveMember(r.Context(), groupID, userID, s.now()); err != nil {
 		return err

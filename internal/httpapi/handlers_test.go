@@ -158,7 +158,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 				}
 			}},
 		{name: "bad value names the setting", method: "PUT", path: "/v1/groups/" + eng + "/settings/keepalive_interval", key: testAdminKey,
-			body: map[string]any{"value": "120"}, wantStatus: 400, wantCode: settings.CodeInvalidValue, wantField: "keepalive_interval",
+			body: map[string]any{"value": "120"}, wantStatus: 400, wantCode: policy.CodeInvalidSettingValue, wantField: "keepalive_interval",
 			check: func(t *testing.T, res apiResponse) {
 				if !strings.Contains(string(res.Body), "keepalive_interval must be") {
 					t.Errorf("message: got %s, want it to name keepalive_interval and what it expects", res.Body)
@@ -171,7 +171,7 @@ func TestIssue2DoneScenario(t *testing.T) {
 		{name: "string for bool", method: "PUT", path: "/v1/groups/" + eng + "/settings/allow_kasm_audio", key: testAdminKey,
 			body: `{"value": "true"}`, wantStatus: 400, wantField: "allow_kasm_audio"},
 		{name: "unknown setting", method: "PUT", path: "/v1/groups/" + eng + "/settings/allow_teleport", key: testAdminKey,
-			body: map[string]any{"value": true}, wantStatus: 400, wantCode: settings.CodeUnknownSetting, wantField: "allow_teleport"},
+			body: map[string]any{"value": true}, wantStatus: 400, wantCode: policy.CodeUnknownSetting, wantField: "allow_teleport"},
 		{name: "patch with one bad value writes nothing", method: "PATCH", path: "/v1/groups/" + eng + "/settings", key: testAdminKey,
 			body:       map[string]any{"set": map[string]any{"allow_kasm_audio": true, "keepalive_expiration_action": "explode"}},
 			wantStatus: 400, wantField: "keepalive_expiration_action",
@@ -391,7 +391,7 @@ func TestGroupSettingsWrites(t *testing.T) {
 				t.Fatalf("got %v, want allow_kasm_audio gone", v.Settings)
 			}
 		}},
-		{name: "delete unknown setting", method: "DELETE", path: "/v1/groups/" + g + "/settings/nope", key: testAdminKey, wantStatus: 400, wantCode: settings.CodeUnknownSetting},
+		{name: "delete unknown setting", method: "DELETE", path: "/v1/groups/" + g + "/settings/nope", key: testAdminKey, wantStatus: 400, wantCode: policy.CodeUnknownSetting},
 		{name: "delete with stale version", method: "DELETE", path: "/v1/groups/" + g + "/settings/usage_limit", key: testAdminKey, opts: []apiReqOpt{withIfMatch(1)}, wantStatus: 412},
 		{name: "put on unknown group", method: "PUT", path: "/v1/groups/g_nope/settings/allow_kasm_audio", key: testAdminKey, body: map[string]any{"value": true}, wantStatus: 404},
 		{name: "auto_add_local_users", method: "PUT", path: "/v1/groups/" + g + "/settings/auto_add_local_users", key: testAdminKey, body: map[string]any{"value": true}, wantStatus: 200},

@@ -49,16 +49,16 @@ func (s *server) handleIssueKey(w http.ResponseWriter, r *http.Request) error {
 		role = *body.Role
 	}
 	if role != policy.RoleUser && role != policy.RoleAdmin {
-		return policy.FieldErrorf("role", "invalid_role", "role must be \"user\" or \"admin\"")
+		return policy.FieldErrorf("role", policy.CodeInvalidRole, "role must be \"user\" or \"admin\"")
 	}
 	var name string
 	if body.Name != nil {
 		name = strings.TrimSpace(*body.Name)
 		switch {
 		case utf8.RuneCountInString(name) > maxKeyNameLen:
-			return policy.FieldErrorf("name", "invalid_name", "name must be at most %d characters", maxKeyNameLen)
+			return policy.FieldErrorf("name", policy.CodeInvalidName, "name must be at most %d characters", maxKeyNameLen)
 		case strings.IndexFunc(name, unicode.IsControl) >= 0:
-			return policy.FieldErrorf("name", "invalid_name", "name must not contain control characters")
+			return policy.FieldErrorf("name", policy.CodeInvalidName, "name must not contain control characters")
 		}
 	}
 	userID := r.PathValue("user_id")

@@ -88,7 +88,7 @@ func TestLaunchConfigurationThroughTheAPI(t *testing.T) {
 					t.Errorf("got %s, want the mapping with a mapping_id, as registered", res.Body)
 				}
 			}},
-		{name: "a mapping with a relative bind names the field", wantStatus: 400, wantCode: launch.CodeInvalidStorageMapping, wantField: "bind",
+		{name: "a mapping with a relative bind names the field", wantStatus: 400, wantCode: policy.CodeInvalidStorageMapping, wantField: "bind",
 			do: func() apiResponse {
 				return a.do("POST", mappings, key, map[string]any{"host_path": "/x", "bind": "x", "mode": "rw", "uid": 1, "gid": 1})
 			}},
@@ -139,7 +139,7 @@ func TestLaunchConfigurationThroughTheAPI(t *testing.T) {
 			do: func() apiResponse {
 				return a.do("PUT", "/v1/groups/"+eng+"/settings/allow_user_storage_mapping", testAdminKey, map[string]any{"value": false})
 			}},
-		{name: "registering another is 403", wantStatus: 403, wantCode: launch.CodePermissionDenied, wantField: "allow_user_storage_mapping",
+		{name: "registering another is 403", wantStatus: 403, wantCode: policy.CodePermissionDenied, wantField: "allow_user_storage_mapping",
 			do: func() apiResponse { return a.do("POST", mappings, key, own) }},
 		{name: "the earlier mapping stays listed", wantStatus: 200,
 			do: func() apiResponse { return a.do("GET", mappings, key, nil) },
@@ -205,9 +205,9 @@ func TestStorageMappingRoutes(t *testing.T) {
 		wantStatus              int
 		wantCode, wantField     string
 	}{
-		{"beyond max_user_storage_mappings", "POST", "/v1/users/" + ben + "/storage-mappings", benKey, body, 409, launch.CodeMaxStorageMappings, "max_user_storage_mappings"},
+		{"beyond max_user_storage_mappings", "POST", "/v1/users/" + ben + "/storage-mappings", benKey, body, 409, policy.CodeMaxStorageMappings, "max_user_storage_mappings"},
 		{"another user's", "POST", "/v1/users/" + ben + "/storage-mappings", cyKey, body, 403, "forbidden", ""},
-		{"unknown field", "POST", "/v1/users/" + cy + "/storage-mappings", cyKey, map[string]any{"host_path": "/d", "bind": "/d", "mode": "ro", "uid": 0, "gid": 0, "size": 1}, 400, launch.CodeInvalidStorageMapping, "size"},
+		{"unknown field", "POST", "/v1/users/" + cy + "/storage-mappings", cyKey, map[string]any{"host_path": "/d", "bind": "/d", "mode": "ro", "uid": 0, "gid": 0, "size": 1}, 400, policy.CodeInvalidStorageMapping, "size"},
 		{"no body", "POST", "/v1/users/" + cy + "/storage-mappings", cyKey, nil, 400, "body_required", ""},
 		{"unknown user", "POST", "/v1/users/u_nobody/storage-mappings", testAdminKey, body, 404, "user_not_found", ""},
 		{"list of an unknown user", "GET", "/v1/users/u_nobody/storage-mappings", testAdminKey, nil, 404, "user_not_found", ""},

@@ -18,7 +18,7 @@ func (s *server) metricsRoutes() []route {
 // to CloudWatch, and one api instance's totals would mislead.
 func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	if s.metrics == nil {
-		return policy.Errorf(policy.KindUnavailable, "metrics_unavailable",
+		return policy.Errorf(policy.KindUnavailable, policy.CodeMetricsUnavailable,
 			"this server keeps no metrics; on AWS they are in CloudWatch (the stack's dashboard)")
 	}
 	writeJSON(w, http.StatusOK, s.metrics.Snapshot(s.clock.Now()))

@@ -184,7 +184,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			info.err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 			if sw.status == 0 {
-				writeJSON(sw, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "internal error"}})
+				writeJSON(sw, http.StatusInternalServerError, errorBody{errorDetail{Code: policy.CodeInternal, Message: "internal error"}})
 			}
 		}
 	}()
@@ -192,7 +192,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// has one, so it is a JSON 404 like any other unknown path. A trailing slash is clean
 	// (the console's /console/).
 	if p := r.URL.Path; p != path.Clean(p) && p != path.Clean(p)+"/" {
-		writeJSON(sw, http.StatusNotFound, errorBody{errorDetail{Code: "route_not_found", Message: fmt.Sprintf("no route %s %s", r.Method, p)}})
+		writeJSON(sw, http.StatusNotFound, errorBody{errorDetail{Code: policy.CodeRouteNotFound, Message: fmt.Sprintf("no route %s %s", r.Method, p)}})
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
@@ -210,11 +210,11 @@ func (s *server) notRouted(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: policy.CodeMethodNotAllowed,
 			Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: "route_not_found",
+	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: policy.CodeRouteNotFound,
 		Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)}})
 }
 
@@ -241,7 +241,7 @@ func (s *server) wrap(rt route) http.Handler {
 		}
 		for _, name := range ids {
 			if !policy.ValidID(r.PathValue(name)) {
-				writeError(w, r, policy.FieldErrorf(name, "invalid_id",
+				writeError(w, r, policy.FieldErrorf(name, policy.CodeInvalidID,
 					"%s must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit", name))
 				return
 			}

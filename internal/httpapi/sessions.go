@@ -34,7 +34,7 @@ func sessionPath(id string) string { return pathPrefixV1 + "/sessions/" + id }
 // directory routes only) the session routes answer 503.
 func (s *server) sessionService() (*sessions.Service, error) {
 	if s.sessions == nil {
-		return nil, policy.Errorf(policy.KindUnavailable, "sessions_unavailable", "this server runs without the session service")
+		return nil, policy.Errorf(policy.KindUnavailable, policy.CodeSessionsUnavailable, "this server runs without the session service")
 	}
 	return s.sessions, nil
 }
@@ -71,7 +71,7 @@ func (s *server) handleStartSession(w http.ResponseWriter, r *http.Request) erro
 		userID = *body.UserID
 	}
 	if requireSelfOrAdmin(r, userID) != nil {
-		return &policy.Error{Kind: policy.KindForbidden, Code: "forbidden", Field: "user_id",
+		return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodeForbidden, Field: "user_id",
 			Message: "a user key may start sessions only for its own user"}
 	}
 	imageID := ""
@@ -119,7 +119,7 @@ func (s *server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > lifecycle.MaxPageSize {
-			return policy.FieldErrorf("limit", "invalid_limit", "limit must be a whole number from 1 to %d", lifecycle.MaxPageSize)
+			return policy.FieldErrorf("limit", policy.CodeInvalidLimit, "limit must be a whole number from 1 to %d", lifecycle.MaxPageSize)
 		}
 		f.Limit = n
 	}

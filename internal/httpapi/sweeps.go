@@ -29,7 +29,7 @@ type sweepBody struct {
 // scheduled sweeps is safe: every change a sweep makes is guarded, so each happens once.
 func (s *server) handleSweep(w http.ResponseWriter, r *http.Request) error {
 	if s.sweeper == nil {
-		return policy.Errorf(policy.KindUnavailable, "sweeps_unavailable", "this server runs without the sweeper")
+		return policy.Errorf(policy.KindUnavailable, policy.CodeSweepsUnavailable, "this server runs without the sweeper")
 	}
 	var body sweepBody
 	if err := decodeJSONBody(w, r, &body, false); err != nil {

@@ -69,10 +69,10 @@ func (s *server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if body.Username == nil {
-		return policy.FieldErrorf("username", "invalid_username", "username is required")
+		return policy.FieldErrorf("username", policy.CodeInvalidUsername, "username is required")
 	}
 	if !usernamePattern.MatchString(*body.Username) {
-		return policy.FieldErrorf("username", "invalid_username",
+		return policy.FieldErrorf("username", policy.CodeInvalidUsername,
 			"username must be 1 to 128 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit")
 	}
 	groups, err := s.autoAddGroups(r)

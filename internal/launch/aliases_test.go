@@ -146,20 +146,20 @@ func TestPathsAreCanonicalOnWrite(t *testing.T) {
 				t.Fatalf("volume_mapping stored as %s, %v; want the canonical paths", got, err)
 			}
 			_, err = settings.Validate("volume_mapping", json.RawMessage(`{"/srv/share": {"bind": "/a", "mode": "ro", "uid": 0, "gid": 0}, `+string(vmKey)+`: {"bind": "/b", "mode": "rw", "uid": 0, "gid": 0}}`))
-			if policy.CodeOf(err) != settings.CodeInvalidValue {
-				t.Fatalf("volume_mapping with /srv/share and %s: %v, want %s", vmKey, err, settings.CodeInvalidValue)
+			if policy.CodeOf(err) != policy.CodeInvalidSettingValue {
+				t.Fatalf("volume_mapping with /srv/share and %s: %v, want %s", vmKey, err, policy.CodeInvalidSettingValue)
 			}
 		})
 	}
 	for _, bad := range []string{"/srv/share\u200b", "/srv/\u2060share", "/srv/share\ufeff"} {
 		body, _ := json.Marshal(map[string]any{"host_path": bad, "bind": "/b", "mode": "rw", "uid": 0, "gid": 0})
-		if _, err := ParseStorageMapping(body); policy.CodeOf(err) != CodeInvalidStorageMapping {
+		if _, err := ParseStorageMapping(body); policy.CodeOf(err) != policy.CodeInvalidStorageMapping {
 			t.Errorf("host path %+q: %v, want refused", bad, err)
 		}
 	}
 	// Two host paths at one bind (an alias of it) in one volume_mapping: refused.
 	_, err := settings.Validate("volume_mapping", json.RawMessage(`{"/a": {"bind": "/mnt/x", "mode": "ro", "uid": 0, "gid": 0}, "/b": {"bind": "/mnt/x/", "mode": "rw", "uid": 0, "gid": 0}}`))
-	if policy.CodeOf(err) != settings.CodeInvalidValue {
+	if policy.CodeOf(err) != policy.CodeInvalidSettingValue {
 		t.Fatalf("two mounts at one bind: %v, want refused", err)
 	}
 }

@@ -13,17 +13,6 @@ import (
 	"wspolicy/internal/settings"
 )
 
-// Error codes of the storage-mapping rules.
-const (
-	// CodePermissionDenied: the user's effective allow_user_storage_mapping is false (403).
-	CodePermissionDenied = "permission_denied"
-	// CodeMaxStorageMappings: the user already has max_user_storage_mappings mappings (409).
-	CodeMaxStorageMappings = "max_user_storage_mappings_reached"
-	// CodeInvalidStorageMapping: the body of a storage mapping is not acceptable (400); the
-	// same code settings.ValidateVolumeEntry uses.
-	CodeInvalidStorageMapping = settings.CodeInvalidStorageMapping
-)
-
 // StorageMapping is a mount a user registered for their own sessions: a volume_mapping entry
 // that belongs to one user. ID, UserID and CreatedAt are assigned by whoever stores it.
 type StorageMapping struct {
@@ -126,7 +115,7 @@ func isMappingField(key string) bool {
 }
 
 func invalidMapping(field, format string, args ...any) error {
-	return &policy.Error{Kind: policy.KindInvalid, Code: CodeInvalidStorageMapping, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeInvalidStorageMapping, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 func notAnObject() error {
@@ -151,12 +140,12 @@ func truncate(s string, n int) string {
 // beyond max_user_storage_mappings, else nil.
 func CheckStorageMappingAllowed(r settings.Resolution, existing int) error {
 	if !r.Bool("allow_user_storage_mapping") {
-		return &policy.Error{Kind: policy.KindForbidden, Code: CodePermissionDenied, Field: "allow_user_storage_mapping",
+		return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodePermissionDenied, Field: "allow_user_storage_mapping",
 			Message: "storage mappings are not allowed: allow_user_storage_mapping is false for this user"}
 	}
 	limit := r.Int("max_user_storage_mappings")
 	if int64(existing) >= limit {
-		return &policy.Error{Kind: policy.KindConflict, Code: CodeMaxStorageMappings, Field: "max_user_storage_mappings",
+		return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: "max_user_storage_mappings",
 			Message: fmt.Sprintf("the user already has %d storage mappings and max_user_storage_mappings is %d", existing, limit)}
 	}
 	return nil

@@ -93,8 +93,8 @@ func TestParseStorageMappingErrors(t *testing.T) {
 			if !errors.As(err, &pe) {
 				t.Fatalf("error = %v, want a *policy.Error", err)
 			}
-			if pe.Kind != policy.KindInvalid || pe.Code != CodeInvalidStorageMapping {
-				t.Errorf("kind/code = %s/%s, want %s/%s", pe.Kind, pe.Code, policy.KindInvalid, CodeInvalidStorageMapping)
+			if pe.Kind != policy.KindInvalid || pe.Code != policy.CodeInvalidStorageMapping {
+				t.Errorf("kind/code = %s/%s, want %s/%s", pe.Kind, pe.Code, policy.KindInvalid, policy.CodeInvalidStorageMapping)
 			}
 			if pe.Field != tc.field {
 				t.Errorf("field = %q, want %q (message %q)", pe.Field, tc.field, pe.Message)
@@ -138,17 +138,17 @@ func TestCheckStorageMappingAllowed(t *testing.T) {
 	}{
 		{name: "allowed below the default max", existing: 1},
 		{name: "none yet", existing: 0},
-		{name: "at the max", existing: 2, kind: policy.KindConflict, code: CodeMaxStorageMappings, field: "max_user_storage_mappings"},
-		{name: "beyond the max (it was lowered)", existing: 5, kind: policy.KindConflict, code: CodeMaxStorageMappings, field: "max_user_storage_mappings"},
+		{name: "at the max", existing: 2, kind: policy.KindConflict, code: policy.CodeMaxStorageMappings, field: "max_user_storage_mappings"},
+		{name: "beyond the max (it was lowered)", existing: 5, kind: policy.KindConflict, code: policy.CodeMaxStorageMappings, field: "max_user_storage_mappings"},
 		{name: "raised max", groups: []settings.GroupInput{group(t, "g", 10, map[string]string{"max_user_storage_mappings": "10"})}, existing: 9},
 		{name: "max zero", groups: []settings.GroupInput{group(t, "g", 10, map[string]string{"max_user_storage_mappings": "0"})}, existing: 0,
-			kind: policy.KindConflict, code: CodeMaxStorageMappings, field: "max_user_storage_mappings"},
+			kind: policy.KindConflict, code: policy.CodeMaxStorageMappings, field: "max_user_storage_mappings"},
 		{name: "permission withdrawn", groups: []settings.GroupInput{group(t, "g", 10, map[string]string{"allow_user_storage_mapping": "false"})}, existing: 0,
-			kind: policy.KindForbidden, code: CodePermissionDenied, field: "allow_user_storage_mapping"},
+			kind: policy.KindForbidden, code: policy.CodePermissionDenied, field: "allow_user_storage_mapping"},
 		{name: "permission withdrawn beats the count", groups: []settings.GroupInput{group(t, "g", 10, map[string]string{"allow_user_storage_mapping": "false"})}, existing: 7,
-			kind: policy.KindForbidden, code: CodePermissionDenied, field: "allow_user_storage_mapping"},
+			kind: policy.KindForbidden, code: policy.CodePermissionDenied, field: "allow_user_storage_mapping"},
 		{name: "catalog default is not allowed", noGroups: true, existing: 0,
-			kind: policy.KindForbidden, code: CodePermissionDenied, field: "allow_user_storage_mapping"},
+			kind: policy.KindForbidden, code: policy.CodePermissionDenied, field: "allow_user_storage_mapping"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

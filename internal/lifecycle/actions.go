@@ -19,21 +19,6 @@ const (
 	OpDelete Op = "delete"
 )
 
-// Error codes of session actions.
-const (
-	CodePermissionDenied   = "permission_denied"
-	CodeUnsupportedType    = "unsupported_for_session_type"
-	CodeInvalidTransition  = "invalid_transition"
-	CodeNotSessionOwner    = "not_session_owner"
-	CodeSessionDeleted     = "session_deleted"
-	CodeSessionNotFound    = "session_not_found"
-	CodeSessionNotRunning  = "session_not_running"
-	CodeMaxSessionsReached = "max_sessions_reached"
-	// CodeSessionChanged is the store's answer when a change's guard failed: somebody else
-	// changed the session first.
-	CodeSessionChanged = "session_changed"
-)
-
 // Actor is who asks for an action: an administrator, or the user with UserID.
 type Actor struct {
 	Admin  bool
@@ -120,23 +105,23 @@ func NeedsPermissions(op Op, actor Actor) bool { return !actor.Admin && op.setti
 // (re-arms expiry: expires_at = now + keepalive_expiration, or the time limit); delete any→deleted.
 func Act(s Session, op Op, actor Actor, perms Permissions, now time.Time) (Change, error) {
 	if pastTense[op] == "" {
-		return Change{}, policy.Errorf(policy.KindInvalid, "invalid_action", "unknown session action %q", op)
+		return Change{}, policy.Errorf(policy.KindInvalid, policy.CodeInvalidAction, "unknown session action %q", op)
 	}
 	if s.Status == StatusDeleted {
-		return Change{}, policy.Errorf(policy.KindGone, CodeSessionDeleted, "session %s is deleted", s.ID)
+		return Change{}, policy.Errorf(policy.KindGone, policy.CodeSessionDeleted, "session %s is deleted", s.ID)
 	}
 	if !actor.Admin {
 		if actor.UserID == "" || actor.UserID != s.UserID {
-			return Change{}, policy.Errorf(policy.KindForbidden, CodeNotSessionOwner, "session %s belongs to another user", s.ID)
+			return Change{}, policy.Errorf(policy.KindForbidden, policy.CodeNotSessionOwner, "session %s belongs to another user", s.ID)
 		}
 		if !perms.allows(op) {
 			name := op.setting()
-			return Change{}, &policy.Error{Kind: policy.KindForbidden, Code: CodePermissionDenied, Field: name,
+			return Change{}, &policy.Error{Kind: policy.KindForbidden, Code: policy.CodePermissionDenied, Field: name,
 				Message: fmt.Sprintf("%s is false for this user: they may not %s sessions", name, op)}
 		}
 	}
 	if (op == OpPause || op == OpStop) && !s.Container {
-		return Change{}, &policy.Error{Kind: policy.KindConflict, Code: CodeUnsupportedType, Field: "container",
+		return Change{}, &policy.Error{Kind: policy.KindConflict, Code: policy.CodeUnsupportedType, Field: "container",
 			Message: fmt.Sprintf("only container sessions can be %s; session %s is not one", pastTense[op], s.ID)}
 	}
 	b := begin(s, GuardSeq, actor.String(), now)
@@ -147,7 +132,7 @@ func Act(s Session, op Op, actor Actor, perms Permissions, now time.Time) (Chang
 		case StatusPaused:
 			return b.c, nil
 		case StatusStopped:
-			return Change{}, policy.Errorf(policy.KindConflict, CodeInvalidTransition, "session %s is stopped; resume it before pausing", s.ID)
+			return Change{}, policy.Errorf(policy.KindConflict, policy.CodeInvalidTransition, "session %s is stopped; resume it before pausing", s.ID)
 		}
 		b.move(StatusPaused, "", EventPaused, reason)
 		return b.finish(OutcomePause, reason), nil

@@ -6,10 +6,6 @@ import (
 	"wspolicy/internal/usage"
 )
 
-// CodeUsageLimitReached is the error code of a start refused because the budget the session
-// would be charged to is exhausted in the current window (403).
-const CodeUsageLimitReached = "usage_limit_reached"
-
 // BudgetLedger is a budget's ledger item as stored (docs/design-usage.md, section 5).
 type BudgetLedger struct {
 	// Budget is the key and the limit the ledger was last written with (its Source holds only

@@ -59,13 +59,13 @@ func JudgeKeepalive(s Session, found bool, userID string, now time.Time, idle ti
 func (v KeepaliveVerdict) Err(sessionID string) error {
 	switch v {
 	case KeepaliveMissing:
-		return policy.Errorf(policy.KindNotFound, CodeSessionNotFound, "no session %s", sessionID)
+		return policy.Errorf(policy.KindNotFound, policy.CodeSessionNotFound, "no session %s", sessionID)
 	case KeepaliveNotOwner:
-		return policy.Errorf(policy.KindForbidden, CodeNotSessionOwner, "session %s belongs to another user", sessionID)
+		return policy.Errorf(policy.KindForbidden, policy.CodeNotSessionOwner, "session %s belongs to another user", sessionID)
 	case KeepaliveGone:
-		return policy.Errorf(policy.KindGone, CodeSessionDeleted, "session %s is deleted", sessionID)
+		return policy.Errorf(policy.KindGone, policy.CodeSessionDeleted, "session %s is deleted", sessionID)
 	case KeepaliveNotRunning:
-		return policy.Errorf(policy.KindConflict, CodeSessionNotRunning, "session %s is not running; resume it first", sessionID)
+		return policy.Errorf(policy.KindConflict, policy.CodeSessionNotRunning, "session %s is not running; resume it first", sessionID)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestCountdownStartAndStop(t *testing.T) {
 		_, err := svc.Delete(context.Background(), admin, id)
 		return err
 	}}
-	delAgain := step{name: "delete again", code: lifecycle.CodeSessionDeleted, op: del.op}
+	delAgain := step{name: "delete again", code: policy.CodeSessionDeleted, op: del.op}
 	pause := step{name: "pause", op: func(svc *sessions.Service, id string) error {
 		_, err := svc.Pause(context.Background(), admin, id)
 		return err
@@ -133,7 +133,7 @@ func TestTimeLimitEndToEnd(t *testing.T) {
 		_, err := svc.Keepalive(ctx, lifecycle.UserActor("u1"), s.SessionID, nil)
 		switch {
 		case err == nil:
-		case policy.CodeOf(err) == lifecycle.CodeSessionDeleted:
+		case policy.CodeOf(err) == policy.CodeSessionDeleted:
 			deletedAfter = time.Since(began)
 		default:
 			t.Fatalf("keepalive: %v", err)

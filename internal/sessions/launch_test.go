@@ -303,19 +303,19 @@ func TestStorageMappingRules(t *testing.T) {
 	}{
 		{"own, first", lifecycle.UserActor("u1"), "u1", ok, "", "", "", 1},
 		{"admin for the user", lifecycle.AdminActor(), "u1", ok, "", "", "", 2},
-		{"beyond max_user_storage_mappings", lifecycle.UserActor("u1"), "u1", ok, policy.KindConflict, launch.CodeMaxStorageMappings, "max_user_storage_mappings", 2},
+		{"beyond max_user_storage_mappings", lifecycle.UserActor("u1"), "u1", ok, policy.KindConflict, policy.CodeMaxStorageMappings, "max_user_storage_mappings", 2},
 		{"another user's", lifecycle.UserActor("u2"), "u1", ok, policy.KindForbidden, "forbidden", "", 2},
-		{"allow_user_storage_mapping false", lifecycle.UserActor("nope"), "nope", ok, policy.KindForbidden, launch.CodePermissionDenied, "allow_user_storage_mapping", 2},
-		{"max 0", lifecycle.UserActor("zero"), "zero", ok, policy.KindConflict, launch.CodeMaxStorageMappings, "max_user_storage_mappings", 2},
+		{"allow_user_storage_mapping false", lifecycle.UserActor("nope"), "nope", ok, policy.KindForbidden, policy.CodePermissionDenied, "allow_user_storage_mapping", 2},
+		{"max 0", lifecycle.UserActor("zero"), "zero", ok, policy.KindConflict, policy.CodeMaxStorageMappings, "max_user_storage_mappings", 2},
 		{"unknown user", lifecycle.AdminActor(), "nobody", ok, policy.KindNotFound, "user_not_found", "", 2},
-		{"no host_path", lifecycle.UserActor("u2"), "u2", `{"bind": "/data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "host_path", 2},
-		{"relative host_path", lifecycle.UserActor("u2"), "u2", `{"host_path": "data", "bind": "/data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "host_path", 2},
-		{"relative bind", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "bind", 2},
-		{"unknown mode", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "rx", "uid": 1, "gid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "mode", 2},
-		{"negative uid", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": -1, "gid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "uid", 2},
-		{"no gid", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": 1}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "gid", 2},
-		{"unknown field", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": 1, "gid": 1, "owner": "x"}`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "owner", 2},
-		{"not an object", lifecycle.UserActor("u2"), "u2", `["/d"]`, policy.KindInvalid, launch.CodeInvalidStorageMapping, "", 2},
+		{"no host_path", lifecycle.UserActor("u2"), "u2", `{"bind": "/data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "host_path", 2},
+		{"relative host_path", lifecycle.UserActor("u2"), "u2", `{"host_path": "data", "bind": "/data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "host_path", 2},
+		{"relative bind", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "data", "mode": "rw", "uid": 1, "gid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "bind", 2},
+		{"unknown mode", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "rx", "uid": 1, "gid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "mode", 2},
+		{"negative uid", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": -1, "gid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "uid", 2},
+		{"no gid", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": 1}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "gid", 2},
+		{"unknown field", lifecycle.UserActor("u2"), "u2", `{"host_path": "/d", "bind": "/data", "mode": "ro", "uid": 1, "gid": 1, "owner": "x"}`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "owner", 2},
+		{"not an object", lifecycle.UserActor("u2"), "u2", `["/d"]`, policy.KindInvalid, policy.CodeInvalidStorageMapping, "", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -402,7 +402,7 @@ func TestRegisterStorageMappingsConcurrently(t *testing.T) {
 	for range n {
 		got[<-codes]++
 	}
-	want := map[string]int{"created": 3, launch.CodeMaxStorageMappings: n - 3}
+	want := map[string]int{"created": 3, policy.CodeMaxStorageMappings: n - 3}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("outcomes: got %v, want %v", got, want)
 	}
@@ -437,8 +437,8 @@ func TestDefaultImageAndReuse(t *testing.T) {
 		{name: "no image starts the default_image", req: sessions.StartRequest{UserID: "dee", Reuse: true, Container: true}, wantImage: "desktop"},
 		{name: "reuse returns the live session", req: sessions.StartRequest{UserID: "dee", Reuse: true}, wantImage: "desktop", wantReused: true, wantSameAs: &first},
 		{name: "reuse again returns it again", req: sessions.StartRequest{UserID: "dee", ImageID: "desktop", Reuse: true}, wantImage: "desktop", wantReused: true, wantSameAs: &first},
-		{name: "without reuse max_kasms_per_user applies", req: sessions.StartRequest{UserID: "dee"}, kind: policy.KindConflict, code: lifecycle.CodeMaxSessionsReached},
-		{name: "reuse of another image starts one", req: sessions.StartRequest{UserID: "dee", ImageID: "other", Reuse: true}, kind: policy.KindConflict, code: lifecycle.CodeMaxSessionsReached},
+		{name: "without reuse max_kasms_per_user applies", req: sessions.StartRequest{UserID: "dee"}, kind: policy.KindConflict, code: policy.CodeMaxSessionsReached},
+		{name: "reuse of another image starts one", req: sessions.StartRequest{UserID: "dee", ImageID: "other", Reuse: true}, kind: policy.KindConflict, code: policy.CodeMaxSessionsReached},
 		{name: "no image and no default_image", req: sessions.StartRequest{UserID: "noimg", Reuse: true}, kind: policy.KindInvalid, code: "no_default_image"},
 	}
 	for i, tt := range tests {

@@ -101,7 +101,7 @@ func attachLaunch(sess *lifecycle.Session, created *lifecycle.Event, in startInp
 		return fmt.Errorf("encode launch configuration: %w", err)
 	}
 	if n := len(cs) + len(l); n > maxLaunchBytes {
-		return policy.Errorf(policy.KindConflict, "launch_config_too_large",
+		return policy.Errorf(policy.KindConflict, policy.CodeLaunchConfigTooLarge,
 			"the launch configuration of user %s is %d bytes of JSON, more than %d: reduce the volume_mapping or run_config of their groups",
 			sess.UserID, n, maxLaunchBytes)
 	}

@@ -210,13 +210,13 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, bool, error) {
 	userID, imageID := req.UserID, req.ImageID
 	if userID == "" {
-		return Session{}, false, policy.FieldErrorf("user_id", "missing_user_id", "user_id is required")
+		return Session{}, false, policy.FieldErrorf("user_id", policy.CodeMissingUserID, "user_id is required")
 	}
 	if !policy.ValidID(userID) {
-		return Session{}, false, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+		return Session{}, false, policy.Errorf(policy.KindNotFound, policy.CodeUserNotFound, "user %s not found", userID)
 	}
 	if imageID != "" && !validImageID(imageID) {
-		return Session{}, false, policy.FieldErrorf("image_id", "invalid_image_id", "image_id must be 1 to %d printable characters without surrounding spaces", maxImageIDLength)
+		return Session{}, false, policy.FieldErrorf("image_id", policy.CodeInvalidImageID, "image_id must be 1 to %d printable characters without surrounding spaces", maxImageIDLength)
 	}
 	in, err := s.readStartInputs(ctx, userID)
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, 
 	r := in.res
 	if imageID == "" {
 		if imageID = r.String("default_image"); imageID == "" {
-			return Session{}, false, policy.FieldErrorf("image_id", "no_default_image", "image_id is required: user %s has no default_image", userID)
+			return Session{}, false, policy.FieldErrorf("image_id", policy.CodeNoDefaultImage, "image_id is required: user %s has no default_image", userID)
 		}
 	}
 	if req.Reuse {
@@ -271,10 +271,10 @@ func BudgetOf(userID string, r settings.Resolution) (usage.Budget, error) {
 // reads the user's groups (two round trips) and the ledger (one), and writes nothing.
 func (s *Service) Usage(ctx context.Context, actor lifecycle.Actor, userID string) (usage.Report, error) {
 	if !actor.Admin && (actor.UserID == "" || actor.UserID != userID) {
-		return usage.Report{}, policy.Errorf(policy.KindForbidden, "forbidden", "a user may read only their own usage")
+		return usage.Report{}, policy.Errorf(policy.KindForbidden, policy.CodeForbidden, "a user may read only their own usage")
 	}
 	if !policy.ValidID(userID) {
-		return usage.Report{}, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+		return usage.Report{}, policy.Errorf(policy.KindNotFound, policy.CodeUserNotFound, "user %s not found", userID)
 	}
 	r, err := ResolveUser(ctx, s.dir, userID)
 	if err != nil {
@@ -361,7 +361,7 @@ func checkOwner(actor lifecycle.Actor, owner, sessionID string) error {
 	if actor.Admin || (actor.UserID != "" && actor.UserID == owner) {
 		return nil
 	}
-	return policy.Errorf(policy.KindForbidden, lifecycle.CodeNotSessionOwner, "session %s belongs to another user", sessionID)
+	return policy.Errorf(policy.KindForbidden, policy.CodeNotSessionOwner, "session %s belongs to another user", sessionID)
 }
 
 // List lists sessions (see lifecycle.ListFilter). A user lists only their own: an empty
@@ -373,7 +373,7 @@ func (s *Service) List(ctx context.Context, actor lifecycle.Actor, f lifecycle.L
 			f.UserID = actor.UserID
 		}
 		if f.UserID != actor.UserID || actor.UserID == "" {
-			return Page{}, policy.Errorf(policy.KindForbidden, "forbidden", "a user may list only their own sessions")
+			return Page{}, policy.Errorf(policy.KindForbidden, policy.CodeForbidden, "a user may list only their own sessions")
 		}
 	}
 	p, err := s.store.ListSessions(ctx, f)
@@ -409,7 +409,7 @@ func (s *Service) Keepalive(ctx context.Context, actor lifecycle.Actor, sessionI
 	if idleSeconds != nil {
 		f := *idleSeconds
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-			return KeepaliveResponse{}, policy.FieldErrorf("idle_seconds", "invalid_idle_seconds", "idle_seconds must be a number of seconds ≥ 0")
+			return KeepaliveResponse{}, policy.FieldErrorf("idle_seconds", policy.CodeInvalidIdleSeconds, "idle_seconds must be a number of seconds ≥ 0")
 		}
 		idle = time.Duration(min(f, maxIdleSeconds) * float64(time.Second))
 	}
@@ -498,11 +498,11 @@ func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID stri
 			s.stopCountdown(ctx, c)
 			return View(c.After), nil
 		}
-		if policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+		if policy.CodeOf(err) != policy.CodeSessionChanged {
 			return Session{}, err
 		}
 	}
-	return Session{}, policy.Errorf(policy.KindUnavailable, "retry_later", "session %s kept changing concurrently, retry later", sessionID)
+	return Session{}, policy.Errorf(policy.KindUnavailable, policy.CodeRetryLater, "session %s kept changing concurrently, retry later", sessionID)
 }
 
 // EndSessionsOf deletes every session of userID that is not deleted yet, as an administrator

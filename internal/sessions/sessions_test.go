@@ -155,7 +155,7 @@ func TestStartRefused(t *testing.T) {
 		kind              policy.Kind
 		code, field       string
 	}{
-		{"the sixth session of a user limited to 5", "u1", "img", policy.KindConflict, lifecycle.CodeMaxSessionsReached, ""},
+		{"the sixth session of a user limited to 5", "u1", "img", policy.KindConflict, policy.CodeMaxSessionsReached, ""},
 		{"unknown user", "nobody", "img", policy.KindNotFound, "user_not_found", ""},
 		{"no user", "", "img", policy.KindInvalid, "missing_user_id", "user_id"},
 		{"no image and no default_image", "u1", "", policy.KindInvalid, "no_default_image", "image_id"},

@@ -26,7 +26,7 @@ func checkSelf(actor lifecycle.Actor, userID, what string) error {
 	if actor.Admin || (actor.UserID != "" && actor.UserID == userID) {
 		return nil
 	}
-	return policy.Errorf(policy.KindForbidden, "forbidden", "a user may manage only their own %s", what)
+	return policy.Errorf(policy.KindForbidden, policy.CodeForbidden, "a user may manage only their own %s", what)
 }
 
 // RegisterStorageMapping registers a storage mapping for userID from body, a JSON object
@@ -42,7 +42,7 @@ func (s *Service) RegisterStorageMapping(ctx context.Context, actor lifecycle.Ac
 		return launch.StorageMapping{}, err
 	}
 	if !policy.ValidID(userID) {
-		return launch.StorageMapping{}, policy.Errorf(policy.KindNotFound, "user_not_found", "user %s not found", userID)
+		return launch.StorageMapping{}, policy.Errorf(policy.KindNotFound, policy.CodeUserNotFound, "user %s not found", userID)
 	}
 	m, err := launch.ParseStorageMapping(body)
 	if err != nil {

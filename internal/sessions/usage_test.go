@@ -226,7 +226,7 @@ func TestStartRefusedWhenExhausted(t *testing.T) {
 	}
 	clock.Set(t0.Add(3600 * time.Millisecond))
 	_, err = e.svc.Start(ctx, "u1", "img", true)
-	wantErr(t, err, policy.KindForbidden, lifecycle.CodeUsageLimitReached, "usage_limit")
+	wantErr(t, err, policy.KindForbidden, policy.CodeUsageLimitReached, "usage_limit")
 	if _, err := e.svc.Start(ctx, "u2", "img", true); err != nil {
 		t.Errorf("another user's own budget: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestStartRefusedWhenExhausted(t *testing.T) {
 		}
 	}
 	_, err = e.svc.Start(ctx, "u1", "img", true)
-	wantErr(t, err, policy.KindForbidden, lifecycle.CodeUsageLimitReached, "usage_limit")
+	wantErr(t, err, policy.KindForbidden, policy.CodeUsageLimitReached, "usage_limit")
 	if bl := e.ledger(t, "user#u1#daily"); bl.Ledger.OpenCount != 1 || len(e.members(t, "user#u1#daily")) != 1 {
 		t.Errorf("ledger after a refused start = %+v, want one open session", bl)
 	}
@@ -373,7 +373,7 @@ func TestEndNotChargedTwice(t *testing.T) {
 	}
 	before := e.ledger(t, key)
 	clock.Set(t0.Add(2 * time.Minute))
-	if err := e.store.Transition(ctx, c); policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+	if err := e.store.Transition(ctx, c); policy.CodeOf(err) != policy.CodeSessionChanged {
 		t.Errorf("replayed end: %v, want session_changed", err)
 	}
 	if after := e.ledger(t, key); after != before {
@@ -396,7 +396,7 @@ func TestEndNotChargedTwice(t *testing.T) {
 			switch {
 			case err == nil:
 				applied.Add(1)
-			case policy.CodeOf(err) != lifecycle.CodeSessionChanged:
+			case policy.CodeOf(err) != policy.CodeSessionChanged:
 				t.Errorf("racing end: %v", err)
 			}
 		})

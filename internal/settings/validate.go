@@ -14,13 +14,6 @@ import (
 	"wspolicy/internal/policy"
 )
 
-// Error codes of the validation errors (all of kind policy.KindInvalid).
-const (
-	CodeUnknownSetting        = "unknown_setting"
-	CodeInvalidValue          = "invalid_setting_value"
-	CodeInvalidStorageMapping = "invalid_storage_mapping"
-)
-
 // Limits of values beyond those the catalog states.
 const (
 	// MaxWholeNumber is the largest whole number accepted where the catalog gives no maximum
@@ -67,7 +60,7 @@ var (
 )
 
 func invalidValue(name, format string, args ...any) error {
-	return &policy.Error{Kind: policy.KindInvalid, Code: CodeInvalidValue, Field: name, Message: fmt.Sprintf(format, args...)}
+	return &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeInvalidSettingValue, Field: name, Message: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks raw against the catalog entry of the setting called name and returns the
@@ -81,7 +74,7 @@ func invalidValue(name, format string, args ...any) error {
 func Validate(name string, raw json.RawMessage) (json.RawMessage, error) {
 	s, ok := lookup(name)
 	if !ok {
-		return nil, &policy.Error{Kind: policy.KindInvalid, Code: CodeUnknownSetting, Field: name,
+		return nil, &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeUnknownSetting, Field: name,
 			Message: fmt.Sprintf("unknown setting %q (GET /v1/settings lists the settings)", truncate(name, 80))}
 	}
 	if len(raw) > MaxValueBytes {
@@ -386,7 +379,7 @@ func ValidateVolumeEntry(hostPath string, raw json.RawMessage) (VolumeMount, err
 		if field != "" {
 			msg = field + " " + text
 		}
-		return VolumeMount{}, &policy.Error{Kind: policy.KindInvalid, Code: CodeInvalidStorageMapping, Field: field, Message: msg}
+		return VolumeMount{}, &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeInvalidStorageMapping, Field: field, Message: msg}
 	}
 	if _, reason := CanonicalPath(hostPath); reason != "" {
 		return fail("host_path", reason)

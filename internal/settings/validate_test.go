@@ -20,8 +20,8 @@ func TestValidate(t *testing.T) {
 		code    string   // error code; invalid_setting_value when empty
 	}{
 		// unknown names and general JSON
-		{name: "unknown setting", setting: "allow_kasm_teleport", raw: `true`, wantErr: []string{`unknown setting "allow_kasm_teleport"`}, code: CodeUnknownSetting},
-		{name: "empty name", setting: "", raw: `true`, wantErr: []string{`unknown setting ""`}, code: CodeUnknownSetting},
+		{name: "unknown setting", setting: "allow_kasm_teleport", raw: `true`, wantErr: []string{`unknown setting "allow_kasm_teleport"`}, code: policy.CodeUnknownSetting},
+		{name: "empty name", setting: "", raw: `true`, wantErr: []string{`unknown setting ""`}, code: policy.CodeUnknownSetting},
 		{name: "empty body", setting: "allow_kasm_audio", raw: ``, wantErr: []string{"allow_kasm_audio must be a JSON boolean (true or false), got nothing"}},
 		{name: "invalid json", setting: "allow_kasm_audio", raw: `tru`, wantErr: []string{"got invalid JSON"}},
 		{name: "invalid utf8", setting: "default_image", raw: "\"a\xffb\"", wantErr: []string{"default_image must be an id string", "got invalid JSON"}},
@@ -184,7 +184,7 @@ func TestValidate(t *testing.T) {
 			}
 			wantCode := tt.code
 			if wantCode == "" {
-				wantCode = CodeInvalidValue
+				wantCode = policy.CodeInvalidSettingValue
 			}
 			if pe.Kind != policy.KindInvalid || pe.Code != wantCode || pe.Field != tt.setting {
 				t.Errorf("error kind/code/field: got %s/%s/%q, want invalid/%s/%q", pe.Kind, pe.Code, pe.Field, wantCode, tt.setting)
@@ -240,8 +240,8 @@ func TestValidateVolumeEntry(t *testing.T) {
 			if !errors.As(err, &pe) {
 				t.Fatalf("got %v (%T), want a *policy.Error containing %q", err, err, tt.wantErr)
 			}
-			if pe.Kind != policy.KindInvalid || pe.Code != CodeInvalidStorageMapping || pe.Field != tt.wantField {
-				t.Errorf("kind/code/field: got %s/%s/%q, want invalid/%s/%q", pe.Kind, pe.Code, pe.Field, CodeInvalidStorageMapping, tt.wantField)
+			if pe.Kind != policy.KindInvalid || pe.Code != policy.CodeInvalidStorageMapping || pe.Field != tt.wantField {
+				t.Errorf("kind/code/field: got %s/%s/%q, want invalid/%s/%q", pe.Kind, pe.Code, pe.Field, policy.CodeInvalidStorageMapping, tt.wantField)
 			}
 			if !strings.Contains(pe.Message, tt.wantErr) {
 				t.Errorf("message: got %q, want it to contain %q", pe.Message, tt.wantErr)

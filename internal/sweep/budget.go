@@ -132,7 +132,7 @@ func (r *run) endForUsage(ctx context.Context, budget string, s lifecycle.Sessio
 			case policy.IsKind(err, policy.KindNotFound):
 				r.update(func(rep *Report) { rep.Skipped++ })
 				return
-			case policy.CodeOf(err) == lifecycle.CodeSessionChanged && attempt < maxUsageEndAttempts:
+			case policy.CodeOf(err) == policy.CodeSessionChanged && attempt < maxUsageEndAttempts:
 				var gerr error
 				if s, gerr = r.store.GetSession(ctx, s.ID); gerr != nil {
 					r.fail(gerr)

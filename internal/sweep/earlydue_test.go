@@ -121,7 +121,7 @@ func TestSweepLosesToKeepaliveOnEarlyEntry(t *testing.T) {
 	if _, err := e.store.Keepalive(ctx, "s1", "u1", at, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.Transition(ctx, c); policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+	if err := e.store.Transition(ctx, c); policy.CodeOf(err) != policy.CodeSessionChanged {
 		t.Fatalf("the sweep's stale transition = %v, want session_changed", err)
 	}
 	if s := e.get(t, "s1"); s.Status != lifecycle.StatusRunning || !s.ExpiresAt.Equal(at.Add(ka)) {

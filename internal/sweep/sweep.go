@@ -285,7 +285,7 @@ func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
 	if !r.opts.DryRun {
 		err := r.store.Transition(ctx, c)
 		switch {
-		case policy.CodeOf(err) == lifecycle.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
+		case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
 			r.update(func(rep *Report) { rep.Skipped++ })
 			return
 		case err != nil:

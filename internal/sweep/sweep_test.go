@@ -340,7 +340,7 @@ func TestSweepRetriedAfterCrash(t *testing.T) {
 		t.Errorf("retry sweep = %+v, want the other %d", rep, n/2)
 	}
 	for _, c := range changes {
-		if err := e.store.Transition(ctx, c); policy.CodeOf(err) != lifecycle.CodeSessionChanged {
+		if err := e.store.Transition(ctx, c); policy.CodeOf(err) != policy.CodeSessionChanged {
 			t.Errorf("replayed change of %s: %v, want session_changed", c.Before.ID, err)
 		}
 	}

@@ -69,7 +69,7 @@ func (e usageEnv) refusedAt(t *testing.T, user string, at time.Time) {
 	t.Helper()
 	e.clock.Set(at)
 	_, err := e.svc.Start(context.Background(), user, "img", true)
-	if policy.CodeOf(err) != lifecycle.CodeUsageLimitReached || !policy.IsKind(err, policy.KindForbidden) {
+	if policy.CodeOf(err) != policy.CodeUsageLimitReached || !policy.IsKind(err, policy.KindForbidden) {
 		t.Errorf("start for %s at %v: %v, want 403 usage_limit_reached", user, at, err)
 	}
 }

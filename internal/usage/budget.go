@@ -16,9 +16,6 @@ const (
 	PerGroup = "per_group"
 )
 
-// CodeInvalidUsageLimit is the error code of a usage_limit value this package cannot meter.
-const CodeInvalidUsageLimit = "invalid_usage_limit"
-
 // Limit is the value of the usage_limit setting; the zero value means no limit and encodes as {}.
 // Its fields match settings.UsageLimit, so a settings.UsageLimit converts with Limit(v).
 type Limit struct {
@@ -109,7 +106,7 @@ func HoursToMs(hours float64) int64 {
 }
 
 func invalid(format string, args ...any) error {
-	e := policy.Errorf(policy.KindInvalid, CodeInvalidUsageLimit, format, args...)
+	e := policy.Errorf(policy.KindInvalid, policy.CodeInvalidUsageLimit, format, args...)
 	e.Field = "usage_limit"
 	return e
 }

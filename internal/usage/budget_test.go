@@ -40,8 +40,8 @@ func TestNewBudget(t *testing.T) {
 				if err == nil {
 					t.Fatalf("NewBudget: got %+v, want an error", got)
 				}
-				if k, c := policy.KindOf(err), policy.CodeOf(err); k != policy.KindInvalid || c != CodeInvalidUsageLimit {
-					t.Errorf("error kind/code: got %s/%s, want %s/%s", k, c, policy.KindInvalid, CodeInvalidUsageLimit)
+				if k, c := policy.KindOf(err), policy.CodeOf(err); k != policy.KindInvalid || c != policy.CodeInvalidUsageLimit {
+					t.Errorf("error kind/code: got %s/%s, want %s/%s", k, c, policy.KindInvalid, policy.CodeInvalidUsageLimit)
 				}
 				return
 			}
