@@ -21,6 +21,7 @@ import (
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/localrun"
+	"wspolicy/internal/settings"
 )
 
 // Phases of a run, as the recorder files requests.
@@ -249,7 +250,7 @@ func (r *runner) setup(ctx context.Context, started func(*loadSession)) error {
 	lifetime := func(action string) map[string]any {
 		return map[string]any{
 			"keepalive_interval": int(r.cfg.Interval / time.Second), "keepalive_expiration": int(r.cfg.Expiration / time.Second),
-			"keepalive_expiration_action": action, "max_kasms_per_user": r.cfg.PerUser,
+			settings.NameKeepaliveExpirationAction: action, settings.NameMaxKasmsPerUser: r.cfg.PerUser,
 		}
 	}
 	for i, action := range []string{"stop", "delete"} {
@@ -260,7 +261,7 @@ func (r *runner) setup(ctx context.Context, started func(*loadSession)) error {
 		r.groups[action] = id
 	}
 	for i := range 4 {
-		id, err := r.createGroup(ctx, fmt.Sprintf("load-%s-policy-%d", run, i), 50+i, map[string]any{"allow_kasm_audio": true})
+		id, err := r.createGroup(ctx, fmt.Sprintf("load-%s-policy-%d", run, i), 50+i, map[string]any{settings.NameAllowKasmAudio: true})
 		if err != nil {
 			return err
 		}
@@ -448,7 +449,7 @@ func (r *runner) administer(ctx context.Context) {
 			path: "/v1/groups/" + g + "/settings", want: []int{200}, out: &v}); err == nil {
 			_, _ = r.cl.do(ctx, call{phase: phaseRun, route: "PATCH /v1/groups/{id}/settings (If-Match)", method: "PATCH",
 				path: "/v1/groups/" + g + "/settings", ifVer: v.Version, want: []int{200},
-				body: map[string]any{"set": map[string]any{"allow_kasm_audio": i%2 == 0, "kasm_audio_default_on": i%3 == 0}}})
+				body: map[string]any{"set": map[string]any{settings.NameAllowKasmAudio: i%2 == 0, settings.NameKasmAudioDefaultOn: i%3 == 0}}})
 		}
 		if i%5 == 4 {
 			_, _ = r.cl.do(ctx, call{phase: phaseRun, route: "GET /v1/groups/{id}/history", method: "GET",

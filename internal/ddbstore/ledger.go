@@ -12,6 +12,7 @@ import (
 
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
 	"wspolicy/internal/tabledef"
 	"wspolicy/internal/usage"
 )
@@ -221,7 +222,7 @@ func errUsageLimitReached(userID string, b usage.Budget, nowMs int64) *policy.Er
 	if end != usage.NoEnd {
 		until = "until " + timeOfMs(end).Format("2006-01-02T15:04:05Z07:00")
 	}
-	return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodeUsageLimitReached, Field: "usage_limit",
+	return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodeUsageLimitReached, Field: settings.NameUsageLimit,
 		Message: fmt.Sprintf("user %s has used the %g hours of the %s usage limit (budget %s) %s",
 			userID, b.Limit.Hours, b.Interval, b.Key, until)}
 }

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
 )
 
 // autoAddSetting is the catalog setting copied onto the group item as auto_add, so that the
 // groups every new user joins can be found without decoding settings.
-const autoAddSetting = "auto_add_local_users"
+const autoAddSetting = settings.NameAutoAddLocalUsers
 
 // groupRecord is a group item. A group exists when its item has a version: CreateUser and
 // DeleteUser keep All Users' member_count with a bare ADD, which may create a stub item

@@ -96,7 +96,7 @@ func errMappingNotFound(userID, mappingID string) *policy.Error {
 }
 
 func errMaxMappings(userID string, have, max int64) *policy.Error {
-	return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: "max_user_storage_mappings",
+	return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: settings.NameMaxUserStorageMappings,
 		Message: fmt.Sprintf("user %s already has %d storage mappings and max_user_storage_mappings is %d", userID, have, max)}
 }
 

@@ -16,7 +16,7 @@ import (
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
 
 // autoAddSettingName is the group property that makes every new user a member.
-const autoAddSettingName = "auto_add_local_users"
+const autoAddSettingName = settings.NameAutoAddLocalUsers
 
 // userRoutes are the routes of users and their effective settings.
 func (s *server) userRoutes() []route {

@@ -82,12 +82,12 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 		RunConfig:              r.RunConfig(),
 		Mounts:                 []Mount{},
 		Environment:            map[string]string{},
-		WebFilterPolicy:        r.String("web_filter_policy"),
-		InjectSSHKeys:          r.Bool("inject_ssh_keys"),
-		AllowPersistentProfile: r.Bool("allow_persistent_profile"),
+		WebFilterPolicy:        r.WebFilterPolicy(),
+		InjectSSHKeys:          r.InjectSSHKeys(),
+		AllowPersistentProfile: r.AllowPersistentProfile(),
 	}
 	sub := substituter(user)
-	vmSource := r.Settings["volume_mapping"].Source
+	vmSource := r.Settings[settings.NameVolumeMapping].Source
 	groupSource := groupMountSource(vmSource)
 	vms := r.VolumeMapping()
 	hosts := slices.Sorted(maps.Keys(vms))
@@ -108,8 +108,8 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 		}
 	}
 	l.Mounts = append(l.Mounts, group...)
-	if r.Bool("allow_user_storage_mapping") {
-		readOnly := r.Bool("read_only_user_storage_mapping")
+	if r.AllowUserStorageMapping() {
+		readOnly := r.ReadOnlyUserStorageMapping()
 		own := slices.Clone(mappings)
 		slices.SortStableFunc(own, func(a, b StorageMapping) int {
 			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
@@ -134,7 +134,7 @@ func BuildLaunch(r settings.Resolution, user policy.User, mappings []StorageMapp
 	slices.SortFunc(l.Mounts, func(a, b Mount) int {
 		return cmp.Or(strings.Compare(a.Bind, b.Bind), strings.Compare(a.HostPath, b.HostPath), strings.Compare(a.Source, b.Source))
 	})
-	if r.Bool("expose_user_environment_vars") {
+	if r.ExposeUserEnvironmentVars() {
 		l.Environment["KASM_USER"] = user.Username
 		l.Environment["KASM_USER_ID"] = user.ID
 	}

@@ -139,13 +139,13 @@ func truncate(s string, n int) string {
 // (max_user_storage_mappings_reached, Field max_user_storage_mappings) when existing is at or
 // beyond max_user_storage_mappings, else nil.
 func CheckStorageMappingAllowed(r settings.Resolution, existing int) error {
-	if !r.Bool("allow_user_storage_mapping") {
-		return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodePermissionDenied, Field: "allow_user_storage_mapping",
+	if !r.AllowUserStorageMapping() {
+		return &policy.Error{Kind: policy.KindForbidden, Code: policy.CodePermissionDenied, Field: settings.NameAllowUserStorageMapping,
 			Message: "storage mappings are not allowed: allow_user_storage_mapping is false for this user"}
 	}
-	limit := r.Int("max_user_storage_mappings")
+	limit := r.MaxUserStorageMappings()
 	if int64(existing) >= limit {
-		return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: "max_user_storage_mappings",
+		return &policy.Error{Kind: policy.KindConflict, Code: policy.CodeMaxStorageMappings, Field: settings.NameMaxUserStorageMappings,
 			Message: fmt.Sprintf("the user already has %d storage mappings and max_user_storage_mappings is %d", existing, limit)}
 	}
 	return nil

@@ -56,9 +56,9 @@ type Permissions struct {
 // PermissionsFrom reads allow_kasm_pause, allow_kasm_stop and allow_kasm_delete.
 func PermissionsFrom(r settings.Resolution) Permissions {
 	return Permissions{
-		Pause:  r.Bool("allow_kasm_pause"),
-		Stop:   r.Bool("allow_kasm_stop"),
-		Delete: r.Bool("allow_kasm_delete"),
+		Pause:  r.AllowKasmPause(),
+		Stop:   r.AllowKasmStop(),
+		Delete: r.AllowKasmDelete(),
 	}
 }
 
@@ -66,11 +66,11 @@ func PermissionsFrom(r settings.Resolution) Permissions {
 func (op Op) setting() string {
 	switch op {
 	case OpPause:
-		return "allow_kasm_pause"
+		return settings.NameAllowKasmPause
 	case OpStop:
-		return "allow_kasm_stop"
+		return settings.NameAllowKasmStop
 	case OpDelete:
-		return "allow_kasm_delete"
+		return settings.NameAllowKasmDelete
 	}
 	return ""
 }

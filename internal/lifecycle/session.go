@@ -64,12 +64,12 @@ type Lifetime struct {
 // catalog's range (which validation prevents) are clamped to something safe.
 func LifetimeFrom(r settings.Resolution) Lifetime {
 	lt := Lifetime{
-		KeepaliveExpiration: time.Duration(r.Int("keepalive_expiration")) * time.Second,
-		Action:              Action(r.String("keepalive_expiration_action")),
-		KeepaliveInterval:   time.Duration(r.Int("keepalive_interval")) * time.Second,
-		IdleDisconnect:      time.Duration(r.Float("idle_disconnect") * float64(time.Minute)),
-		TimeLimit:           time.Duration(r.Int("session_time_limit")) * time.Second,
-		MaxSessions:         r.Int("max_kasms_per_user"),
+		KeepaliveExpiration: time.Duration(r.KeepaliveExpiration()) * time.Second,
+		Action:              Action(r.KeepaliveExpirationAction()),
+		KeepaliveInterval:   time.Duration(r.KeepaliveInterval()) * time.Second,
+		IdleDisconnect:      time.Duration(r.IdleDisconnect() * float64(time.Minute)),
+		TimeLimit:           time.Duration(r.SessionTimeLimit()) * time.Second,
+		MaxSessions:         r.MaxKasmsPerUser(),
 	}
 	switch lt.Action {
 	case ActionDelete, ActionStop, ActionPause:

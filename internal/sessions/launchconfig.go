@@ -69,7 +69,7 @@ func (s *Service) readStartInputs(ctx context.Context, userID string) (startInpu
 		return startInputs{}, err
 	}
 	in := startInputs{user: user, res: resolveGroups(groups)}
-	if !in.res.Bool("allow_user_storage_mapping") {
+	if !in.res.AllowUserStorageMapping() {
 		return in, nil
 	}
 	m := <-mch

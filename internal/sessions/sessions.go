@@ -224,7 +224,7 @@ func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, 
 	}
 	r := in.res
 	if imageID == "" {
-		if imageID = r.String("default_image"); imageID == "" {
+		if imageID = r.DefaultImage(); imageID == "" {
 			return Session{}, false, policy.FieldErrorf("image_id", policy.CodeNoDefaultImage, "image_id is required: user %s has no default_image", userID)
 		}
 	}

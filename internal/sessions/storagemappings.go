@@ -57,7 +57,7 @@ func (s *Service) RegisterStorageMapping(ctx context.Context, actor lifecycle.Ac
 		return launch.StorageMapping{}, err
 	}
 	m.UserID, m.CreatedAt = userID, lifecycle.Millis(s.clock.Now())
-	return s.store.CreateStorageMapping(ctx, m, r.Int("max_user_storage_mappings"))
+	return s.store.CreateStorageMapping(ctx, m, r.MaxUserStorageMappings())
 }
 
 // StorageMappings lists a user's storage mappings, oldest first (one request). Every

@@ -54,7 +54,7 @@ type relationSide struct {
 func (s relationSide) text() string {
 	v := strconv.FormatFloat(s.value, 'f', -1, 64)
 	var t string
-	if s.name == "idle_disconnect" {
+	if s.name == NameIdleDisconnect {
 		t = fmt.Sprintf("%s (%s minutes = %s s", s.name, v, strconv.FormatFloat(s.seconds, 'f', -1, 64))
 	} else {
 		t = fmt.Sprintf("%s (%s s", s.name, v)
@@ -77,9 +77,9 @@ func relationWarnings(values func(name string) (json.RawMessage, bool), groupsOf
 		f, ok := parseFloat(trimSpace(raw))
 		return relationSide{name: name, value: f, seconds: f * scale, dflt: !set}, set, ok
 	}
-	exp, expSet, expOK := side("keepalive_expiration", 1)
-	iv, ivSet, ivOK := side("keepalive_interval", 1)
-	idle, idleSet, idleOK := side("idle_disconnect", 60)
+	exp, expSet, expOK := side(NameKeepaliveExpiration, 1)
+	iv, ivSet, ivOK := side(NameKeepaliveInterval, 1)
+	idle, idleSet, idleOK := side(NameIdleDisconnect, 60)
 
 	var out []Warning
 	add := func(code, msg string, a, b relationSide) {
@@ -97,18 +97,18 @@ func relationWarnings(values func(name string) (json.RawMessage, bool), groupsOf
 		add(WarnIdleDisconnect, fmt.Sprintf("%s should be longer than %s, or idle users are not disconnected in time",
 			idle.text(), iv.text()), idle, iv)
 	}
-	limit, _, limitOK := side("session_time_limit", 1)
-	_, actionSet := values("keepalive_expiration_action")
+	limit, _, limitOK := side(NameSessionTimeLimit, 1)
+	_, actionSet := values(NameKeepaliveExpirationAction)
 	keepaliveSet := expSet || actionSet
 	if groupsOf != nil {
 		// Effective values are all present: what counts is whether a group set them.
-		keepaliveSet = len(groupsOf("keepalive_expiration", "keepalive_expiration_action")) > 0
+		keepaliveSet = len(groupsOf(NameKeepaliveExpiration, NameKeepaliveExpirationAction)) > 0
 	}
 	if keepaliveSet && limitOK && limit.value > 0 {
 		w := Warning{Code: WarnTimeLimitIgnoresKeepalive,
 			Message: fmt.Sprintf("%s is above 0, so these sessions end at their time limit and ignore %s and keepalive_expiration_action: a time-limited session is never stopped, paused or deleted for a missing keepalive",
 				limit.text(), exp.text()),
-			Settings: []string{"session_time_limit", "keepalive_expiration", "keepalive_expiration_action"}}
+			Settings: []string{NameSessionTimeLimit, NameKeepaliveExpiration, NameKeepaliveExpirationAction}}
 		if groupsOf != nil {
 			w.Groups = groupsOf(w.Settings...)
 		}

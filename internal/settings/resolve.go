@@ -218,7 +218,7 @@ type volumeEntry struct {
 // mergeVolumes combines the volume_mapping of every group that sets it, without decoding the
 // mounts. The result is canonical when the inputs are: host paths in sorted order.
 func mergeVolumes(groups []GroupInput, order []int, srcs []SourceGroup) (Effective, []tie) {
-	const name = "volume_mapping"
+	const name = NameVolumeMapping
 	var (
 		raws         []json.RawMessage // by precedence position
 		entries      []volumeEntry     // group by group in precedence order, each sorted by host
@@ -391,7 +391,7 @@ func (r Resolution) String(name string) string {
 
 // UsageLimit returns the effective usage_limit (the zero value for no limit) and its source.
 func (r Resolution) UsageLimit() (UsageLimit, Source) {
-	e := r.Settings["usage_limit"]
+	e := r.Settings[NameUsageLimit]
 	var ul UsageLimit
 	if json.Unmarshal(e.Value, &ul) != nil || ul.Type == "" || ul.Interval == "" || ul.Hours <= 0 {
 		ul = UsageLimit{}
@@ -402,7 +402,7 @@ func (r Resolution) UsageLimit() (UsageLimit, Source) {
 // VolumeMapping returns the effective (merged) volume_mapping by host path, defaults filled;
 // never nil. Entries that are not valid mounts are left out.
 func (r Resolution) VolumeMapping() map[string]VolumeMount {
-	ms, _ := scanObject(r.Settings["volume_mapping"].Value)
+	ms, _ := scanObject(r.Settings[NameVolumeMapping].Value)
 	out := make(map[string]VolumeMount, len(ms))
 	for _, m := range ms {
 		if vm, p := parseVolumeEntry(trimSpace(m.val)); p == nil {
@@ -416,7 +416,7 @@ func (r Resolution) VolumeMapping() map[string]VolumeMount {
 // through unchanged; never nil.
 func (r Resolution) RunConfig() map[string]any {
 	out := map[string]any{}
-	dec := json.NewDecoder(bytes.NewReader(r.Settings["run_config"].Value))
+	dec := json.NewDecoder(bytes.NewReader(r.Settings[NameRunConfig].Value))
 	dec.UseNumber()
 	if dec.Decode(&out) != nil || out == nil {
 		return map[string]any{}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"wspolicy/internal/policy"
+	"wspolicy/internal/settings"
 )
 
 // MsPerHour is the number of milliseconds in an hour; budgets are metered in whole milliseconds.
@@ -107,6 +108,6 @@ func HoursToMs(hours float64) int64 {
 
 func invalid(format string, args ...any) error {
 	e := policy.Errorf(policy.KindInvalid, policy.CodeInvalidUsageLimit, format, args...)
-	e.Field = "usage_limit"
+	e.Field = settings.NameUsageLimit
 	return e
 }

@@ -1,0 +1,3 @@
+package settings
+
+//go:generate go run ./internal/genaccessors -o accessors_gen.go
