@@ -35,6 +35,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sfntimer"
 	"wspolicy/internal/sweep"
 )
 
@@ -102,7 +103,7 @@ func countdownTimer(ctx context.Context, arn string) (countdown.Timer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
-	return countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn), nil
+	return sfntimer.NewStepFunctions(sfn.NewFromConfig(cfg), arn), nil
 }
 
 // bootstrapAdminKey is the bootstrap admin key: the value of the secret ADMIN_API_KEY_SECRET_ARN

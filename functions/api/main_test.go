@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sfntimer"
 )
 
 // fixtureAdminKey is the ADMIN_API_KEY the events/apigw-*.json fixtures carry.
@@ -148,7 +148,7 @@ func TestCountdownTimer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("countdownTimer: %v", err)
 			}
-			if _, ok := timer.(*countdown.StepFunctions); ok != tt.wantTimer || (timer != nil) != tt.wantTimer {
+			if _, ok := timer.(*sfntimer.StepFunctions); ok != tt.wantTimer || (timer != nil) != tt.wantTimer {
 				t.Fatalf("got %T, want a Step Functions timer: %v", timer, tt.wantTimer)
 			}
 		})

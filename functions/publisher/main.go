@@ -23,6 +23,7 @@ import (
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/sfntimer"
 )
 
 // settings is the function's configuration from its environment.
@@ -80,7 +81,7 @@ func build(ctx context.Context, s settings, getenv func(string) string, logger *
 	}
 	var timers countdown.Timer
 	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
-		timers = countdown.NewStepFunctions(sfn.NewFromConfig(cfg), arn)
+		timers = sfntimer.NewStepFunctions(sfn.NewFromConfig(cfg), arn)
 	}
 	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)),
 		Countdowns: timers, Logger: logger})

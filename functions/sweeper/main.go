@@ -22,10 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"wspolicy/internal/awsops"
-	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sfntimer"
 	"wspolicy/internal/sweep"
 )
 
@@ -41,7 +41,7 @@ func main() {
 
 // build reads the environment and makes the clients once per cold start.
 func build(ctx context.Context, logger *slog.Logger) (*handler, error) {
-	var client countdown.SFNAPI
+	var client sfntimer.SFNAPI
 	if os.Getenv("STATE_MACHINE_ARN") != "" {
 		cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions(awsops.APIOptions()))
 		if err != nil {
@@ -60,7 +60,7 @@ type handler struct {
 
 // newHandler wires the sweeper on the table; with STATE_MACHINE_ARN set, the session store it
 // writes through also stops countdown executions through client.
-func newHandler(ctx context.Context, getenv func(string) string, clock policy.Clock, client countdown.SFNAPI, logger *slog.Logger) (*handler, error) {
+func newHandler(ctx context.Context, getenv func(string) string, clock policy.Clock, client sfntimer.SFNAPI, logger *slog.Logger) (*handler, error) {
 	table := getenv("TABLE_NAME")
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
@@ -75,7 +75,7 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 		if client == nil {
 			return nil, errors.New("STATE_MACHINE_ARN is set but there is no Step Functions client")
 		}
-		store = sweep.StopCountdowns(store, countdown.NewStepFunctions(client, arn), logger)
+		store = sweep.StopCountdowns(store, sfntimer.NewStepFunctions(client, arn), logger)
 	}
 	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
 	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock}), log: logger}, nil

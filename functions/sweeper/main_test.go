@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sfntimer"
 	"wspolicy/internal/sweep"
 	"wspolicy/internal/usage"
 )
@@ -108,7 +108,7 @@ func TestScheduledSweep(t *testing.T) {
 		wantStopped []string
 	}{
 		{name: "with countdowns", machine: machineARN,
-			wantStopped: []string{countdown.ExecutionARN(machineARN, "budget-limited")}},
+			wantStopped: []string{sfntimer.ExecutionARN(machineARN, "budget-limited")}},
 		{name: "without countdowns", machine: ""},
 	}
 	for _, tc := range tests {
@@ -176,7 +176,7 @@ func TestNewHandlerConfig(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		client  countdown.SFNAPI
+		client  sfntimer.SFNAPI
 		wantErr string
 	}{
 		{name: "no table", env: map[string]string{}, wantErr: "TABLE_NAME"},

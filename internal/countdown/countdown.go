@@ -1,6 +1,6 @@
 // Package countdown runs session time-limit countdowns: when a time-limited session starts, a
 // countdown is started that emits the warning at warning time and deletes the session at its
-// limit; it is stopped when the session ends earlier. Two Timers implement it: StepFunctions (a
+// limit; it is stopped when the session ends earlier. Two Timers implement it: sfntimer.StepFunctions (a
 // standard state machine execution per session, see Definition) and InProcess (timers in the
 // process, for the local run). Both end up in a Task, which applies the same guarded change as
 // the sweep (lifecycle.DecideAs with lifecycle.ActorCountdown), so whichever acts first wins

@@ -3,6 +3,7 @@ package countdown
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // TimeLimitFunctionArnKey is the definition substitution key the deployment replaces with the
@@ -139,4 +140,29 @@ func withNext(state map[string]any, next string, extra map[string]any) map[strin
 		state[k] = v
 	}
 	return state
+}
+
+// TimeFormat is how execution inputs write times: RFC 3339 in UTC with milliseconds, the
+// precision sessions keep. (Step Functions waits truncate them to the second, so an action
+// may fire up to a second early: see EarlyTolerance.)
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// ExecutionName is the name of a session's countdown execution: the session id itself (ids are
+// 1 to 64 letters, digits, '_', '.' and '-', all allowed in execution names, which may be 80
+// long). Names stay taken for 90 days after an execution ends, and session ids are never
+// reused.
+func ExecutionName(sessionID string) string { return sessionID }
+
+// NewExecutionInput is the input of a session's countdown execution. Without a warning (warnAt
+// zero or not before limitAt) the warning time is the limit: the Warn state then finds the
+// warning sent or the session past its limit.
+func NewExecutionInput(sessionID string, warnAt, limitAt time.Time) ExecutionInput {
+	if warnAt.IsZero() || !warnAt.Before(limitAt) {
+		warnAt = limitAt
+	}
+	return ExecutionInput{
+		SessionID: sessionID,
+		WarningAt: warnAt.UTC().Format(TimeFormat),
+		LimitAt:   limitAt.UTC().Format(TimeFormat),
+	}
 }

@@ -1,4 +1,7 @@
-package countdown
+// Package sfntimer is the Step Functions adapter of countdown.Timer: each session's countdown
+// runs as an execution of the countdown state machine (countdown.Definition). It is the only
+// package of the countdown that imports the AWS SDK; services see only countdown.Timer.
+package sfntimer
 
 import (
 	"context"
@@ -11,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"wspolicy/internal/countdown"
 )
 
 // SFNAPI is the part of the Step Functions client the countdown uses; *sfn.Client implements
@@ -41,36 +46,11 @@ func NewStepFunctions(client SFNAPI, stateMachineARN string) *StepFunctions {
 // for any countdown that did not start.
 const MaxCountdown = 360 * 24 * time.Hour
 
-// TimeFormat is how execution inputs write times: RFC 3339 in UTC with milliseconds, the
-// precision sessions keep. (Step Functions waits truncate them to the second, so an action
-// may fire up to a second early: see EarlyTolerance.)
-const TimeFormat = "2006-01-02T15:04:05.000Z"
-
-// ExecutionName is the name of a session's countdown execution: the session id itself (ids are
-// 1 to 64 letters, digits, '_', '.' and '-', all allowed in execution names, which may be 80
-// long). Names stay taken for 90 days after an execution ends, and session ids are never
-// reused.
-func ExecutionName(sessionID string) string { return sessionID }
-
 // ExecutionARN is the ARN of the execution named name of the state machine stateMachineARN:
 // "arn:aws:states:<region>:<account>:stateMachine:<machine>" becomes
 // "arn:aws:states:<region>:<account>:execution:<machine>:<name>".
 func ExecutionARN(stateMachineARN, name string) string {
 	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
-}
-
-// NewExecutionInput is the input of a session's countdown execution. Without a warning (warnAt
-// zero or not before limitAt) the warning time is the limit: the Warn state then finds the
-// warning sent or the session past its limit.
-func NewExecutionInput(sessionID string, warnAt, limitAt time.Time) ExecutionInput {
-	if warnAt.IsZero() || !warnAt.Before(limitAt) {
-		warnAt = limitAt
-	}
-	return ExecutionInput{
-		SessionID: sessionID,
-		WarningAt: warnAt.UTC().Format(TimeFormat),
-		LimitAt:   limitAt.UTC().Format(TimeFormat),
-	}
 }
 
 // Start starts the session's countdown execution. Starting it again is success: Step Functions
@@ -85,12 +65,12 @@ func (t *StepFunctions) Start(ctx context.Context, sessionID string, warnAt, lim
 		return fmt.Errorf("countdown: the limit is %s away, beyond the %s a Step Functions execution may wait (it runs for a year at most); the sweep enforces it",
 			away.Round(time.Hour), MaxCountdown)
 	}
-	want := NewExecutionInput(sessionID, warnAt, limitAt)
+	want := countdown.NewExecutionInput(sessionID, warnAt, limitAt)
 	in, err := json.Marshal(want)
 	if err != nil {
 		return fmt.Errorf("countdown input: %w", err)
 	}
-	name := ExecutionName(sessionID)
+	name := countdown.ExecutionName(sessionID)
 	_, err = t.client.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(t.arn),
 		Name:            aws.String(name),
@@ -108,7 +88,7 @@ func (t *StepFunctions) Start(ctx context.Context, sessionID string, warnAt, lim
 	if err != nil {
 		return fmt.Errorf("describe existing execution %s: %w", arn, err)
 	}
-	var have ExecutionInput
+	var have countdown.ExecutionInput
 	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &have); err != nil || have != want {
 		return fmt.Errorf("execution %s exists with another input (%s), want %s", arn, aws.ToString(out.Input), in)
 	}
@@ -118,7 +98,7 @@ func (t *StepFunctions) Start(ctx context.Context, sessionID string, warnAt, lim
 // Stop stops the session's countdown execution; one that does not exist is success. It sends
 // no error or cause, so it needs no KMS permission on an encrypted state machine.
 func (t *StepFunctions) Stop(ctx context.Context, sessionID string) error {
-	arn := ExecutionARN(t.arn, ExecutionName(sessionID))
+	arn := ExecutionARN(t.arn, countdown.ExecutionName(sessionID))
 	_, err := t.client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
 	if err != nil && !errors.As(err, &missing) {

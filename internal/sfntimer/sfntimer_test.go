@@ -1,4 +1,4 @@
-package countdown_test
+package sfntimer_test
 
 import (
 	"context"
@@ -13,7 +13,10 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/sfntimer"
 )
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const machineARN = "arn:aws:states:us-east-1:123456789012:stateMachine:WsPolicy-Countdown"
 
@@ -88,7 +91,7 @@ func TestExecutionARN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := countdown.ExecutionARN(tc.machine, tc.execution); got != tc.want {
+			if got := sfntimer.ExecutionARN(tc.machine, tc.execution); got != tc.want {
 				t.Errorf("ExecutionARN: got %q, want %q", got, tc.want)
 			}
 		})
@@ -113,7 +116,7 @@ func TestStepFunctionsStart(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeSFN()
-			tm := countdown.NewStepFunctions(f, machineARN)
+			tm := sfntimer.NewStepFunctions(f, machineARN)
 			if err := tm.Start(context.Background(), "s_1", tc.warnAt, limitAt); err != nil {
 				t.Fatal(err)
 			}
@@ -142,37 +145,37 @@ func TestStepFunctionsStartIsIdempotent(t *testing.T) {
 	warnAt, limitAt := t0.Add(55*time.Minute), t0.Add(time.Hour)
 	tests := []struct {
 		name      string
-		prepare   func(f *fakeSFN, tm *countdown.StepFunctions)
+		prepare   func(f *fakeSFN, tm *sfntimer.StepFunctions)
 		wantErr   string
 		wantCalls []string
 	}{
 		{
 			name: "running with the same input",
-			prepare: func(f *fakeSFN, tm *countdown.StepFunctions) {
+			prepare: func(f *fakeSFN, tm *sfntimer.StepFunctions) {
 				_ = tm.Start(context.Background(), "s_1", warnAt, limitAt)
 			},
 			wantCalls: []string{"start s_1", "start s_1"},
 		},
 		{
 			name: "ended with the same input",
-			prepare: func(f *fakeSFN, tm *countdown.StepFunctions) {
+			prepare: func(f *fakeSFN, tm *sfntimer.StepFunctions) {
 				_ = tm.Start(context.Background(), "s_1", warnAt, limitAt)
-				arn := countdown.ExecutionARN(machineARN, "s_1")
+				arn := sfntimer.ExecutionARN(machineARN, "s_1")
 				f.executions[arn] = fakeExecution{input: f.executions[arn].input, status: sfntypes.ExecutionStatusSucceeded}
 			},
-			wantCalls: []string{"start s_1", "start s_1", "describe " + countdown.ExecutionARN(machineARN, "s_1")},
+			wantCalls: []string{"start s_1", "start s_1", "describe " + sfntimer.ExecutionARN(machineARN, "s_1")},
 		},
 		{
 			name: "another input",
-			prepare: func(f *fakeSFN, tm *countdown.StepFunctions) {
+			prepare: func(f *fakeSFN, tm *sfntimer.StepFunctions) {
 				_ = tm.Start(context.Background(), "s_1", warnAt, limitAt.Add(time.Minute))
 			},
 			wantErr:   "exists with another input",
-			wantCalls: []string{"start s_1", "start s_1", "describe " + countdown.ExecutionARN(machineARN, "s_1")},
+			wantCalls: []string{"start s_1", "start s_1", "describe " + sfntimer.ExecutionARN(machineARN, "s_1")},
 		},
 		{
 			name: "start fails",
-			prepare: func(f *fakeSFN, _ *countdown.StepFunctions) {
+			prepare: func(f *fakeSFN, _ *sfntimer.StepFunctions) {
 				f.startErr = &sfntypes.StateMachineDoesNotExist{Message: aws.String("gone")}
 			},
 			wantErr:   "StateMachineDoesNotExist",
@@ -182,7 +185,7 @@ func TestStepFunctionsStartIsIdempotent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeSFN()
-			tm := countdown.NewStepFunctions(f, machineARN)
+			tm := sfntimer.NewStepFunctions(f, machineARN)
 			tc.prepare(f, tm)
 			err := tm.Start(context.Background(), "s_1", warnAt, limitAt)
 			if (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
@@ -196,7 +199,7 @@ func TestStepFunctionsStartIsIdempotent(t *testing.T) {
 }
 
 func TestStepFunctionsStop(t *testing.T) {
-	arn := countdown.ExecutionARN(machineARN, "s_1")
+	arn := sfntimer.ExecutionARN(machineARN, "s_1")
 	tests := []struct {
 		name       string
 		started    bool
@@ -211,7 +214,7 @@ func TestStepFunctionsStop(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeSFN()
-			tm := countdown.NewStepFunctions(f, machineARN)
+			tm := sfntimer.NewStepFunctions(f, machineARN)
 			if tc.started {
 				if err := tm.Start(context.Background(), "s_1", t0, t0.Add(time.Minute)); err != nil {
 					t.Fatal(err)
@@ -238,7 +241,7 @@ func TestStepFunctionsStop(t *testing.T) {
 // inside it starts.
 func TestStepFunctionsStartBeyondAYear(t *testing.T) {
 	f := newFakeSFN()
-	tm := countdown.NewStepFunctions(f, machineARN)
+	tm := sfntimer.NewStepFunctions(f, machineARN)
 	far := time.Now().Add(365 * 24 * time.Hour)
 	err := tm.Start(context.Background(), "s_far", far.Add(-time.Hour), far)
 	if err == nil || !strings.Contains(err.Error(), "sweep enforces") {
@@ -247,7 +250,7 @@ func TestStepFunctionsStartBeyondAYear(t *testing.T) {
 	if len(f.calls) != 0 {
 		t.Errorf("calls: %v, want none", f.calls)
 	}
-	near := time.Now().Add(countdown.MaxCountdown - time.Hour)
+	near := time.Now().Add(sfntimer.MaxCountdown - time.Hour)
 	if err := tm.Start(context.Background(), "s_near", near.Add(-time.Hour), near); err != nil {
 		t.Fatalf("a limit inside MaxCountdown: %v", err)
 	}
