@@ -166,11 +166,7 @@ func (s *server) handleEffectiveSettings(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	inputs := make([]settings.GroupInput, 0, len(groups))
-	for _, g := range groups {
-		inputs = append(inputs, settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings})
-	}
-	res := settings.Resolve(inputs)
+	res := settings.ResolveGroups(groups)
 	view := effectiveSettingsView{UserID: u.ID, Settings: res.Settings, Warnings: res.Warnings}
 	if view.Warnings == nil {
 		view.Warnings = []settings.Warning{}

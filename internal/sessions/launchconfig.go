@@ -82,11 +82,7 @@ func (s *Service) readStartInputs(ctx context.Context, userID string) (startInpu
 
 // resolveGroups resolves the effective settings of a user in groups.
 func resolveGroups(groups []policy.Group) settings.Resolution {
-	in := make([]settings.GroupInput, len(groups))
-	for i, g := range groups {
-		in[i] = settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
-	}
-	return settings.Resolve(in)
+	return settings.ResolveGroups(groups)
 }
 
 // attachLaunch puts the client settings and the launch configuration of a new session on it

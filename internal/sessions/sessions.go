@@ -168,11 +168,7 @@ func ResolveUser(ctx context.Context, dir Users, userID string) (settings.Resolu
 	if err != nil {
 		return settings.Resolution{}, err
 	}
-	in := make([]settings.GroupInput, len(groups))
-	for i, g := range groups {
-		in[i] = settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
-	}
-	return settings.Resolve(in), nil
+	return settings.ResolveGroups(groups), nil
 }
 
 func validImageID(id string) bool {

@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"wspolicy/internal/policy"
 )
 
 // GroupInput is one of a user's groups as Resolve needs it: its settings hold values already
@@ -422,4 +424,14 @@ func (r Resolution) RunConfig() map[string]any {
 		return map[string]any{}
 	}
 	return out
+}
+
+// ResolveGroups resolves the effective settings of a user who is a member of groups: the one
+// conversion of the directory's groups into Resolve's input.
+func ResolveGroups(groups []policy.Group) Resolution {
+	in := make([]GroupInput, len(groups))
+	for i, g := range groups {
+		in[i] = GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
+	}
+	return Resolve(in)
 }
