@@ -70,6 +70,9 @@ func ApplyToGroup(g policy.Group, c Change) policy.Group {
 
 // sameJSON reports whether a and b are the same JSON value up to whitespace.
 func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
 	var ca, cb bytes.Buffer
 	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
 		return bytes.Equal(a, b)
