@@ -196,6 +196,33 @@ func TestWalkthrough(t *testing.T) {
 	if got := eff.Settings["keepalive_expiration"]; strings.TrimSpace(string(got.Value)) != "1800" || got.Source.Group.ID != con.ID {
 		t.Fatalf("carol after saving: %+v, want 1800 from Contractors", got)
 	}
+	// Bad previews are clear 4xx answers, never a 500.
+	for _, bad := range []struct {
+		body any
+		want int
+	}{
+		{map[string]any{"kind": "nope"}, 400},
+		{map[string]any{"kind": "settings", "set": map[string]any{"no_such_setting": 1}}, 400},
+		{map[string]any{"kind": "settings", "set": map[string]any{"keepalive_expiration": 0}}, 400},
+		{map[string]any{"kind": "priority", "priority": 0}, 400},
+		{map[string]any{"kind": "priority"}, 400},
+		{map[string]any{"kind": "add_member"}, 400},
+		{map[string]any{"kind": "add_member", "user_id": "u_nobody"}, 404},
+		{map[string]any{"kind": "remove_member", "user_id": users["carol"]}, 404},
+		{map[string]any{"kind": "settings", "set": map[string]any{"keepalive_expiration": 60}, "page_token": "garbage"}, 400},
+		{map[string]any{"kind": "settings", "set": map[string]any{"keepalive_expiration": 60}, "limit": 0}, 400},
+		{map[string]any{"kind": "settings", "set": map[string]any{"keepalive_expiration": 60}, "extra": 1}, 400},
+	} {
+		if st, _ := api.do("POST", "/v1/groups/"+eng.ID+"/preview", bad.body, 0, nil); st != bad.want {
+			t.Errorf("preview %v: %d, want %d", bad.body, st, bad.want)
+		}
+	}
+	if st, _ := api.do("POST", "/v1/groups/g_nope/preview", map[string]any{"kind": "priority", "priority": 5}, 0, nil); st != 404 {
+		t.Errorf("preview of an unknown group: %d, want 404", st)
+	}
+	if st, _ := api.do("POST", "/v1/groups/"+eng.ID+"/preview", map[string]any{"kind": "priority", "priority": 5}, rm.Version, nil); st != 412 {
+		t.Errorf("preview with a stale If-Match: %d, want 412", st)
+	}
 	// A membership write with a stale version is a 412 and writes nothing.
 	if st, _ := api.do("PUT", "/v1/groups/"+eng.ID+"/members/"+users["carol"], nil, rm.Version, nil); st != 412 {
 		t.Errorf("add with a stale version: %d, want 412", st)
