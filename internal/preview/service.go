@@ -47,6 +47,12 @@ type Sessions interface {
 	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
 }
 
+// bulkSessions is a Sessions that lists the sessions of many users at once, batching the item
+// reads across users (ddbstore.SessionStore.SessionsOfUsers).
+type bulkSessions interface {
+	SessionsOfUsers(ctx context.Context, userIDs []string) (map[string][]lifecycle.Session, error)
+}
+
 // Service computes previews.
 type Service struct {
 	dir      Directory
@@ -146,8 +152,9 @@ func encodeToken(p pageToken) string {
 // consistent GetItem); the affected users — the group's members (a query of its membership
 // items and a BatchGetItem per 100 users; All Users: the users' index), or the one user of a
 // membership change; every group of those users once, batched (GroupsByID); the sessions of
-// each user whose lifetime values, permissions or usage_limit change (one query each, several at
-// once); and the ledger of each budget whose limit changes. Nothing is written.
+// each user whose lifetime values, permissions or usage_limit change (one query of the user
+// index each, several at once, then their items together, 100 per BatchGetItem, when the store
+// can: SessionsOfUsers); and the ledger of each budget whose limit changes. Nothing is written.
 func (s *Service) Preview(ctx context.Context, groupID string, c Change, page Page) (Result, error) {
 	limit := page.Limit
 	if limit <= 0 {
@@ -394,11 +401,25 @@ func (s *Service) readSessions(ctx context.Context, work []*userWork, now time.T
 		mu.Unlock()
 		return bl, true
 	}
+	bulk, isBulk := s.sessions.(bulkSessions)
+	if isBulk {
+		ids := make([]string, len(todo))
+		for i, w := range todo {
+			ids[i] = w.user.ID
+		}
+		byUser, err := bulk.SessionsOfUsers(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("preview: %w", err)
+		}
+		for _, w := range todo {
+			w.sessions = byUser[w.user.ID]
+		}
+	}
 	for range min(workers, len(todo)) {
 		wg.Go(func() {
 			for w := range jobs {
 				f := lifecycle.ListFilter{UserID: w.user.ID, Limit: lifecycle.MaxPageSize}
-				for {
+				for !isBulk {
 					p, err := s.sessions.ListSessions(ctx, f)
 					if err != nil {
 						fail(fmt.Errorf("preview: sessions of user %s: %w", w.user.ID, err))
