@@ -58,6 +58,7 @@ type results struct {
 	Sweep        *sweepResult     `json:"sweep,omitempty"`
 	Usage        *usageResult     `json:"usage,omitempty"`
 	Lambdas      *lambdaResult    `json:"lambdas,omitempty"`
+	Preview      *previewResult   `json:"preview,omitempty"`
 	Checks       []check          `json:"checks"`
 	Failures     []string         `json:"failures,omitempty"`
 }
@@ -90,7 +91,7 @@ func run() error {
 	flag.StringVar(&cfg.Endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB Local address (default $DYNAMODB_ENDPOINT)")
 	flag.StringVar(&cfg.Out, "out", "bench", "folder for results.md, results.json and sweep-scale.png")
 	flag.StringVar(&cfg.Profile, "profile", "", "folder for CPU profiles of the measured parts (none when empty)")
-	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,lambdas (default all)")
+	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,preview,lambdas (default all)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each keepalive load run")
 	flag.IntVar(&cfg.Clients, "clients", 16, "concurrent clients of the keepalive runs")
 	flag.IntVar(&cfg.SettingsReads, "settings-reads", 200, "effective-settings reads per level")
@@ -190,6 +191,13 @@ func run() error {
 		res.Usage = r
 		if err != nil {
 			fail("usage", err)
+		}
+	}
+	if want("preview") && ctx.Err() == nil {
+		r, err := benchPreview(ctx, p, cfg.Endpoint, []int{100, 1000, 10000}, cfg.SeedWorkers)
+		res.Preview = r
+		if err != nil {
+			fail("preview", err)
 		}
 	}
 	if want("lambdas") && ctx.Err() == nil {

@@ -78,6 +78,12 @@ func checks(r *results) []check {
 			})
 		}
 	}
+	if pv := r.Preview; pv != nil {
+		for _, l := range pv.Levels {
+			cs = append(cs, check{Name: fmt.Sprintf("Preview of a keepalive change, group of %s members", thousands(int64(l.Members))),
+				Result: fmt.Sprintf("%s requests, %s ms (settings-only change: %s requests, %s ms)", thousands(l.Lifetime.Requests.Requests), f1(l.Lifetime.Ms), thousands(l.Settings.Requests.Requests), f1(l.Settings.Ms))})
+		}
+	}
 	if l := r.Lambdas; l != nil && len(l.Functions) > 0 {
 		biggest := l.Functions[0]
 		for _, f := range l.Functions {
@@ -199,6 +205,9 @@ func renderMarkdown(r *results) string {
 	}
 	if u := r.Usage; u != nil {
 		renderUsage(&b, u)
+	}
+	if pv := r.Preview; pv != nil {
+		renderPreview(&b, pv)
 	}
 	if l := r.Lambdas; l != nil {
 		fmt.Fprintf(&b, "## Lambda bootstraps\n\nSize: `GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags=\"-s -w\"`. "+

@@ -33,6 +33,7 @@ import (
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/preview"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sfntimer"
@@ -90,6 +91,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 			Countdowns: timer, Logger: logger}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock}),
+		Preview: preview.New(store, sessionStore, clock),
 	}), nil
 }
 

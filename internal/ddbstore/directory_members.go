@@ -33,13 +33,13 @@ func groupMembershipChange(delta int, at time.Time) expression.UpdateBuilder {
 // that the user exists. A user may be in at most policy.MaxGroupsPerUser groups besides All
 // Users (KindConflict "too_many_groups").
 func (s *Store) AddMember(ctx context.Context, groupID, userID string, at time.Time) error {
-	if err := s.addMember(ctx, groupID, userID, at); err != nil {
+	if err := s.addMember(ctx, groupID, userID, 0, at); err != nil {
 		return fmt.Errorf("add user %s to group %s: %w", userID, groupID, err)
 	}
 	return nil
 }
 
-func (s *Store) addMember(ctx context.Context, groupID, userID string, at time.Time) error {
+func (s *Store) addMember(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error {
 	if groupID == policy.AllUsersGroupID {
 		_, err := s.liveUser(ctx, userID, true)
 		return err
@@ -58,14 +58,14 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, at time.T
 		expression.Not(groups.Contains(groupID)),
 	))
 	tx.put(newMemberRecord(groupID, userID, at), itemAbsent())
-	tx.update(groupKey(groupID), groupMembershipChange(+1, at), groupIsLive())
+	tx.update(groupKey(groupID), groupMembershipChange(+1, at), memberGroupCondition(ifVersion))
 	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if _, failed := conditionFailedAt(err, 2); failed {
-		return errGroupNotFound(groupID)
+	if old, failed := conditionFailedAt(err, 2); failed {
+		return s.memberGroupFailed(groupID, old, ifVersion)
 	}
 	if old, failed := conditionFailedAt(err, 0); failed {
 		var u userRecord
@@ -89,13 +89,13 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, at time.T
 // transaction. A user who is not a member is KindNotFound "not_a_member"; All Users
 // membership cannot be removed (KindConflict "all_users_membership").
 func (s *Store) RemoveMember(ctx context.Context, groupID, userID string, at time.Time) error {
-	if err := s.removeMember(ctx, groupID, userID, at); err != nil {
+	if err := s.removeMember(ctx, groupID, userID, 0, at); err != nil {
 		return fmt.Errorf("remove user %s from group %s: %w", userID, groupID, err)
 	}
 	return nil
 }
 
-func (s *Store) removeMember(ctx context.Context, groupID, userID string, at time.Time) error {
+func (s *Store) removeMember(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error {
 	if groupID == policy.AllUsersGroupID {
 		return policy.Errorf(policy.KindConflict, policy.CodeAllUsersMembership,
 			"every user is a member of All Users; that membership cannot be removed")
@@ -111,14 +111,14 @@ func (s *Store) removeMember(ctx context.Context, groupID, userID string, at tim
 	tx.update(userKey(userID), expression.Delete(groups, stringSet(groupID)),
 		allOf(userIsLive(), groups.Contains(groupID)))
 	tx.delete(groupMemberKey(groupID, userID), expression.ConditionBuilder{})
-	tx.update(groupKey(groupID), groupMembershipChange(-1, at), groupIsLive())
+	tx.update(groupKey(groupID), groupMembershipChange(-1, at), memberGroupCondition(ifVersion))
 	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if _, failed := conditionFailedAt(err, 2); failed {
-		return errGroupNotFound(groupID)
+	if old, failed := conditionFailedAt(err, 2); failed {
+		return s.memberGroupFailed(groupID, old, ifVersion)
 	}
 	if old, failed := conditionFailedAt(err, 0); failed {
 		var u userRecord

@@ -46,6 +46,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"PUT /v1/groups/{group_id}/settings/{name}", "/v1/groups/" + group + "/settings/keepalive_interval", map[string]any{"value": 100}, 200, 0},
 		{"DELETE /v1/groups/{group_id}/settings/{name}", "/v1/groups/" + group + "/settings/keepalive_interval", nil, 200, 0},
 		{"GET /v1/groups/{group_id}/history", "/v1/groups/" + group + "/history", nil, 200, 0},
+		{"POST /v1/groups/{group_id}/preview", "/v1/groups/" + group + "/preview", map[string]any{"kind": "settings", "set": map[string]any{"keepalive_interval": 120}}, 200, 0},
 		{"PUT /v1/groups/{group_id}/members/{user_id}", "/v1/groups/" + group + "/members/{user}", nil, 204, 0},
 		{"GET /v1/groups/{group_id}/members", "/v1/groups/" + group + "/members", nil, 200, 0},
 		{"DELETE /v1/groups/{group_id}/members/{user_id}", "/v1/groups/" + group + "/members/{user}", nil, 204, 0},

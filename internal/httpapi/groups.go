@@ -492,11 +492,17 @@ func errIfMatchUnsupported(r *http.Request) error {
 }
 
 func (s *server) handleAddMember(w http.ResponseWriter, r *http.Request) error {
-	if err := errIfMatchUnsupported(r); err != nil {
+	version, err := s.memberIfMatch(r)
+	if err != nil {
 		return err
 	}
 	// Adding to All Users changes nothing but still answers 404 for an unknown user.
-	if err := s.dir.AddMember(r.Context(), r.PathValue("group_id"), r.PathValue("user_id"), s.now()); err != nil {
+	if version != 0 {
+		err = s.dir.(versionedMembers).AddMemberIfVersion(r.Context(), r.PathValue("group_id"), r.PathValue("user_id"), version, s.now())
+	} else {
+		err = s.dir.AddMember(r.Context(), r.PathValue("group_id"), r.PathValue("user_id"), s.now())
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -504,14 +510,20 @@ func (s *server) handleAddMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) handleRemoveMember(w http.ResponseWriter, r *http.Request) error {
-	if err := errIfMatchUnsupported(r); err != nil {
+	version, err := s.memberIfMatch(r)
+	if err != nil {
 		return err
 	}
 	groupID, userID := r.PathValue("group_id"), r.PathValue("user_id")
 	if groupID == policy.AllUsersGroupID {
 		return policy.Errorf(policy.KindConflict, policy.CodeAllUsersMembership, "every user is a member of All Users; that membership cannot be removed")
 	}
-	if err := s.dir.RemoveMember(r.Context(), groupID, userID, s.now()); err != nil {
+	if version != 0 {
+		err = s.dir.(versionedMembers).RemoveMemberIfVersion(r.Context(), groupID, userID, version, s.now())
+	} else {
+		err = s.dir.RemoveMember(r.Context(), groupID, userID, s.now())
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -308,8 +308,8 @@ func TestGroupsAndMembers(t *testing.T) {
 		{name: "add member", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, wantStatus: 204},
 		{name: "add unknown user", method: "PUT", path: "/v1/groups/" + sales + "/members/u_nobody", key: testAdminKey, wantStatus: 404, wantCode: "user_not_found"},
 		{name: "add to unknown group", method: "PUT", path: "/v1/groups/g_nope/members/" + carol, key: testAdminKey, wantStatus: 404, wantCode: "group_not_found"},
-		{name: "membership is not versioned", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, opts: []apiReqOpt{withIfMatch(2)},
-			wantStatus: 400, wantCode: "if_match_unsupported"},
+		{name: "membership with a stale If-Match is 412 (issue 20: membership writes are versioned)", method: "PUT", path: "/v1/groups/" + sales + "/members/" + carol, key: testAdminKey, opts: []apiReqOpt{withIfMatch(2)},
+			wantStatus: 412, wantCode: "version_mismatch"},
 		{name: "add to All Users is a no-op", method: "PUT", path: "/v1/groups/all-users/members/" + carol, key: testAdminKey, wantStatus: 204},
 		{name: "members", method: "GET", path: "/v1/groups/" + sales + "/members", key: testAdminKey, wantStatus: 200, check: func(t *testing.T, res apiResponse) {
 			var m struct{ Members []policy.User }

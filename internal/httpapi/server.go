@@ -18,6 +18,7 @@ import (
 	"wspolicy/internal/console"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/preview"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sweep"
@@ -46,6 +47,9 @@ type Config struct {
 	// Metrics, when set, is served at GET /v1/metrics (the local server's figures); nil makes
 	// that route answer 503 (on AWS the figures are CloudWatch metrics).
 	Metrics *metrics.Registry
+	// Preview answers POST /v1/groups/{group_id}/preview (issue 20); nil makes one from
+	// Directory that previews effective settings only (no session reads).
+	Preview *preview.Service
 }
 
 // access says who may call a route.
@@ -79,6 +83,7 @@ type server struct {
 	auth     *keyAuth
 	mux      *http.ServeMux
 	routes   []route
+	preview  *preview.Service
 }
 
 // New builds the API handler. It panics when cfg.Directory is nil, a wiring mistake.
@@ -95,6 +100,10 @@ func newServer(cfg Config) *server {
 		s.clock = policy.SystemClock{}
 	}
 	s.metrics, s.sweepFor = cfg.Metrics, cfg.SweepBudget
+	s.preview = cfg.Preview
+	if pd, ok := cfg.Directory.(preview.Directory); ok && s.preview == nil {
+		s.preview = preview.New(pd, nil, s.clock)
+	}
 	if s.sweepFor <= 0 {
 		s.sweepFor = DefaultSweepBudget
 	}
@@ -126,6 +135,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.sweepRoutes()...)
 	rs = append(rs, s.metricsRoutes()...)
+	rs = append(rs, s.previewRoutes()...)
 	return rs
 }
 

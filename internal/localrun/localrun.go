@@ -26,6 +26,7 @@ import (
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/preview"
 	"wspolicy/internal/publish"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
@@ -169,6 +170,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	api := httpapi.New(httpapi.Config{
 		Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger,
 		Sessions: deps.Sessions, Sweeper: deps.Sweeper, Metrics: metrics.Default,
+		Preview: preview.New(store, sessionStore, clock),
 	})
 	app := &App{deps: deps, listener: l}
 	app.components = []Component{

@@ -5,6 +5,7 @@ import { h, add, card, table, badge, alertBox, confirmDialog, toast, field, setF
 import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, editGroupDialog, deleteGroup } from './common.js';
 import { settingEditor } from './editor.js';
+import { fetchPreview, previewBlock } from './preview.js';
 
 export async function groupView(ctx) {
   const gid = ctx.params[0];
@@ -27,6 +28,7 @@ export async function groupView(ctx) {
     }));
   const panel = settingsPanel(ctx, group, gs, cat);
   add(ctx.main, panel.el);
+  if (!builtin) add(ctx.main, priorityCard(ctx, group));
   const membersSlot = h('div', {});
   const historySlot = h('div', {});
   add(ctx.main, membersSlot, historySlot);
@@ -66,8 +68,8 @@ function settingsPanel(ctx, group, initial, cat) {
   };
 
   /** Runs a write; handles 412 and returns true on success. err → onError(err) for the rest. */
-  const write = async (fn, onError) => {
-    const sent = state.version;
+  const write = async (fn, onError, version) => {
+    const sent = version ?? state.version;
     try {
       apply(await fn(sent));
       conflictSlot.replaceChildren();
@@ -108,11 +110,20 @@ function settingsPanel(ctx, group, initial, cat) {
   }
 
   async function removeSetting(name) {
-    const ok = await confirmDialog(`Delete ${name}?`,
-      `${group.name} stops setting ${name}. Its members then get it from their next group that sets it, or the default.`, 'Delete setting');
+    const change = { kind: 'settings', unset: [name] };
+    let p;
+    try {
+      p = await fetchPreview(gid, change);
+    } catch (err) {
+      conflictSlot.replaceChildren(alertBox('error', err.message));
+      return;
+    }
+    const ok = await confirmDialog(`Delete ${name}?`, h('span', {},
+      `${group.name} stops setting ${name}. Its members then get it from their next group that sets it, or the default.`,
+      previewBlock(gid, change, p)), 'Delete setting');
     if (!ok) return;
     const done = await write((v) => api('DELETE', `/groups/${seg(gid)}/settings/${seg(name)}`, { version: v }),
-      (err) => conflictSlot.replaceChildren(alertBox('error', err.message)));
+      (err) => conflictSlot.replaceChildren(alertBox('error', err.message)), p.version);
     if (done) toast(`Deleted ${name}`);
   }
 
@@ -122,6 +133,29 @@ function settingsPanel(ctx, group, initial, cat) {
       : (entry.all_users_value ?? entry.default);
     const ed = settingEditor(entry, current);
     const general = h('div', {});
+    const previewSlot = h('div', { 'aria-live': 'polite' });
+    // The preview follows the value as it is typed; Save saves with the version the preview of
+    // that very value was computed against (If-Match), previewing first if it is not there yet.
+    let previewed = null; // {json, version, at: the panel's version when previewed}
+    let pending = null;
+    const previewNow = async (value) => {
+      const json = JSON.stringify(value);
+      if (previewed && previewed.json === json && previewed.at === state.version) return previewed;
+      const change = { kind: 'settings', set: { [name]: value } };
+      const at = state.version;
+      const p = await fetchPreview(gid, change);
+      previewed = { json, version: p.version, at };
+      previewSlot.replaceChildren(previewBlock(gid, change, p));
+      return previewed;
+    };
+    let timer = 0;
+    const schedule = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const r = ed.read();
+        if (r.ok) pending = previewNow(r.value).catch(() => { previewSlot.replaceChildren(); });
+      }, 300);
+    };
     const save = h('button', { type: 'submit', class: 'primary' }, isNew ? 'Add setting' : 'Save');
     const form = h('form', { class: 'editor', novalidate: true, 'aria-label': `Edit ${name}`, onsubmit: async (e) => {
       e.preventDefault();
@@ -129,11 +163,28 @@ function settingsPanel(ctx, group, initial, cat) {
       const r = ed.read();
       if (!r.ok) return;
       save.disabled = true;
+      const showErr = (err) => {
+        if (err.status === 400 && (!err.field || err.field === name || err.field === 'value')) ed.showError(err.message);
+        else general.replaceChildren(alertBox('error', err.message));
+      };
+      clearTimeout(timer);
+      await pending;
+      let pv;
+      try {
+        pv = await previewNow(r.value);
+      } catch (err) {
+        showErr(err);
+        save.disabled = false;
+        return;
+      }
+      if (pv.version !== state.version) {
+        // The preview was computed on a newer version than the one this page shows.
+        showConflict(state.version);
+        save.disabled = false;
+        return;
+      }
       const ok = await write((v) => api('PUT', `/groups/${seg(gid)}/settings/${seg(name)}`, { body: { value: r.value }, version: v }),
-        (err) => {
-          if (err.status === 400 && (!err.field || err.field === name || err.field === 'value')) ed.showError(err.message);
-          else general.replaceChildren(alertBox('error', err.message));
-        });
+        showErr, pv.version);
       save.disabled = false;
       if (ok) {
         editorSlot.replaceChildren();
@@ -144,8 +195,13 @@ function settingsPanel(ctx, group, initial, cat) {
     h('p', { class: 'setting-desc' }, entry.description),
     general,
     ed.el,
+    previewSlot,
+    h('p', { class: 'help' }, 'The preview above shows what saving would do to the members and their running sessions; Save saves exactly that change, against the version it was computed on.'),
     h('div', { class: 'btn-row' }, save, h('button', { type: 'button', onclick: () => editorSlot.replaceChildren() }, 'Cancel')));
     editorSlot.replaceChildren(form);
+    form.addEventListener('input', schedule);
+    form.addEventListener('change', schedule);
+    schedule();
     ed.focus();
   }
 
@@ -208,16 +264,37 @@ async function renderMembers(ctx, group, slot) {
   if (!ctx.current()) return;
   const ids = new Set(members.map((m) => m.user_id));
   const err = h('p', { class: 'field-error', role: 'alert' });
+  const previewSlot = h('div', {});
+  // A membership change is previewed first, then saved with the previewed version (If-Match).
+  const confirmChange = async (change, label, method, userID, doneText) => {
+    err.textContent = '';
+    let p;
+    try {
+      p = await fetchPreview(gid, change);
+    } catch (e) { err.textContent = e.message; return; }
+    const go = h('button', { type: 'button', class: method === 'DELETE' ? 'danger' : 'primary', onclick: async () => {
+      go.disabled = true;
+      try {
+        await api(method, `/groups/${seg(gid)}/members/${seg(userID)}`, { version: p.version });
+        toast(doneText);
+        await renderMembers(ctx, group, slot);
+      } catch (e) {
+        go.disabled = false;
+        err.textContent = e.status === 412
+          ? `Not saved: the group changed since the preview (it was version ${p.version}). Preview again.`
+          : e.message;
+      }
+    } }, label);
+    previewSlot.replaceChildren(h('div', { class: 'editor', role: 'group', 'aria-label': label },
+      previewBlock(gid, change, p),
+      h('div', { class: 'btn-row' }, go, h('button', { type: 'button', onclick: () => previewSlot.replaceChildren() }, 'Cancel'))));
+    go.focus();
+  };
   const rows = members.map((m) => [
     h('a', { href: `#/users/${encodeURIComponent(m.user_id)}` }, m.username),
     h('span', { class: 'mono muted' }, m.user_id),
-    builtin ? h('span', { class: 'muted small' }, 'always') : h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove ${m.username} from ${group.name}`, onclick: async () => {
-      try {
-        await api('DELETE', `/groups/${seg(gid)}/members/${seg(m.user_id)}`);
-        toast(`Removed ${m.username}`);
-        await renderMembers(ctx, group, slot);
-      } catch (e) { err.textContent = e.message; }
-    } }, 'Remove'),
+    builtin ? h('span', { class: 'muted small' }, 'always') : h('button', { type: 'button', class: 'small danger', 'aria-label': `Remove ${m.username} from ${group.name}`,
+      onclick: () => confirmChange({ kind: 'remove_member', user_id: m.user_id }, `Remove ${m.username}`, 'DELETE', m.user_id, `Removed ${m.username}`) }, 'Remove'),
   ]);
   let adder = null;
   if (!builtin) {
@@ -229,15 +306,12 @@ async function renderMembers(ctx, group, slot) {
       e.preventDefault();
       setFieldError(select, f.error, '');
       if (!select.value) { setFieldError(select, f.error, 'Choose a user.'); return; }
-      try {
-        await api('PUT', `/groups/${seg(gid)}/members/${seg(select.value)}`);
-        toast('Member added');
-        await renderMembers(ctx, group, slot);
-      } catch (e2) { setFieldError(select, f.error, e2.message); }
-    } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Add member')));
+      const u = users.find((x) => x.user_id === select.value);
+      await confirmChange({ kind: 'add_member', user_id: select.value }, `Add ${u ? u.username : select.value}`, 'PUT', select.value, 'Member added');
+    } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Preview adding')));
   }
   slot.replaceChildren(card('Members', { hint: builtin ? 'every user, always' : `${members.length}`, label: 'Members' },
-    adder, err,
+    adder, err, previewSlot,
     table([{ label: 'Username' }, { label: 'User id' }, { label: '', class: 'actions' }], rows, { label: 'Members', empty: 'No members yet.' })));
 }
 
@@ -252,4 +326,40 @@ async function renderHistory(ctx, group, slot, cat) {
   slot.replaceChildren(card('Change history', { hint: entries.length > 100 ? 'latest 100' : `${entries.length} changes`, flush: true, label: 'Change history' },
     table([{ label: 'When', class: 'nowrap' }, { label: 'Who' }, { label: 'Setting', class: 'setting-col' }, { label: 'Old', class: 'val' }, { label: 'New', class: 'val' }], rows,
       { label: 'Change history', empty: 'No settings changes yet.' })));
+}
+
+/** The priority card: preview a new priority, then save it with the previewed version. */
+function priorityCard(ctx, group) {
+  const gid = group.group_id;
+  const input = h('input', { type: 'number', name: 'priority', min: '1', max: '4095', step: '1', value: group.priority });
+  const f = field('New priority', input, { help: 'The lowest number wins each setting two groups set (All Users has 1000).' });
+  const out = h('div', {});
+  let previewed = null;
+  const btn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
+  const form = h('form', { class: 'inline-fields', 'aria-label': 'Change priority', novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    setFieldError(input, f.error, '');
+    const pr = Number(input.value);
+    btn.disabled = true;
+    try {
+      if (!previewed || previewed.priority !== pr) {
+        const change = { kind: 'priority', priority: pr };
+        const p = await fetchPreview(gid, change);
+        previewed = { priority: pr, version: p.version };
+        out.replaceChildren(previewBlock(gid, change, p));
+        btn.textContent = 'Save priority';
+      } else {
+        await api('PATCH', `/groups/${seg(gid)}`, { body: { priority: pr }, version: previewed.version });
+        toast(`Priority ${pr} saved`);
+        ctx.rerender();
+      }
+    } catch (err) {
+      if (err.status === 412) out.replaceChildren(alertBox('warn', `Not saved: the group changed since the preview (it was version ${previewed.version}). Preview again.`));
+      else setFieldError(input, f.error, err.message);
+      if (err.status === 412) { previewed = null; btn.textContent = 'Preview'; }
+    }
+    btn.disabled = false;
+  } }, f.wrap, h('div', { class: 'field' }, btn));
+  input.addEventListener('input', () => { if (previewed && Number(input.value) !== previewed.priority) btn.textContent = 'Preview'; });
+  return card('Priority', { label: 'Priority', hint: `now ${group.priority}` }, form, out);
 }
