@@ -52,7 +52,7 @@ func previewChange(b previewBody) (preview.Change, error) {
 		c.Settings = sc
 	case preview.KindPriority:
 		if b.Priority == nil {
-			return c, policy.FieldErrorf("priority", "invalid_priority", "priority is required for a priority change")
+			return c, policy.FieldErrorf("priority", policy.CodeInvalidPriority, "priority is required for a priority change")
 		}
 		f := groupFields{Priority: b.Priority}
 		if err := f.check(); err != nil {

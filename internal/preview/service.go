@@ -14,17 +14,6 @@ import (
 	"wspolicy/internal/settings"
 )
 
-// Error codes of the preview (the lead gathers them with the others).
-const (
-	// CodePreviewStale: a page token was issued for another version of the group.
-	CodePreviewStale = "preview_stale"
-	// CodeBadPageToken: a page token that this service did not issue.
-	CodeBadPageToken = "invalid_page_token"
-	// CodeNotAMember and CodeAllUsersMembership mirror the membership writes' refusals.
-	CodeNotAMember         = "not_a_member"
-	CodeAllUsersMembership = "all_users_membership"
-)
-
 // Page sizes of the preview's user list.
 const (
 	DefaultPageSize = 50
@@ -138,7 +127,7 @@ func decodeToken(tok string) (pageToken, error) {
 	var p pageToken
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || json.Unmarshal(raw, &p) != nil || p.Offset < 0 || p.Version < 1 {
-		return pageToken{}, policy.FieldErrorf("page_token", CodeBadPageToken, "page_token is not one this preview issued")
+		return pageToken{}, policy.FieldErrorf("page_token", policy.CodeInvalidPageToken, "page_token is not one this preview issued")
 	}
 	return p, nil
 }
@@ -173,11 +162,11 @@ func (s *Service) Preview(ctx context.Context, groupID string, c Change, page Pa
 		return Result{}, err
 	}
 	if page.IfVersion != 0 && page.IfVersion != g.Version {
-		return Result{}, policy.Errorf(policy.KindPrecondition, "version_mismatch",
+		return Result{}, policy.Errorf(policy.KindPrecondition, policy.CodeVersionMismatch,
 			"group %s is at version %d, not %d", groupID, g.Version, page.IfVersion)
 	}
 	if page.Token != "" && tok.Version != g.Version {
-		return Result{}, policy.Errorf(policy.KindPrecondition, CodePreviewStale,
+		return Result{}, policy.Errorf(policy.KindPrecondition, policy.CodePreviewStale,
 			"group %s changed since this preview (version %d, now %d): preview again", groupID, tok.Version, g.Version)
 	}
 	now := lifecycle.Millis(s.clock.Now())
@@ -213,7 +202,7 @@ func (s *Service) affectedUsers(ctx context.Context, g policy.Group, c Change) (
 	switch c.Kind {
 	case KindAddMember, KindRemoveMember:
 		if c.Kind == KindRemoveMember && g.ID == policy.AllUsersGroupID {
-			return nil, policy.Errorf(policy.KindConflict, CodeAllUsersMembership,
+			return nil, policy.Errorf(policy.KindConflict, policy.CodeAllUsersMembership,
 				"every user is a member of All Users; that membership cannot be removed")
 		}
 		u, err := s.dir.GetUser(ctx, c.UserID)
@@ -222,7 +211,7 @@ func (s *Service) affectedUsers(ctx context.Context, g policy.Group, c Change) (
 		}
 		member := g.ID == policy.AllUsersGroupID || slices.Contains(u.GroupIDs, g.ID)
 		if c.Kind == KindRemoveMember && !member {
-			return nil, policy.Errorf(policy.KindNotFound, CodeNotAMember, "user %s is not a member of group %s", u.ID, g.ID)
+			return nil, policy.Errorf(policy.KindNotFound, policy.CodeNotAMember, "user %s is not a member of group %s", u.ID, g.ID)
 		}
 		if c.Kind == KindAddMember && member {
 			return nil, nil // adding again changes nothing
@@ -231,7 +220,7 @@ func (s *Service) affectedUsers(ctx context.Context, g policy.Group, c Change) (
 	case KindSettings, KindPriority:
 		return s.dir.ListMembers(ctx, g.ID)
 	}
-	return nil, policy.Errorf(policy.KindInvalid, "invalid_change", "unknown change kind %q", c.Kind)
+	return nil, policy.Errorf(policy.KindInvalid, policy.CodeInvalidChange, "unknown change kind %q", c.Kind)
 }
 
 // groupsOf reads every group of users once.
