@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"wspolicy/internal/console"
+	"wspolicy/internal/devkeys"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sweep"
+	"wspolicy/internal/workspaces"
 )
 
 // Config is what the API needs from its caller.
@@ -46,6 +48,12 @@ type Config struct {
 	// Metrics, when set, is served at GET /v1/metrics (the local server's figures); nil makes
 	// that route answer 503 (on AWS the figures are CloudWatch metrics).
 	Metrics *metrics.Registry
+	// Workspaces is the Workspaces registry; nil makes its routes answer 503.
+	Workspaces *workspaces.Service
+	// DevKeys issues the Developer API keys; nil makes their routes answer 503.
+	DevKeys *devkeys.Service
+	// Kasm serves the Kasm Developer API under /api/public/ and /api/admin/; nil answers 503.
+	Kasm http.Handler
 }
 
 // access says who may call a route.
@@ -79,6 +87,10 @@ type server struct {
 	auth     *keyAuth
 	mux      *http.ServeMux
 	routes   []route
+
+	workspaces *workspaces.Service
+	devKeys    *devkeys.Service
+	kasm       http.Handler
 }
 
 // New builds the API handler. It panics when cfg.Directory is nil, a wiring mistake.
@@ -95,6 +107,7 @@ func newServer(cfg Config) *server {
 		s.clock = policy.SystemClock{}
 	}
 	s.metrics, s.sweepFor = cfg.Metrics, cfg.SweepBudget
+	s.workspaces, s.devKeys, s.kasm = cfg.Workspaces, cfg.DevKeys, cfg.Kasm
 	if s.sweepFor <= 0 {
 		s.sweepFor = DefaultSweepBudget
 	}
@@ -126,6 +139,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.sweepRoutes()...)
 	rs = append(rs, s.metricsRoutes()...)
+	rs = append(rs, s.kasmRoutes()...)
 	return rs
 }
 
