@@ -119,14 +119,27 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (workspaces.Workspa
 	return rec.workspace()
 }
 
-// ListWorkspaces lists every workspace through the ByOwner index.
+// ListWorkspaces lists every workspace: the ByOwner index gives the keys (it does not copy a
+// workspace's doc), one BatchGetItem per 100 reads the items.
 func (s *Store) ListWorkspaces(ctx context.Context) ([]workspaces.Workspace, error) {
 	in, err := keyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(workspacesIndexPK)), nil)
 	if err != nil {
 		return nil, err
 	}
-	out := []workspaces.Workspace{}
+	var keys []tableKey
 	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		var rec workspaceRecord
+		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+			return fmt.Errorf("decode workspace key: %w", err)
+		}
+		keys = append(keys, tableKey{PK: rec.PK, SK: rec.SK})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	out := []workspaces.Workspace{}
+	err = s.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec workspaceRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode workspace: %w", err)

@@ -13,7 +13,6 @@ import (
 const (
 	codeWorkspacesUnavailable = "workspaces_unavailable"
 	codeDevKeysUnavailable    = "developer_keys_unavailable"
-	codeKasmUnavailable       = "kasm_api_unavailable"
 )
 
 // kasmRoutes are the routes of issue 15: the Workspaces registry, its group access, the
@@ -234,7 +233,7 @@ func (s *server) handleKasm(w http.ResponseWriter, r *http.Request) error {
 	if s.kasm == nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error_message": "Service Unavailable", "code": codeKasmUnavailable})
+		_ = json.NewEncoder(w).Encode(map[string]string{"error_message": "Service Unavailable"})
 		return nil
 	}
 	s.kasm.ServeHTTP(w, r)
