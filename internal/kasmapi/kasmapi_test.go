@@ -234,3 +234,42 @@ func mustQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// The seed's rules at a native start: the group's run_config overrides the workspace's, the
+// workspace's web_filter_policy wins, allow_persistent_profile only with a profile path, the
+// time limit is the smaller non-zero one and the session says whose; refusals say which.
+func TestWorkspaceRulesAtStart(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "desk", "image_id": "kasmweb/desktop:1.16", "container": false, "session_time_limit": 600, "web_filter_policy": "wf-workspace", "run_config": {"hostname": "ws", "shm_size": "1g"}}`, 201)
+	g := e.v1("POST", "/v1/groups", `{"name": "g", "priority": 10}`, 201)["group_id"].(string)
+	e.v1("PATCH", "/v1/groups/"+g+"/settings", `{"set": {"run_config": {"hostname": "grp"}, "allow_persistent_profile": true, "session_time_limit": 300, "web_filter_policy": "wf-group"}}`, 200)
+	u := e.v1("POST", "/v1/users", `{"username": "bob"}`, 201)["user_id"].(string)
+	// Not allowed yet: 403 saying which.
+	out := e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_not_allowed" {
+		t.Errorf("not allowed: %v", out)
+	}
+	out = e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "nosuch"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_not_found" {
+		t.Errorf("unknown: %v", out)
+	}
+	e.v1("PUT", "/v1/groups/"+g+"/workspaces/desk", ``, 200)
+	e.v1("PUT", "/v1/groups/"+g+"/members/"+u, ``, 204)
+	s := e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk", "container": true}`, 201)
+	if s["container"] != false || s["time_limit_source"] != "user" {
+		t.Errorf("session: container %v, time_limit_source %v", s["container"], s["time_limit_source"])
+	}
+	l := s["launch"].(map[string]any)
+	rc := l["run_config"].(map[string]any)
+	if rc["hostname"] != "grp" || rc["shm_size"] != "1g" || l["web_filter_policy"] != "wf-workspace" || l["allow_persistent_profile"] != false {
+		t.Errorf("launch: %v", l)
+	}
+	if tl := l["session_time_limit"].(map[string]any); tl["seconds"] != float64(300) || tl["source"] != "user" {
+		t.Errorf("session_time_limit %v", tl)
+	}
+	e.v1("PATCH", "/v1/workspaces/desk", `{"enabled": false}`, 200)
+	out = e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_disabled" {
+		t.Errorf("disabled: %v", out)
+	}
+}
