@@ -31,6 +31,7 @@ import (
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
+	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
@@ -82,13 +83,16 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	svc := sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+		Countdowns: timer, Logger: logger, Workspaces: store})
+	parts := kasmapi.Wire(store, svc, clock)
 	return httpapi.New(httpapi.Config{
-		Directory: store,
-		Clock:     clock,
-		AdminKey:  adminKey,
-		Logger:    logger,
-		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
-			Countdowns: timer, Logger: logger}),
+		Directory:  store,
+		Clock:      clock,
+		AdminKey:   adminKey,
+		Logger:     logger,
+		Sessions:   svc,
+		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm,
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock}),
 		Preview: preview.New(store, sessionStore, clock),

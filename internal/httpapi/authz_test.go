@@ -23,6 +23,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	ownerSession := a.sessStart(testAdminKey, map[string]any{"user_id": owner, "image_id": "img"}).SessionID
 	otherSession := a.sessStart(testAdminKey, map[string]any{"user_id": other, "image_id": "img"}).SessionID
 	ownerMapping, otherMapping := a.storageMapping(owner, "/m"), a.storageMapping(other, "/m")
+	mustAPIStatus(t, "workspace", a.do("POST", "/v1/workspaces", testAdminKey, map[string]any{"workspace_id": "ws-matrix", "image_id": "kasmweb/chrome:1.16"}), http.StatusCreated)
+	devKey := a.do("POST", "/v1/developer-keys", testAdminKey, map[string]any{"name": "matrix", "permissions": []string{"all"}})
+	mustAPIStatus(t, "developer key", devKey, http.StatusCreated)
+	devKeyID := strings.Split(strings.Split(string(devKey.Body), `"key_id":"`)[1], `"`)[0]
 
 	// {user} is the owner's id for the "own" caller and the other user's for everyone else;
 	// {session} likewise one of their sessions. The session rows run in an order in which
@@ -73,6 +77,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},
 		{"POST /v1/sweeps", "/v1/sweeps", map[string]any{"dry_run": true}, 200, 0},
 		{"GET /v1/metrics", "/v1/metrics", nil, 200, 0},
+		{"POST /v1/workspaces", "/v1/workspaces", map[string]any{"image_id": "kasmweb/terminal:1.16"}, 201, 0},
+		{"GET /v1/workspaces", "/v1/workspaces", nil, 200, 0},
+		{"GET /v1/workspaces/{workspace_id}", "/v1/workspaces/ws-matrix", nil, 200, 0},
+		{"PATCH /v1/workspaces/{workspace_id}", "/v1/workspaces/ws-matrix", map[string]any{"description": "patched"}, 200, 0},
+		{"PUT /v1/groups/{group_id}/workspaces/{workspace_id}", "/v1/groups/" + group + "/workspaces/ws-matrix", nil, 200, 0},
+		{"GET /v1/users/{user_id}/workspaces", "/v1/users/{user}/workspaces", nil, 200, 200},
+		{"DELETE /v1/groups/{group_id}/workspaces/{workspace_id}", "/v1/groups/" + group + "/workspaces/ws-matrix", nil, 200, 0},
+		{"DELETE /v1/workspaces/{workspace_id}", "/v1/workspaces/ws-matrix", nil, 204, 0},
+		{"POST /v1/developer-keys", "/v1/developer-keys", map[string]any{"name": "m", "permissions": []string{"sessions_view"}}, 201, 0},
+		{"GET /v1/developer-keys", "/v1/developer-keys", nil, 200, 0},
+		{"DELETE /v1/developer-keys/{key_id}", "/v1/developer-keys/" + devKeyID, nil, 204, 0},
+		{"POST /api/public/{call}", "/api/public/get_kasms", map[string]any{}, 400, 0},
+		{"POST /api/admin/{call}", "/api/admin/get_settings_group", map[string]any{}, 400, 0},
 		{"DELETE /v1/groups/{group_id}", "/v1/groups/" + group, nil, 204, 0},
 		{"DELETE /v1/users/{user_id}", "/v1/users/{user}", nil, 204, 0},
 	}

@@ -10,16 +10,6 @@ import (
 	"wspolicy/internal/preview"
 )
 
-// Error codes of the preview route (issue 20); the preview service's own are in
-// internal/preview (preview_stale, invalid_page_token, not_a_member, all_users_membership).
-const (
-	codePreviewUnavailable = "preview_unavailable"
-	codeInvalidKind        = "invalid_kind"
-	codeInvalidField       = "invalid_field"
-	codeInvalidUserID      = "invalid_user_id"
-	codeInvalidLimit       = "invalid_limit"
-)
-
 // previewRoutes is the preview of a group change (issue 20).
 func (s *server) previewRoutes() []route {
 	return []route{
@@ -61,27 +51,27 @@ func previewChange(b previewBody) (preview.Change, error) {
 		c.Priority = *b.Priority
 	case preview.KindAddMember, preview.KindRemoveMember:
 		if b.UserID == nil || *b.UserID == "" {
-			return c, policy.FieldErrorf("user_id", codeInvalidUserID, "user_id is required for a membership change")
+			return c, policy.FieldErrorf("user_id", policy.CodeInvalidUserID, "user_id is required for a membership change")
 		}
 		c.UserID = *b.UserID
 	default:
-		return c, policy.FieldErrorf("kind", codeInvalidKind, "kind must be settings, priority, add_member or remove_member")
+		return c, policy.FieldErrorf("kind", policy.CodeInvalidKind, "kind must be settings, priority, add_member or remove_member")
 	}
 	if b.Kind != preview.KindSettings && (b.Set != nil || b.Unset != nil) {
-		return c, policy.FieldErrorf("set", codeInvalidField, "set and unset belong to kind settings")
+		return c, policy.FieldErrorf("set", policy.CodeInvalidField, "set and unset belong to kind settings")
 	}
 	if b.Kind != preview.KindPriority && b.Priority != nil {
-		return c, policy.FieldErrorf("priority", codeInvalidField, "priority belongs to kind priority")
+		return c, policy.FieldErrorf("priority", policy.CodeInvalidField, "priority belongs to kind priority")
 	}
 	if (b.Kind == preview.KindSettings || b.Kind == preview.KindPriority) && b.UserID != nil {
-		return c, policy.FieldErrorf("user_id", codeInvalidField, "user_id belongs to kinds add_member and remove_member")
+		return c, policy.FieldErrorf("user_id", policy.CodeInvalidField, "user_id belongs to kinds add_member and remove_member")
 	}
 	return c, nil
 }
 
 func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 	if s.preview == nil {
-		return policy.Errorf(policy.KindUnavailable, codePreviewUnavailable, "the preview is not configured")
+		return policy.Errorf(policy.KindUnavailable, policy.CodePreviewUnavailable, "the preview is not configured")
 	}
 	version, err := ifMatchVersion(r)
 	if err != nil {
@@ -98,7 +88,7 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 	page := preview.Page{IfVersion: version}
 	if body.Limit != nil {
 		if *body.Limit < 1 || *body.Limit > preview.MaxPageSize {
-			return policy.FieldErrorf("limit", codeInvalidLimit, "limit must be from 1 to %d", preview.MaxPageSize)
+			return policy.FieldErrorf("limit", policy.CodeInvalidLimit, "limit must be from 1 to %d", preview.MaxPageSize)
 		}
 		page.Limit = *body.Limit
 	}

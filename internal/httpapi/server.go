@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"wspolicy/internal/console"
+	"wspolicy/internal/devkeys"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sweep"
+	"wspolicy/internal/workspaces"
 )
 
 // Config is what the API needs from its caller.
@@ -50,6 +52,12 @@ type Config struct {
 	// Preview answers POST /v1/groups/{group_id}/preview (issue 20); nil makes one from
 	// Directory that previews effective settings only (no session reads).
 	Preview *preview.Service
+	// Workspaces is the Workspaces registry; nil makes its routes answer 503.
+	Workspaces *workspaces.Service
+	// DevKeys issues the Developer API keys; nil makes their routes answer 503.
+	DevKeys *devkeys.Service
+	// Kasm serves the Kasm Developer API under /api/public/ and /api/admin/; nil answers 503.
+	Kasm http.Handler
 }
 
 // access says who may call a route.
@@ -84,6 +92,10 @@ type server struct {
 	mux      *http.ServeMux
 	routes   []route
 	preview  *preview.Service
+
+	workspaces *workspaces.Service
+	devKeys    *devkeys.Service
+	kasm       http.Handler
 }
 
 // New builds the API handler. It panics when cfg.Directory is nil, a wiring mistake.
@@ -104,6 +116,7 @@ func newServer(cfg Config) *server {
 	if pd, ok := cfg.Directory.(preview.Directory); ok && s.preview == nil {
 		s.preview = preview.New(pd, nil, s.clock)
 	}
+	s.workspaces, s.devKeys, s.kasm = cfg.Workspaces, cfg.DevKeys, cfg.Kasm
 	if s.sweepFor <= 0 {
 		s.sweepFor = DefaultSweepBudget
 	}
@@ -136,6 +149,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.sweepRoutes()...)
 	rs = append(rs, s.metricsRoutes()...)
 	rs = append(rs, s.previewRoutes()...)
+	rs = append(rs, s.kasmRoutes()...)
 	return rs
 }
 

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/devkeys"
+	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/sweep"
+	"wspolicy/internal/workspaces"
 )
 
 // newSessionAPITest is the API harness with the session service and the sweeper wired to the
@@ -25,6 +28,11 @@ func newSessionAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 	ss := ddbstore.NewSessionStore(a.tb.Client, a.tb.Name)
 	cfg.Sessions = sessions.New(sessions.Config{Store: ss, Directory: a.store, Clock: a.clock})
 	cfg.Sweeper = sweep.New(sweep.Config{Store: ss, Directory: a.store, Clock: a.clock})
+	// The registry and the developer keys of issue 15 (the session service is left without
+	// the registry, so images stay free strings in these tests).
+	cfg.Workspaces = workspaces.New(a.store, a.clock)
+	cfg.DevKeys = devkeys.New(a.store, a.clock, 0)
+	cfg.Kasm = kasmapi.New(kasmapi.Config{Directory: a.store, Sessions: cfg.Sessions, Workspaces: cfg.Workspaces, Keys: cfg.DevKeys, Clock: a.clock})
 	a.h = New(*cfg)
 	return a
 }

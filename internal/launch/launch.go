@@ -33,6 +33,29 @@ type Launch struct {
 	// AllowPersistentProfile is the effective allow_persistent_profile: attach the user's
 	// persistent profile when the image has one configured.
 	AllowPersistentProfile bool `json:"allow_persistent_profile"`
+	// Workspace is the registered workspace the session runs (issue 15); absent for a session
+	// of an unregistered image (before the registry is in use).
+	Workspace *WorkspaceLaunch `json:"workspace,omitempty"`
+	// SessionTimeLimit is the session's effective time limit and which setting it came from;
+	// absent when the session has none.
+	SessionTimeLimit *TimeLimit `json:"session_time_limit,omitempty"`
+}
+
+// WorkspaceLaunch is what the provisioning layer needs of the session's workspace.
+type WorkspaceLaunch struct {
+	WorkspaceID           string  `json:"workspace_id"`
+	Image                 string  `json:"image"`
+	FriendlyName          string  `json:"friendly_name"`
+	Cores                 float64 `json:"cores"`
+	Memory                int64   `json:"memory"`
+	PersistentProfilePath string  `json:"persistent_profile_path"`
+}
+
+// TimeLimit is a session's effective time limit: Seconds, from Source ("workspace" or "user",
+// the smaller non-zero of the workspace's and the user's session_time_limit).
+type TimeLimit struct {
+	Seconds int64  `json:"seconds"`
+	Source  string `json:"source"`
 }
 
 // Mount is one volume of a session: HostPath on the host mounted at Bind in the session, with

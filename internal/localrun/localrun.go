@@ -24,6 +24,7 @@ import (
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/httpapi"
+	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
@@ -149,7 +150,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		DB: db, Store: store, Clock: clock, Logger: logger,
 		SessionStore: sessionStore,
 		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
-			Countdowns: timer, Logger: logger}),
+			Countdowns: timer, Logger: logger, Workspaces: store}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock}),
 		Countdown: timer,
@@ -167,10 +168,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.AdminKey == "" {
 		logger.Warn("ADMIN_API_KEY is not set: no key can manage groups, users or keys")
 	}
+	parts := kasmapi.Wire(store, deps.Sessions, clock)
 	api := httpapi.New(httpapi.Config{
 		Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger,
 		Sessions: deps.Sessions, Sweeper: deps.Sweeper, Metrics: metrics.Default,
-		Preview: preview.New(store, sessionStore, clock),
+		Preview:    preview.New(store, sessionStore, clock),
+		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm,
 	})
 	app := &App{deps: deps, listener: l}
 	app.components = []Component{

@@ -245,8 +245,8 @@ func WithdrawnPermissions(before, after settings.Resolution) []string {
 // their permissions or their usage_limit change.
 func NeedsSessions(before, after settings.Resolution) bool {
 	return lifetimeChanges(before, after) || len(WithdrawnPermissions(before, after)) > 0 ||
-		!sameJSON(before.Settings["usage_limit"].Value, after.Settings["usage_limit"].Value) ||
-		!sameSource(before.Settings["usage_limit"].Source, after.Settings["usage_limit"].Source)
+		!sameJSON(before.Settings[settings.NameUsageLimit].Value, after.Settings[settings.NameUsageLimit].Value) ||
+		!sameSource(before.Settings[settings.NameUsageLimit].Source, after.Settings[settings.NameUsageLimit].Source)
 }
 
 // SweepOutcome is what the sweep's expiry pass does to s at now: nothing unless s is in the

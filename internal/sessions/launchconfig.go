@@ -11,6 +11,7 @@ import (
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/workspaces"
 )
 
 // StartRequest is what starting a session takes (POST /v1/sessions).
@@ -45,6 +46,7 @@ type createdDetail struct {
 // mappings (nil while allow_user_storage_mapping is false: they are not used then).
 type startInputs struct {
 	user     policy.User
+	groupIDs []string
 	res      settings.Resolution
 	mappings []launch.StorageMapping
 }
@@ -69,6 +71,9 @@ func (s *Service) readStartInputs(ctx context.Context, userID string) (startInpu
 		return startInputs{}, err
 	}
 	in := startInputs{user: user, res: resolveGroups(groups)}
+	for _, g := range groups {
+		in.groupIDs = append(in.groupIDs, g.ID)
+	}
 	if !in.res.AllowUserStorageMapping() {
 		return in, nil
 	}
@@ -87,12 +92,16 @@ func resolveGroups(groups []policy.Group) settings.Resolution {
 
 // attachLaunch puts the client settings and the launch configuration of a new session on it
 // and in its created event's detail.
-func attachLaunch(sess *lifecycle.Session, created *lifecycle.Event, in startInputs) error {
+func attachLaunch(sess *lifecycle.Session, created *lifecycle.Event, in startInputs, ws *workspaces.Workspace) error {
 	cs, err := json.Marshal(launch.ClientSettings(in.res))
 	if err != nil {
 		return fmt.Errorf("encode client settings: %w", err)
 	}
-	l, err := json.Marshal(launch.BuildLaunch(in.res, in.user, in.mappings, sess.ImageID))
+	bl := launch.BuildLaunch(in.res, in.user, in.mappings, sess.ImageID)
+	if ws != nil {
+		applyWorkspace(&bl, *ws, in.res)
+	}
+	l, err := json.Marshal(bl)
 	if err != nil {
 		return fmt.Errorf("encode launch configuration: %w", err)
 	}

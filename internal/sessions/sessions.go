@@ -20,6 +20,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/usage"
+	"wspolicy/internal/workspaces"
 )
 
 // Store keeps sessions, their events and the budgets' ledgers; ddbstore.SessionStore
@@ -53,6 +54,9 @@ type Config struct {
 	Countdowns countdown.Timer
 	// Logger receives countdown failures (which do not fail the request); nil discards.
 	Logger *slog.Logger
+	// Workspaces is the Workspaces registry (issue 15): once any workspace is registered, a
+	// start names one the user may launch. Nil means image ids are free strings.
+	Workspaces WorkspaceReader
 }
 
 // Service runs the session lifecycle.
@@ -64,12 +68,13 @@ type Service struct {
 
 	countdowns countdown.Timer
 	log        *slog.Logger
+	workspaces WorkspaceReader
 }
 
 // New returns a Service; a nil Clock is the system clock.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, newID: cfg.NewID,
-		countdowns: cfg.Countdowns, log: cfg.Logger}
+		countdowns: cfg.Countdowns, log: cfg.Logger, workspaces: cfg.Workspaces}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -96,21 +101,24 @@ const maxImageIDLength = 256
 // on a single session (start, get, actions) and left out of listings, which read indexes that
 // do not hold them.
 type Session struct {
-	SessionID          string          `json:"session_id"`
-	UserID             string          `json:"user_id"`
-	ImageID            string          `json:"image_id"`
-	Status             string          `json:"status"`
-	Container          bool            `json:"container"`
-	Connected          bool            `json:"connected"`
-	CreatedAt          time.Time       `json:"created_at"`
-	ExpiresAt          time.Time       `json:"expires_at"`
-	KeepaliveInterval  int64           `json:"keepalive_interval"`
-	ExpirationAction   string          `json:"expiration_action"`
-	TimeLimitExpiresAt *time.Time      `json:"time_limit_expires_at"`
-	LastKeepaliveAt    time.Time       `json:"last_keepalive_at"`
-	ExpirationReason   *string         `json:"expiration_reason"`
-	ClientSettings     json.RawMessage `json:"client_settings,omitempty"`
-	Launch             json.RawMessage `json:"launch,omitempty"`
+	SessionID          string     `json:"session_id"`
+	UserID             string     `json:"user_id"`
+	ImageID            string     `json:"image_id"`
+	Status             string     `json:"status"`
+	Container          bool       `json:"container"`
+	Connected          bool       `json:"connected"`
+	CreatedAt          time.Time  `json:"created_at"`
+	ExpiresAt          time.Time  `json:"expires_at"`
+	KeepaliveInterval  int64      `json:"keepalive_interval"`
+	ExpirationAction   string     `json:"expiration_action"`
+	TimeLimitExpiresAt *time.Time `json:"time_limit_expires_at"`
+	LastKeepaliveAt    time.Time  `json:"last_keepalive_at"`
+	ExpirationReason   *string    `json:"expiration_reason"`
+	// TimeLimitSource says whose session_time_limit applied ("workspace" or "user") to a
+	// session of a registered workspace that has one; absent otherwise and in listings.
+	TimeLimitSource string          `json:"time_limit_source,omitempty"`
+	ClientSettings  json.RawMessage `json:"client_settings,omitempty"`
+	Launch          json.RawMessage `json:"launch,omitempty"`
 }
 
 // View renders a stored session for the API. expiration_action is the action that applies to
@@ -136,6 +144,7 @@ func View(s lifecycle.Session) Session {
 		r := s.ExpirationReason
 		v.ExpirationReason = &r
 	}
+	v.TimeLimitSource = timeLimitSource(s.Launch)
 	return v
 }
 
@@ -224,6 +233,17 @@ func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, 
 			return Session{}, false, policy.FieldErrorf("image_id", policy.CodeNoDefaultImage, "image_id is required: user %s has no default_image", userID)
 		}
 	}
+	ws, err := s.workspaceFor(ctx, imageID, in)
+	if err != nil {
+		return Session{}, false, err
+	}
+	container := req.Container
+	lt := lifecycle.LifetimeFrom(r)
+	if ws != nil {
+		container = ws.Container
+		secs, _ := workspaces.EffectiveTimeLimit(ws.SessionTimeLimit, r.SessionTimeLimit())
+		lt.TimeLimit = time.Duration(secs) * time.Second
+	}
 	if req.Reuse {
 		live, ok, err := s.liveSessionOf(ctx, userID, imageID)
 		if err != nil {
@@ -237,8 +257,8 @@ func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, 
 	if err != nil {
 		return Session{}, false, fmt.Errorf("start session: %w", err)
 	}
-	ns, created := lifecycle.NewSession(s.newID(), userID, imageID, req.Container, lifecycle.LifetimeFrom(r), s.clock.Now())
-	if err := attachLaunch(&ns, &created, in); err != nil {
+	ns, created := lifecycle.NewSession(s.newID(), userID, imageID, container, lt, s.clock.Now())
+	if err := attachLaunch(&ns, &created, in, ws); err != nil {
 		return Session{}, false, err
 	}
 	if ns, err = s.store.StartCharged(ctx, ns, created, b); err != nil {

@@ -7,6 +7,7 @@ import { usersView } from './views/users.js';
 import { userView } from './views/user.js';
 import { sessionsView, sessionView } from './views/sessions.js';
 import { dashboardView } from './views/dashboard.js';
+import { workspacesView, developerKeysView } from './views/workspaces.js';
 
 const root = document.getElementById('app');
 
@@ -17,6 +18,8 @@ const adminRoutes = [
   [/^\/users\/([^/]+)$/, userView, 'users'],
   [/^\/sessions$/, sessionsView, 'sessions'],
   [/^\/sessions\/([^/]+)$/, sessionView, 'sessions'],
+  [/^\/workspaces$/, workspacesView, 'workspaces'],
+  [/^\/developer-keys$/, developerKeysView, 'developer-keys'],
 ];
 const userRoutes = [
   [/^\/dashboard$/, dashboardView, 'dashboard'],
@@ -109,7 +112,9 @@ function layout(id, section) {
   const links = admin
     ? [navLink('#/groups', '▦', 'Groups', section === 'groups'),
        navLink('#/users', '◉', 'Users', section === 'users'),
-       navLink('#/sessions', '▶', 'Sessions', section === 'sessions')]
+       navLink('#/sessions', '▶', 'Sessions', section === 'sessions'),
+       navLink('#/workspaces', '▣', 'Workspaces', section === 'workspaces'),
+       navLink('#/developer-keys', '⚿', 'Developer keys', section === 'developer-keys')]
     : [navLink('#/dashboard', '◧', 'My workspace', section === 'dashboard')];
   const main = h('main', { id: 'main', tabindex: '-1' });
   replace(root, h('div', { class: 'shell' },

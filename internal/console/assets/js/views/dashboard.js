@@ -3,6 +3,7 @@
 import { api, get, seg, ApiError } from '../api.js';
 import { h, add, card, badge, alertBox, field, setFieldError, toast } from '../dom.js';
 import { timeEl, humanSeconds } from '../format.js';
+import { launchableWorkspaces } from './workspaces.js';
 import { pageHead, usagePanel, statusBadge, sessionButtons, countdown, listSessions, latestOnly } from './common.js';
 
 /** The allow_* settings a user sees as what they may do. */
@@ -37,6 +38,8 @@ export async function dashboardView(ctx) {
 
   const loads = latestOnly(ctx);
   const start = startForm(me, val('default_image'), () => loadSessions());
+  start.pick(await launchableWorkspaces(me));
+  if (!ctx.current()) return;
   const loadSessions = async () => {
     const latest = loads.begin();
     let sessions;
@@ -117,6 +120,14 @@ function startForm(me, defaultImage, after) {
       onclick: () => { image.value = i; image.focus(); } }, i, i === defaultImage ? h('span', { class: 'muted' }, ' · default') : null)));
   };
   offer([]);
+  // The workspaces the user may launch, by friendly name (issue 15): picking one fills the id.
+  const picker = h('select', { id: 'workspace-picker', 'aria-label': 'Workspace to launch', hidden: true });
+  picker.addEventListener('change', () => { if (picker.value) image.value = picker.value; });
+  const pick = (workspaces) => {
+    picker.hidden = workspaces.length === 0;
+    picker.replaceChildren(h('option', { value: '' }, 'Choose a workspace…'),
+      ...workspaces.map((w) => h('option', { value: w.workspace_id }, w.friendly_name)));
+  };
   const el = h('form', { class: 'inline-fields start-form', 'aria-label': 'Start a session', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     setFieldError(image, f.error, '');
@@ -136,8 +147,8 @@ function startForm(me, defaultImage, after) {
         ? 'Enter the image to start: you have no default image yet (an administrator sets default_image for your groups).'
         : err.message);
     }
-  } }, h('div', { class: 'field grow' }, f.wrap, options, choices),
+  } }, h('div', { class: 'field grow' }, picker, f.wrap, options, choices),
   h('div', { class: 'field' }, h('label', { class: 'check', for: container.id }, container, 'Container-based')),
   h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Start session')));
-  return { el, offer };
+  return { el, offer, pick };
 }

@@ -1,0 +1,275 @@
+package kasmapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/httpapi"
+	"wspolicy/internal/kasmapi"
+	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
+	"wspolicy/internal/settings"
+)
+
+const admin = "test-admin-key"
+
+type env struct {
+	t     *testing.T
+	tb    *ddbtest.Table
+	clock *policy.FixedClock
+	h     http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	tb := ddbtest.NewTable(t)
+	clock := &policy.FixedClock{T: time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)}
+	store := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock))
+	if err := store.EnsureAllUsers(context.Background(), clock.Now(), settings.AllUsersValues()); err != nil {
+		t.Fatal(err)
+	}
+	ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	svc := sessions.New(sessions.Config{Store: ss, Directory: store, Clock: clock, Workspaces: store})
+	parts := kasmapi.Wire(store, svc, clock)
+	h := httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin, Sessions: svc,
+		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm})
+	return &env{t: t, tb: tb, clock: clock, h: h}
+}
+
+// v1 calls the native API with the admin key.
+func (e *env) v1(method, path, body string, want int) map[string]any {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != want {
+		e.t.Fatalf("%s %s: %d %s, want %d", method, path, rec.Code, rec.Body, want)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return out
+}
+
+// kasm sends a raw JSON body as a Kasm client would.
+func (e *env) kasm(call, raw string) (int, map[string]any) {
+	e.t.Helper()
+	req := httptest.NewRequest("POST", call, strings.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		e.t.Fatalf("%s: not JSON: %s", call, b)
+	}
+	return rec.Code, out
+}
+
+func creds(key, secret, rest string) string {
+	if rest == "" {
+		return `{"api_key": "` + key + `", "api_key_secret": "` + secret + `"}`
+	}
+	return `{"api_key": "` + key + `", "api_key_secret": "` + secret + `", ` + rest + `}`
+}
+
+func (e *env) devKey(perms string) (string, string) {
+	e.t.Helper()
+	k := e.v1("POST", "/v1/developer-keys", `{"name": "ci", "permissions": `+perms+`}`, 201)
+	return k["api_key"].(string), k["api_key_secret"].(string)
+}
+
+func TestKasmClientTour(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "chrome", "image_id": "kasmweb/chrome:1.16", "friendly_name": "Chrome", "session_time_limit": 0}`, 201)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "terminal", "image_id": "kasmweb/terminal:1.16", "friendly_name": "Terminal"}`, 201)
+	g := e.v1("POST", "/v1/groups", `{"name": "browsers", "priority": 10}`, 201)["group_id"].(string)
+	e.v1("PUT", "/v1/groups/"+g+"/workspaces/chrome", ``, 200)
+	key, secret := e.devKey(`["all"]`)
+
+	st, out := e.kasm("/api/public/create_user", creds(key, secret, `"target_user": {"username": "alice@example.com"}`))
+	if st != 200 {
+		t.Fatalf("create_user: %d %v", st, out)
+	}
+	user := out["user"].(map[string]any)
+	uid := user["user_id"].(string)
+	if st, out = e.kasm("/api/public/add_user_group", creds(key, secret, `"target_user": {"user_id": "`+uid+`"}, "target_group": {"group_id": "`+g+`"}`)); st != 200 || len(out) != 0 {
+		t.Fatalf("add_user_group: %d %v", st, out)
+	}
+	// The workspace not allowed to any of alice's groups is refused, saying which.
+	st, out = e.kasm("/api/public/request_kasm", creds(key, secret, `"user_id": "`+uid+`", "image_id": "terminal"`))
+	if st != 200 || !strings.Contains(out["error_message"].(string), "not allowed") {
+		t.Fatalf("request_kasm of terminal: %d %v", st, out)
+	}
+	st, out = e.kasm("/api/public/request_kasm", creds(key, secret, `"user_id": "`+uid+`", "image_id": "chrome"`))
+	if st != 200 || out["kasm_id"] == nil || out["status"] != "starting" || out["username"] != "alice@example.com" {
+		t.Fatalf("request_kasm: %d %v", st, out)
+	}
+	kasmID := out["kasm_id"].(string)
+	if !strings.HasPrefix(out["kasm_url"].(string), "/#/connect/kasm/"+kasmID+"/"+uid+"/") {
+		t.Errorf("kasm_url %v", out["kasm_url"])
+	}
+	status := func() map[string]any {
+		st, out := e.kasm("/api/public/get_kasm_status", creds(key, secret, `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`"`))
+		if st != 200 || out["kasm"] == nil {
+			t.Fatalf("get_kasm_status: %d %v", st, out)
+		}
+		return out["kasm"].(map[string]any)
+	}
+	k := status()
+	if k["operational_status"] != "running" || k["image"].(map[string]any)["friendly_name"] != "Chrome" {
+		t.Errorf("kasm %v", k)
+	}
+	exp0 := k["expiration_date"].(string)
+	if _, err := time.Parse("2006-01-02 15:04:05.000000", exp0); err != nil {
+		t.Errorf("expiration_date %q is not Kasm's date form: %v", exp0, err)
+	}
+	e.clock.Advance(5 * time.Second)
+	e.tb.ResetCalls()
+	st, out = e.kasm("/api/public/keepalive", creds(key, secret, `"kasm_id": "`+kasmID+`"`))
+	if st != 200 || out["usage_reached"] != false {
+		t.Fatalf("keepalive: %d %v", st, out)
+	}
+	kasmCalls := e.tb.Calls()
+	if exp1 := status()["expiration_date"].(string); exp1 <= exp0 {
+		t.Errorf("expiration_date %s did not move past %s", exp1, exp0)
+	}
+	// The same keepalive through /v1 costs the same DynamoDB requests.
+	e.tb.ResetCalls()
+	e.v1("POST", "/v1/sessions/"+kasmID+"/keepalive", `{}`, 200)
+	if native := e.tb.Calls(); kasmCalls != native || kasmCalls != 1 {
+		t.Errorf("a Kasm keepalive made %d DynamoDB requests, a native one %d; want 1 each", kasmCalls, native)
+	}
+	st, out = e.kasm("/api/public/get_kasms", creds(key, secret, ""))
+	if st != 200 || len(out["kasms"].([]any)) != 1 || out["kasms"].([]any)[0].(map[string]any)["user"].(map[string]any)["username"] != "alice@example.com" {
+		t.Fatalf("get_kasms: %d %v", st, out)
+	}
+	if st, out = e.kasm("/api/public/destroy_kasm", creds(key, secret, `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`"`)); st != 200 || len(out) != 0 {
+		t.Fatalf("destroy_kasm: %d %v", st, out)
+	}
+	st, out = e.kasm("/api/public/get_kasm_status", creds(key, secret, `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`"`))
+	if st != 200 || out["error_message"] != "Could not find requested Kasm." {
+		t.Fatalf("get_kasm_status after destroy: %d %v", st, out)
+	}
+	st, out = e.kasm("/api/public/keepalive", creds(key, secret, `"kasm_id": "`+kasmID+`"`))
+	if st != 200 || !strings.Contains(out["error_message"].(string), "scheduled to be deleted") {
+		t.Fatalf("keepalive after destroy: %d %v", st, out)
+	}
+
+	// The error rows of the contract.
+	rows := []struct {
+		name, call, body string
+		status           int
+		msg              string
+	}{
+		{"no credentials", "/api/public/get_kasms", `{}`, 400, "Invalid Request"},
+		{"unknown key", "/api/public/get_kasms", creds("dk_nosuchkey00000000", "x", ""), 403, "Access Denied"},
+		{"wrong secret", "/api/public/get_kasms", creds(key, "wrong", ""), 403, "Access Denied"},
+		{"missing required field", "/api/public/get_kasm_status", creds(key, secret, ""), 400, "Invalid Request: Missing required parameters"},
+		{"unknown user_id", "/api/public/request_kasm", creds(key, secret, `"user_id": "u_nobody"`), 400, "Invalid user_id (u_nobody)"},
+		{"needs a live desktop", "/api/public/get_kasm_screenshot", creds(key, secret, `"kasm_id": "x"`), 200, "Requested Kasm does not support feature"},
+	}
+	for _, r := range rows {
+		st, out := e.kasm(r.call, r.body)
+		if st != r.status || out["error_message"] != r.msg {
+			t.Errorf("%s: %d %v, want %d %q", r.name, st, out, r.status, r.msg)
+		}
+	}
+	// A key without sessions_modify: 401 Unauthorized.
+	vk, vs := e.devKey(`["sessions_view", "users_auth_session"]`)
+	if st, out := e.kasm("/api/public/request_kasm", creds(vk, vs, `"user_id": "`+uid+`", "image_id": "chrome"`)); st != 401 || out["error_message"] != "Unauthorized" {
+		t.Errorf("key without sessions_modify: %d %v", st, out)
+	}
+	// An expired key: 401 Access has expired.
+	exp := e.v1("POST", "/v1/developer-keys", `{"name": "short", "permissions": ["all"], "expires_at": "2026-12-05T08:00:00Z"}`, 201)
+	e.clock.Advance(2 * time.Hour)
+	if st, out := e.kasm("/api/public/get_kasms", creds(exp["api_key"].(string), exp["api_key_secret"].(string), "")); st != 401 || out["error_message"] != "Access has expired" {
+		t.Errorf("expired key: %d %v", st, out)
+	}
+}
+
+func TestKasmGroupSettingsConvertText(t *testing.T) {
+	e := newEnv(t)
+	g := e.v1("POST", "/v1/groups", `{"name": "g", "priority": 10}`, 201)["group_id"].(string)
+	key, secret := e.devKey(`["groups_view", "group_settings_modify"]`)
+	for _, c := range []struct{ name, value, want string }{
+		{"allow_kasm_delete", "false", "false"},
+		{"keepalive_expiration", "3600", "3600"},
+		{"run_config", `{"hostname": "kasm"}`, `{"hostname":"kasm"}`},
+	} {
+		st, out := e.kasm("/api/admin/update_settings_group", creds(key, secret, `"target_group": {"group_id": "`+g+`"}, "target_setting": {"group_setting_id": "`+c.name+`", "value": `+mustQuote(c.value)+`}`))
+		if st != 200 {
+			t.Fatalf("%s: %d %v", c.name, st, out)
+		}
+		got := e.v1("GET", "/v1/groups/"+g+"/settings", "", 200)
+		raw, _ := json.Marshal(got["settings"].(map[string]any)[c.name])
+		if !bytes.Equal(raw, []byte(c.want)) {
+			t.Errorf("%s stored as %s, want %s", c.name, raw, c.want)
+		}
+	}
+	st, out := e.kasm("/api/admin/update_settings_group", creds(key, secret, `"target_group": {"group_id": "`+g+`"}, "target_setting": {"group_setting_id": "keepalive_expiration", "value": "soon"}`))
+	if st != 400 || !strings.HasPrefix(out["error_message"].(string), "Invalid setting value") {
+		t.Errorf("bad text value: %d %v", st, out)
+	}
+	st, out = e.kasm("/api/admin/get_settings_group", creds(key, secret, `"target_group": {"group_id": "`+g+`"}`))
+	if st != 200 || len(out["settings"].([]any)) != 3 {
+		t.Errorf("get_settings_group: %d %v", st, out)
+	}
+	if st, out = e.kasm("/api/admin/delete_settings_group", creds(key, secret, `"target_group": {"group_id": "`+g+`"}, "target_setting": {"group_setting_id": "run_config"}`)); st != 200 {
+		t.Errorf("delete_settings_group: %d %v", st, out)
+	}
+}
+
+func mustQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// The seed's rules at a native start: the group's run_config overrides the workspace's, the
+// workspace's web_filter_policy wins, allow_persistent_profile only with a profile path, the
+// time limit is the smaller non-zero one and the session says whose; refusals say which.
+func TestWorkspaceRulesAtStart(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "desk", "image_id": "kasmweb/desktop:1.16", "container": false, "session_time_limit": 600, "web_filter_policy": "wf-workspace", "run_config": {"hostname": "ws", "shm_size": "1g"}}`, 201)
+	g := e.v1("POST", "/v1/groups", `{"name": "g", "priority": 10}`, 201)["group_id"].(string)
+	e.v1("PATCH", "/v1/groups/"+g+"/settings", `{"set": {"run_config": {"hostname": "grp"}, "allow_persistent_profile": true, "session_time_limit": 300, "web_filter_policy": "wf-group"}}`, 200)
+	u := e.v1("POST", "/v1/users", `{"username": "bob"}`, 201)["user_id"].(string)
+	// Not allowed yet: 403 saying which.
+	out := e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_not_allowed" {
+		t.Errorf("not allowed: %v", out)
+	}
+	out = e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "nosuch"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_not_found" {
+		t.Errorf("unknown: %v", out)
+	}
+	e.v1("PUT", "/v1/groups/"+g+"/workspaces/desk", ``, 200)
+	e.v1("PUT", "/v1/groups/"+g+"/members/"+u, ``, 204)
+	s := e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk", "container": true}`, 201)
+	if s["container"] != false || s["time_limit_source"] != "user" {
+		t.Errorf("session: container %v, time_limit_source %v", s["container"], s["time_limit_source"])
+	}
+	l := s["launch"].(map[string]any)
+	rc := l["run_config"].(map[string]any)
+	if rc["hostname"] != "grp" || rc["shm_size"] != "1g" || l["web_filter_policy"] != "wf-workspace" || l["allow_persistent_profile"] != false {
+		t.Errorf("launch: %v", l)
+	}
+	if tl := l["session_time_limit"].(map[string]any); tl["seconds"] != float64(300) || tl["source"] != "user" {
+		t.Errorf("session_time_limit %v", tl)
+	}
+	e.v1("PATCH", "/v1/workspaces/desk", `{"enabled": false}`, 200)
+	out = e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk"}`, 403)
+	if out["error"].(map[string]any)["code"] != "workspace_disabled" {
+		t.Errorf("disabled: %v", out)
+	}
+}
