@@ -20,6 +20,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
 )
 
@@ -46,6 +47,11 @@ type Config struct {
 	// Metrics, when set, is served at GET /v1/metrics (the local server's figures); nil makes
 	// that route answer 503 (on AWS the figures are CloudWatch metrics).
 	Metrics *metrics.Registry
+	// OIDC configures sign-in with an OpenID Connect provider (issue 19); it is on when
+	// OIDC.Enabled() and SSOStore is set.
+	OIDC sso.Config
+	// SSOStore stores identities and SSO group mappings.
+	SSOStore sso.Store
 }
 
 // access says who may call a route.
@@ -102,6 +108,9 @@ func newServer(cfg Config) *server {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.auth = newKeyAuth(s.dir, s.clock, cfg.AdminKey, cfg.KeyCacheTTL)
+	if cfg.OIDC.Enabled() && cfg.SSOStore != nil {
+		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.dir, s.clock)
+	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
@@ -126,6 +135,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.sweepRoutes()...)
 	rs = append(rs, s.metricsRoutes()...)
+	rs = append(rs, s.ssoRoutes()...)
 	return rs
 }
 
