@@ -65,4 +65,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Enabled reports whether OIDC sign-in is configured.
-func (c Config) Enabled() bool { return c.Issuer != "" && c.Audience != "" }
+func (c Config) Enabled() bool {
+	c = c.withDefaults()
+	return c.Issuer != "" && c.Audience != ""
+}
