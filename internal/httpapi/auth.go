@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sso"
 )
 
 // An API key is the bearer token "wsp_<key_id>_<secret>": key_id is policy.NewID("k") and the
@@ -100,7 +101,7 @@ func bearerToken(r *http.Request) (string, error) {
 	}
 	scheme, token, _ := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxKeyTokenSize {
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > maxBearerSize {
 		return "", errInvalidKey()
 	}
 	return token, nil
@@ -129,6 +130,7 @@ type keyAuth struct {
 	adminHash []byte // sha256 of ADMIN_API_KEY; nil when there is none
 	cache     *keyCache
 	lookups   singleflight.Group
+	tokens    *tokenAuth // ID tokens of the OIDC issuer; nil when OIDC is off
 }
 
 func newKeyAuth(dir policy.Directory, clock policy.Clock, adminKey string, ttl time.Duration) *keyAuth {
@@ -146,6 +148,12 @@ func (a *keyAuth) authenticate(ctx context.Context, r *http.Request) (caller, er
 	token, err := bearerToken(r)
 	if err != nil {
 		return caller{}, err
+	}
+	if a.tokens != nil && sso.LooksLikeJWT(token) {
+		return a.tokens.authenticate(ctx, token)
+	}
+	if len(token) > maxKeyTokenSize {
+		return caller{}, errInvalidKey()
 	}
 	sum := sha256.Sum256([]byte(token))
 	if a.adminHash != nil && subtle.ConstantTimeCompare(sum[:], a.adminHash) == 1 {

@@ -22,6 +22,7 @@ import (
 	"wspolicy/internal/preview"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
 	"wspolicy/internal/workspaces"
 )
@@ -58,6 +59,11 @@ type Config struct {
 	DevKeys *devkeys.Service
 	// Kasm serves the Kasm Developer API under /api/public/ and /api/admin/; nil answers 503.
 	Kasm http.Handler
+	// OIDC configures sign-in with an OpenID Connect provider (issue 19); it is on when
+	// OIDC.Enabled() and SSOStore is set.
+	OIDC sso.Config
+	// SSOStore stores identities and SSO group mappings.
+	SSOStore sso.Store
 }
 
 // access says who may call a route.
@@ -124,6 +130,9 @@ func newServer(cfg Config) *server {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.auth = newKeyAuth(s.dir, s.clock, cfg.AdminKey, cfg.KeyCacheTTL)
+	if cfg.OIDC.Enabled() && cfg.SSOStore != nil {
+		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.dir, s.clock)
+	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.pattern, s.wrap(rt))
@@ -150,6 +159,7 @@ func (s *server) routeTable() []route {
 	rs = append(rs, s.metricsRoutes()...)
 	rs = append(rs, s.previewRoutes()...)
 	rs = append(rs, s.kasmRoutes()...)
+	rs = append(rs, s.ssoRoutes()...)
 	return rs
 }
 

@@ -159,6 +159,8 @@ type effectiveSettingsView struct {
 	UserID   string                        `json:"user_id"`
 	Settings map[string]settings.Effective `json:"settings"`
 	Warnings []settings.Warning            `json:"warnings"`
+	// SSOMemberships explains the groups the user is in through IdP groups (issue 19).
+	SSOMemberships []ssoMembershipView `json:"sso_memberships,omitempty"`
 }
 
 func (s *server) handleEffectiveSettings(w http.ResponseWriter, r *http.Request) error {
@@ -170,6 +172,9 @@ func (s *server) handleEffectiveSettings(w http.ResponseWriter, r *http.Request)
 	view := effectiveSettingsView{UserID: u.ID, Settings: res.Settings, Warnings: res.Warnings}
 	if view.Warnings == nil {
 		view.Warnings = []settings.Warning{}
+	}
+	if view.SSOMemberships, err = s.ssoMemberships(r.Context(), u.ID, groups); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, view)
 	return nil

@@ -31,6 +31,7 @@ import (
 	"wspolicy/internal/publish"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
+	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
 )
 
@@ -56,6 +57,12 @@ type Config struct {
 	AdminKey string
 	// SweepInterval is the time between two sweeps (SWEEP_INTERVAL), at least MinSweepInterval.
 	SweepInterval time.Duration
+	// OIDC is the identity provider the API trusts (OIDC_* variables); with no OIDC_ISSUER the
+	// development provider runs on IdPPort and is trusted.
+	OIDC sso.Config
+	// IdPPort is the development identity provider's port (DEV_IDP_PORT, default 8081; "off":
+	// none, and no OIDC sign-in unless OIDC_ISSUER is set).
+	IdPPort string
 }
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
@@ -68,6 +75,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint: getenv("DYNAMODB_ENDPOINT"),
 		AdminKey:         getenv("ADMIN_API_KEY"),
 		SweepInterval:    DefaultSweepInterval,
+		OIDC:             sso.ConfigFromEnv(getenv),
+		IdPPort:          getenv("DEV_IDP_PORT"),
+	}
+	if cfg.IdPPort == "" {
+		cfg.IdPPort = DefaultIdPPort
 	}
 	if cfg.Port == "" {
 		cfg.Port = DefaultPort
@@ -169,11 +181,22 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("ADMIN_API_KEY is not set: no key can manage groups, users or keys")
 	}
 	parts := kasmapi.Wire(store, deps.Sessions, clock)
+	var extra []Component
+	if cfg.OIDC.Issuer == "" && cfg.IdPPort != "off" && cfg.IdPPort != "" {
+		oidcCfg, idp, err := startDevIdP(ctx, cfg.IdPPort, store, clock, logger)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		cfg.OIDC = oidcCfg
+		extra = append(extra, idp)
+	}
 	api := httpapi.New(httpapi.Config{
 		Directory: store, Clock: clock, AdminKey: cfg.AdminKey, Logger: logger,
 		Sessions: deps.Sessions, Sweeper: deps.Sweeper, Metrics: metrics.Default,
 		Preview:    preview.New(store, sessionStore, clock),
 		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm,
+		OIDC: cfg.OIDC, SSOStore: store,
 	})
 	app := &App{deps: deps, listener: l}
 	app.components = []Component{
@@ -182,6 +205,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		{Name: "event-log", Run: events.Run},
 		{Name: "countdown", Run: deps.Countdown.Run},
 	}
+	app.components = append(app.components, extra...)
 	logger.Info("local run ready", slog.String("api", "http://"+l.Addr().String()),
 		slog.String("console", "http://"+l.Addr().String()+"/console/"),
 		slog.String("table", cfg.TableName), slog.String("dynamodb", cfg.DynamoDBEndpoint),

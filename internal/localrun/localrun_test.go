@@ -18,6 +18,7 @@ import (
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
 )
 
@@ -51,6 +52,12 @@ func TestConfigFromEnv(t *testing.T) {
 				}
 				return
 			}
+			// The OIDC part (issue 19) has its own test in internal/sso; the development
+			// identity provider runs on its default port.
+			if err == nil && got.IdPPort != DefaultIdPPort {
+				t.Fatalf("IdPPort = %q, want %q", got.IdPPort, DefaultIdPPort)
+			}
+			got.OIDC, got.IdPPort = sso.Config{}, ""
 			if err != nil || got != tt.want {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}

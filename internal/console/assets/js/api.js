@@ -18,8 +18,15 @@ export class ApiError extends Error {
   get missingRoute() { return this.status === 404 && this.code === 'route_not_found'; }
 }
 
-/** The signed-in identity: {key, role, user_id, username} or null. */
+// A sign-in through the identity provider is kept in memory only (issue 19).
+let memoryIdentity = null;
+
+/** Keeps an identity signed in with the identity provider (its ID token as key) in memory. */
+export function setMemoryIdentity(id) { memoryIdentity = id; }
+
+/** The signed-in identity: {key, role, user_id, username, sso} or null. */
 export function identity() {
+  if (memoryIdentity) return memoryIdentity;
   try {
     const v = JSON.parse(sessionStorage.getItem(STORE) || 'null');
     return v && typeof v.key === 'string' ? v : null;
@@ -29,7 +36,7 @@ export function identity() {
 }
 
 export function saveIdentity(id) { sessionStorage.setItem(STORE, JSON.stringify(id)); }
-export function clearIdentity() { sessionStorage.removeItem(STORE); }
+export function clearIdentity() { memoryIdentity = null; sessionStorage.removeItem(STORE); }
 
 /**
  * Calls the API. opts: body (sent as JSON), version (sent as If-Match), key (overrides the

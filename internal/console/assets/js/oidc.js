@@ -1,0 +1,98 @@
+// Sign-in with the organisation's identity provider (issue 19): OpenID Connect authorization
+// code with PKCE, as a public client (no secret in the page). The PKCE verifier and state live
+// in sessionStorage only across the redirect to the provider and back; the ID token is kept in
+// memory only (a reload or a new tab signs in again). Near its expiry the console asks the
+// person to sign in again (the development provider offers no silent renewal).
+import { apiBase } from './api.js';
+
+const PENDING = 'wspolicy.oidc.pending';
+
+let configCache = null;
+
+/** The API's OIDC configuration ({enabled, issuer, client_id, scopes}); {enabled:false} on error. */
+export function oidcConfig() {
+  if (!configCache) {
+    configCache = fetch(apiBase + '/auth/oidc', { cache: 'no-store', credentials: 'omit' })
+      .then((r) => (r.ok ? r.json() : { enabled: false }))
+      .catch(() => ({ enabled: false }));
+  }
+  return configCache;
+}
+
+async function discovery(issuer) {
+  const res = await fetch(issuer.replace(/\/$/, '') + '/.well-known/openid-configuration', { credentials: 'omit' });
+  if (!res.ok) throw new Error(`The identity provider's configuration could not be read (HTTP ${res.status}).`);
+  return res.json();
+}
+
+function b64url(bytes) {
+  let s = '';
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function random(n) {
+  const a = new Uint8Array(n);
+  crypto.getRandomValues(a);
+  return b64url(a);
+}
+
+/** The page the provider sends the code back to: this console, without query or hash. */
+function redirectURI() { return location.origin + location.pathname; }
+
+/** Sends the browser to the provider's sign-in page. */
+export async function startSignIn() {
+  const cfg = await oidcConfig();
+  const d = await discovery(cfg.issuer);
+  const verifier = random(32);
+  const challenge = b64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const state = random(16);
+  const nonce = random(16);
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, nonce, hash: location.hash }));
+  const q = new URLSearchParams({
+    client_id: cfg.client_id, response_type: 'code', scope: cfg.scopes || 'openid',
+    redirect_uri: redirectURI(), state, nonce, code_challenge: challenge, code_challenge_method: 'S256',
+  });
+  location.assign(`${d.authorization_endpoint}?${q}`);
+}
+
+/** True when the page was opened by the provider's redirect (?code=…&state=…). */
+export function isCallback() {
+  const q = new URLSearchParams(location.search);
+  return q.has('state') && (q.has('code') || q.has('error'));
+}
+
+/**
+ * Finishes a sign-in: checks the state, exchanges the code (with the PKCE verifier) for tokens
+ * and returns {idToken, expiresAt, hash}. The query is removed from the address bar.
+ */
+export async function completeSignIn() {
+  const q = new URLSearchParams(location.search);
+  const pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
+  sessionStorage.removeItem(PENDING);
+  history.replaceState(null, '', location.pathname);
+  if (q.has('error')) throw new Error(`The identity provider refused the sign-in: ${q.get('error_description') || q.get('error')}.`);
+  if (!pending || pending.state !== q.get('state')) throw new Error('This sign-in was not started here (state mismatch). Sign in again.');
+  const cfg = await oidcConfig();
+  const d = await discovery(cfg.issuer);
+  const res = await fetch(d.token_endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    credentials: 'omit',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', code: q.get('code'), client_id: cfg.client_id,
+      redirect_uri: redirectURI(), code_verifier: pending.verifier,
+    }),
+  });
+  const tr = await res.json().catch(() => ({}));
+  if (!res.ok || !tr.id_token) throw new Error(`The identity provider did not issue a token (${tr.error || res.status}).`);
+  let expiresAt = 0;
+  try {
+    const claims = JSON.parse(atob(tr.id_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    if (claims.nonce && claims.nonce !== pending.nonce) throw new Error('nonce');
+    expiresAt = (claims.exp || 0) * 1000;
+  } catch (e) {
+    if (e.message === 'nonce') throw new Error('The token does not answer this sign-in (nonce mismatch).');
+  }
+  return { idToken: tr.id_token, expiresAt, hash: pending.hash || '' };
+}
