@@ -92,7 +92,7 @@ func (s *Store) LinkIdentity(ctx context.Context, issuer, subject, userID, repla
 		return nil
 	}
 	if _, failed := conditionFailedAt(err, 0); failed {
-		return policy.Errorf(policy.KindConflict, "identity_linked", "this identity is already linked to a user")
+		return policy.Errorf(policy.KindConflict, policy.CodeIdentityLinked, "this identity is already linked to a user")
 	}
 	if _, failed := conditionFailedAt(err, 2); failed {
 		return errUserNotFound(userID)

@@ -11,13 +11,6 @@ import (
 	"wspolicy/internal/sso"
 )
 
-// Error codes of OIDC sign-in (issue 19).
-const (
-	codeInvalidToken   = "invalid_token"
-	codeIdPUnavailable = "idp_unavailable"
-	codeSSODisabled    = "sso_disabled"
-)
-
 // ssoKeyID is the key_id GET /v1/me reports for a caller signed in with an ID token.
 const ssoKeyID = "sso"
 
@@ -59,7 +52,7 @@ func newTokenAuth(cfg sso.Config, store sso.Store, dir policy.Directory, clock p
 }
 
 func errInvalidToken(detail string) error {
-	return policy.Errorf(policy.KindUnauthorized, codeInvalidToken, "the ID token is not valid: %s", detail)
+	return policy.Errorf(policy.KindUnauthorized, policy.CodeInvalidToken, "the ID token is not valid: %s", detail)
 }
 
 func (t *tokenAuth) authenticate(ctx context.Context, token string) (caller, error) {
@@ -78,7 +71,7 @@ func (t *tokenAuth) authenticate(ctx context.Context, token string) (caller, err
 		return caller{}, errInvalidToken(err.Error())
 	}
 	if err != nil {
-		return caller{}, &policy.Error{Kind: policy.KindUnavailable, Code: codeIdPUnavailable,
+		return caller{}, &policy.Error{Kind: policy.KindUnavailable, Code: policy.CodeIdPUnavailable,
 			Message: "the identity provider cannot be reached to verify the token, retry later", Err: err}
 	}
 	userID, err := t.svc.SignIn(ctx, id)
@@ -136,7 +129,7 @@ type ssoMappingView struct {
 
 func (s *server) ssoService() (*sso.Service, error) {
 	if s.auth.tokens == nil {
-		return nil, policy.Errorf(policy.KindConflict, codeSSODisabled,
+		return nil, policy.Errorf(policy.KindConflict, policy.CodeSSODisabled,
 			"OIDC sign-in is not configured (set OIDC_ISSUER and OIDC_CLIENT_ID)")
 	}
 	return s.auth.tokens.svc, nil
@@ -171,7 +164,7 @@ func (s *server) handlePutSSOMapping(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if body.IdPGroups == nil {
-		return policy.FieldErrorf("idp_groups", "required", "idp_groups is required (an empty list removes the mapping)")
+		return policy.FieldErrorf("idp_groups", policy.CodeRequired, "idp_groups is required (an empty list removes the mapping)")
 	}
 	gid := r.PathValue("group_id")
 	m, err := svc.SetMapping(r.Context(), gid, *body.IdPGroups)

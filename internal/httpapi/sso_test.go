@@ -193,8 +193,8 @@ func TestSSORefusesBadTokens(t *testing.T) {
 	}
 	for name, tok := range cases {
 		res := a.do("GET", "/v1/me", tok, nil)
-		if res.Status != http.StatusUnauthorized || res.errorCode() != codeInvalidToken {
-			t.Errorf("%s: got %d %s, want 401 %s", name, res.Status, res.Body, codeInvalidToken)
+		if res.Status != http.StatusUnauthorized || res.errorCode() != policy.CodeInvalidToken {
+			t.Errorf("%s: got %d %s, want 401 %s", name, res.Status, res.Body, policy.CodeInvalidToken)
 		}
 	}
 

@@ -9,12 +9,6 @@ import (
 	"wspolicy/internal/workspaces"
 )
 
-// Error codes of issue 15 (Workspaces, developer keys, the Kasm API), in one block.
-const (
-	codeWorkspacesUnavailable = "workspaces_unavailable"
-	codeDevKeysUnavailable    = "developer_keys_unavailable"
-)
-
 // kasmRoutes are the routes of issue 15: the Workspaces registry, its group access, the
 // developer keys, the user's launchable workspaces and the Kasm Developer API (which
 // authenticates its own credentials, in the body).
@@ -38,7 +32,7 @@ func (s *server) kasmRoutes() []route {
 
 func (s *server) workspaceService() (*workspaces.Service, error) {
 	if s.workspaces == nil {
-		return nil, policy.Errorf(policy.KindUnavailable, codeWorkspacesUnavailable, "this server runs without the Workspaces registry")
+		return nil, policy.Errorf(policy.KindUnavailable, policy.CodeWorkspacesUnavailable, "this server runs without the Workspaces registry")
 	}
 	return s.workspaces, nil
 }
@@ -190,7 +184,7 @@ type createDevKeyBody struct {
 
 func (s *server) handleCreateDevKey(w http.ResponseWriter, r *http.Request) error {
 	if s.devKeys == nil {
-		return policy.Errorf(policy.KindUnavailable, codeDevKeysUnavailable, "this server runs without developer keys")
+		return policy.Errorf(policy.KindUnavailable, policy.CodeDevKeysUnavailable, "this server runs without developer keys")
 	}
 	var body createDevKeyBody
 	if err := decodeJSONBody(w, r, &body, true); err != nil {
@@ -206,7 +200,7 @@ func (s *server) handleCreateDevKey(w http.ResponseWriter, r *http.Request) erro
 
 func (s *server) handleListDevKeys(w http.ResponseWriter, r *http.Request) error {
 	if s.devKeys == nil {
-		return policy.Errorf(policy.KindUnavailable, codeDevKeysUnavailable, "this server runs without developer keys")
+		return policy.Errorf(policy.KindUnavailable, policy.CodeDevKeysUnavailable, "this server runs without developer keys")
 	}
 	ks, err := s.devKeys.List(r.Context())
 	if err != nil {
@@ -218,7 +212,7 @@ func (s *server) handleListDevKeys(w http.ResponseWriter, r *http.Request) error
 
 func (s *server) handleRevokeDevKey(w http.ResponseWriter, r *http.Request) error {
 	if s.devKeys == nil {
-		return policy.Errorf(policy.KindUnavailable, codeDevKeysUnavailable, "this server runs without developer keys")
+		return policy.Errorf(policy.KindUnavailable, policy.CodeDevKeysUnavailable, "this server runs without developer keys")
 	}
 	if err := s.devKeys.Revoke(r.Context(), r.PathValue("key_id")); err != nil {
 		return err

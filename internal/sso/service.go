@@ -213,13 +213,13 @@ func (s *Service) SetMapping(ctx context.Context, groupID string, idpGroups []st
 	for _, g := range idpGroups {
 		switch {
 		case g == "" || len(g) > 256:
-			return nil, policy.FieldErrorf("idp_groups", "invalid_idp_group", "an IdP group name must be 1..256 characters")
+			return nil, policy.FieldErrorf("idp_groups", policy.CodeInvalidIdpGroup, "an IdP group name must be 1..256 characters")
 		case !slices.Contains(clean, g):
 			clean = append(clean, g)
 		}
 	}
 	if len(clean) > 50 {
-		return nil, policy.FieldErrorf("idp_groups", "too_many_idp_groups", "a group maps at most 50 IdP groups")
+		return nil, policy.FieldErrorf("idp_groups", policy.CodeTooManyIdpGroups, "a group maps at most 50 IdP groups")
 	}
 	if err := s.store.SetSSOMapping(ctx, groupID, clean); err != nil {
 		return nil, err
