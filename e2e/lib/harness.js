@@ -52,7 +52,7 @@ export async function startServer() {
     mkdirSync(path.dirname(bin), { recursive: true });
     execFileSync('go', ['build', '-o', bin, './cmd/local'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
   }
-  const env = { ...process.env, PORT: String(port), ADMIN_API_KEY: adminKey, TABLE_NAME: `e2e_${process.pid}_${Date.now()}` };
+  const env = { ...process.env, PORT: String(port), ADMIN_API_KEY: adminKey, TABLE_NAME: `e2e_${process.pid}_${Date.now()}`, DEV_IDP_PORT: process.env.E2E_DEV_IDP_PORT || 'off' };
   delete env.DYNAMODB_PORT;
   const child = spawn(path.join(repoRoot, 'scripts', 'with-dynamodb.sh'), [bin], {
     cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
