@@ -24,6 +24,16 @@ func (s *Store) GroupsByID(ctx context.Context, ids []string) ([]policy.Group, e
 			keys = append(keys, groupKey(id))
 		}
 	}
+	groups, err := s.liveGroups(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read groups: %w", err)
+	}
+	return groups, nil
+}
+
+// liveGroups reads the groups at keys (strongly consistent BatchGetItem, 100 keys a request),
+// leaving out those missing or being deleted; the order is the table's, not the keys'.
+func (s *Store) liveGroups(ctx context.Context, keys []tableKey) ([]policy.Group, error) {
 	groups := make([]policy.Group, 0, len(keys))
 	err := s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var g groupRecord
@@ -35,10 +45,7 @@ func (s *Store) GroupsByID(ctx context.Context, ids []string) ([]policy.Group, e
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read groups: %w", err)
-	}
-	return groups, nil
+	return groups, err
 }
 
 // AddMemberIfVersion is AddMember conditioned on the group's version (If-Match): a group at

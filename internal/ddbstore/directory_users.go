@@ -169,17 +169,7 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 			keys = append(keys, groupKey(g))
 		}
 	}
-	groups := make([]policy.Group, 0, len(keys))
-	err = s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
-		var g groupRecord
-		if err := attributevalue.UnmarshalMap(item, &g); err != nil {
-			return fmt.Errorf("decode group: %w", err)
-		}
-		if g.live() {
-			groups = append(groups, g.group())
-		}
-		return nil
-	})
+	groups, err := s.liveGroups(ctx, keys)
 	if err != nil {
 		return policy.User{}, nil, fmt.Errorf("read groups of user %s: %w", userID, err)
 	}

@@ -797,16 +797,21 @@ func (h *Handler) getSettingsGroup(ctx context.Context, _ devkeys.Key, b body) (
 	return http.StatusOK, map[string]any{"settings": settingRows(g)}
 }
 
+// settingNameOf is the setting a target_setting names: Kasm's group_setting_id, or name.
+func settingNameOf(ts body) string {
+	if name := ts.str("group_setting_id"); name != "" {
+		return name
+	}
+	return ts.str("name")
+}
+
 func (h *Handler) setSettingGroup(ctx context.Context, k devkeys.Key, b body) (int, any) {
 	g, st, v := h.targetGroup(ctx, b)
 	if st != 0 {
 		return st, v
 	}
 	ts := b.obj("target_setting")
-	name := ts.str("group_setting_id")
-	if name == "" {
-		name = ts.str("name")
-	}
+	name := settingNameOf(ts)
 	if name == "" {
 		return errMsg(http.StatusBadRequest, msgMissingParams)
 	}
@@ -843,10 +848,7 @@ func (h *Handler) deleteSettingGroup(ctx context.Context, k devkeys.Key, b body)
 		return st, v
 	}
 	ts := b.obj("target_setting")
-	name := ts.str("group_setting_id")
-	if name == "" {
-		name = ts.str("name")
-	}
+	name := settingNameOf(ts)
 	if name == "" {
 		return errMsg(http.StatusBadRequest, msgMissingParams)
 	}
