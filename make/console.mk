@@ -30,7 +30,7 @@ $(E2E_STAMP): $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json
 
 ## test-e2e: the console in headless Chromium against the real server (cmd/local)
 test-e2e: e2e-tools dynamodb-local
-	cd $(E2E_DIR) && CHROMIUM_PATH=$(CHROMIUM) node --test --test-concurrency=1 --test-timeout=300000 tests/
+	cd $(E2E_DIR) && CHROMIUM_PATH=$(CHROMIUM) node --test --test-concurrency=1 --test-timeout=600000 tests/
 
 ## screenshots: run the browser tests writing their screenshots to docs/screenshots (the README's)
 screenshots:
