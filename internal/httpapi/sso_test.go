@@ -248,3 +248,14 @@ func TestSSOKeyRotationAndRenewalNeedNoRestart(t *testing.T) {
 		t.Fatalf("renewed token is another user: %v vs %v", again.UserID, me.UserID)
 	}
 }
+
+// With OIDC on, the console's page may call the provider's origin (and only it, beside its own).
+func TestSSOConsoleCSPAllowsTheProvider(t *testing.T) {
+	a, idp := newSSOTest(t)
+	res := a.do("GET", "/console/", "", nil)
+	mustAPIStatus(t, "console", res, http.StatusOK)
+	origin := strings.TrimSuffix(idp.Issuer(), "/oidc")
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' "+origin+";") {
+		t.Fatalf("CSP = %q, want connect-src 'self' %s", csp, origin)
+	}
+}
