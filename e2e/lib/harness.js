@@ -42,9 +42,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * the DynamoDB Local of $DYNAMODB_ENDPOINT with a table of its own when one is given (make test
  * starts one), else scripts/with-dynamodb.sh starts a private one. E2E_SERVER_BIN runs another
  * binary instead of building cmd/local. Resolves to {url, adminKey, logs(), stop()}.
+ *
+ * opts.idp runs the development identity provider beside it, on a free port (the server then
+ * trusts it and seeds the Engineering group mapped to eng-all); opts.idpTokenTTL sets its
+ * token lifetime (DEV_IDP_TOKEN_TTL, e.g. '15s'). The answer then has idpURL (the provider's
+ * origin) and issuer.
  */
-export async function startServer() {
+export async function startServer(opts = {}) {
   const port = await freePort();
+  const idpPort = opts.idp ? await freePort() : 0;
   const adminKey = `e2e-admin-${process.pid}-${Date.now()}`;
   let bin = process.env.E2E_SERVER_BIN;
   if (!bin) {
@@ -52,7 +58,9 @@ export async function startServer() {
     mkdirSync(path.dirname(bin), { recursive: true });
     execFileSync('go', ['build', '-o', bin, './cmd/local'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
   }
-  const env = { ...process.env, PORT: String(port), ADMIN_API_KEY: adminKey, TABLE_NAME: `e2e_${process.pid}_${Date.now()}`, DEV_IDP_PORT: process.env.E2E_DEV_IDP_PORT || 'off' };
+  const env = { ...process.env, PORT: String(port), ADMIN_API_KEY: adminKey, TABLE_NAME: `e2e_${process.pid}_${Date.now()}`, DEV_IDP_PORT: idpPort ? String(idpPort) : process.env.E2E_DEV_IDP_PORT || 'off' };
+  delete env.OIDC_ISSUER;
+  if (opts.idpTokenTTL) env.DEV_IDP_TOKEN_TTL = opts.idpTokenTTL;
   delete env.DYNAMODB_PORT;
   const child = spawn(path.join(repoRoot, 'scripts', 'with-dynamodb.sh'), [bin], {
     cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,14 +90,16 @@ export async function startServer() {
     }
     await sleep(200);
   }
-  return { url, adminKey, logs: () => out, stop };
+  const idpURL = idpPort ? `http://127.0.0.1:${idpPort}` : '';
+  return { url, adminKey, idpURL, issuer: idpURL ? `${idpURL}/oidc` : '', logs: () => out, stop };
 }
 
 /**
  * Launches Chromium headless in a fresh profile. Every request that is not to the server under
- * test is aborted and recorded in offsite (the console must need nothing from elsewhere).
+ * test (or to one of the origins in opts.allow, e.g. the identity provider) is aborted and
+ * recorded in offsite (the console must need nothing from elsewhere).
  */
-export async function launchBrowser(serverURL) {
+export async function launchBrowser(serverURL, opts = {}) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'wsp-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
@@ -104,6 +114,7 @@ export async function launchBrowser(serverURL) {
   await context.route('**/*', (route) => {
     const u = route.request().url();
     if (u.startsWith(origin + '/') || u.startsWith('data:')) return route.continue();
+    if ((opts.allow || []).some((o) => u.startsWith(new URL(o).origin + '/'))) return route.continue();
     offsite.push(u);
     return route.abort();
   });

@@ -38,6 +38,7 @@ import (
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sfntimer"
+	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
 )
 
@@ -96,6 +97,8 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock}),
 		Preview: preview.New(store, sessionStore, clock),
+		// OIDC sign-in (OIDC_* variables, docs/sign-in.md); off without OIDC_ISSUER.
+		OIDC: sso.ConfigFromEnv(getenv), SSOStore: store,
 	}), nil
 }
 

@@ -56,11 +56,31 @@ type file struct {
 	etag        string
 }
 
+// Options configure the console's handler.
+type Options struct {
+	// ConnectOrigins are origins beside its own the console may call (connect-src): the
+	// OpenID provider's, for discovery, the token endpoint and renewal. Each must be a bare
+	// http(s) origin ("https://idp.example.com"); the caller checks them (sso.ConnectOrigins).
+	ConnectOrigins []string
+}
+
 // Handler serves the console's files under Prefix for GET and HEAD requests, and redirects the
 // bare prefix without its slash. The console routes in the URL fragment, so the only page is
 // index.html; a path that names no file is 404.
-func Handler() http.Handler {
-	h := &handler{files: map[string]file{}}
+func Handler() http.Handler { return HandlerWith(Options{}) }
+
+// CSP is the Content-Security-Policy of a console that may also call origins (connect-src).
+func CSP(origins []string) string {
+	if len(origins) == 0 {
+		return ContentSecurityPolicy
+	}
+	return strings.Replace(ContentSecurityPolicy, "connect-src 'self';",
+		"connect-src 'self' "+strings.Join(origins, " ")+";", 1)
+}
+
+// HandlerWith is Handler with options.
+func HandlerWith(o Options) http.Handler {
+	h := &handler{files: map[string]file{}, csp: CSP(o.ConnectOrigins)}
 	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -85,10 +105,11 @@ func Handler() http.Handler {
 
 type handler struct {
 	files map[string]file
+	csp   string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w.Header())
+	setSecurityHeaders(w.Header(), h.csp)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -115,8 +136,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // setSecurityHeaders sets the headers every console answer carries.
-func setSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+func setSecurityHeaders(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")

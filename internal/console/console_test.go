@@ -195,3 +195,28 @@ func TestAssetsNeedNothingFromElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// TestCSPConnectOrigins: the provider's origins join connect-src, and nothing else changes.
+func TestCSPConnectOrigins(t *testing.T) {
+	h := HandlerWith(Options{ConnectOrigins: []string{"http://127.0.0.1:8081", "https://idp.example.com"}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", Prefix, nil))
+	got := rec.Header().Get("Content-Security-Policy")
+	for _, directive := range strings.Split(got, ";") {
+		fields := strings.Fields(directive)
+		if len(fields) == 0 {
+			continue
+		}
+		want := strings.Join(fields, " ")
+		if fields[0] == "connect-src" {
+			if want != "connect-src 'self' http://127.0.0.1:8081 https://idp.example.com" {
+				t.Errorf("connect-src = %q", want)
+			}
+		} else if !strings.Contains(ContentSecurityPolicy, want) {
+			t.Errorf("%q is not in the default policy", want)
+		}
+	}
+	if CSP(nil) != ContentSecurityPolicy {
+		t.Errorf("CSP(nil) = %q", CSP(nil))
+	}
+}

@@ -6,6 +6,7 @@
 package devidp
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -51,12 +52,15 @@ func Seeded() []Person {
 type Provider struct {
 	m        *mockoidc.MockOIDC
 	mu       sync.Mutex // serialises a sign-in's queue-then-authorize of mockoidc's user queue
+	keyMu    sync.RWMutex
+	retired  []*mockoidc.Keypair // keys rotated out, still published so their tokens verify
 	peopleMu sync.Mutex
 	people   map[string]*Person // by username
 }
 
 // Start runs the provider on l (e.g. 127.0.0.1:8081). Its issuer is http://<addr>/oidc.
-// key signs tokens (nil: a new one); ttl is the ID token lifetime (0: 10 minutes).
+// key signs tokens (nil: a new one); ttl is the lifetime of ID and access tokens (0: 10
+// minutes); refresh tokens live an hour, or 6 × ttl when that is longer.
 func Start(l net.Listener, key *rsa.PrivateKey, ttl time.Duration) (*Provider, error) {
 	m, err := mockoidc.NewServer(key)
 	if err != nil {
@@ -66,6 +70,7 @@ func Start(l net.Listener, key *rsa.PrivateKey, ttl time.Duration) (*Provider, e
 	m.CodeChallengeMethodsSupported = []string{"S256"}
 	if ttl > 0 {
 		m.AccessTTL = ttl
+		m.RefreshTTL = max(time.Hour, 6*ttl)
 	}
 	p := &Provider{m: m, people: map[string]*Person{}}
 	for _, s := range Seeded() {
@@ -83,13 +88,14 @@ func Start(l net.Listener, key *rsa.PrivateKey, ttl time.Duration) (*Provider, e
 		{mockoidc.AuthorizationEndpoint, m.Authorize},
 		{mockoidc.TokenEndpoint, m.Token},
 		{mockoidc.UserinfoEndpoint, m.Userinfo},
-		{mockoidc.JWKSEndpoint, m.JWKS},
+		{mockoidc.JWKSEndpoint, p.jwks},
 		{mockoidc.DiscoveryEndpoint, m.Discovery},
 	} {
 		mux.Handle(ep.path, p.middleware(ep.h))
 	}
 	mux.HandleFunc("/dev/people", p.handlePeople)
 	mux.HandleFunc("/dev/people/{username}/groups", p.handleGroups)
+	mux.HandleFunc("/dev/rotate-key", p.handleRotate)
 	m.Server = &http.Server{Addr: l.Addr().String(), Handler: cors(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.Server.Serve(l) }()
 	return p, nil
@@ -102,7 +108,59 @@ func (p *Provider) Issuer() string { return p.m.Issuer() }
 func (p *Provider) ClientSecret() string { return p.m.ClientSecret }
 
 // Keypair signs the provider's tokens (tests use it to check key handling).
-func (p *Provider) Keypair() *mockoidc.Keypair { return p.m.Keypair }
+func (p *Provider) Keypair() *mockoidc.Keypair {
+	p.keyMu.RLock()
+	defer p.keyMu.RUnlock()
+	return p.m.Keypair
+}
+
+// TokenTTL is the lifetime of the ID tokens the provider issues.
+func (p *Provider) TokenTTL() time.Duration { return p.m.AccessTTL }
+
+// RotateKey makes a new signing key current, without a restart: tokens issued from now on
+// carry its key id, and the JWKS publishes it beside the keys rotated out (so tokens they
+// signed verify until they expire). A verifier that caches the JWKS must fetch it again when
+// it meets the new key id. Refresh tokens signed with a retired key are no longer accepted
+// (mockoidc checks them with the current key only): their holders sign in again.
+func (p *Provider) RotateKey() (kid string, err error) {
+	kp, err := mockoidc.RandomKeypair(2048)
+	if err != nil {
+		return "", err
+	}
+	if kid, err = kp.KeyID(); err != nil {
+		return "", err
+	}
+	p.keyMu.Lock()
+	defer p.keyMu.Unlock()
+	p.retired = append(p.retired, p.m.Keypair)
+	p.m.Keypair = kp
+	return kid, nil
+}
+
+// jwks publishes the current key and the retired ones.
+func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
+	p.keyMu.RLock()
+	kps := append([]*mockoidc.Keypair{p.m.Keypair}, p.retired...)
+	p.keyMu.RUnlock()
+	type keySet struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	set := keySet{Keys: []json.RawMessage{}}
+	for _, kp := range kps {
+		b, err := kp.JWKS()
+		var one keySet
+		if err == nil {
+			err = json.Unmarshal(b, &one)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		set.Keys = append(set.Keys, one.Keys...)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(set)
+}
 
 // Shutdown stops the provider.
 func (p *Provider) Shutdown(ctx context.Context) error { return p.m.Server.Shutdown(ctx) }
@@ -151,9 +209,13 @@ var pickPage = template.Must(template.New("pick").Parse(`<!doctype html>
 
 // middleware adds what mockoidc leaves to its tests: a page to pick the person who signs in
 // (?login=<username> on the authorization request), and a public client (the console holds no
-// secret: PKCE protects the code, so the provider fills in its client's secret).
+// secret: PKCE protects the code, and a refresh token is itself the credential of its grant,
+// so the provider fills in its client's secret for those two grants).
 func (p *Provider) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The signing key is read by mockoidc's handlers; a rotation waits for them.
+		p.keyMu.RLock()
+		defer p.keyMu.RUnlock()
 		switch r.URL.Path {
 		case mockoidc.AuthorizationEndpoint:
 			login := r.URL.Query().Get("login")
@@ -175,13 +237,31 @@ func (p *Provider) middleware(next http.Handler) http.Handler {
 			return
 		case mockoidc.TokenEndpoint:
 			if err := r.ParseForm(); err == nil && r.PostForm.Get("client_secret") == "" &&
-				r.PostForm.Get("client_id") == ClientID && r.PostForm.Get("code_verifier") != "" {
+				r.PostForm.Get("client_id") == ClientID &&
+				(r.PostForm.Get("code_verifier") != "" || r.PostForm.Get("grant_type") == "refresh_token") {
 				r.PostForm.Set("client_secret", p.m.ClientSecret)
 				r.Form.Set("client_secret", p.m.ClientSecret)
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// handleRotate: POST /dev/rotate-key makes a new signing key current (see RotateKey).
+func (p *Provider) handleRotate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	kid, err := p.RotateKey()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(map[string]string{"kid": kid})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b.Bytes())
 }
 
 // cors lets the console (another origin) call the token, discovery and JWKS endpoints.

@@ -139,7 +139,8 @@ func newServer(cfg Config) *server {
 	}
 	// The browser console: static files only, served without a key (every piece of data comes
 	// from the API with the key the user signs in with). GET /console redirects to /console/.
-	ch := console.Handler()
+	// With OIDC on, the page may also call the provider (discovery, token, renewal).
+	ch := console.HandlerWith(console.Options{ConnectOrigins: cfg.OIDC.ConnectOrigins()})
 	s.mux.Handle("GET "+console.Prefix, ch)
 	s.mux.Handle("GET "+strings.TrimSuffix(console.Prefix, "/"), ch)
 	return s

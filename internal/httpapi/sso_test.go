@@ -205,3 +205,57 @@ func TestSSORefusesBadTokens(t *testing.T) {
 		t.Fatalf("expired: got %d %s", res.Status, res.Body)
 	}
 }
+
+// The provider rotates its signing key while the API runs: the API's verifier has the old
+// JWKS cached, meets a token with an unknown key id, fetches the JWKS again and accepts it; a
+// renewed token (refresh grant) signs the person in as the same user.
+func TestSSOKeyRotationAndRenewalNeedNoRestart(t *testing.T) {
+	a, idp := newSSOTest(t)
+	ctx := context.Background()
+	first, err := devidp.SignInTokens(ctx, idp.Issuer(), "linus", "http://127.0.0.1/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := a.do("GET", "/v1/me", first.IDToken, nil)
+	mustAPIStatus(t, "before rotation", res, http.StatusOK)
+	var me meBody
+	res.json(t, &me)
+	if _, err := idp.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	after := signIn(t, idp, "grace")
+	mustAPIStatus(t, "token of the new key", a.do("GET", "/v1/me", after, nil), http.StatusOK)
+	mustAPIStatus(t, "token of the retired key", a.do("GET", "/v1/me", first.IDToken, nil), http.StatusOK)
+
+	// Renewal: refresh tokens signed before a rotation are refused by the provider, so sign in
+	// again and renew that sign-in.
+	tk, err := devidp.SignInTokens(ctx, idp.Issuer(), "linus", "http://127.0.0.1/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devidp.Refresh(ctx, idp.Issuer(), first.RefreshToken); err == nil {
+		t.Error("a refresh token of the retired key was accepted")
+	}
+	renewed, err := devidp.Refresh(ctx, idp.Issuer(), tk.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = a.do("GET", "/v1/me", renewed.IDToken, nil)
+	mustAPIStatus(t, "renewed token", res, http.StatusOK)
+	var again meBody
+	res.json(t, &again)
+	if again.UserID == nil || me.UserID == nil || *again.UserID != *me.UserID {
+		t.Fatalf("renewed token is another user: %v vs %v", again.UserID, me.UserID)
+	}
+}
+
+// With OIDC on, the console's page may call the provider's origin (and only it, beside its own).
+func TestSSOConsoleCSPAllowsTheProvider(t *testing.T) {
+	a, idp := newSSOTest(t)
+	res := a.do("GET", "/console/", "", nil)
+	mustAPIStatus(t, "console", res, http.StatusOK)
+	origin := strings.TrimSuffix(idp.Issuer(), "/oidc")
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' "+origin+";") {
+		t.Fatalf("CSP = %q, want connect-src 'self' %s", csp, origin)
+	}
+}

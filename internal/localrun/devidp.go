@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/devidp"
@@ -23,12 +24,12 @@ const seededGroupName = "Engineering"
 // startDevIdP starts the development OpenID Provider on 127.0.0.1:port and returns the OIDC
 // configuration of the API that trusts it. It seeds the group Engineering (a weekly usage
 // limit of 10 hours) mapped to the IdP group eng-all, once.
-func startDevIdP(ctx context.Context, port string, store *ddbstore.Store, clock policy.Clock, logger *slog.Logger) (sso.Config, Component, error) {
+func startDevIdP(ctx context.Context, port string, ttl time.Duration, store *ddbstore.Store, clock policy.Clock, logger *slog.Logger) (sso.Config, Component, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		return sso.Config{}, Component{}, fmt.Errorf("listen for the development identity provider on 127.0.0.1:%s (DEV_IDP_PORT; off disables it): %w", port, err)
 	}
-	p, err := devidp.Start(l, nil, 0)
+	p, err := devidp.Start(l, nil, ttl)
 	if err != nil {
 		return sso.Config{}, Component{}, err
 	}
@@ -42,7 +43,8 @@ func startDevIdP(ctx context.Context, port string, store *ddbstore.Store, clock 
 		people = append(people, fmt.Sprintf("%s %v", per.Username, per.Groups))
 	}
 	logger.Info("development identity provider", slog.String("issuer", p.Issuer()),
-		slog.String("client_id", devidp.ClientID), slog.Any("people", people))
+		slog.String("client_id", devidp.ClientID), slog.String("token_ttl", p.TokenTTL().String()),
+		slog.Any("people", people))
 	return cfg, Component{Name: "dev-idp", Run: func(ctx context.Context) error {
 		<-ctx.Done()
 		return p.Shutdown(context.WithoutCancel(ctx))

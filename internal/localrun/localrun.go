@@ -63,6 +63,9 @@ type Config struct {
 	// IdPPort is the development identity provider's port (DEV_IDP_PORT, default 8081; "off":
 	// none, and no OIDC sign-in unless OIDC_ISSUER is set).
 	IdPPort string
+	// IdPTokenTTL is the lifetime of the development provider's ID tokens (DEV_IDP_TOKEN_TTL,
+	// a Go duration of at least 5s; default 10m).
+	IdPTokenTTL time.Duration
 }
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
@@ -99,6 +102,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("SWEEP_INTERVAL must be a duration of at least %s, such as 1s or 2m, got %q", MinSweepInterval, v)
 		}
 		cfg.SweepInterval = d
+	}
+	if v := getenv("DEV_IDP_TOKEN_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 5*time.Second {
+			return Config{}, fmt.Errorf("DEV_IDP_TOKEN_TTL must be a duration of at least 5s, such as 30s or 10m, got %q", v)
+		}
+		cfg.IdPTokenTTL = d
 	}
 	return cfg, nil
 }
@@ -183,7 +193,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	parts := kasmapi.Wire(store, deps.Sessions, clock)
 	var extra []Component
 	if cfg.OIDC.Issuer == "" && cfg.IdPPort != "off" && cfg.IdPPort != "" {
-		oidcCfg, idp, err := startDevIdP(ctx, cfg.IdPPort, store, clock, logger)
+		oidcCfg, idp, err := startDevIdP(ctx, cfg.IdPPort, cfg.IdPTokenTTL, store, clock, logger)
 		if err != nil {
 			l.Close()
 			return nil, err

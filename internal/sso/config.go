@@ -6,6 +6,8 @@
 package sso
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -29,6 +31,10 @@ type Config struct {
 	AdminGroup string
 	// Scopes the console asks for (OIDC_SCOPES, default "openid profile email groups").
 	Scopes string
+	// ProviderOrigins are origins beside the issuer's that the console's browser code calls
+	// (OIDC_PROVIDER_ORIGINS, separated by commas or spaces), e.g. the hosted UI domain of a
+	// Cognito user pool, whose token endpoint is not on the issuer's origin.
+	ProviderOrigins []string
 }
 
 // ConfigFromEnv reads the configuration with getenv (os.Getenv).
@@ -41,6 +47,9 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		GroupsClaim:   strings.TrimSpace(getenv("OIDC_GROUPS_CLAIM")),
 		AdminGroup:    strings.TrimSpace(getenv("OIDC_ADMIN_GROUP")),
 		Scopes:        strings.TrimSpace(getenv("OIDC_SCOPES")),
+		ProviderOrigins: strings.FieldsFunc(getenv("OIDC_PROVIDER_ORIGINS"), func(r rune) bool {
+			return r == ',' || r == ' '
+		}),
 	}
 	return c.withDefaults()
 }
@@ -68,4 +77,31 @@ func (c Config) withDefaults() Config {
 func (c Config) Enabled() bool {
 	c = c.withDefaults()
 	return c.Issuer != "" && c.Audience != ""
+}
+
+// ConnectOrigins are the origins the console may call when OIDC is on (its Content-Security-
+// Policy connect-src): the issuer's (discovery, and usually the token endpoint) and the
+// ProviderOrigins. Values that are not an http(s) origin are left out, so nothing but an
+// origin can reach the header.
+func (c Config) ConnectOrigins() []string {
+	if !c.Enabled() {
+		return nil
+	}
+	var out []string
+	for _, v := range append([]string{c.Issuer}, c.ProviderOrigins...) {
+		if o, ok := origin(v); ok && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// origin is scheme://host[:port] of an http(s) URL.
+func origin(raw string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		strings.ContainsAny(u.Host, " ;,'\"") {
+		return "", false
+	}
+	return u.Scheme + "://" + u.Host, true
 }

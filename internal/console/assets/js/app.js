@@ -1,5 +1,8 @@
-// The console's entry point: sign-in, the layout with its sidebar, and the hash router.
-import { identity, saveIdentity, clearIdentity, whoami, ApiError } from './api.js';
+// The console's entry point: sign-in (with the organisation's identity provider when the API
+// trusts one, and with an API key for break-glass access), the layout with its sidebar, and
+// the hash router.
+import { identity, saveIdentity, clearIdentity, setMemoryIdentity, whoami, ApiError } from './api.js';
+import { oidcConfig, startSignIn, isCallback, completeSignIn, renew, renewalDelay, issuedAt, endSessionURL } from './oidc.js';
 import { h, replace, field, setFieldError, alertBox } from './dom.js';
 import { groupsView } from './views/groups.js';
 import { groupView } from './views/group.js';
@@ -36,19 +39,93 @@ function runCleanups() {
   cleanups = [];
 }
 
+// The renewal timer of a sign-in through the identity provider.
+let renewTimer = 0;
+
 function signOut(message) {
   runCleanups();
+  clearTimeout(renewTimer);
   clearIdentity();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   renderSignIn(message);
 }
 
 window.addEventListener('wsp-unauthorized', () => {
-  signOut('Your key is no longer accepted (revoked or expired). Sign in again.');
+  signOut(identity()?.sso
+    ? 'Your sign-in is no longer accepted. Sign in again.'
+    : 'Your key is no longer accepted (revoked or expired). Sign in again.');
 });
 
-/** The sign-in page: an API key, and a user id when the server cannot tell whose key it is. */
-function renderSignIn(message) {
+/**
+ * Schedules the silent renewal of the signed-in identity's ID token with its refresh token.
+ * A renewal the provider refuses signs the person out with a prompt to sign in again.
+ */
+function scheduleRenewal() {
+  clearTimeout(renewTimer);
+  const id = identity();
+  if (!id?.sso || !id.refreshToken || !id.expiresAt) return;
+  renewTimer = setTimeout(async () => {
+    const current = identity();
+    if (current !== id) return; // signed out or signed in again meanwhile
+    try {
+      const t = await renew(id.refreshToken);
+      if (identity() !== id) return;
+      setMemoryIdentity({ ...id, key: t.idToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt, issuedAt: issuedAt(t.idToken) });
+      document.body.dataset.renewals = String(Number(document.body.dataset.renewals || 0) + 1);
+      scheduleRenewal();
+    } catch (err) {
+      if (identity() !== id) return;
+      signOut(`Your sign-in has ended and could not be renewed (${err.message}). Sign in again.`);
+    }
+  }, renewalDelay(id.expiresAt, id.issuedAt || 0));
+}
+
+/** Finishes a sign-in through the identity provider (the page was opened by its redirect). */
+async function finishOIDCSignIn() {
+  replace(root, h('div', { class: 'signin' }, h('main', { class: 'card' }, h('p', { 'aria-live': 'polite' }, 'Signing in…'))));
+  let t;
+  let who;
+  try {
+    t = await completeSignIn();
+    who = await whoami(t.idToken, '');
+  } catch (err) {
+    renderSignIn(err instanceof ApiError ? `The API refused the sign-in: ${err.message}` : err.message, 'error');
+    return;
+  }
+  setMemoryIdentity({ key: t.idToken, role: who.role, user_id: who.user_id, username: who.username, sso: true,
+    refreshToken: t.refreshToken, expiresAt: t.expiresAt, issuedAt: issuedAt(t.idToken) });
+  scheduleRenewal();
+  const target = t.hash.length > 2 ? t.hash : who.role === 'admin' ? '#/groups' : '#/dashboard';
+  if (location.hash === target) route();
+  else location.hash = target;
+}
+
+/** The identity provider's part of the sign-in page, added when the API trusts one. */
+async function offerOIDC(slot) {
+  const cfg = await oidcConfig();
+  if (!cfg.enabled) return;
+  let host = cfg.issuer;
+  try { host = new URL(cfg.issuer).host; } catch { /* shown as configured */ }
+  const btn = h('button', { type: 'button', class: 'primary', 'data-action': 'oidc-sign-in', onclick: async () => {
+    btn.disabled = true;
+    try {
+      await startSignIn();
+    } catch (err) {
+      btn.disabled = false;
+      slot.querySelector('.oidc-error')?.replaceChildren(alertBox('error', err.message));
+    }
+  } }, 'Sign in with your organisation');
+  slot.replaceChildren(h('div', { class: 'oidc' },
+    btn, h('p', { class: 'muted' }, `Through the identity provider at ${host}.`), h('div', { class: 'oidc-error' }),
+    h('p', { class: 'muted' }, 'Break-glass access: sign in with an API key below.')));
+  btn.focus();
+}
+
+/**
+ * The sign-in page: the identity provider when the API trusts one, and an API key (with a
+ * user id when the server cannot tell whose key it is).
+ */
+function renderSignIn(message, kind = 'info') {
   document.title = 'Sign in · wspolicy console';
   const keyInput = h('input', { type: 'password', name: 'api_key', autocomplete: 'off', spellcheck: 'false', required: true });
   const key = field('API key', keyInput, { help: 'An administrator key or a user key. It is kept in this browser tab only.' });
@@ -56,7 +133,8 @@ function renderSignIn(message) {
   const user = field('User ID', userInput, { help: 'This server cannot tell which user a key belongs to. Enter the user id your key was issued for.' });
   user.wrap.hidden = true;
   const msg = h('div', {});
-  if (message) msg.append(alertBox('info', message));
+  if (message) msg.append(alertBox(kind, message));
+  const oidcSlot = h('div', {});
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   const form = h('form', { novalidate: true, 'aria-label': 'Sign in', onsubmit: async (e) => {
     e.preventDefault();
@@ -97,9 +175,11 @@ function renderSignIn(message) {
   replace(root, h('div', { class: 'signin' }, h('main', { class: 'card' },
     h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
       h('div', {}, h('h1', {}, 'wspolicy console'), h('small', {}, 'Workspace session policies'))),
+    oidcSlot,
     form,
     h('p', { class: 'foot' }, 'Administrators sign in with the ADMIN_API_KEY or an admin key; users with the key an administrator issued them.'))));
   keyInput.focus();
+  offerOIDC(oidcSlot);
 }
 
 function navLink(href, icon, label, active) {
@@ -124,10 +204,17 @@ function layout(id, section) {
       h('nav', { 'aria-label': 'Main' }, h('ul', {}, links)),
       h('div', { class: 'sidebar-foot' },
         h('div', { class: 'who' }, admin ? (id.username ? `${id.username} (admin)` : 'Administrator') : (id.username || id.user_id)),
-        h('div', {}, admin ? 'Admin key' : `User key · ${id.user_id}`),
-        h('button', { type: 'button', onclick: () => signOut('You are signed out.') }, 'Sign out'))),
+        h('div', {}, id.sso ? `Signed in with your organisation${admin ? '' : ` · ${id.user_id}`}` : admin ? 'Admin key' : `User key · ${id.user_id}`),
+        h('button', { type: 'button', onclick: () => signOutEverywhere(id) }, 'Sign out'))),
     main));
   return main;
+}
+
+/** Signs out of the console, and of the provider too when it offers RP-initiated logout. */
+async function signOutEverywhere(id) {
+  const end = id.sso ? await endSessionURL(id.key) : '';
+  signOut('You are signed out.');
+  if (end) location.assign(end);
 }
 
 /** Renders the page of the current hash. */
@@ -169,4 +256,5 @@ async function route() {
 }
 
 window.addEventListener('hashchange', route);
-route();
+if (isCallback()) finishOIDCSignIn();
+else route();

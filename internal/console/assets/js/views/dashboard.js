@@ -66,6 +66,10 @@ export async function dashboardView(ctx) {
     h('div', { class: 'grid-2' },
       card('My usage', { label: 'My usage' }, usageSlot),
       card('My settings', { label: 'My settings', hint: 'from your groups' }, facts,
+        (eff.sso_memberships || []).length
+          ? h('ul', { class: 'sso-memberships', 'aria-label': 'Groups from your identity provider' },
+            eff.sso_memberships.map((m) => h('li', { class: 'muted' }, m.explanation)))
+          : null,
         h('h3', {}, 'Allowed'),
         h('div', { class: 'allowed' }, ALLOWED.filter(([n]) => val(n) === true).map(([, label]) => badge(label, 'ok'))),
         h('h3', {}, 'Not allowed'),
