@@ -135,13 +135,24 @@ type oidcConfigView struct {
 	Issuer   string `json:"issuer,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
 	Scopes   string `json:"scopes,omitempty"`
+	// The provider's endpoints, when the API could discover them (else the console reads the
+	// discovery document itself).
+	*sso.Endpoints
 }
+
+// oidcDiscoveryWait bounds how long GET /v1/auth/oidc waits for the provider's discovery.
+const oidcDiscoveryWait = 3 * time.Second
 
 func (s *server) handleOIDCConfig(w http.ResponseWriter, r *http.Request) error {
 	v := oidcConfigView{}
 	if s.auth.tokens != nil {
 		cfg := s.auth.tokens.verifier.Config()
 		v = oidcConfigView{Enabled: true, Issuer: cfg.Issuer, ClientID: cfg.ClientID, Scopes: cfg.Scopes}
+		ctx, cancel := context.WithTimeout(r.Context(), oidcDiscoveryWait)
+		defer cancel()
+		if ends, err := s.auth.tokens.verifier.Endpoints(ctx); err == nil {
+			v.Endpoints = &ends
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

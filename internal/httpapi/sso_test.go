@@ -75,8 +75,9 @@ func TestSSOSignInCreatesUsersAndSyncsMappedGroups(t *testing.T) {
 	mustAPIStatus(t, "oidc config", res, http.StatusOK)
 	var cfg oidcConfigView
 	res.json(t, &cfg)
-	if !cfg.Enabled || cfg.Issuer != idp.Issuer() || cfg.ClientID != devidp.ClientID {
-		t.Fatalf("oidc config = %+v", cfg)
+	if !cfg.Enabled || cfg.Issuer != idp.Issuer() || cfg.ClientID != devidp.ClientID || cfg.Endpoints == nil ||
+		cfg.Authorization != idp.Issuer()+"/authorize" || cfg.Token != idp.Issuer()+"/token" {
+		t.Fatalf("oidc config = %s", res.Body)
 	}
 
 	// The administrator: role from the IdP group, user created at the first sign-in.
