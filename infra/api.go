@@ -38,11 +38,12 @@ var accessLogFormat = map[string]string{
 }
 
 // newHTTPAPI builds the HTTP API with a Lambda proxy integration (payload format 2.0) on the
-// api function for every route in apiRoutePaths.
+// api function for every route in apiRoutePaths, and for ssoRoutePath behind the JWT
+// authorizer of the stack's sign-in (newSignIn).
 //
 // Its default stage throttles every route to the props' rate and burst and writes a JSON access
 // log line per request to its own log group.
-func newHTTPAPI(stack awscdk.Stack, p ControlPlaneStackProps, fn awslambda.Function) awsapigatewayv2.HttpApi {
+func newHTTPAPI(stack awscdk.Stack, p ControlPlaneStackProps, fn awslambda.Function) (awsapigatewayv2.HttpApi, signIn) {
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		Description: jsii.String("Workspace policy control plane API."),
 	})
@@ -85,7 +86,14 @@ func newHTTPAPI(stack awscdk.Stack, p ControlPlaneStackProps, fn awslambda.Funct
 	}))
 	for _, r := range routes {
 		suppress(r, true, "AwsSolutions-APIG4",
-			"The api function authenticates every /v1 request itself (Bearer API keys, hashed in the table; a missing or malformed key is refused before any read); /console serves public static files, and the health and OpenAPI routes are public by design.")
+			"The api function authenticates every /v1 request itself (Bearer API keys, hashed in the table; a missing or malformed key is refused before any read); /console serves public static files, and the health and OpenAPI routes are public by design. People's ID tokens go to /sso/v1, behind the JWT authorizer.")
 	}
-	return api
+	si := newSignIn(stack, p, api, fn)
+	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		Path:        jsii.String(ssoRoutePath),
+		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_ANY},
+		Integration: integration,
+		Authorizer:  si.authorizer,
+	})
+	return api, si
 }

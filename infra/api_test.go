@@ -12,7 +12,7 @@ func TestAPIRoutes(t *testing.T) {
 		tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"ProtocolType": "HTTP"})
 	})
 	noPanic(t, "one route per path", func() {
-		tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(len(apiRoutePaths)+1))
+		tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(len(apiRoutePaths)+2)) // + $default, /sso/v1
 	})
 	fn := logicalID(t, "AWS::Lambda::Function", "ApiFunction")
 	integration := resourcesOfType("AWS::ApiGatewayV2::Integration")
@@ -32,7 +32,7 @@ func TestAPIRoutes(t *testing.T) {
 			}
 		}
 	})
-	for _, key := range []string{"ANY /v1/{proxy+}", "ANY /console", "ANY /console/{proxy+}", "$default"} {
+	for _, key := range []string{"ANY /v1/{proxy+}", "ANY /console", "ANY /console/{proxy+}", "$default", "ANY " + ssoRoutePath} {
 		t.Run(key, func(t *testing.T) {
 			noPanic(t, "route "+key, func() {
 				tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{

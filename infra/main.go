@@ -15,6 +15,13 @@
 //	apiConcurrency      the api function's reserved concurrency, its cap (default 20)
 //	reservedConcurrency false: reserve no concurrency for any function (accounts whose Lambda
 //	                    concurrency quota is under 100 + the reservations, LocalStack)
+//	oidcIssuer          an external OpenID provider's issuer: trusted instead of the stack's
+//	                    Cognito user pool (with oidcClientId; docs/sign-in.md)
+//	oidcClientId        the console's public client at that provider (the tokens' audience)
+//	oidcGroupsClaim, oidcUsernameClaim, oidcAdminGroup, oidcScopes, oidcProviderOrigins
+//	                    the provider's claims, administrators' group, scopes and extra origins
+//	cognitoDomainPrefix prefix of the user pool's hosted sign-in domain (default
+//	                    <stack name>-<account id>)
 //
 // cdk-nag's AwsSolutions and Serverless packs check the app as it synthesizes: a finding
 // that is neither fixed nor suppressed with its reason (next to its construct) fails the synth.
@@ -24,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -130,6 +138,15 @@ func (c appConfig) stack(getenv func(string) string) (string, *ControlPlaneStack
 		if !on {
 			props.APIConcurrency, props.SweeperConcurrency, props.TimeLimitConcurrency = -1, -1, -1
 		}
+	}
+	props.CognitoDomainPrefix = c.get("cognitoDomainPrefix")
+	if iss, client := c.get("oidcIssuer"), c.get("oidcClientId"); iss != "" || client != "" {
+		if !strings.HasPrefix(iss, "https://") || client == "" {
+			return "", nil, fmt.Errorf("context oidcIssuer and oidcClientId: got %q and %q, want an https issuer URL and its client id together", iss, client)
+		}
+		props.OIDC = &OIDCProps{Issuer: iss, ClientID: client, GroupsClaim: c.get("oidcGroupsClaim"),
+			UsernameClaim: c.get("oidcUsernameClaim"), AdminGroup: c.get("oidcAdminGroup"), Scopes: c.get("oidcScopes"),
+			ProviderOrigins: strings.FieldsFunc(c.get("oidcProviderOrigins"), func(r rune) bool { return r == ',' || r == ' ' })}
 	}
 	return name, props, nil
 }

@@ -1,11 +1,49 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 )
+
+// TestAppConfigOIDC checks the sign-in context keys: Cognito by default, an external issuer
+// with its client id.
+func TestAppConfigOIDC(t *testing.T) {
+	tests := []struct {
+		name    string
+		ctx     map[string]string
+		want    *OIDCProps
+		wantErr string
+	}{
+		{name: "default: Cognito", ctx: map[string]string{}},
+		{name: "external issuer", ctx: map[string]string{"oidcIssuer": "https://idp.example.com", "oidcClientId": "console",
+			"oidcGroupsClaim": "roles", "oidcAdminGroup": "ops", "oidcProviderOrigins": "https://a.example.com, https://b.example.com"},
+			want: &OIDCProps{Issuer: "https://idp.example.com", ClientID: "console", GroupsClaim: "roles", AdminGroup: "ops",
+				ProviderOrigins: []string{"https://a.example.com", "https://b.example.com"}}},
+		{name: "issuer without client", ctx: map[string]string{"oidcIssuer": "https://idp.example.com"}, wantErr: "oidcClientId"},
+		{name: "client without issuer", ctx: map[string]string{"oidcClientId": "c"}, wantErr: "oidcIssuer"},
+		{name: "http issuer", ctx: map[string]string{"oidcIssuer": "http://idp.example.com", "oidcClientId": "c"}, wantErr: "https"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, props, err := appConfig{get: func(k string) string { return tc.ctx[k] }}.stack(func(string) string { return "" })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error about %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := fmt.Sprintf("%+v", props.OIDC), fmt.Sprintf("%+v", tc.want); got != want {
+				t.Errorf("OIDC: got %s, want %s", got, want)
+			}
+		})
+	}
+}
 
 // TestAppConfigEdge checks the edge limits' context keys.
 func TestAppConfigEdge(t *testing.T) {

@@ -42,6 +42,12 @@ type ControlPlaneStackProps struct {
 	// a negative value reserves nothing (for accounts whose concurrency quota is too small:
 	// Lambda keeps 100 unreserved).
 	APIConcurrency, SweeperConcurrency, TimeLimitConcurrency float64
+	// OIDC names an external OpenID Connect provider people sign in with; nil (the default)
+	// creates a Cognito user pool as the issuer (docs/sign-in.md).
+	OIDC *OIDCProps
+	// CognitoDomainPrefix is the prefix of the user pool's hosted sign-in domain
+	// (<prefix>.auth.<region>.amazoncognito.com); default <stack name>-<account id>.
+	CognitoDomainPrefix string
 }
 
 // Defaults of the edge limits.
@@ -126,7 +132,7 @@ func NewControlPlaneStack(scope constructs.Construct, id string, props *ControlP
 	wireFunctions(fns, resources{table: table, countdown: countdown, bus: bus, adminKey: adminKey, stack: stack,
 		executionArn: executionsArn(stack, countdown)})
 	dlq := newStreamSource(stack, table, fns.publisher)
-	api := newHTTPAPI(stack, p, fns.api)
+	api, si := newHTTPAPI(stack, p, fns.api)
 	newSweepSchedule(stack, fns.sweeper)
 	alarmTopic := newAlarms(stack, fns, dlq, countdown, api)
 	newDashboard(stack, fns, dlq, countdown, api)
@@ -143,6 +149,12 @@ func NewControlPlaneStack(scope constructs.Construct, id string, props *ControlP
 	output("StateMachineArn", countdown.StateMachineArn(), "Time-limit countdown state machine.")
 	output("AlarmTopicArn", alarmTopic.TopicArn(), "SNS topic every alarm notifies; subscribe to it.")
 	output("AdminKeySecretArn", adminKey.SecretArn(), "Secrets Manager secret holding the bootstrap admin key (read it with aws secretsmanager get-secret-value).")
+	output("OidcIssuer", si.issuer, "Issuer of the ID tokens people sign in with (OIDC_ISSUER).")
+	output("ConsoleClientId", si.clientID, "The console's public OIDC client (OIDC_CLIENT_ID), the audience of the JWT authorizer.")
+	if si.pool != nil {
+		output("UserPoolId", si.pool.UserPoolId(), "Cognito user pool people sign in with; add administrators to the group "+CognitoAdminGroup+".")
+		output("SignInDomain", si.domain.BaseUrl(nil), "Hosted sign-in domain of the user pool.")
+	}
 	output("DashboardName", jsii.String(dashboardName(stack)), "CloudWatch dashboard of the control plane.")
 	return stack
 }

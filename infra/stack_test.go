@@ -29,6 +29,8 @@ const (
 	variantMemoryMB      = 512
 	variantThrottleRate  = 7
 	variantThrottleBurst = 9
+	variantIssuer        = "https://idp.example.com/realms/corp"
+	variantClientID      = "wspolicy-console"
 )
 
 func TestMain(m *testing.M) {
@@ -71,6 +73,8 @@ func runTests(m *testing.M) int {
 		APIConcurrency:          -1,
 		SweeperConcurrency:      -1,
 		TimeLimitConcurrency:    -1,
+		OIDC: &OIDCProps{Issuer: variantIssuer, ClientID: variantClientID, GroupsClaim: "roles",
+			AdminGroup: "platform-admins", ProviderOrigins: []string{"https://login.example.com"}},
 	})
 	applyNagPacks(app)
 	if err := synthesize(func() {

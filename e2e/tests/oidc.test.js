@@ -83,6 +83,11 @@ describe('sign-in with the identity provider', () => {
 
   test('a seeded administrator signs in through the provider', async () => {
     const page = await newPage();
+    const apiPaths = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.origin === server.url && /^\/(sso\/)?v1\//.test(u.pathname)) apiPaths.push(u.pathname);
+    });
     await signInAs(page, 'ada');
     await nav(page).getByRole('link', { name: 'Groups', exact: true }).waitFor();
     await page.getByText('ada (admin)', { exact: true }).waitFor();
@@ -90,6 +95,11 @@ describe('sign-in with the identity provider', () => {
     // The seeded Engineering group, as make run seeds it.
     await page.getByRole('link', { name: 'Engineering', exact: true }).first().waitFor();
     assert.deepEqual(await storedTokens(page), [], 'tokens are kept in memory only');
+    // With the ID token the console calls /sso/v1 (behind the JWT authorizer on AWS); only the
+    // public OIDC configuration is read from /v1.
+    assert.ok(apiPaths.some((p) => p === '/sso/v1/me'), `API calls: ${apiPaths}`);
+    const keyPaths = apiPaths.filter((p) => p.startsWith('/v1/'));
+    assert.ok(keyPaths.every((p) => p === '/v1/auth/oidc'), `calls to /v1: ${keyPaths}`);
     // A reload forgets the in-memory sign-in.
     await page.reload();
     await page.getByRole('button', { name: 'Sign in with your organisation', exact: true }).waitFor();

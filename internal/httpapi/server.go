@@ -230,6 +230,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(sw, http.StatusNotFound, errorBody{errorDetail{Code: policy.CodeRouteNotFound, Message: fmt.Sprintf("no route %s %s", r.Method, p)}})
 		return
 	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, SSOPathPrefix+"/v1/"); ok {
+		if !s.ssoPath(sw, r, rest) {
+			return
+		}
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.notRouted(sw, r)
 		return

@@ -4,12 +4,37 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sso"
 )
+
+// SSOPathPrefix prefixes the API's routes for people signed in with an ID token:
+// /sso/v1/... is /v1/... for a bearer that is a JWT. On AWS the HTTP API's JWT authorizer
+// guards /sso/v1/{proxy+} at the edge (docs/sign-in.md), while /v1/{proxy+} keeps the
+// function's own key authentication; the function verifies the token in either case.
+const SSOPathPrefix = "/sso"
+
+// ssoPath serves /sso/v1/<rest> as /v1/<rest> when the bearer has the shape of a JWT, as the
+// edge does; anything else is refused with 401 (false: answered).
+func (s *server) ssoPath(w http.ResponseWriter, r *http.Request, rest string) bool {
+	token, err := bearerToken(r)
+	if err == nil && !sso.LooksLikeJWT(token) {
+		err = errInvalidToken("the /sso routes take an ID token of the identity provider; send API keys to /v1")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	r.URL.Path = "/v1/" + rest
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, SSOPathPrefix)
+	}
+	return true
+}
 
 // ssoKeyID is the key_id GET /v1/me reports for a caller signed in with an ID token.
 const ssoKeyID = "sso"
@@ -110,13 +135,24 @@ type oidcConfigView struct {
 	Issuer   string `json:"issuer,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
 	Scopes   string `json:"scopes,omitempty"`
+	// The provider's endpoints, when the API could discover them (else the console reads the
+	// discovery document itself).
+	*sso.Endpoints
 }
+
+// oidcDiscoveryWait bounds how long GET /v1/auth/oidc waits for the provider's discovery.
+const oidcDiscoveryWait = 3 * time.Second
 
 func (s *server) handleOIDCConfig(w http.ResponseWriter, r *http.Request) error {
 	v := oidcConfigView{}
 	if s.auth.tokens != nil {
 		cfg := s.auth.tokens.verifier.Config()
 		v = oidcConfigView{Enabled: true, Issuer: cfg.Issuer, ClientID: cfg.ClientID, Scopes: cfg.Scopes}
+		ctx, cancel := context.WithTimeout(r.Context(), oidcDiscoveryWait)
+		defer cancel()
+		if ends, err := s.auth.tokens.verifier.Endpoints(ctx); err == nil {
+			v.Endpoints = &ends
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil

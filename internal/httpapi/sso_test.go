@@ -75,8 +75,9 @@ func TestSSOSignInCreatesUsersAndSyncsMappedGroups(t *testing.T) {
 	mustAPIStatus(t, "oidc config", res, http.StatusOK)
 	var cfg oidcConfigView
 	res.json(t, &cfg)
-	if !cfg.Enabled || cfg.Issuer != idp.Issuer() || cfg.ClientID != devidp.ClientID {
-		t.Fatalf("oidc config = %+v", cfg)
+	if !cfg.Enabled || cfg.Issuer != idp.Issuer() || cfg.ClientID != devidp.ClientID || cfg.Endpoints == nil ||
+		cfg.Authorization != idp.Issuer()+"/authorize" || cfg.Token != idp.Issuer()+"/token" {
+		t.Fatalf("oidc config = %s", res.Body)
 	}
 
 	// The administrator: role from the IdP group, user created at the first sign-in.
@@ -257,5 +258,33 @@ func TestSSOConsoleCSPAllowsTheProvider(t *testing.T) {
 	origin := strings.TrimSuffix(idp.Issuer(), "/oidc")
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' "+origin+";") {
 		t.Fatalf("CSP = %q, want connect-src 'self' %s", csp, origin)
+	}
+}
+
+// /sso/v1/... is /v1/... for ID tokens (the path the AWS JWT authorizer guards); API keys are
+// sent to /v1.
+func TestSSOPathTakesIDTokensOnly(t *testing.T) {
+	a, idp := newSSOTest(t)
+	tok := signIn(t, idp, "grace")
+	_, key := a.issueKey(a.createUser("keyholder"), policy.RoleUser)
+	cases := []struct {
+		name, path, bearer string
+		want               int
+	}{
+		{"ID token", "/sso/v1/me", tok, http.StatusOK},
+		{"ID token, escaped path", "/sso/v1/users/%75_x/effective-settings", tok, http.StatusForbidden},
+		{"API key", "/sso/v1/me", key, http.StatusUnauthorized},
+		{"admin key", "/sso/v1/groups", testAdminKey, http.StatusUnauthorized},
+		{"no bearer", "/sso/v1/auth/oidc", "", http.StatusUnauthorized},
+		{"API key on /v1", "/v1/me", key, http.StatusOK},
+		{"ID token on /v1", "/v1/me", tok, http.StatusOK},
+		{"not the API", "/sso/other", tok, http.StatusNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if res := a.do("GET", c.path, c.bearer, nil); res.Status != c.want {
+				t.Errorf("GET %s: got %d %s, want %d", c.path, res.Status, res.Body, c.want)
+			}
+		})
 	}
 }

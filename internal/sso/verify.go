@@ -38,6 +38,26 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	ends     Endpoints
+}
+
+// Endpoints are the provider's endpoints the console uses, from its discovery document.
+type Endpoints struct {
+	Authorization string `json:"authorization_endpoint"`
+	Token         string `json:"token_endpoint"`
+	EndSession    string `json:"end_session_endpoint,omitempty"`
+}
+
+// Endpoints returns the provider's endpoints, discovering it if no token has yet: the console
+// reads them from the API, so the browser need not fetch the discovery document itself (some
+// providers do not allow it cross-origin).
+func (v *Verifier) Endpoints(ctx context.Context) (Endpoints, error) {
+	if _, err := v.idVerifier(ctx); err != nil {
+		return Endpoints{}, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ends, nil
 }
 
 // NewVerifier returns a verifier for cfg; now is the clock expiry is checked against
@@ -66,6 +86,11 @@ func (v *Verifier) idVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 	if err != nil {
 		return nil, fmt.Errorf("discover OIDC issuer %s: %w", v.cfg.Issuer, err)
 	}
+	var extra struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	_ = p.Claims(&extra) // optional: a provider without RP-initiated logout has none
+	v.ends = Endpoints{Authorization: p.Endpoint().AuthURL, Token: p.Endpoint().TokenURL, EndSession: extra.EndSession}
 	v.verifier = p.VerifierContext(context.WithoutCancel(ctx), &oidc.Config{
 		ClientID:             v.cfg.Audience,
 		SupportedSigningAlgs: []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256},

@@ -5,6 +5,10 @@ const STORE = 'wspolicy.console';
 
 // The API lives next to the console: /console/ → /v1 (keeping any stage prefix in front).
 export const apiBase = location.pathname.replace(/\/console(\/.*)?$/, '') + '/v1';
+// Calls with an ID token of the identity provider go to /sso/v1, the same routes behind the
+// AWS HTTP API's JWT authorizer (docs/sign-in.md); API keys go to /v1.
+const ssoBase = apiBase.replace(/\/v1$/, '/sso/v1');
+const isJWT = (k) => /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(k || '');
 
 /** An error answer of the API: {"error": {"code", "message", "field"}} with its status. */
 export class ApiError extends Error {
@@ -50,7 +54,7 @@ export async function api(method, path, opts = {}) {
   if (opts.version) headers['If-Match'] = `"${opts.version}"`;
   let res;
   try {
-    res = await fetch(apiBase + path, {
+    res = await fetch((isJWT(key) ? ssoBase : apiBase) + path, {
       method,
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),

@@ -20,7 +20,13 @@ export function oidcConfig() {
   return configCache;
 }
 
+/**
+ * The provider's endpoints: from the API's configuration when it could discover them (some
+ * providers do not serve their discovery document cross-origin), else from the document.
+ */
 async function discovery(issuer) {
+  const cfg = await oidcConfig();
+  if (cfg.authorization_endpoint && cfg.token_endpoint) return cfg;
   const res = await fetch(issuer.replace(/\/$/, '') + '/.well-known/openid-configuration', { credentials: 'omit' });
   if (!res.ok) throw new Error(`The identity provider's configuration could not be read (HTTP ${res.status}).`);
   return res.json();
