@@ -72,12 +72,13 @@ func previewOneLevel(ctx context.Context, p *progress, e *env, n, workers int) (
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Hour, Action: lifecycle.ActionDelete, KeepaliveInterval: 5 * time.Minute, IdleDisconnect: 20 * time.Minute, MaxSessions: 5}
 	for i := range n {
 		uid := fmt.Sprintf("u_pv_%05d", i)
-		users[i] = ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1}
+		sid := fmt.Sprintf("s_pv_%05d", i)
+		users[i] = ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1, SessionIDs: []string{sid}}
 		start := now.Add(-30 * time.Minute)
 		if i%2 == 0 {
 			start = now.Add(-5 * time.Minute)
 		}
-		ss[i], _ = lifecycle.NewSession(fmt.Sprintf("s_pv_%05d", i), uid, "bench-image", true, lt, start)
+		ss[i], _ = lifecycle.NewSession(sid, uid, "bench-image", true, lt, start)
 	}
 	if err := e.store.SeedUsers(ctx, users, workers); err != nil {
 		return lvl, err
