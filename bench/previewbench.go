@@ -117,7 +117,7 @@ func renderPreview(b *strings.Builder, r *previewResult) {
 	b.WriteString("## Settings-change preview (issue 20)\n\n")
 	b.WriteString("POST /v1/groups/{id}/preview's service in process, on a group whose members each have one running session (half last kept alive 30 minutes ago, half 5 minutes ago; keepalive_expiration 3600). " +
 		"\"settings\" previews allow_kasm_audio=false (no session reads: nothing a session keeps changes); \"keepalive\" previews keepalive_expiration=900 (every member's sessions listed, re-synced and decided: the half idle for 30 minutes would be deleted at the next sweep). " +
-		"Reads: the group, its membership query and one BatchGetItem per 100 members, every member's groups once (batched), one query of the user index per member whose lifetime values change, then those sessions' items together (100 per BatchGetItem); never a Scan. The answer's first page holds 50 users.\n\n")
+		"Reads: the group, its membership query and one BatchGetItem per 100 members, every member's groups once (batched), then, for the members whose lifetime values change, their user items (the ids of their live sessions, session_ids) and those sessions' items, 100 per BatchGetItem; never a Scan and no request per member. The answer's first page holds 50 users.\n\n")
 	var rows [][]string
 	for _, l := range r.Levels {
 		for _, x := range []struct {
