@@ -72,12 +72,13 @@ func previewOneLevel(ctx context.Context, p *progress, e *env, n, workers int) (
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Hour, Action: lifecycle.ActionDelete, KeepaliveInterval: 5 * time.Minute, IdleDisconnect: 20 * time.Minute, MaxSessions: 5}
 	for i := range n {
 		uid := fmt.Sprintf("u_pv_%05d", i)
-		users[i] = ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1}
+		sid := fmt.Sprintf("s_pv_%05d", i)
+		users[i] = ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1, SessionIDs: []string{sid}}
 		start := now.Add(-30 * time.Minute)
 		if i%2 == 0 {
 			start = now.Add(-5 * time.Minute)
 		}
-		ss[i], _ = lifecycle.NewSession(fmt.Sprintf("s_pv_%05d", i), uid, "bench-image", true, lt, start)
+		ss[i], _ = lifecycle.NewSession(sid, uid, "bench-image", true, lt, start)
 	}
 	if err := e.store.SeedUsers(ctx, users, workers); err != nil {
 		return lvl, err
@@ -116,7 +117,7 @@ func renderPreview(b *strings.Builder, r *previewResult) {
 	b.WriteString("## Settings-change preview (issue 20)\n\n")
 	b.WriteString("POST /v1/groups/{id}/preview's service in process, on a group whose members each have one running session (half last kept alive 30 minutes ago, half 5 minutes ago; keepalive_expiration 3600). " +
 		"\"settings\" previews allow_kasm_audio=false (no session reads: nothing a session keeps changes); \"keepalive\" previews keepalive_expiration=900 (every member's sessions listed, re-synced and decided: the half idle for 30 minutes would be deleted at the next sweep). " +
-		"Reads: the group, its membership query and one BatchGetItem per 100 members, every member's groups once (batched), one query of the user index per member whose lifetime values change, then those sessions' items together (100 per BatchGetItem); never a Scan. The answer's first page holds 50 users.\n\n")
+		"Reads: the group, its membership query and one BatchGetItem per 100 members, every member's groups once (batched), then, for the members whose lifetime values change, their user items (the ids of their live sessions, session_ids) and those sessions' items, 100 per BatchGetItem; never a Scan and no request per member. The answer's first page holds 50 users.\n\n")
 	var rows [][]string
 	for _, l := range r.Levels {
 		for _, x := range []struct {

@@ -123,6 +123,9 @@ describe('console', () => {
     await page.getByRole('button', { name: 'Edit group', exact: true }).click();
     const edit = page.getByRole('dialog', { name: 'Edit Contractors', exact: true });
     await edit.getByLabel('Priority', { exact: true }).fill('10');
+    // A new priority is previewed first (issue 20): the first Save shows the preview, the second saves.
+    await edit.getByRole('button', { name: 'Save', exact: true }).click();
+    await edit.getByRole('region', { name: 'Preview of the change', exact: true }).locator('.preview-sentence').waitFor();
     await edit.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('priority 10', { exact: true }).waitFor();
     assert.equal((await admin('GET', `/groups/${contractors.group_id}`)).priority, 10);
@@ -171,7 +174,9 @@ describe('console', () => {
     assert.match(await row.textContent(), /default/, 'before joining, the value is the default');
 
     await page.getByLabel('Group to join', { exact: true }).selectOption({ label: 'Contractors (priority 10)' });
-    await page.getByRole('button', { name: 'Add to group', exact: true }).click();
+    await page.getByRole('button', { name: 'Preview joining', exact: true }).click();
+    await page.getByRole('region', { name: 'Preview of the change', exact: true }).locator('li[data-setting="keepalive_interval"]').waitFor();
+    await page.getByRole('button', { name: 'Join Contractors', exact: true }).click();
     await effectiveRow(page, 'keepalive_interval').getByText('600 seconds').waitFor();
     const from = effectiveRow(page, 'keepalive_interval').getByRole('link', { name: 'Contractors', exact: true });
     await from.waitFor();

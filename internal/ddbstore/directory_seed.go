@@ -13,16 +13,19 @@ import (
 )
 
 // SeedUser is one user for SeedUsers: the user (ID, Username and CreatedAt must be set;
-// GroupIDs lists the explicit groups) and the number of live sessions its item counts.
+// GroupIDs lists the explicit groups), the number of live sessions its item counts and their
+// ids (session_ids; seed both together, as StartSession keeps them).
 type SeedUser struct {
 	policy.User
 	ActiveSessions int64
+	SessionIDs     []string
 }
 
-// seedUserRecord is a user item with the session count StartSession keeps on it.
+// seedUserRecord is a user item with the session count and ids StartSession keeps on it.
 type seedUserRecord struct {
 	userRecord
-	ActiveSessions int64 `dynamodbav:"active_sessions"`
+	ActiveSessions int64    `dynamodbav:"active_sessions"`
+	SessionIDs     []string `dynamodbav:"session_ids,stringset,omitempty"`
 }
 
 // SeedUsers writes users, their username reservations and their explicit memberships
@@ -78,6 +81,7 @@ func (s *Store) seedUsers(ctx context.Context, users []SeedUser, workers int) er
 				ID: u.ID, Username: u.Username, Groups: groups, CreatedAt: created,
 			},
 			ActiveSessions: u.ActiveSessions,
+			SessionIDs:     u.SessionIDs,
 		}
 		if err := put(rec); err != nil {
 			return err

@@ -73,8 +73,8 @@ func DecodeRemoved(old map[string]ddbtypes.AttributeValue) (RemovedItem, error) 
 // FinaliseRemovedSession records the end of session s, whose item was removed while it was not
 // deleted, in one transaction: its final event ended (which must follow s's last event: seq
 // s.EventSeq+1), the deletion of its launch item (which has no TTL while the session lives),
-// the decrement of its user's active_sessions (skipped when the user is gone or the count is
-// 0) and, for a session charged to a budget, the end of its charge at ended.At
+// the decrement of its user's active_sessions with the session's removal from session_ids
+// (the decrement skipped when the count is 0, both when the user is gone) and, for a session charged to a budget, the end of its charge at ended.At
 // with the removal of its membership item (skipped when the ledger no longer counts it). The
 // event's key makes it happen once: it reports false, writing nothing, when the event exists
 // already (finalised before).
@@ -82,7 +82,7 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 	if ended.SessionID != s.ID || ended.Seq != s.EventSeq+1 {
 		return false, fmt.Errorf("finalise session %s: event %s does not follow its last event %d", s.ID, ended.EventID, s.EventSeq)
 	}
-	decrement, charged := true, s.Budget != ""
+	userStep, charged := userEndDecrement, s.Budget != ""
 	c := lifecycle.Change{Before: s, At: ended.At}
 	races := ss.ledgerRaces(s.Budget)
 	for {
@@ -90,11 +90,9 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 		tx.put(newEventRecord(ended), itemAbsent())
 		tx.delete(sessionLaunchKey(s.ID), expression.ConditionBuilder{})
 		userItem, ledgerItem, memberItem := -1, -1, -1
-		if decrement {
+		if userStep != userEndNone {
 			userItem = len(tx.items)
-			active := expression.Name(userAttrActiveSessions)
-			tx.update(userKey(s.UserID), expression.Set(active, active.Minus(expression.Value(1))),
-				active.GreaterThan(expression.Value(0)))
+			addUserEnd(tx, s.UserID, s.ID, userStep)
 		}
 		if charged {
 			var err error
@@ -109,7 +107,7 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 		case itemFailed(err, 0):
 			return false, nil
 		case userItem >= 0 && itemFailed(err, userItem):
-			decrement = false
+			userStep--
 			continue
 		case memberItem >= 0 && itemFailed(err, memberItem):
 			charged = false

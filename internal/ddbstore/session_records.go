@@ -96,6 +96,10 @@ const (
 	sessAttrSettingsRev     = "settings_rev"
 	sessAttrEventSeq        = "event_seq"
 	userAttrActiveSessions  = "active_sessions"
+	// userAttrSessionIDs is the string set of the user's live sessions (not yet deleted): kept
+	// in the transactions that start and end sessions, beside active_sessions, so that the
+	// preview of a group change reads the sessions of many users with BatchGetItem alone.
+	userAttrSessionIDs = "session_ids"
 )
 
 // msOf is t in epoch milliseconds, 0 for the zero time.

@@ -132,7 +132,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	for attempt := 1; ; {
 		tx := ss.st.newTx()
 		tx.update(userKey(s.UserID),
-			expression.Add(active, expression.Value(1)),
+			expression.Add(active, expression.Value(1)).Add(expression.Name(userAttrSessionIDs), stringSet(s.ID)),
 			allOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
 		var ledgerTx *txWrites
 		if b.Limited() {
@@ -302,7 +302,7 @@ func (ss *SessionStore) Events(ctx context.Context, sessionID string) ([]lifecyc
 // Transition applies a change exactly once: one conditional write of the session (guarded by
 // what was observed, see lifecycle.Guard), the change's events as new items, and — when the
 // session becomes deleted — the session's TTL on its launch item too, the decrement of the
-// user's active_sessions and, for a session
+// user's active_sessions (with the session's removal from its session_ids) and, for a session
 // charged to a budget, the end of its charge in the budget's ledger (charged until c.At) and
 // the removal of its membership item, all in one transaction (a single UpdateItem when there
 // is no event and no deletion). A failed guard is KindConflict "session_changed" (somebody
@@ -327,7 +327,10 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 	if len(c.Events) == 0 && !c.Ends() {
 		return ss.updateSession(ctx, id, upd, cond)
 	}
-	decrement := c.Ends()
+	userStep := userEndNone
+	if c.Ends() {
+		userStep = userEndDecrement
+	}
 	charged := c.Ends() && c.Before.Budget != ""
 	races := ss.ledgerRaces(c.Before.Budget)
 	for {
@@ -344,11 +347,9 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 				expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
 		}
 		userItem, ledgerItem, memberItem := -1, -1, -1
-		if decrement {
+		if userStep != userEndNone {
 			userItem = len(tx.items)
-			active := expression.Name(userAttrActiveSessions)
-			tx.update(userKey(c.Before.UserID), expression.Set(active, active.Minus(expression.Value(1))),
-				active.GreaterThan(expression.Value(0)))
+			addUserEnd(tx, c.Before.UserID, id, userStep)
 		}
 		if charged {
 			var err error
@@ -364,9 +365,9 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 			return errSessionChanged(id, old)
 		}
 		if userItem >= 0 && itemFailed(err, userItem) {
-			// The user is gone, or the count is already 0 (it never goes negative): the
+			// The count is already 0 (it never goes negative), or the user is gone: the
 			// session ends all the same.
-			decrement = false
+			userStep--
 			continue
 		}
 		if memberItem >= 0 && itemFailed(err, memberItem) {
@@ -493,5 +494,28 @@ func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, 
 		if s, err = ss.GetSession(ctx, s.ID); err != nil {
 			return false, err
 		}
+	}
+}
+
+// The user-item part of a session's end, from the whole to nothing: each step is tried when the
+// one before failed its condition.
+const (
+	userEndNone      = iota // the user is gone: nothing
+	userEndRemoveID         // the count is 0 already: the session leaves session_ids only
+	userEndDecrement        // active_sessions - 1 and the session leaves session_ids
+)
+
+// addUserEnd adds to tx the update of the user item of a session that ends: step
+// userEndDecrement decrements active_sessions (never below 0) and removes the session from
+// session_ids; userEndRemoveID only removes it (when the user item exists).
+func addUserEnd(tx *txWrites, userID, sessionID string, step int) {
+	ids := expression.Name(userAttrSessionIDs)
+	switch step {
+	case userEndDecrement:
+		active := expression.Name(userAttrActiveSessions)
+		tx.update(userKey(userID), expression.Set(active, active.Minus(expression.Value(1))).Delete(ids, stringSet(sessionID)),
+			active.GreaterThan(expression.Value(0)))
+	case userEndRemoveID:
+		tx.update(userKey(userID), expression.Delete(ids, stringSet(sessionID)), itemExists())
 	}
 }

@@ -108,7 +108,7 @@ func TestWalkthroughs(t *testing.T) {
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Fatalf("the walk-throughs need jq: %v", err)
 	}
-	for _, page := range []string{"walkthrough-sessions.md", "walkthrough-launch.md"} {
+	for _, page := range []string{"walkthrough-sessions.md", "walkthrough-launch.md", "walkthrough-preview.md"} {
 		t.Run(page, func(t *testing.T) { runWalkthrough(t, filepath.Join("..", "..", "docs", page)) })
 	}
 }

@@ -36,8 +36,9 @@ type Sessions interface {
 	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
 }
 
-// bulkSessions is a Sessions that lists the sessions of many users at once, batching the item
-// reads across users (ddbstore.SessionStore.SessionsOfUsers).
+// bulkSessions is a Sessions that lists the live sessions of many users at once, batched across
+// users (ddbstore.SessionStore.SessionsOfUsers: BatchGetItem of the user items, whose
+// session_ids list them, then of the sessions).
 type bulkSessions interface {
 	SessionsOfUsers(ctx context.Context, userIDs []string) (map[string][]lifecycle.Session, error)
 }
@@ -141,9 +142,9 @@ func encodeToken(p pageToken) string {
 // consistent GetItem); the affected users — the group's members (a query of its membership
 // items and a BatchGetItem per 100 users; All Users: the users' index), or the one user of a
 // membership change; every group of those users once, batched (GroupsByID); the sessions of
-// each user whose lifetime values, permissions or usage_limit change (one query of the user
-// index each, several at once, then their items together, 100 per BatchGetItem, when the store
-// can: SessionsOfUsers); and the ledger of each budget whose limit changes. Nothing is written.
+// each user whose lifetime values, permissions or usage_limit change (when the store can,
+// SessionsOfUsers: those users' items, which list their live sessions, then the sessions, 100
+// per BatchGetItem); and the ledger of each budget whose limit changes. Nothing is written.
 func (s *Service) Preview(ctx context.Context, groupID string, c Change, page Page) (Result, error) {
 	limit := page.Limit
 	if limit <= 0 {

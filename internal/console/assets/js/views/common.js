@@ -2,6 +2,7 @@
 import { api, get, seg, ApiError } from '../api.js';
 import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
 import { timeEl, shortTimeEl, breakableId, clock, hours, utc } from '../format.js';
+import { fetchPreview, previewBlock, staleText } from './preview.js';
 
 /** A page header with breadcrumbs, title, subtitle and actions. */
 export function pageHead(title, { crumbs, sub, actions } = {}) {
@@ -141,11 +142,27 @@ export async function createGroupDialog() {
   return created;
 }
 
-/** The dialog that edits a group (rename, re-prioritise, describe); resolves to the new group or null. */
+/**
+ * The dialog that edits a group (rename, re-prioritise, describe); resolves to the new group or
+ * null. A new priority is previewed first: the first Save shows what it would do to the members
+ * and their running sessions, the second saves it with the version that preview was computed
+ * against (a 412 shows a fresh preview).
+ */
 export async function editGroupDialog(g) {
   const f = groupFields(g, await allGroups());
+  const previewSlot = h('div', {});
+  const prioInput = f.el.querySelector('input[name="priority"]');
+  let previewed = null; // {priority, version}
+  prioInput.addEventListener('input', () => { previewed = null; previewSlot.replaceChildren(); });
+  const showPreview = async (priority, notice) => {
+    const change = { kind: 'priority', priority };
+    const p = await fetchPreview(g.group_id, change);
+    previewed = { priority, version: p.version };
+    previewSlot.replaceChildren(notice || '', previewBlock(g.group_id, change, p),
+      h('p', { class: 'help' }, 'This is what the new priority would do. Save again to save it.'));
+  };
   let updated = null;
-  await modal(`Edit ${g.name}`, f.el, [
+  await modal(`Edit ${g.name}`, h('div', {}, f.el, previewSlot), [
     { label: 'Cancel', value: '' },
     { label: 'Save', class: 'primary', value: 'ok', run: async () => {
       f.clear();
@@ -155,11 +172,22 @@ export async function editGroupDialog(g) {
       if (v.priority !== undefined && v.priority !== g.priority) body.priority = v.priority;
       if (v.description !== g.description) body.description = v.description;
       if (!Object.keys(body).length) return true;
+      const reprioritise = body.priority !== undefined && Number.isInteger(body.priority) && body.priority >= 1 && body.priority <= 4095;
       try {
-        updated = await api('PATCH', `/groups/${seg(g.group_id)}`, { body, version: g.version });
+        if (reprioritise && previewed?.priority !== body.priority) {
+          await showPreview(body.priority);
+          return false;
+        }
+        updated = await api('PATCH', `/groups/${seg(g.group_id)}`, { body, version: reprioritise ? previewed.version : g.version });
         return true;
       } catch (err) {
-        if (err.status === 412) {
+        if (err.status === 412 && reprioritise) {
+          const was = previewed.version;
+          try {
+            await showPreview(body.priority, alertBox('warn', h('strong', {}, staleText(was)),
+              ' Below is a fresh preview against the group as it is now: check it, then Save again.'));
+          } catch (err2) { f.showError(err2); }
+        } else if (err.status === 412) {
           f.showError({ message: 'Someone changed this group after you opened it. Nothing was saved: close this dialog, reload, and edit again.' });
         } else {
           f.showError(err);

@@ -5,7 +5,7 @@ import { h, add, card, table, badge, alertBox, confirmDialog, toast, field, setF
 import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, editGroupDialog, deleteGroup } from './common.js';
 import { settingEditor } from './editor.js';
-import { fetchPreview, previewBlock } from './preview.js';
+import { fetchPreview, previewBlock, previewThenSave } from './preview.js';
 
 export async function groupView(ctx) {
   const gid = ctx.params[0];
@@ -57,13 +57,16 @@ function settingsPanel(ctx, group, initial, cat) {
     apply(await get(`/groups/${seg(gid)}/settings`));
   };
 
+  // The open editor's fresh preview after a reload (a 412 leaves what was typed in the editor).
+  let afterReload = () => {};
   const showConflict = (sentVersion) => {
     conflictSlot.replaceChildren(alertBox('warn',
       h('strong', {}, 'This group was changed by someone else. '),
-      `Your change was not saved: it was made on version ${sentVersion} of the group, which is no longer current. Reload to see the current settings; what you typed stays in the editor so you can save it again.`,
+      `Your change was not saved: it was made on version ${sentVersion} of the group, which is no longer current. Reload to see the current settings and a fresh preview of your change against them; what you typed stays in the editor so you can save it again.`,
       h('div', { class: 'btn-row' }, h('button', { type: 'button', class: 'primary', onclick: async () => {
         await reload();
-        conflictSlot.replaceChildren(alertBox('info', `Reloaded: the group is now at version ${state.version}. Check the current values, then save again.`));
+        conflictSlot.replaceChildren(alertBox('info', `Reloaded: the group is now at version ${state.version}. Check the current values and the fresh preview, then save again.`));
+        afterReload();
       } }, 'Reload settings'))));
   };
 
@@ -201,6 +204,7 @@ function settingsPanel(ctx, group, initial, cat) {
     editorSlot.replaceChildren(form);
     form.addEventListener('input', schedule);
     form.addEventListener('change', schedule);
+    afterReload = schedule;
     schedule();
     ed.focus();
   }
@@ -266,29 +270,16 @@ async function renderMembers(ctx, group, slot) {
   const err = h('p', { class: 'field-error', role: 'alert' });
   const previewSlot = h('div', {});
   // A membership change is previewed first, then saved with the previewed version (If-Match).
-  const confirmChange = async (change, label, method, userID, doneText) => {
+  const confirmChange = (change, label, method, userID, doneText) => {
     err.textContent = '';
-    let p;
-    try {
-      p = await fetchPreview(gid, change);
-    } catch (e) { err.textContent = e.message; return; }
-    const go = h('button', { type: 'button', class: method === 'DELETE' ? 'danger' : 'primary', onclick: async () => {
-      go.disabled = true;
-      try {
-        await api(method, `/groups/${seg(gid)}/members/${seg(userID)}`, { version: p.version });
+    return previewThenSave(previewSlot, {
+      gid, change, confirmLabel: label, danger: method === 'DELETE',
+      save: (version) => api(method, `/groups/${seg(gid)}/members/${seg(userID)}`, { version }),
+      done: async () => {
         toast(doneText);
         await renderMembers(ctx, group, slot);
-      } catch (e) {
-        go.disabled = false;
-        err.textContent = e.status === 412
-          ? `Not saved: the group changed since the preview (it was version ${p.version}). Preview again.`
-          : e.message;
-      }
-    } }, label);
-    previewSlot.replaceChildren(h('div', { class: 'editor', role: 'group', 'aria-label': label },
-      previewBlock(gid, change, p),
-      h('div', { class: 'btn-row' }, go, h('button', { type: 'button', onclick: () => previewSlot.replaceChildren() }, 'Cancel'))));
-    go.focus();
+      },
+    });
   };
   const rows = members.map((m) => [
     h('a', { href: `#/users/${encodeURIComponent(m.user_id)}` }, m.username),
@@ -334,32 +325,18 @@ function priorityCard(ctx, group) {
   const input = h('input', { type: 'number', name: 'priority', min: '1', max: '4095', step: '1', value: group.priority });
   const f = field('New priority', input, { help: 'The lowest number wins each setting two groups set (All Users has 1000).' });
   const out = h('div', {});
-  let previewed = null;
-  const btn = h('button', { type: 'submit', class: 'primary' }, 'Preview');
   const form = h('form', { class: 'inline-fields', 'aria-label': 'Change priority', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     setFieldError(input, f.error, '');
     const pr = Number(input.value);
-    btn.disabled = true;
-    try {
-      if (!previewed || previewed.priority !== pr) {
-        const change = { kind: 'priority', priority: pr };
-        const p = await fetchPreview(gid, change);
-        previewed = { priority: pr, version: p.version };
-        out.replaceChildren(previewBlock(gid, change, p));
-        btn.textContent = 'Save priority';
-      } else {
-        await api('PATCH', `/groups/${seg(gid)}`, { body: { priority: pr }, version: previewed.version });
-        toast(`Priority ${pr} saved`);
-        ctx.rerender();
-      }
-    } catch (err) {
-      if (err.status === 412) out.replaceChildren(alertBox('warn', `Not saved: the group changed since the preview (it was version ${previewed.version}). Preview again.`));
-      else setFieldError(input, f.error, err.message);
-      if (err.status === 412) { previewed = null; btn.textContent = 'Preview'; }
-    }
-    btn.disabled = false;
-  } }, f.wrap, h('div', { class: 'field' }, btn));
-  input.addEventListener('input', () => { if (previewed && Number(input.value) !== previewed.priority) btn.textContent = 'Preview'; });
+    if (!Number.isInteger(pr) || pr < 1 || pr > 4095) { setFieldError(input, f.error, 'Enter a whole number from 1 to 4095.'); return; }
+    await previewThenSave(out, {
+      gid, change: { kind: 'priority', priority: pr }, confirmLabel: 'Save priority',
+      save: (version) => api('PATCH', `/groups/${seg(gid)}`, { body: { priority: pr }, version }),
+      done: () => { toast(`Priority ${pr} saved`); ctx.rerender(); },
+    });
+  } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Preview')));
+  // A preview is of one priority: typing another one withdraws it.
+  input.addEventListener('input', () => out.replaceChildren());
   return card('Priority', { label: 'Priority', hint: `now ${group.priority}` }, form, out);
 }

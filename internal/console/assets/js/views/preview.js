@@ -95,3 +95,53 @@ export function previewBlock(gid, change, p) {
     (p.notes || []).map((x) => h('p', { class: 'help' }, x)),
     body, more);
 }
+
+/** The message of a save refused because the group changed after its preview (412). */
+export const staleText = (version) => `Not saved: the group changed since the preview (it was version ${version}).`;
+
+/**
+ * Previews change to group gid in slot, with a confirm button under the lists: the one helper of
+ * every change that is previewed, then confirmed (members on a group's page, groups on a user's
+ * page, the priority card). Confirming calls save(version) with the version the preview was
+ * computed against (the editor sends it as If-Match), then done(result). A 412 — the group
+ * changed meanwhile — says so and shows a fresh preview against the current version to confirm
+ * again; nothing was saved. Cancel clears the slot.
+ *   opts: {gid, change, confirmLabel, danger, save(version) → Promise, done(result)}
+ */
+export async function previewThenSave(slot, opts) {
+  const { gid, change } = opts;
+  const show = async (notice) => {
+    let p;
+    try {
+      p = await fetchPreview(gid, change);
+    } catch (e) {
+      slot.replaceChildren(notice || '', alertBox('error', e.message));
+      return;
+    }
+    const err = h('p', { class: 'field-error', role: 'alert' });
+    const go = h('button', { type: 'button', class: opts.danger ? 'danger' : 'primary', onclick: async () => {
+      go.disabled = true;
+      err.textContent = '';
+      let r;
+      try {
+        r = await opts.save(p.version);
+      } catch (e) {
+        if (e.status === 412) {
+          await show(alertBox('warn', h('strong', {}, staleText(p.version)),
+            ' Below is a fresh preview of the same change against the group as it is now: check it, then confirm again.'));
+          return;
+        }
+        go.disabled = false;
+        err.textContent = e.message;
+        return;
+      }
+      slot.replaceChildren();
+      await opts.done?.(r);
+    } }, opts.confirmLabel);
+    slot.replaceChildren(h('div', { class: 'editor', role: 'group', 'aria-label': opts.confirmLabel },
+      notice || null, previewBlock(gid, change, p), err,
+      h('div', { class: 'btn-row' }, go, h('button', { type: 'button', onclick: () => slot.replaceChildren() }, 'Cancel'))));
+    go.focus();
+  };
+  await show();
+}

@@ -4,6 +4,7 @@ import { api, get, seg, catalog, ApiError } from '../api.js';
 import { h, add, card, table, badge, alertBox, field, setFieldError, confirmDialog, modal, toast } from '../dom.js';
 import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, usagePanel, sessionsTable, listSessions, latestOnly } from './common.js';
+import { previewThenSave } from './preview.js';
 
 export async function userView(ctx) {
   const id = ctx.params[0];
@@ -49,23 +50,30 @@ export async function userView(ctx) {
   ]);
 }
 
-/** The user's groups, with add and remove. */
+/**
+ * The user's groups, with add and remove: each previewed first (what the user's effective
+ * settings and running sessions would become), then saved with the previewed group version.
+ */
 function membershipsCard(ctx, user, groups) {
   const byID = new Map(groups.map((g) => [g.group_id, g]));
   const mine = (user.groups || []).map((gid) => byID.get(gid) || { group_id: gid, name: gid, priority: '?' })
     .sort((a, b) => a.priority - b.priority);
   const err = h('p', { class: 'field-error', role: 'alert' });
+  const previewSlot = h('div', {});
+  const change = (g, kind, confirmLabel, doneText) => {
+    err.textContent = '';
+    return previewThenSave(previewSlot, {
+      gid: g.group_id, change: { kind, user_id: user.user_id }, confirmLabel, danger: kind === 'remove_member',
+      save: (version) => api(kind === 'remove_member' ? 'DELETE' : 'PUT', `/groups/${seg(g.group_id)}/members/${seg(user.user_id)}`, { version }),
+      done: () => { toast(doneText); ctx.rerender(); },
+    });
+  };
   const rows = mine.map((g) => [
     h('a', { href: `#/groups/${encodeURIComponent(g.group_id)}` }, g.name),
     badge(String(g.priority), 'prio'),
     g.group_id === 'all-users' ? h('span', { class: 'muted small' }, 'always') : h('button', { type: 'button', class: 'small danger',
-      'aria-label': `Remove ${user.username} from ${g.name}`, onclick: async () => {
-        try {
-          await api('DELETE', `/groups/${seg(g.group_id)}/members/${seg(user.user_id)}`);
-          toast(`Removed from ${g.name}`);
-          ctx.rerender();
-        } catch (e) { err.textContent = e.message; }
-      } }, 'Remove'),
+      'aria-label': `Remove ${user.username} from ${g.name}`,
+      onclick: () => change(g, 'remove_member', `Leave ${g.name}`, `Removed from ${g.name}`) }, 'Remove'),
   ]);
   const inGroups = new Set(user.groups || []);
   const select = h('select', {}, h('option', { value: '' }, 'Choose a group…'),
@@ -75,13 +83,10 @@ function membershipsCard(ctx, user, groups) {
     e.preventDefault();
     setFieldError(select, f.error, '');
     if (!select.value) { setFieldError(select, f.error, 'Choose a group.'); return; }
-    try {
-      await api('PUT', `/groups/${seg(select.value)}/members/${seg(user.user_id)}`);
-      toast('Added to group');
-      ctx.rerender();
-    } catch (e2) { setFieldError(select, f.error, e2.message); }
-  } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Add to group')));
-  return card('Groups', { label: 'Groups', hint: 'by precedence' }, form, err,
+    const g = byID.get(select.value);
+    await change(g, 'add_member', `Join ${g.name}`, 'Added to group');
+  } }, f.wrap, h('div', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Preview joining')));
+  return card('Groups', { label: 'Groups', hint: 'by precedence' }, form, err, previewSlot,
     table([{ label: 'Group' }, { label: 'Priority' }, { label: '', class: 'actions' }], rows, { label: 'Memberships' }));
 }
 
