@@ -68,7 +68,7 @@ type call struct {
 // Kasm features wspolicy does not have.
 var NotSupported = []string{
 	"get_kasm_frame_stats", "get_kasm_bottleneck_stats", "get_kasm_screenshot",
-	"exec_command_kasm", "update_user_attributes", "join_kasm", "request_kasm_join",
+	"join_kasm", "request_kasm_join",
 	"get_staged_kasms", "create_staged_kasm", "update_staged_kasm", "delete_staged_kasm",
 	"get_cast_configs", "create_cast_config", "update_cast_config", "delete_cast_config",
 	"get_session_recordings", "get_sessions_recordings", "get_login", "logout_user",
@@ -91,6 +91,7 @@ func New(cfg Config) *Handler {
 		"public/stop_kasm":            {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpStop)},
 		"public/resume_kasm":          {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpResume)},
 		"public/get_kasms":            {[]string{devkeys.PermSessionsView}, h.getKasms},
+		"public/exec_command_kasm":    {[]string{devkeys.PermSessionsModify}, h.execCommand},
 		"public/get_user":             {[]string{devkeys.PermUsersView}, h.getUser},
 		"public/get_users":            {[]string{devkeys.PermUsersView}, h.getUsers},
 		"public/create_user":          {[]string{devkeys.PermUsersCreate}, h.createUser},
@@ -199,6 +200,10 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 		return errMsg(http.StatusNotFound, "Not Found")
 	}
 	if !slices.ContainsFunc(c.perms, k.Has) {
+		return errMsg(http.StatusUnauthorized, msgUnauthorized)
+	}
+	// Acting as another user (a body user_id) needs Users Auth Session, as in Kasm.
+	if b.str("user_id") != "" && !k.Has(devkeys.PermUsersAuthSession) {
 		return errMsg(http.StatusUnauthorized, msgUnauthorized)
 	}
 	return c.fn(r.Context(), k, b)
@@ -413,6 +418,44 @@ func (h *Handler) action(op lifecycle.Op) func(ctx context.Context, k devkeys.Ke
 		}
 		return internalError(err)
 	}
+}
+
+// execCommand forwards exec_config to the provisioning layer as an exec_command session
+// event (wspolicy runs no containers): as the user of user_id when given, else as an
+// administrator. Kasm answers the kasm and no output; so does wspolicy.
+func (h *Handler) execCommand(ctx context.Context, _ devkeys.Key, b body) (int, any) {
+	id := b.str("kasm_id")
+	raw, ok := b["exec_config"]
+	if id == "" || !ok {
+		return errMsg(http.StatusBadRequest, msgMissingParams)
+	}
+	var cfg lifecycle.ExecConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return errMsg(http.StatusBadRequest, msgInvalidRequest+": exec_config: "+err.Error())
+	}
+	if cfg.Cmd == "" {
+		return errMsg(http.StatusBadRequest, msgMissingParams)
+	}
+	actor := lifecycle.AdminActor()
+	if u := b.str("user_id"); u != "" {
+		actor = lifecycle.UserActor(u)
+	}
+	sess, _, err := h.cfg.Sessions.Exec(ctx, actor, id, cfg)
+	switch {
+	case err == nil:
+		return http.StatusOK, map[string]any{"kasm": h.kasmObject(ctx, sess), "current_time": h.now()}
+	case policy.IsKind(err, policy.KindNotFound), policy.IsKind(err, policy.KindForbidden):
+		return errMsg(http.StatusOK, msgKasmNotFound)
+	case policy.IsKind(err, policy.KindGone):
+		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is currently scheduled to be deleted.", id))
+	case policy.CodeOf(err) == policy.CodeUnsupportedType:
+		return errMsg(http.StatusOK, msgNotSupported)
+	case policy.IsKind(err, policy.KindConflict):
+		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is not running.", id))
+	case policy.IsKind(err, policy.KindInvalid):
+		return errMsg(http.StatusBadRequest, msgInvalidRequest+": "+messageOf(err))
+	}
+	return internalError(err)
 }
 
 func (h *Handler) getKasms(ctx context.Context, _ devkeys.Key, _ body) (int, any) {

@@ -273,3 +273,72 @@ func TestWorkspaceRulesAtStart(t *testing.T) {
 		t.Errorf("disabled: %v", out)
 	}
 }
+
+// exec_command_kasm becomes an exec_command session event for the provisioning layer, as the
+// native POST /v1/sessions/{id}/exec does; Kasm's answer is the kasm and no output.
+func TestKasmExecCommandIsASessionEvent(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "chrome", "image_id": "kasmweb/chrome:1.16"}`, 201)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "rdp", "image_id": "windows-rdp", "container": false}`, 201)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/chrome", ``, 200)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/rdp", ``, 200)
+	uid := e.v1("POST", "/v1/users", `{"username": "carol"}`, 201)["user_id"].(string)
+	key, secret := e.devKey(`["sessions_modify", "sessions_view", "users_auth_session"]`)
+	start := func(image string) string {
+		st, out := e.kasm("/api/public/request_kasm", creds(key, secret, `"user_id": "`+uid+`", "image_id": "`+image+`"`))
+		if st != 200 || out["kasm_id"] == nil {
+			t.Fatalf("request_kasm %s: %d %v", image, st, out)
+		}
+		return out["kasm_id"].(string)
+	}
+	kasmID := start("chrome")
+	exec := `"kasm_id": "` + kasmID + `", "user_id": "` + uid + `", "exec_config": {"cmd": "bash -c 'echo hi > /tmp/x'", "workdir": "/home/kasm-user", "environment": {"GREETING": "hi"}, "privileged": false, "user": "kasm-user"}`
+	st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, exec))
+	if st != 200 || out["kasm"] == nil || out["current_time"] == nil || out["kasm"].(map[string]any)["kasm_id"] != kasmID {
+		t.Fatalf("exec_command_kasm: %d %v", st, out)
+	}
+	evs := e.v1("GET", "/v1/sessions/"+kasmID+"/events", "", 200)["events"].([]any)
+	last := evs[len(evs)-1].(map[string]any)
+	d, _ := last["detail"].(map[string]any)
+	if last["type"] != "exec_command" || last["actor"] != "user:"+uid || last["status_after"] != "running" ||
+		d["cmd"] != "bash -c 'echo hi > /tmp/x'" || d["workdir"] != "/home/kasm-user" || d["environment"].(map[string]any)["GREETING"] != "hi" {
+		t.Errorf("last event %v", last)
+	}
+	// The native call writes the same event and answers 202.
+	n := e.v1("POST", "/v1/sessions/"+kasmID+"/exec", `{"cmd": "true"}`, 202)
+	if ev := n["event"].(map[string]any); ev["type"] != "exec_command" || ev["actor"] != "admin" || n["session"].(map[string]any)["status"] != "running" {
+		t.Errorf("native exec: %v", n)
+	}
+	e.v1("POST", "/v1/sessions/"+kasmID+"/exec", `{"workdir": "/"}`, 400)
+
+	rdp := start("rdp")
+	rows := []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"no exec_config", `"kasm_id": "` + kasmID + `"`, 400, "Invalid Request: Missing required parameters"},
+		{"no cmd", `"kasm_id": "` + kasmID + `", "exec_config": {"workdir": "/"}`, 400, "Invalid Request: Missing required parameters"},
+		{"unknown kasm", `"kasm_id": "s_nosuch", "exec_config": {"cmd": "true"}`, 200, "Could not find requested Kasm."},
+		{"another user's kasm", `"kasm_id": "` + kasmID + `", "user_id": "` + e.v1("POST", "/v1/users", `{"username": "dave"}`, 201)["user_id"].(string) + `", "exec_config": {"cmd": "true"}`, 200, "Could not find requested Kasm."},
+		{"not a container", `"kasm_id": "` + rdp + `", "exec_config": {"cmd": "true"}`, 200, "Requested Kasm does not support feature"},
+	}
+	for _, r := range rows {
+		if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, r.body)); st != r.status || out["error_message"] != r.msg {
+			t.Errorf("%s: %d %v, want %d %q", r.name, st, out, r.status, r.msg)
+		}
+	}
+	e.v1("POST", "/v1/sessions/"+kasmID+"/pause", ``, 200)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, `"kasm_id": "`+kasmID+`", "exec_config": {"cmd": "true"}`)); st != 200 || out["error_message"] != "Kasm ("+kasmID+") is not running." {
+		t.Errorf("paused: %d %v", st, out)
+	}
+	e.v1("DELETE", "/v1/sessions/"+kasmID, ``, 200)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, `"kasm_id": "`+kasmID+`", "exec_config": {"cmd": "true"}`)); st != 200 || out["error_message"] != "Kasm ("+kasmID+") is currently scheduled to be deleted." {
+		t.Errorf("deleted: %d %v", st, out)
+	}
+	// Least privilege: sessions_view alone may not run commands.
+	vk, vs := e.devKey(`["sessions_view"]`)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(vk, vs, `"kasm_id": "`+rdp+`", "exec_config": {"cmd": "true"}`)); st != 401 || out["error_message"] != "Unauthorized" {
+		t.Errorf("sessions_view key: %d %v", st, out)
+	}
+}
