@@ -342,3 +342,122 @@ func TestKasmExecCommandIsASessionEvent(t *testing.T) {
 		t.Errorf("sessions_view key: %d %v", st, out)
 	}
 }
+
+// The Kasm profile and attributes live on the user item: create_user and update_user keep
+// the profile fields, update_user renames in one transaction (usernames stay unique), and
+// default_image is honoured at launch: the user's attribute, then the groups', then Kasm's
+// "No Default Image Found".
+func TestKasmUserProfileAndAttributes(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "chrome", "image_id": "kasmweb/chrome:1.16"}`, 201)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "term", "image_id": "kasmweb/terminal:1.16"}`, 201)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/chrome", ``, 200)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/term", ``, 200)
+	key, secret := e.devKey(`["users_view", "users_create", "users_modify", "sessions_modify", "sessions_view", "users_auth_session"]`)
+	call := func(name, rest string, want int) map[string]any {
+		t.Helper()
+		st, out := e.kasm("/api/public/"+name, creds(key, secret, rest))
+		if st != want {
+			t.Fatalf("%s: %d %v, want %d", name, st, out, want)
+		}
+		return out
+	}
+	u := call("create_user", `"target_user": {"username": "bob@example.com", "first_name": "Bob", "last_name": "Williams", "phone": "123-456-7890", "organization": "example", "password": "x", "locked": false}`, 200)["user"].(map[string]any)
+	uid := u["user_id"].(string)
+	if u["first_name"] != "Bob" || u["organization"] != "example" || u["notes"] != nil {
+		t.Errorf("create_user: %v", u)
+	}
+	call("create_user", `"target_user": {"username": "taken@example.com"}`, 200)
+
+	// update_user: fields it carries change, the others stay; a rename is one transaction.
+	u = call("update_user", `"target_user": {"user_id": "`+uid+`", "username": "robert@example.com", "notes": "vip", "phone": null}`, 200)["user"].(map[string]any)
+	if u["username"] != "robert@example.com" || u["notes"] != "vip" || u["phone"] != nil || u["first_name"] != "Bob" {
+		t.Errorf("update_user: %v", u)
+	}
+	if out := call("update_user", `"target_user": {"user_id": "`+uid+`", "username": "TAKEN@example.com"}`, 400); out["error_message"] != "Username already exists" {
+		t.Errorf("rename onto a taken name: %v", out)
+	}
+	// The old name is free again, the new one is held: create_user sees both.
+	call("create_user", `"target_user": {"username": "bob@example.com"}`, 200)
+	if out := call("create_user", `"target_user": {"username": "Robert@Example.com"}`, 400); out["error_message"] != "Username already exists" {
+		t.Errorf("create over the new name: %v", out)
+	}
+	got := call("get_user", `"target_user": {"username": "robert@example.com"}`, 200)["user"].(map[string]any)
+	if got["user_id"] != uid || got["notes"] != "vip" || got["last_name"] != "Williams" {
+		t.Errorf("get_user by the new name: %v", got)
+	}
+	var listed map[string]any
+	for _, x := range call("get_users", ``, 200)["users"].([]any) {
+		if x.(map[string]any)["user_id"] == uid {
+			listed = x.(map[string]any)
+		}
+	}
+	if listed == nil || listed["first_name"] != "Bob" || listed["username"] != "robert@example.com" {
+		t.Errorf("get_users: %v", listed)
+	}
+
+	// default_image: no attribute and no group default → Kasm's refusal.
+	if out := call("request_kasm", `"user_id": "`+uid+`"`, 200); out["error_message"] != "No Default Image Found" {
+		t.Errorf("no default image: %v", out)
+	}
+	e.v1("PATCH", "/v1/groups/"+policy.AllUsersGroupID+"/settings", `{"set": {"default_image": "term"}}`, 200)
+	a := call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != nil || a["user_id"] != uid || a["show_tips"] != nil {
+		t.Errorf("get_attributes before: %v", a)
+	}
+	start := func() string {
+		t.Helper()
+		out := call("request_kasm", `"user_id": "`+uid+`"`, 200)
+		id, _ := out["kasm_id"].(string)
+		if id == "" {
+			t.Fatalf("request_kasm: %v", out)
+		}
+		k := call("get_kasm_status", `"kasm_id": "`+id+`"`, 200)["kasm"].(map[string]any)
+		call("destroy_kasm", `"kasm_id": "`+id+`"`, 200)
+		return k["image_id"].(string)
+	}
+	if img := start(); img != "term" {
+		t.Errorf("group default: launched %q, want term", img)
+	}
+	call("update_user_attributes", `"target_user_attributes": {"user_id": "`+uid+`", "default_image": "chrome", "show_tips": true, "theme": "Dark", "ssh_public_key": "ssh-ed25519 AAAA bob", "user_attributes_id": "ignored"}`, 200)
+	a = call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != "chrome" || a["show_tips"] != true || a["theme"] != "Dark" || a["ssh_public_key"] != "ssh-ed25519 AAAA bob" || a["auto_login_kasm"] != nil {
+		t.Errorf("get_attributes after: %v", a)
+	}
+	if img := start(); img != "chrome" {
+		t.Errorf("user attribute: launched %q, want chrome (it wins over the group's)", img)
+	}
+	// The profile survived the attribute update and the attributes survive a profile update.
+	call("update_user", `"target_user": {"user_id": "`+uid+`", "organization": "other"}`, 200)
+	if got := call("get_user", `"target_user": {"user_id": "`+uid+`"}`, 200)["user"].(map[string]any); got["first_name"] != "Bob" || got["organization"] != "other" {
+		t.Errorf("profile after attribute update: %v", got)
+	}
+	call("update_user_attributes", `"target_user_attributes": {"user_id": "`+uid+`", "default_image": null, "theme": null}`, 200)
+	a = call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != nil || a["theme"] != nil || a["show_tips"] != true {
+		t.Errorf("cleared: %v", a)
+	}
+	for _, r := range []struct{ name, rest, msg string }{
+		{"unknown attribute", `"target_user_attributes": {"user_id": "` + uid + `", "favourite_colour": "blue"}`, "Invalid attribute (favourite_colour)"},
+		{"bool attribute", `"target_user_attributes": {"user_id": "` + uid + `", "show_tips": "maybe"}`, "Invalid attribute (show_tips): true or false"},
+		{"unknown user", `"target_user_attributes": {"user_id": "u_nobody"}`, "Invalid user_id (u_nobody)"},
+		{"no user", `"target_user_attributes": {}`, "Invalid Request: Missing required parameters"},
+	} {
+		if st, out := e.kasm("/api/public/update_user_attributes", creds(key, secret, r.rest)); st != 400 || out["error_message"] != r.msg {
+			t.Errorf("%s: %d %v, want 400 %q", r.name, st, out, r.msg)
+		}
+	}
+	if st, out := e.kasm("/api/public/update_user_attributes", creds(key, secret, `"target_user_attributes": {"user_id": "`+uid+`", "default_image": "bad id with spaces"}`)); st != 400 || !strings.HasPrefix(out["error_message"].(string), "Invalid default_image") {
+		t.Errorf("bad default_image: %d %v", st, out)
+	}
+	// The /v1 user view is unchanged by the profile.
+	v := e.v1("GET", "/v1/users/"+uid, "", 200)
+	if _, ok := v["first_name"]; ok || v["username"] != "robert@example.com" {
+		t.Errorf("/v1 user: %v", v)
+	}
+	// Least privilege: users_view may read attributes, not change them.
+	vk, vs := e.devKey(`["users_view"]`)
+	if st, out := e.kasm("/api/public/update_user_attributes", creds(vk, vs, `"target_user_attributes": {"user_id": "`+uid+`", "theme": "x"}`)); st != 401 || out["error_message"] != "Unauthorized" {
+		t.Errorf("users_view key: %d %v", st, out)
+	}
+}
