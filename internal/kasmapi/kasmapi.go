@@ -67,16 +67,38 @@ type call struct {
 }
 
 // NotSupported lists the Kasm Developer API calls wspolicy answers with Kasm's own
-// "Requested Kasm does not support feature": those that need a live desktop, and those of
-// Kasm features wspolicy does not have.
+// "Requested Kasm does not support feature" (HTTP 200, the key still checked): those that need
+// a live desktop, and those of Kasm features wspolicy does not have. docs/kasm-compat.md
+// lists each with the reason (TestKasmNotSupportedCalls walks both).
 var NotSupported = []string{
-	"get_kasm_frame_stats", "get_kasm_bottleneck_stats", "get_kasm_screenshot",
-	"join_kasm", "request_kasm_join",
+	// need the running desktop (KasmVNC) or its agent
+	"get_kasm_frame_stats", "get_kasm_bottleneck_stats", "get_kasm_screenshot", "get_rdp_client_connection_info",
+	// session sharing and its permissions
+	"join_kasm", "request_kasm_join", "get_session_permissions", "set_session_permissions",
+	"set_all_session_permissions", "delete_session_permissions", "delete_all_session_permissions",
+	// session staging
+	"get_staging_configs", "get_staging_config", "create_staging_config", "update_staging_config", "delete_staging_config",
 	"get_staged_kasms", "create_staged_kasm", "update_staged_kasm", "delete_staged_kasm",
-	"get_cast_configs", "create_cast_config", "update_cast_config", "delete_cast_config",
-	"get_session_recordings", "get_sessions_recordings", "get_login", "logout_user",
-	"create_image", "update_image", "delete_image", "get_servers", "get_zones",
-	"create_group", "update_group", "delete_group", "get_session_history",
+	// session casting
+	"get_cast_configs", "get_cast_config", "create_cast_config", "update_cast_config", "delete_cast_config",
+	// recordings and history
+	"get_session_recordings", "get_sessions_recordings", "get_session_history",
+	// sign-in tokens
+	"get_login", "logout_user",
+	// image and group administration (the /v1 API does it)
+	"create_image", "update_image", "delete_image", "create_group", "update_group", "delete_group",
+	// agents, zones, usage detail
+	"get_servers", "get_zones", "get_usage_details",
+}
+
+// Calls lists the calls the adapter implements, as "public/<name>" and "admin/<name>", sorted.
+func (h *Handler) Calls() []string {
+	out := make([]string, 0, len(h.calls))
+	for name := range h.calls {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // New builds the handler.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,7 @@ type env struct {
 	tb    *ddbtest.Table
 	clock *policy.FixedClock
 	h     http.Handler
+	kh    *kasmapi.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -42,7 +45,7 @@ func newEnv(t *testing.T) *env {
 	parts := kasmapi.Wire(store, svc, clock)
 	h := httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin, Sessions: svc,
 		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm})
-	return &env{t: t, tb: tb, clock: clock, h: h}
+	return &env{t: t, tb: tb, clock: clock, h: h, kh: parts.Kasm}
 }
 
 // v1 calls the native API with the admin key.
@@ -459,5 +462,46 @@ func TestKasmUserProfileAndAttributes(t *testing.T) {
 	vk, vs := e.devKey(`["users_view"]`)
 	if st, out := e.kasm("/api/public/update_user_attributes", creds(vk, vs, `"target_user_attributes": {"user_id": "`+uid+`", "theme": "x"}`)); st != 401 || out["error_message"] != "Unauthorized" {
 		t.Errorf("users_view key: %d %v", st, out)
+	}
+}
+
+// Every call of NotSupported answers Kasm's own not-supported error (200, the key still
+// checked), and docs/kasm-compat.md has a row for it saying so; every implemented call has a
+// row saying supported or forwarded.
+func TestKasmNotSupportedCalls(t *testing.T) {
+	e := newEnv(t)
+	key, secret := e.devKey(`["sessions_view"]`)
+	raw, err := os.ReadFile("../../docs/kasm-compat.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowOf := func(call string) string {
+		word := regexp.MustCompile(`(^|[^a-z_/])` + regexp.QuoteMeta(call) + `([^a-z_]|$)`)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "| ") && word.MatchString(strings.SplitN(line, "|", 3)[1]) {
+				return line
+			}
+		}
+		return ""
+	}
+	for _, name := range kasmapi.NotSupported {
+		if st, out := e.kasm("/api/public/"+name, creds(key, secret, `"kasm_id": "x", "user_id": "u_x"`)); st != 200 || out["error_message"] != "Requested Kasm does not support feature" {
+			t.Errorf("%s: %d %v", name, st, out)
+		}
+		if st, out := e.kasm("/api/public/"+name, creds(key, "wrong", "")); st != 403 || out["error_message"] != "Access Denied" {
+			t.Errorf("%s with a wrong secret: %d %v", name, st, out)
+		}
+		if row := rowOf(name); !strings.Contains(row, "| not supported |") {
+			t.Errorf("docs/kasm-compat.md: no \"not supported\" row for %s (found %q)", name, row)
+		}
+	}
+	for _, call := range e.kh.Calls() {
+		name := strings.TrimPrefix(call, "public/")
+		if row := rowOf(name); !strings.Contains(row, "| supported") && !strings.Contains(row, "| forwarded") {
+			t.Errorf("docs/kasm-compat.md: no supported/forwarded row for %s (found %q)", call, row)
+		}
+	}
+	if st, out := e.kasm("/api/public/no_such_call", creds(key, secret, "")); st != 404 || out["error_message"] != "Not Found" {
+		t.Errorf("unknown call: %d %v", st, out)
 	}
 }
