@@ -91,6 +91,10 @@ var NotSupported = []string{
 	"get_servers", "get_zones", "get_usage_details",
 }
 
+// Permissions are the permissions a call needs (any one of them); nil for a call it does not
+// implement. A body user_id needs users_auth_session besides.
+func (h *Handler) Permissions(call string) []string { return slices.Clone(h.calls[call].perms) }
+
 // Calls lists the calls the adapter implements, as "public/<name>" and "admin/<name>", sorted.
 func (h *Handler) Calls() []string {
 	out := make([]string, 0, len(h.calls))

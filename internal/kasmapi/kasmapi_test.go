@@ -9,12 +9,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/devkeys"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/policy"
@@ -503,5 +505,54 @@ func TestKasmNotSupportedCalls(t *testing.T) {
 	}
 	if st, out := e.kasm("/api/public/no_such_call", creds(key, secret, "")); st != 404 || out["error_message"] != "Not Found" {
 		t.Errorf("unknown call: %d %v", st, out)
+	}
+}
+
+// Least privilege: for every implemented call, a key holding every permission but the ones
+// the call needs gets 401 Unauthorized, and a key holding only those does not; acting as a
+// user (a body user_id) needs users_auth_session besides.
+func TestKasmLeastPrivilege(t *testing.T) {
+	e := newEnv(t)
+	uid := e.v1("POST", "/v1/users", `{"username": "erin"}`, 201)["user_id"].(string)
+	keys := map[string][2]string{}
+	keyFor := func(perms []string) (string, string) {
+		t.Helper()
+		slices.Sort(perms)
+		id := strings.Join(perms, ",")
+		if k, ok := keys[id]; ok {
+			return k[0], k[1]
+		}
+		raw, _ := json.Marshal(perms)
+		k, s := e.devKey(string(raw))
+		keys[id] = [2]string{k, s}
+		return k, s
+	}
+	for _, call := range e.kh.Calls() {
+		need := e.kh.Permissions(call)
+		var others []string
+		for _, p := range devkeys.Permissions {
+			if !slices.Contains(need, p) {
+				others = append(others, p)
+			}
+		}
+		path := "/api/" + call
+		k, s := keyFor(others)
+		if st, out := e.kasm(path, creds(k, s, "")); st != 401 || out["error_message"] != "Unauthorized" {
+			t.Errorf("%s with every permission but %v: %d %v, want 401", call, need, st, out)
+		}
+		for _, p := range need {
+			k, s := keyFor([]string{p})
+			if st, out := e.kasm(path, creds(k, s, "")); st == 401 || st == 403 {
+				t.Errorf("%s with only %s: %d %v", call, p, st, out)
+			}
+			// Acting as a user needs users_auth_session too.
+			if st, out := e.kasm(path, creds(k, s, `"user_id": "`+uid+`"`)); p != devkeys.PermUsersAuthSession && (st != 401 || out["error_message"] != "Unauthorized") {
+				t.Errorf("%s with only %s and a user_id: %d %v, want 401", call, p, st, out)
+			}
+			k, s = keyFor([]string{p, devkeys.PermUsersAuthSession})
+			if st, out := e.kasm(path, creds(k, s, `"user_id": "`+uid+`"`)); st == 401 || st == 403 {
+				t.Errorf("%s with %s and users_auth_session and a user_id: %d %v", call, p, st, out)
+			}
+		}
 	}
 }
