@@ -86,6 +86,7 @@ func (s *Store) createUser(ctx context.Context, u policy.User) (policy.User, err
 	rec := userRecord{
 		PK: k.PK, SK: k.SK, GSI1PK: usersIndexPK, GSI1SK: u.ID,
 		ID: u.ID, Username: u.Username, Groups: groups, CreatedAt: u.CreatedAt.UTC(),
+		Profile: newProfileRecord(u.Profile),
 	}
 	tx := s.newTx()
 	tx.put(rec, itemAbsent())

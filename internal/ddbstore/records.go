@@ -130,12 +130,54 @@ type userRecord struct {
 	Groups    []string  `dynamodbav:"groups,stringset,omitempty"` // explicit memberships, never All Users
 	Deleting  bool      `dynamodbav:"deleting,omitempty"`
 	CreatedAt time.Time `dynamodbav:"created_at"`
+	// Profile is the Kasm profile and attributes (absent when empty; not in any index).
+	Profile *profileRecord `dynamodbav:"profile,omitempty"`
+}
+
+// profileRecord is a user's policy.UserProfile; Attributes is a JSON object as text.
+type profileRecord struct {
+	FirstName    string `dynamodbav:"first_name,omitempty"`
+	LastName     string `dynamodbav:"last_name,omitempty"`
+	Phone        string `dynamodbav:"phone,omitempty"`
+	Organization string `dynamodbav:"organization,omitempty"`
+	Notes        string `dynamodbav:"notes,omitempty"`
+	DefaultImage string `dynamodbav:"default_image,omitempty"`
+	Attributes   string `dynamodbav:"attributes,omitempty"`
+}
+
+// newProfileRecord is p as stored; nil when p is empty.
+func newProfileRecord(p policy.UserProfile) *profileRecord {
+	r := profileRecord{FirstName: p.FirstName, LastName: p.LastName, Phone: p.Phone,
+		Organization: p.Organization, Notes: p.Notes, DefaultImage: p.DefaultImage}
+	if len(p.Attributes) > 0 {
+		b, _ := json.Marshal(p.Attributes)
+		r.Attributes = string(b)
+	}
+	if r == (profileRecord{}) {
+		return nil
+	}
+	return &r
+}
+
+// profile is the domain profile of r (empty for nil).
+func (r *profileRecord) profile() policy.UserProfile {
+	if r == nil {
+		return policy.UserProfile{}
+	}
+	p := policy.UserProfile{FirstName: r.FirstName, LastName: r.LastName, Phone: r.Phone,
+		Organization: r.Organization, Notes: r.Notes, DefaultImage: r.DefaultImage}
+	if r.Attributes != "" {
+		_ = json.Unmarshal([]byte(r.Attributes), &p.Attributes)
+	}
+	return p
 }
 
 // User attribute names used in expressions.
 const (
 	userAttrGroups   = "groups"
 	userAttrDeleting = "deleting"
+	userAttrUsername = "username"
+	userAttrProfile  = "profile"
 )
 
 func (r userRecord) live() bool { return r.ID != "" && !r.Deleting }
@@ -151,7 +193,7 @@ func (r userRecord) user() policy.User {
 			groups = append(groups, g)
 		}
 	}
-	return policy.User{ID: r.ID, Username: r.Username, GroupIDs: groups, CreatedAt: r.CreatedAt}
+	return policy.User{ID: r.ID, Username: r.Username, GroupIDs: groups, CreatedAt: r.CreatedAt, Profile: r.Profile.profile()}
 }
 
 func (r userRecord) hasGroup(groupID string) bool {

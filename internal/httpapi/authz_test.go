@@ -77,6 +77,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/sessions/{session_id}/pause", "/v1/sessions/{session}/pause", nil, 200, 200},
 		{"POST /v1/sessions/{session_id}/stop", "/v1/sessions/{session}/stop", nil, 200, 200},
 		{"POST /v1/sessions/{session_id}/resume", "/v1/sessions/{session}/resume", nil, 200, 200},
+		{"POST /v1/sessions/{session_id}/exec", "/v1/sessions/{session}/exec", map[string]any{"cmd": "echo hi"}, 202, 202},
 		{"POST /v1/sessions/{session_id}/keepalive", "/v1/sessions/{session}/keepalive", map[string]any{"idle_seconds": 1}, 200, 200},
 		{"DELETE /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},
 		{"POST /v1/sweeps", "/v1/sweeps", map[string]any{"dry_run": true}, 200, 0},

@@ -24,6 +24,7 @@ func (s *server) sessionRoutes() []route {
 		{"POST /v1/sessions/{session_id}/stop", accessOwner, s.sessionAction((*sessions.Service).Stop)},
 		{"POST /v1/sessions/{session_id}/resume", accessOwner, s.sessionAction((*sessions.Service).Resume)},
 		{"GET /v1/sessions/{session_id}/events", accessOwner, s.handleSessionEvents},
+		{"POST /v1/sessions/{session_id}/exec", accessOwner, s.handleExec},
 	}
 }
 
@@ -213,5 +214,31 @@ func (s *server) handleSessionEvents(w http.ResponseWriter, r *http.Request) err
 		evs = []lifecycle.Event{}
 	}
 	writeJSON(w, http.StatusOK, sessionEventsView{SessionID: id, Events: evs})
+	return nil
+}
+
+// execView is the answer of POST /v1/sessions/{session_id}/exec: the session and the
+// exec_command event the provisioning layer receives.
+type execView struct {
+	Session sessions.Session `json:"session"`
+	Event   lifecycle.Event  `json:"event"`
+}
+
+// handleExec forwards a command to the provisioning layer as an exec_command session event
+// (202: accepted, run elsewhere; wspolicy never sees its output).
+func (s *server) handleExec(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.sessionService()
+	if err != nil {
+		return err
+	}
+	var body lifecycle.ExecConfig
+	if err := decodeJSONBody(w, r, &body, true); err != nil {
+		return err
+	}
+	sess, ev, err := svc.Exec(r.Context(), actorOf(r), r.PathValue("session_id"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, execView{Session: sess, Event: ev})
 	return nil
 }

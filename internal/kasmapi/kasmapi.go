@@ -48,7 +48,10 @@ type Config struct {
 	Sessions   *sessions.Service
 	Workspaces *workspaces.Service
 	Keys       *devkeys.Service
-	Clock      policy.Clock
+	// Users renames users and keeps their Kasm profiles; nil answers update_user and
+	// update_user_attributes with 503.
+	Users Users
+	Clock policy.Clock
 }
 
 // Handler serves the Kasm Developer API.
@@ -64,16 +67,42 @@ type call struct {
 }
 
 // NotSupported lists the Kasm Developer API calls wspolicy answers with Kasm's own
-// "Requested Kasm does not support feature": those that need a live desktop, and those of
-// Kasm features wspolicy does not have.
+// "Requested Kasm does not support feature" (HTTP 200, the key still checked): those that need
+// a live desktop, and those of Kasm features wspolicy does not have. docs/kasm-compat.md
+// lists each with the reason (TestKasmNotSupportedCalls walks both).
 var NotSupported = []string{
-	"get_kasm_frame_stats", "get_kasm_bottleneck_stats", "get_kasm_screenshot",
-	"exec_command_kasm", "update_user_attributes", "join_kasm", "request_kasm_join",
+	// need the running desktop (KasmVNC) or its agent
+	"get_kasm_frame_stats", "get_kasm_bottleneck_stats", "get_kasm_screenshot", "get_rdp_client_connection_info",
+	// session sharing and its permissions
+	"join_kasm", "request_kasm_join", "get_session_permissions", "set_session_permissions",
+	"set_all_session_permissions", "delete_session_permissions", "delete_all_session_permissions",
+	// session staging
+	"get_staging_configs", "get_staging_config", "create_staging_config", "update_staging_config", "delete_staging_config",
 	"get_staged_kasms", "create_staged_kasm", "update_staged_kasm", "delete_staged_kasm",
-	"get_cast_configs", "create_cast_config", "update_cast_config", "delete_cast_config",
-	"get_session_recordings", "get_sessions_recordings", "get_login", "logout_user",
-	"create_image", "update_image", "delete_image", "get_servers", "get_zones",
-	"create_group", "update_group", "delete_group", "get_session_history",
+	// session casting
+	"get_cast_configs", "get_cast_config", "create_cast_config", "update_cast_config", "delete_cast_config",
+	// recordings and history
+	"get_session_recordings", "get_sessions_recordings", "get_session_history",
+	// sign-in tokens
+	"get_login", "logout_user",
+	// image and group administration (the /v1 API does it)
+	"create_image", "update_image", "delete_image", "create_group", "update_group", "delete_group",
+	// agents, zones, usage detail
+	"get_servers", "get_zones", "get_usage_details",
+}
+
+// Permissions are the permissions a call needs (any one of them); nil for a call it does not
+// implement. A body user_id needs users_auth_session besides.
+func (h *Handler) Permissions(call string) []string { return slices.Clone(h.calls[call].perms) }
+
+// Calls lists the calls the adapter implements, as "public/<name>" and "admin/<name>", sorted.
+func (h *Handler) Calls() []string {
+	out := make([]string, 0, len(h.calls))
+	for name := range h.calls {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // New builds the handler.
@@ -83,29 +112,31 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg}
 	h.calls = map[string]call{
-		"public/request_kasm":         {[]string{devkeys.PermSessionsModify}, h.requestKasm},
-		"public/get_kasm_status":      {[]string{devkeys.PermSessionsView}, h.getKasmStatus},
-		"public/keepalive":            {[]string{devkeys.PermSessionsModify}, h.keepalive},
-		"public/destroy_kasm":         {[]string{devkeys.PermSessionsModify, devkeys.PermSessionsDelete}, h.action(lifecycle.OpDelete)},
-		"public/pause_kasm":           {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpPause)},
-		"public/stop_kasm":            {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpStop)},
-		"public/resume_kasm":          {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpResume)},
-		"public/get_kasms":            {[]string{devkeys.PermSessionsView}, h.getKasms},
-		"public/get_user":             {[]string{devkeys.PermUsersView}, h.getUser},
-		"public/get_users":            {[]string{devkeys.PermUsersView}, h.getUsers},
-		"public/create_user":          {[]string{devkeys.PermUsersCreate}, h.createUser},
-		"public/update_user":          {[]string{devkeys.PermUsersModify}, h.updateUser},
-		"public/delete_user":          {[]string{devkeys.PermUsersDelete}, h.deleteUser},
-		"public/get_attributes":       {[]string{devkeys.PermUsersView}, h.getAttributes},
-		"public/add_user_group":       {[]string{devkeys.PermUsersModify, devkeys.PermGroupsModify}, h.userGroup(true)},
-		"public/remove_user_group":    {[]string{devkeys.PermUsersModify, devkeys.PermGroupsModify}, h.userGroup(false)},
-		"public/get_groups":           {[]string{devkeys.PermGroupsView}, h.getGroups},
-		"public/get_images":           {[]string{devkeys.PermImagesView}, h.getImages},
-		"public/get_usage_summary":    {[]string{devkeys.PermUsersView}, h.getUsageSummary},
-		"admin/get_settings_group":    {[]string{devkeys.PermGroupsView, devkeys.PermGroupSettingsModify}, h.getSettingsGroup},
-		"admin/add_settings_group":    {[]string{devkeys.PermGroupSettingsModify}, h.setSettingGroup},
-		"admin/update_settings_group": {[]string{devkeys.PermGroupSettingsModify}, h.setSettingGroup},
-		"admin/delete_settings_group": {[]string{devkeys.PermGroupSettingsModify}, h.deleteSettingGroup},
+		"public/request_kasm":           {[]string{devkeys.PermSessionsModify}, h.requestKasm},
+		"public/get_kasm_status":        {[]string{devkeys.PermSessionsView}, h.getKasmStatus},
+		"public/keepalive":              {[]string{devkeys.PermSessionsModify}, h.keepalive},
+		"public/destroy_kasm":           {[]string{devkeys.PermSessionsModify, devkeys.PermSessionsDelete}, h.action(lifecycle.OpDelete)},
+		"public/pause_kasm":             {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpPause)},
+		"public/stop_kasm":              {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpStop)},
+		"public/resume_kasm":            {[]string{devkeys.PermSessionsModify}, h.action(lifecycle.OpResume)},
+		"public/get_kasms":              {[]string{devkeys.PermSessionsView}, h.getKasms},
+		"public/exec_command_kasm":      {[]string{devkeys.PermSessionsModify}, h.execCommand},
+		"public/get_user":               {[]string{devkeys.PermUsersView}, h.getUser},
+		"public/get_users":              {[]string{devkeys.PermUsersView}, h.getUsers},
+		"public/create_user":            {[]string{devkeys.PermUsersCreate}, h.createUser},
+		"public/update_user":            {[]string{devkeys.PermUsersModify}, h.updateUser},
+		"public/delete_user":            {[]string{devkeys.PermUsersDelete}, h.deleteUser},
+		"public/get_attributes":         {[]string{devkeys.PermUsersView}, h.getAttributes},
+		"public/update_user_attributes": {[]string{devkeys.PermUsersModify}, h.updateUserAttributes},
+		"public/add_user_group":         {[]string{devkeys.PermUsersModify, devkeys.PermGroupsModify}, h.userGroup(true)},
+		"public/remove_user_group":      {[]string{devkeys.PermUsersModify, devkeys.PermGroupsModify}, h.userGroup(false)},
+		"public/get_groups":             {[]string{devkeys.PermGroupsView}, h.getGroups},
+		"public/get_images":             {[]string{devkeys.PermImagesView}, h.getImages},
+		"public/get_usage_summary":      {[]string{devkeys.PermUsersView}, h.getUsageSummary},
+		"admin/get_settings_group":      {[]string{devkeys.PermGroupsView, devkeys.PermGroupSettingsModify}, h.getSettingsGroup},
+		"admin/add_settings_group":      {[]string{devkeys.PermGroupSettingsModify}, h.setSettingGroup},
+		"admin/update_settings_group":   {[]string{devkeys.PermGroupSettingsModify}, h.setSettingGroup},
+		"admin/delete_settings_group":   {[]string{devkeys.PermGroupSettingsModify}, h.deleteSettingGroup},
 	}
 	return h
 }
@@ -199,6 +230,10 @@ func (h *Handler) serve(r *http.Request) (int, any) {
 		return errMsg(http.StatusNotFound, "Not Found")
 	}
 	if !slices.ContainsFunc(c.perms, k.Has) {
+		return errMsg(http.StatusUnauthorized, msgUnauthorized)
+	}
+	// Acting as another user (a body user_id) needs Users Auth Session, as in Kasm.
+	if b.str("user_id") != "" && !k.Has(devkeys.PermUsersAuthSession) {
 		return errMsg(http.StatusUnauthorized, msgUnauthorized)
 	}
 	return c.fn(r.Context(), k, b)
@@ -415,6 +450,44 @@ func (h *Handler) action(op lifecycle.Op) func(ctx context.Context, k devkeys.Ke
 	}
 }
 
+// execCommand forwards exec_config to the provisioning layer as an exec_command session
+// event (wspolicy runs no containers): as the user of user_id when given, else as an
+// administrator. Kasm answers the kasm and no output; so does wspolicy.
+func (h *Handler) execCommand(ctx context.Context, _ devkeys.Key, b body) (int, any) {
+	id := b.str("kasm_id")
+	raw, ok := b["exec_config"]
+	if id == "" || !ok {
+		return errMsg(http.StatusBadRequest, msgMissingParams)
+	}
+	var cfg lifecycle.ExecConfig
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return errMsg(http.StatusBadRequest, msgInvalidRequest+": exec_config: "+err.Error())
+	}
+	if cfg.Cmd == "" {
+		return errMsg(http.StatusBadRequest, msgMissingParams)
+	}
+	actor := lifecycle.AdminActor()
+	if u := b.str("user_id"); u != "" {
+		actor = lifecycle.UserActor(u)
+	}
+	sess, _, err := h.cfg.Sessions.Exec(ctx, actor, id, cfg)
+	switch {
+	case err == nil:
+		return http.StatusOK, map[string]any{"kasm": h.kasmObject(ctx, sess), "current_time": h.now()}
+	case policy.IsKind(err, policy.KindNotFound), policy.IsKind(err, policy.KindForbidden):
+		return errMsg(http.StatusOK, msgKasmNotFound)
+	case policy.IsKind(err, policy.KindGone):
+		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is currently scheduled to be deleted.", id))
+	case policy.CodeOf(err) == policy.CodeUnsupportedType:
+		return errMsg(http.StatusOK, msgNotSupported)
+	case policy.IsKind(err, policy.KindConflict):
+		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is not running.", id))
+	case policy.IsKind(err, policy.KindInvalid):
+		return errMsg(http.StatusBadRequest, msgInvalidRequest+": "+messageOf(err))
+	}
+	return internalError(err)
+}
+
 func (h *Handler) getKasms(ctx context.Context, _ devkeys.Key, _ body) (int, any) {
 	users, err := h.cfg.Directory.ListUsers(ctx)
 	if err != nil {
@@ -448,45 +521,6 @@ func (h *Handler) getKasms(ctx context.Context, _ devkeys.Key, _ body) (int, any
 	return http.StatusOK, map[string]any{"kasms": out, "current_time": h.now()}
 }
 
-// userObject renders a user in Kasm's shape.
-func (h *Handler) userObject(ctx context.Context, u policy.User, withKasms bool) map[string]any {
-	groups := []map[string]any{}
-	ids := append([]string{policy.AllUsersGroupID}, u.GroupIDs...)
-	seen := map[string]bool{}
-	all, _ := h.cfg.Directory.ListGroups(ctx)
-	gname := map[string]string{}
-	for _, g := range all {
-		gname[g.ID] = g.Name
-	}
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		groups = append(groups, map[string]any{"group_id": id, "name": gname[id]})
-	}
-	o := map[string]any{
-		"user_id": u.ID, "username": u.Username, "locked": false, "disabled": false,
-		"last_session": nil, "groups": groups, "first_name": nil, "last_name": nil, "phone": nil,
-		"organization": nil, "notes": nil, "created": date(u.CreatedAt), "realm": "local",
-	}
-	if withKasms {
-		kasms := []map[string]any{}
-		if p, err := h.cfg.Sessions.List(ctx, lifecycle.AdminActor(), lifecycle.ListFilter{UserID: u.ID, Limit: lifecycle.MaxPageSize}); err == nil {
-			for _, s := range p.Sessions {
-				if s.Status == string(lifecycle.StatusDeleted) {
-					continue
-				}
-				kasms = append(kasms, map[string]any{"kasm_id": s.SessionID, "start_date": date(s.CreatedAt),
-					"keepalive_date": date(s.LastKeepaliveAt), "expiration_date": date(s.ExpiresAt),
-					"server": map[string]any{"server_id": serverIDPlaceholder, "hostname": nil, "port": nil}})
-			}
-		}
-		o["kasms"] = kasms
-	}
-	return o
-}
-
 // targetUser finds the user of target_user {user_id | username} (400 when absent or unknown).
 func (h *Handler) targetUser(ctx context.Context, b body) (policy.User, int, any) {
 	t := b.obj("target_user")
@@ -505,72 +539,11 @@ func (h *Handler) targetUser(ctx context.Context, b body) (policy.User, int, any
 	}
 	for _, u := range users {
 		if policy.NameKey(u.Username) == policy.NameKey(name) {
-			return u, 0, nil
+			return h.actingUser(ctx, u.ID) // the listing holds no profile: read the user
 		}
 	}
 	s, v := errMsg(http.StatusBadRequest, fmt.Sprintf("Invalid username (%s)", name))
 	return policy.User{}, s, v
-}
-
-func (h *Handler) getUser(ctx context.Context, _ devkeys.Key, b body) (int, any) {
-	u, st, v := h.targetUser(ctx, b)
-	if st != 0 {
-		return st, v
-	}
-	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, true)}
-}
-
-func (h *Handler) getUsers(ctx context.Context, _ devkeys.Key, _ body) (int, any) {
-	users, err := h.cfg.Directory.ListUsers(ctx)
-	if err != nil {
-		return internalError(err)
-	}
-	slices.SortFunc(users, func(a, b policy.User) int { return strings.Compare(a.Username, b.Username) })
-	out := make([]map[string]any, 0, len(users))
-	for _, u := range users {
-		out = append(out, h.userObject(ctx, u, false))
-	}
-	return http.StatusOK, map[string]any{"users": out}
-}
-
-func (h *Handler) createUser(ctx context.Context, _ devkeys.Key, b body) (int, any) {
-	t := b.obj("target_user")
-	name := t.str("username")
-	if name == "" {
-		return errMsg(http.StatusBadRequest, msgMissingParams)
-	}
-	groups, err := h.cfg.Directory.ListGroups(ctx)
-	if err != nil {
-		return internalError(err)
-	}
-	var auto []string
-	for _, g := range groups {
-		var on bool
-		if raw, ok := g.Settings[autoAddSettingName]; ok && json.Unmarshal(raw, &on) == nil && on && g.ID != policy.AllUsersGroupID {
-			auto = append(auto, g.ID)
-		}
-	}
-	u, err := h.cfg.Directory.CreateUser(ctx, policy.User{ID: policy.NewID("u"), Username: name, GroupIDs: auto, CreatedAt: h.cfg.Clock.Now().UTC()})
-	switch {
-	case policy.IsKind(err, policy.KindConflict):
-		return errMsg(http.StatusBadRequest, "Username already exists")
-	case policy.IsKind(err, policy.KindInvalid):
-		return errMsg(http.StatusBadRequest, "Invalid username: "+messageOf(err))
-	case err != nil:
-		return internalError(err)
-	}
-	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, false)}
-}
-
-func (h *Handler) updateUser(ctx context.Context, _ devkeys.Key, b body) (int, any) {
-	u, st, v := h.targetUser(ctx, b)
-	if st != 0 {
-		return st, v
-	}
-	if n := b.obj("target_user").str("username"); n != "" && policy.NameKey(n) != policy.NameKey(u.Username) {
-		return errMsg(http.StatusBadRequest, "Changing a username is not supported")
-	}
-	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, false)}
 }
 
 func (h *Handler) deleteUser(ctx context.Context, _ devkeys.Key, b body) (int, any) {
@@ -596,25 +569,6 @@ func (h *Handler) deleteUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 		return internalError(err)
 	}
 	return http.StatusOK, map[string]any{}
-}
-
-func (h *Handler) getAttributes(ctx context.Context, _ devkeys.Key, b body) (int, any) {
-	u, st, v := h.targetUser(ctx, b)
-	if st != 0 {
-		return st, v
-	}
-	r, err := sessions.ResolveUser(ctx, h.cfg.Directory, u.ID)
-	if err != nil {
-		return internalError(err)
-	}
-	var def any
-	if d := r.DefaultImage(); d != "" {
-		def = d
-	}
-	return http.StatusOK, map[string]any{"user_attributes": map[string]any{
-		"user_id": u.ID, "default_image": def, "auto_login_kasm": nil, "show_tips": nil, "theme": nil,
-		"preferred_language": nil, "preferred_timezone": nil, "ssh_public_key": nil,
-	}}
 }
 
 func (h *Handler) userGroup(add bool) func(ctx context.Context, k devkeys.Key, b body) (int, any) {

@@ -7,12 +7,16 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/devkeys"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/policy"
@@ -27,6 +31,7 @@ type env struct {
 	tb    *ddbtest.Table
 	clock *policy.FixedClock
 	h     http.Handler
+	kh    *kasmapi.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -42,7 +47,7 @@ func newEnv(t *testing.T) *env {
 	parts := kasmapi.Wire(store, svc, clock)
 	h := httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin, Sessions: svc,
 		Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm})
-	return &env{t: t, tb: tb, clock: clock, h: h}
+	return &env{t: t, tb: tb, clock: clock, h: h, kh: parts.Kasm}
 }
 
 // v1 calls the native API with the admin key.
@@ -271,5 +276,283 @@ func TestWorkspaceRulesAtStart(t *testing.T) {
 	out = e.v1("POST", "/v1/sessions", `{"user_id": "`+u+`", "image_id": "desk"}`, 403)
 	if out["error"].(map[string]any)["code"] != "workspace_disabled" {
 		t.Errorf("disabled: %v", out)
+	}
+}
+
+// exec_command_kasm becomes an exec_command session event for the provisioning layer, as the
+// native POST /v1/sessions/{id}/exec does; Kasm's answer is the kasm and no output.
+func TestKasmExecCommandIsASessionEvent(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "chrome", "image_id": "kasmweb/chrome:1.16"}`, 201)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "rdp", "image_id": "windows-rdp", "container": false}`, 201)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/chrome", ``, 200)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/rdp", ``, 200)
+	uid := e.v1("POST", "/v1/users", `{"username": "carol"}`, 201)["user_id"].(string)
+	key, secret := e.devKey(`["sessions_modify", "sessions_view", "users_auth_session"]`)
+	start := func(image string) string {
+		st, out := e.kasm("/api/public/request_kasm", creds(key, secret, `"user_id": "`+uid+`", "image_id": "`+image+`"`))
+		if st != 200 || out["kasm_id"] == nil {
+			t.Fatalf("request_kasm %s: %d %v", image, st, out)
+		}
+		return out["kasm_id"].(string)
+	}
+	kasmID := start("chrome")
+	exec := `"kasm_id": "` + kasmID + `", "user_id": "` + uid + `", "exec_config": {"cmd": "bash -c 'echo hi > /tmp/x'", "workdir": "/home/kasm-user", "environment": {"GREETING": "hi"}, "privileged": false, "user": "kasm-user"}`
+	st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, exec))
+	if st != 200 || out["kasm"] == nil || out["current_time"] == nil || out["kasm"].(map[string]any)["kasm_id"] != kasmID {
+		t.Fatalf("exec_command_kasm: %d %v", st, out)
+	}
+	evs := e.v1("GET", "/v1/sessions/"+kasmID+"/events", "", 200)["events"].([]any)
+	last := evs[len(evs)-1].(map[string]any)
+	d, _ := last["detail"].(map[string]any)
+	if last["type"] != "exec_command" || last["actor"] != "user:"+uid || last["status_after"] != "running" ||
+		d["cmd"] != "bash -c 'echo hi > /tmp/x'" || d["workdir"] != "/home/kasm-user" || d["environment"].(map[string]any)["GREETING"] != "hi" {
+		t.Errorf("last event %v", last)
+	}
+	// The native call writes the same event and answers 202.
+	n := e.v1("POST", "/v1/sessions/"+kasmID+"/exec", `{"cmd": "true"}`, 202)
+	if ev := n["event"].(map[string]any); ev["type"] != "exec_command" || ev["actor"] != "admin" || n["session"].(map[string]any)["status"] != "running" {
+		t.Errorf("native exec: %v", n)
+	}
+	e.v1("POST", "/v1/sessions/"+kasmID+"/exec", `{"workdir": "/"}`, 400)
+
+	rdp := start("rdp")
+	rows := []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"no exec_config", `"kasm_id": "` + kasmID + `"`, 400, "Invalid Request: Missing required parameters"},
+		{"no cmd", `"kasm_id": "` + kasmID + `", "exec_config": {"workdir": "/"}`, 400, "Invalid Request: Missing required parameters"},
+		{"unknown kasm", `"kasm_id": "s_nosuch", "exec_config": {"cmd": "true"}`, 200, "Could not find requested Kasm."},
+		{"another user's kasm", `"kasm_id": "` + kasmID + `", "user_id": "` + e.v1("POST", "/v1/users", `{"username": "dave"}`, 201)["user_id"].(string) + `", "exec_config": {"cmd": "true"}`, 200, "Could not find requested Kasm."},
+		{"not a container", `"kasm_id": "` + rdp + `", "exec_config": {"cmd": "true"}`, 200, "Requested Kasm does not support feature"},
+	}
+	for _, r := range rows {
+		if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, r.body)); st != r.status || out["error_message"] != r.msg {
+			t.Errorf("%s: %d %v, want %d %q", r.name, st, out, r.status, r.msg)
+		}
+	}
+	e.v1("POST", "/v1/sessions/"+kasmID+"/pause", ``, 200)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, `"kasm_id": "`+kasmID+`", "exec_config": {"cmd": "true"}`)); st != 200 || out["error_message"] != "Kasm ("+kasmID+") is not running." {
+		t.Errorf("paused: %d %v", st, out)
+	}
+	e.v1("DELETE", "/v1/sessions/"+kasmID, ``, 200)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(key, secret, `"kasm_id": "`+kasmID+`", "exec_config": {"cmd": "true"}`)); st != 200 || out["error_message"] != "Kasm ("+kasmID+") is currently scheduled to be deleted." {
+		t.Errorf("deleted: %d %v", st, out)
+	}
+	// Least privilege: sessions_view alone may not run commands.
+	vk, vs := e.devKey(`["sessions_view"]`)
+	if st, out := e.kasm("/api/public/exec_command_kasm", creds(vk, vs, `"kasm_id": "`+rdp+`", "exec_config": {"cmd": "true"}`)); st != 401 || out["error_message"] != "Unauthorized" {
+		t.Errorf("sessions_view key: %d %v", st, out)
+	}
+}
+
+// The Kasm profile and attributes live on the user item: create_user and update_user keep
+// the profile fields, update_user renames in one transaction (usernames stay unique), and
+// default_image is honoured at launch: the user's attribute, then the groups', then Kasm's
+// "No Default Image Found".
+func TestKasmUserProfileAndAttributes(t *testing.T) {
+	e := newEnv(t)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "chrome", "image_id": "kasmweb/chrome:1.16"}`, 201)
+	e.v1("POST", "/v1/workspaces", `{"workspace_id": "term", "image_id": "kasmweb/terminal:1.16"}`, 201)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/chrome", ``, 200)
+	e.v1("PUT", "/v1/groups/"+policy.AllUsersGroupID+"/workspaces/term", ``, 200)
+	key, secret := e.devKey(`["users_view", "users_create", "users_modify", "sessions_modify", "sessions_view", "users_auth_session"]`)
+	call := func(name, rest string, want int) map[string]any {
+		t.Helper()
+		st, out := e.kasm("/api/public/"+name, creds(key, secret, rest))
+		if st != want {
+			t.Fatalf("%s: %d %v, want %d", name, st, out, want)
+		}
+		return out
+	}
+	u := call("create_user", `"target_user": {"username": "bob@example.com", "first_name": "Bob", "last_name": "Williams", "phone": "123-456-7890", "organization": "example", "password": "x", "locked": false}`, 200)["user"].(map[string]any)
+	uid := u["user_id"].(string)
+	if u["first_name"] != "Bob" || u["organization"] != "example" || u["notes"] != nil {
+		t.Errorf("create_user: %v", u)
+	}
+	call("create_user", `"target_user": {"username": "taken@example.com"}`, 200)
+
+	// update_user: fields it carries change, the others stay; a rename is one transaction.
+	u = call("update_user", `"target_user": {"user_id": "`+uid+`", "username": "robert@example.com", "notes": "vip", "phone": null}`, 200)["user"].(map[string]any)
+	if u["username"] != "robert@example.com" || u["notes"] != "vip" || u["phone"] != nil || u["first_name"] != "Bob" {
+		t.Errorf("update_user: %v", u)
+	}
+	if out := call("update_user", `"target_user": {"user_id": "`+uid+`", "username": "TAKEN@example.com"}`, 400); out["error_message"] != "Username already exists" {
+		t.Errorf("rename onto a taken name: %v", out)
+	}
+	// The old name is free again, the new one is held: create_user sees both.
+	call("create_user", `"target_user": {"username": "bob@example.com"}`, 200)
+	if out := call("create_user", `"target_user": {"username": "Robert@Example.com"}`, 400); out["error_message"] != "Username already exists" {
+		t.Errorf("create over the new name: %v", out)
+	}
+	got := call("get_user", `"target_user": {"username": "robert@example.com"}`, 200)["user"].(map[string]any)
+	if got["user_id"] != uid || got["notes"] != "vip" || got["last_name"] != "Williams" {
+		t.Errorf("get_user by the new name: %v", got)
+	}
+	var listed map[string]any
+	for _, x := range call("get_users", ``, 200)["users"].([]any) {
+		if x.(map[string]any)["user_id"] == uid {
+			listed = x.(map[string]any)
+		}
+	}
+	if listed == nil || listed["first_name"] != "Bob" || listed["username"] != "robert@example.com" {
+		t.Errorf("get_users: %v", listed)
+	}
+
+	// default_image: no attribute and no group default → Kasm's refusal.
+	if out := call("request_kasm", `"user_id": "`+uid+`"`, 200); out["error_message"] != "No Default Image Found" {
+		t.Errorf("no default image: %v", out)
+	}
+	e.v1("PATCH", "/v1/groups/"+policy.AllUsersGroupID+"/settings", `{"set": {"default_image": "term"}}`, 200)
+	a := call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != nil || a["user_id"] != uid || a["show_tips"] != nil {
+		t.Errorf("get_attributes before: %v", a)
+	}
+	start := func() string {
+		t.Helper()
+		out := call("request_kasm", `"user_id": "`+uid+`"`, 200)
+		id, _ := out["kasm_id"].(string)
+		if id == "" {
+			t.Fatalf("request_kasm: %v", out)
+		}
+		k := call("get_kasm_status", `"kasm_id": "`+id+`"`, 200)["kasm"].(map[string]any)
+		call("destroy_kasm", `"kasm_id": "`+id+`"`, 200)
+		return k["image_id"].(string)
+	}
+	if img := start(); img != "term" {
+		t.Errorf("group default: launched %q, want term", img)
+	}
+	call("update_user_attributes", `"target_user_attributes": {"user_id": "`+uid+`", "default_image": "chrome", "show_tips": true, "theme": "Dark", "ssh_public_key": "ssh-ed25519 AAAA bob", "user_attributes_id": "ignored"}`, 200)
+	a = call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != "chrome" || a["show_tips"] != true || a["theme"] != "Dark" || a["ssh_public_key"] != "ssh-ed25519 AAAA bob" || a["auto_login_kasm"] != nil {
+		t.Errorf("get_attributes after: %v", a)
+	}
+	if img := start(); img != "chrome" {
+		t.Errorf("user attribute: launched %q, want chrome (it wins over the group's)", img)
+	}
+	// The profile survived the attribute update and the attributes survive a profile update.
+	call("update_user", `"target_user": {"user_id": "`+uid+`", "organization": "other"}`, 200)
+	if got := call("get_user", `"target_user": {"user_id": "`+uid+`"}`, 200)["user"].(map[string]any); got["first_name"] != "Bob" || got["organization"] != "other" {
+		t.Errorf("profile after attribute update: %v", got)
+	}
+	call("update_user_attributes", `"target_user_attributes": {"user_id": "`+uid+`", "default_image": null, "theme": null}`, 200)
+	a = call("get_attributes", `"target_user": {"user_id": "`+uid+`"}`, 200)["user_attributes"].(map[string]any)
+	if a["default_image"] != nil || a["theme"] != nil || a["show_tips"] != true {
+		t.Errorf("cleared: %v", a)
+	}
+	for _, r := range []struct{ name, rest, msg string }{
+		{"unknown attribute", `"target_user_attributes": {"user_id": "` + uid + `", "favourite_colour": "blue"}`, "Invalid attribute (favourite_colour)"},
+		{"bool attribute", `"target_user_attributes": {"user_id": "` + uid + `", "show_tips": "maybe"}`, "Invalid attribute (show_tips): true or false"},
+		{"unknown user", `"target_user_attributes": {"user_id": "u_nobody"}`, "Invalid user_id (u_nobody)"},
+		{"no user", `"target_user_attributes": {}`, "Invalid Request: Missing required parameters"},
+	} {
+		if st, out := e.kasm("/api/public/update_user_attributes", creds(key, secret, r.rest)); st != 400 || out["error_message"] != r.msg {
+			t.Errorf("%s: %d %v, want 400 %q", r.name, st, out, r.msg)
+		}
+	}
+	if st, out := e.kasm("/api/public/update_user_attributes", creds(key, secret, `"target_user_attributes": {"user_id": "`+uid+`", "default_image": "bad id with spaces"}`)); st != 400 || !strings.HasPrefix(out["error_message"].(string), "Invalid default_image") {
+		t.Errorf("bad default_image: %d %v", st, out)
+	}
+	// The /v1 user view is unchanged by the profile.
+	v := e.v1("GET", "/v1/users/"+uid, "", 200)
+	if _, ok := v["first_name"]; ok || v["username"] != "robert@example.com" {
+		t.Errorf("/v1 user: %v", v)
+	}
+	// Least privilege: users_view may read attributes, not change them.
+	vk, vs := e.devKey(`["users_view"]`)
+	if st, out := e.kasm("/api/public/update_user_attributes", creds(vk, vs, `"target_user_attributes": {"user_id": "`+uid+`", "theme": "x"}`)); st != 401 || out["error_message"] != "Unauthorized" {
+		t.Errorf("users_view key: %d %v", st, out)
+	}
+}
+
+// Every call of NotSupported answers Kasm's own not-supported error (200, the key still
+// checked), and docs/kasm-compat.md has a row for it saying so; every implemented call has a
+// row saying supported or forwarded.
+func TestKasmNotSupportedCalls(t *testing.T) {
+	e := newEnv(t)
+	key, secret := e.devKey(`["sessions_view"]`)
+	raw, err := os.ReadFile("../../docs/kasm-compat.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowOf := func(call string) string {
+		word := regexp.MustCompile(`(^|[^a-z_/])` + regexp.QuoteMeta(call) + `([^a-z_]|$)`)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "| ") && word.MatchString(strings.SplitN(line, "|", 3)[1]) {
+				return line
+			}
+		}
+		return ""
+	}
+	for _, name := range kasmapi.NotSupported {
+		if st, out := e.kasm("/api/public/"+name, creds(key, secret, `"kasm_id": "x", "user_id": "u_x"`)); st != 200 || out["error_message"] != "Requested Kasm does not support feature" {
+			t.Errorf("%s: %d %v", name, st, out)
+		}
+		if st, out := e.kasm("/api/public/"+name, creds(key, "wrong", "")); st != 403 || out["error_message"] != "Access Denied" {
+			t.Errorf("%s with a wrong secret: %d %v", name, st, out)
+		}
+		if row := rowOf(name); !strings.Contains(row, "| not supported |") {
+			t.Errorf("docs/kasm-compat.md: no \"not supported\" row for %s (found %q)", name, row)
+		}
+	}
+	for _, call := range e.kh.Calls() {
+		name := strings.TrimPrefix(call, "public/")
+		if row := rowOf(name); !strings.Contains(row, "| supported") && !strings.Contains(row, "| forwarded") {
+			t.Errorf("docs/kasm-compat.md: no supported/forwarded row for %s (found %q)", call, row)
+		}
+	}
+	if st, out := e.kasm("/api/public/no_such_call", creds(key, secret, "")); st != 404 || out["error_message"] != "Not Found" {
+		t.Errorf("unknown call: %d %v", st, out)
+	}
+}
+
+// Least privilege: for every implemented call, a key holding every permission but the ones
+// the call needs gets 401 Unauthorized, and a key holding only those does not; acting as a
+// user (a body user_id) needs users_auth_session besides.
+func TestKasmLeastPrivilege(t *testing.T) {
+	e := newEnv(t)
+	uid := e.v1("POST", "/v1/users", `{"username": "erin"}`, 201)["user_id"].(string)
+	keys := map[string][2]string{}
+	keyFor := func(perms []string) (string, string) {
+		t.Helper()
+		slices.Sort(perms)
+		id := strings.Join(perms, ",")
+		if k, ok := keys[id]; ok {
+			return k[0], k[1]
+		}
+		raw, _ := json.Marshal(perms)
+		k, s := e.devKey(string(raw))
+		keys[id] = [2]string{k, s}
+		return k, s
+	}
+	for _, call := range e.kh.Calls() {
+		need := e.kh.Permissions(call)
+		var others []string
+		for _, p := range devkeys.Permissions {
+			if !slices.Contains(need, p) {
+				others = append(others, p)
+			}
+		}
+		path := "/api/" + call
+		k, s := keyFor(others)
+		if st, out := e.kasm(path, creds(k, s, "")); st != 401 || out["error_message"] != "Unauthorized" {
+			t.Errorf("%s with every permission but %v: %d %v, want 401", call, need, st, out)
+		}
+		for _, p := range need {
+			k, s := keyFor([]string{p})
+			if st, out := e.kasm(path, creds(k, s, "")); st == 401 || st == 403 {
+				t.Errorf("%s with only %s: %d %v", call, p, st, out)
+			}
+			// Acting as a user needs users_auth_session too.
+			if st, out := e.kasm(path, creds(k, s, `"user_id": "`+uid+`"`)); p != devkeys.PermUsersAuthSession && (st != 401 || out["error_message"] != "Unauthorized") {
+				t.Errorf("%s with only %s and a user_id: %d %v, want 401", call, p, st, out)
+			}
+			k, s = keyFor([]string{p, devkeys.PermUsersAuthSession})
+			if st, out := e.kasm(path, creds(k, s, `"user_id": "`+uid+`"`)); st == 401 || st == 403 {
+				t.Errorf("%s with %s and users_auth_session and a user_id: %d %v", call, p, st, out)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ type Stores interface {
 	policy.Directory
 	workspaces.Store
 	devkeys.Store
+	Users
 }
 
 // Parts are the services of issue 15 built over one store, for httpapi.Config.
@@ -26,5 +27,5 @@ type Parts struct {
 func Wire(store Stores, svc *sessions.Service, clock policy.Clock) Parts {
 	ws := workspaces.New(store, clock)
 	keys := devkeys.New(store, clock, 0)
-	return Parts{Workspaces: ws, DevKeys: keys, Kasm: New(Config{Directory: store, Sessions: svc, Workspaces: ws, Keys: keys, Clock: clock})}
+	return Parts{Workspaces: ws, DevKeys: keys, Kasm: New(Config{Directory: store, Sessions: svc, Workspaces: ws, Keys: keys, Users: store, Clock: clock})}
 }

@@ -49,6 +49,30 @@ type User struct {
 	Username  string    `json:"username"`
 	GroupIDs  []string  `json:"groups"`
 	CreatedAt time.Time `json:"created_at"`
+	// Profile is what the Kasm Developer API keeps on a user; the /v1 views leave it out.
+	Profile UserProfile `json:"-"`
+}
+
+// UserProfile is what Kasm's Developer API keeps on a user besides the name and groups: the
+// profile fields of create_user and update_user and the attributes of get_attributes. An
+// empty string is unset.
+type UserProfile struct {
+	FirstName    string
+	LastName     string
+	Phone        string
+	Organization string
+	Notes        string
+	// DefaultImage is the workspace a start without image_id launches; it wins over the
+	// groups' default_image.
+	DefaultImage string
+	// Attributes are Kasm's other user attributes (theme, show_tips, …) as JSON values.
+	Attributes map[string]json.RawMessage
+}
+
+// UserUpdate changes a user: nil fields stay as they are; Profile replaces the whole profile.
+type UserUpdate struct {
+	Username *string
+	Profile  *UserProfile
 }
 
 // HistoryEntry records one settings change of a group. Old or New is nil when the setting was

@@ -200,11 +200,11 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 
 // StartOrReuse starts a session for req.UserID with the settings in force for them now: the
 // user and their groups (two round trips) and, at the same time, their storage mappings (one
-// Query). An empty ImageID means the user's effective default_image (400 no_default_image
-// when that is empty too). With Reuse, the user's live session of that image, if any, is
-// returned instead (reused true; two more requests — the listing of the user's sessions and a
-// read of the one picked, with its launch configuration — and no charge, no
-// max_kasms_per_user check).
+// Query). An empty ImageID means the user's own default_image (a Kasm user attribute), else
+// their groups' effective default_image (400 no_default_image when both are empty). With
+// Reuse, the user's live session of that image, if any, is returned instead (reused true; two
+// more requests — the listing of the user's sessions and a read of the one picked, with its
+// launch configuration — and no charge, no max_kasms_per_user check).
 // The user's max_kasms_per_user is enforced exactly: 409 max_sessions_reached. Unknown user:
 // 404 user_not_found. The session is charged to the budget of the user's effective
 // usage_limit (see BudgetOf); when that is used up in the current window the start is
@@ -229,7 +229,11 @@ func (s *Service) StartOrReuse(ctx context.Context, req StartRequest) (Session, 
 	}
 	r := in.res
 	if imageID == "" {
-		if imageID = r.DefaultImage(); imageID == "" {
+		// The user's own default_image (a Kasm user attribute) wins over their groups'.
+		if imageID = in.user.Profile.DefaultImage; imageID == "" {
+			imageID = r.DefaultImage()
+		}
+		if imageID == "" {
 			return Session{}, false, policy.FieldErrorf("image_id", policy.CodeNoDefaultImage, "image_id is required: user %s has no default_image", userID)
 		}
 	}
