@@ -5,7 +5,8 @@
 // could not do stays due for the next minute. TABLE_NAME names the table; STATE_MACHINE_ARN
 // (optional) is the countdown state machine, whose executions the sweep stops for the
 // time-limited sessions it ends before their limit; DYNAMODB_ENDPOINT (optional) points at
-// DynamoDB Local for local invocation.
+// DynamoDB Local for local invocation; SWEEP_WORKERS (optional, default 32) is how many due
+// sessions the sweep acts on at once.
 package main
 
 import (
@@ -77,8 +78,12 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 		}
 		store = sweep.StopCountdowns(store, sfntimer.NewStepFunctions(client, arn), logger)
 	}
+	workers, err := sweep.ParseWorkers(getenv("SWEEP_WORKERS"))
+	if err != nil {
+		return nil, err
+	}
 	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
-	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock}), log: logger}, nil
+	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers}), log: logger}, nil
 }
 
 // sweepMargin is the time a sweep leaves itself before the function's timeout: what it has
