@@ -51,6 +51,9 @@ type config struct {
 	SweepScaleLatency time.Duration `json:"-"`
 	SweepScaleMarkers int           `json:"sweepscale_resync_markers"`
 	SweepWorkers      int           `json:"sweep_workers"`
+	// SweepScaleBaselineMax: levels above it are measured with the added latency only (0: all
+	// levels both ways).
+	SweepScaleBaselineMax int `json:"sweepscale_baseline_max,omitempty"`
 }
 
 // results is everything one run measured; results.json holds it.
@@ -114,6 +117,7 @@ func run() error {
 	flag.StringVar(&sweepScaleLevels, "sweepscale-levels", "1000,10000,50000", "due sessions of each mass-expiry level")
 	flag.DurationVar(&cfg.SweepScaleLatency, "sweepscale-latency", 15*time.Millisecond, "latency added to every DynamoDB call in the mass expiry's second run of each level")
 	flag.IntVar(&cfg.SweepScaleMarkers, "sweepscale-markers", 1000, "re-sync markers of the mass expiry part")
+	flag.IntVar(&cfg.SweepScaleBaselineMax, "sweepscale-baseline-max", 0, "mass-expiry levels above this many due sessions run with the added latency only (0: every level both ways)")
 	flag.IntVar(&cfg.SweepWorkers, "sweep-workers", 0, "workers of the mass-expiry sweeps (0: sweep.DefaultWorkers, as SWEEP_WORKERS)")
 	flag.IntVar(&cfg.ColdStarts, "cold-starts", 3, "cold starts per function under aws-lambda-rie")
 	flag.Parse()
@@ -201,7 +205,7 @@ func run() error {
 		}
 	}
 	if want("sweepscale") && ctx.Err() == nil {
-		r, err := benchSweepScale(ctx, p, cfg.Endpoint, cfg.SweepScaleLevels, cfg.SweepScaleLatency, cfg.SweepWorkers, cfg.SweepScaleMarkers, cfg.SeedWorkers)
+		r, err := benchSweepScale(ctx, p, cfg.Endpoint, cfg.SweepScaleLevels, cfg.SweepScaleLatency, cfg.SweepWorkers, cfg.SweepScaleMarkers, cfg.SeedWorkers, cfg.SweepScaleBaselineMax)
 		res.SweepScale = r
 		if err != nil {
 			fail("sweepscale", err)

@@ -129,7 +129,7 @@ func newMassEnv(ctx context.Context, endpoint string, latency time.Duration, con
 
 // benchSweepScale measures sweeps of each count of due sessions, without and with latency
 // added to every DynamoDB call, then the re-sync of markers likewise.
-func benchSweepScale(ctx context.Context, p *progress, endpoint string, levels []int, latency time.Duration, workers, markers, seedWorkers int) (*sweepScaleResult, error) {
+func benchSweepScale(ctx context.Context, p *progress, endpoint string, levels []int, latency time.Duration, workers, markers, seedWorkers, baselineMax int) (*sweepScaleResult, error) {
 	sw := sweep.New(sweep.Config{Workers: workers})
 	res := &sweepScaleResult{Workers: sw.Workers()}
 	e, err := newMassEnv(ctx, endpoint, latency, res.Workers)
@@ -144,6 +144,9 @@ func benchSweepScale(ctx context.Context, p *progress, endpoint string, levels [
 	}
 	for k, n := range levels {
 		for _, lat := range []time.Duration{0, latency} {
+			if lat == 0 && baselineMax > 0 && n > baselineMax {
+				continue // only the run with the added latency at this level
+			}
 			r, err := e.massSweep(ctx, p, fmt.Sprintf("%d_%d", k, lat.Milliseconds()), n, lat, lt, res.Workers, seedWorkers)
 			if err != nil {
 				return res, err
