@@ -112,7 +112,7 @@ func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (sweep
 		slog.Int("paused", rep.Paused), slog.Int("warned", rep.Warned), slog.Int("expired", rep.Expired),
 		slog.Int("left_alone", rep.LeftAlone), slog.Int("rescheduled", rep.Rescheduled), slog.Int("skipped", rep.Skipped),
 		slog.Int("resynced", rep.Resynced), slog.Int("budgets", rep.Budgets), slog.Int("exhausted_budgets", rep.ExhaustedBudgets),
-		slog.Int("items_read", rep.ItemsRead), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs),
+		slog.Int("items_read", rep.ItemsRead), slog.Int("throttled", rep.Throttled), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs),
 		slog.Bool("cut", rep.Cut))
 	if err != nil {
 		return rep, fmt.Errorf("sweep: %w", err)
