@@ -3,7 +3,8 @@
 // settings by number of groups, sweep time by number of live sessions, the usage ledger's cost
 // of a session start and end, and each Lambda bootstrap's size and cold start. `make bench`
 // runs it under scripts/with-dynamodb.sh; it prints progress on stderr, the tables on stdout,
-// and writes bench/results.md, bench/results.json and bench/sweep-scale.png.
+// and writes bench/results.md, bench/results.json and bench/sweep-scale.png; the mass expiry
+// (-only=sweepscale) also bench/results-sweepscale.md, .json and sweepscale.png.
 //
 //	go run ./bench [-duration 10s] [-clients 16] [-sweep-levels 1000,10000,100000] …
 package main
@@ -45,22 +46,31 @@ type config struct {
 	// SteadySessions and SteadyHours size the keepalive's steady-state simulation.
 	SteadySessions int     `json:"steady_sessions"`
 	SteadyHours    float64 `json:"steady_hours"`
+	// SweepScale* and SweepWorkers size the mass-expiry part (issue 16).
+	SweepScaleLevels  []int         `json:"sweepscale_due_levels"`
+	SweepScaleLatency time.Duration `json:"-"`
+	SweepScaleMarkers int           `json:"sweepscale_resync_markers"`
+	SweepWorkers      int           `json:"sweep_workers"`
+	// SweepScaleBaselineMax: levels above it are measured with the added latency only (0: all
+	// levels both ways).
+	SweepScaleBaselineMax int `json:"sweepscale_baseline_max,omitempty"`
 }
 
 // results is everything one run measured; results.json holds it.
 type results struct {
-	StartedAt    time.Time        `json:"started_at"`
-	TotalSeconds float64          `json:"total_seconds"`
-	Machine      machine          `json:"machine"`
-	Config       config           `json:"config"`
-	Keepalive    *keepaliveResult `json:"keepalive,omitempty"`
-	Settings     *settingsResult  `json:"settings,omitempty"`
-	Sweep        *sweepResult     `json:"sweep,omitempty"`
-	Usage        *usageResult     `json:"usage,omitempty"`
-	Lambdas      *lambdaResult    `json:"lambdas,omitempty"`
-	Preview      *previewResult   `json:"preview,omitempty"`
-	Checks       []check          `json:"checks"`
-	Failures     []string         `json:"failures,omitempty"`
+	StartedAt    time.Time         `json:"started_at"`
+	TotalSeconds float64           `json:"total_seconds"`
+	Machine      machine           `json:"machine"`
+	Config       config            `json:"config"`
+	Keepalive    *keepaliveResult  `json:"keepalive,omitempty"`
+	Settings     *settingsResult   `json:"settings,omitempty"`
+	Sweep        *sweepResult      `json:"sweep,omitempty"`
+	Usage        *usageResult      `json:"usage,omitempty"`
+	Lambdas      *lambdaResult     `json:"lambdas,omitempty"`
+	Preview      *previewResult    `json:"preview,omitempty"`
+	SweepScale   *sweepScaleResult `json:"sweepscale,omitempty"`
+	Checks       []check           `json:"checks"`
+	Failures     []string          `json:"failures,omitempty"`
 }
 
 // machine describes where the run happened.
@@ -87,11 +97,11 @@ func main() {
 
 func run() error {
 	var cfg config
-	var settingsLvls, sweepLevels string
+	var settingsLvls, sweepLevels, sweepScaleLevels string
 	flag.StringVar(&cfg.Endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB Local address (default $DYNAMODB_ENDPOINT)")
 	flag.StringVar(&cfg.Out, "out", "bench", "folder for results.md, results.json and sweep-scale.png")
 	flag.StringVar(&cfg.Profile, "profile", "", "folder for CPU profiles of the measured parts (none when empty)")
-	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,preview,lambdas (default all)")
+	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,preview,lambdas (default all; sweepscale: the mass expiry, results-sweepscale.md)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each keepalive load run")
 	flag.IntVar(&cfg.Clients, "clients", 16, "concurrent clients of the keepalive runs")
 	flag.IntVar(&cfg.SettingsReads, "settings-reads", 200, "effective-settings reads per level")
@@ -104,6 +114,11 @@ func run() error {
 	flag.IntVar(&cfg.UsageOps, "usage-ops", 100, "session starts (and as many ends) measured per budget")
 	flag.IntVar(&cfg.SteadySessions, "steady-sessions", 32, "sessions of the keepalive's steady-state write-unit simulation")
 	flag.Float64Var(&cfg.SteadyHours, "steady-hours", 6, "simulated hours of the keepalive's steady-state write-unit simulation")
+	flag.StringVar(&sweepScaleLevels, "sweepscale-levels", "1000,10000,50000", "due sessions of each mass-expiry level")
+	flag.DurationVar(&cfg.SweepScaleLatency, "sweepscale-latency", 15*time.Millisecond, "latency added to every DynamoDB call in the mass expiry's second run of each level")
+	flag.IntVar(&cfg.SweepScaleMarkers, "sweepscale-markers", 1000, "re-sync markers of the mass expiry part")
+	flag.IntVar(&cfg.SweepScaleBaselineMax, "sweepscale-baseline-max", 0, "mass-expiry levels above this many due sessions run with the added latency only (0: every level both ways)")
+	flag.IntVar(&cfg.SweepWorkers, "sweep-workers", 0, "workers of the mass-expiry sweeps (0: sweep.DefaultWorkers, as SWEEP_WORKERS)")
 	flag.IntVar(&cfg.ColdStarts, "cold-starts", 3, "cold starts per function under aws-lambda-rie")
 	flag.Parse()
 	var err error
@@ -112,6 +127,9 @@ func run() error {
 	}
 	if cfg.SweepLevels, err = intList(sweepLevels); err != nil {
 		return fmt.Errorf("-sweep-levels: %w", err)
+	}
+	if cfg.SweepScaleLevels, err = intList(sweepScaleLevels); err != nil {
+		return fmt.Errorf("-sweepscale-levels: %w", err)
 	}
 	if cfg.Endpoint == "" {
 		return errors.New("no DynamoDB Local: set DYNAMODB_ENDPOINT or -endpoint (make bench starts one)")
@@ -186,6 +204,13 @@ func run() error {
 			fail("sweep", err)
 		}
 	}
+	if want("sweepscale") && ctx.Err() == nil {
+		r, err := benchSweepScale(ctx, p, cfg.Endpoint, cfg.SweepScaleLevels, cfg.SweepScaleLatency, cfg.SweepWorkers, cfg.SweepScaleMarkers, cfg.SeedWorkers, cfg.SweepScaleBaselineMax)
+		res.SweepScale = r
+		if err != nil {
+			fail("sweepscale", err)
+		}
+	}
 	if want("usage") && ctx.Err() == nil {
 		r, err := benchUsage(ctx, p, cfg.Endpoint, cfg.UsageUsers, cfg.UsageOps, cfg.SeedWorkers)
 		res.Usage = r
@@ -233,6 +258,12 @@ func run() error {
 			return fmt.Errorf("plot: %w", err)
 		}
 		p.logf("bench: wrote %s", png)
+	}
+	if res.SweepScale != nil && len(res.SweepScale.Runs) > 0 {
+		if err := writeSweepScale(res.SweepScale, res.Machine, cfg.Out); err != nil {
+			return err
+		}
+		p.logf("bench: wrote %s", filepath.Join(cfg.Out, "results-sweepscale.md"))
 	}
 	p.logf("bench: wrote %s and %s in %.0f s", filepath.Join(cfg.Out, "results.md"), filepath.Join(cfg.Out, "results.json"), res.TotalSeconds)
 	if len(res.Failures) > 0 {

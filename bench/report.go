@@ -84,6 +84,9 @@ func checks(r *results) []check {
 				Result: fmt.Sprintf("%s requests, %s ms (settings-only change: %s requests, %s ms)", thousands(l.Lifetime.Requests.Requests), f1(l.Lifetime.Ms), thousands(l.Settings.Requests.Requests), f1(l.Settings.Ms))})
 		}
 	}
+	if s := r.SweepScale; s != nil {
+		cs = append(cs, massChecks(s)...)
+	}
 	if l := r.Lambdas; l != nil && len(l.Functions) > 0 {
 		biggest := l.Functions[0]
 		for _, f := range l.Functions {
@@ -208,6 +211,9 @@ func renderMarkdown(r *results) string {
 	}
 	if pv := r.Preview; pv != nil {
 		renderPreview(&b, pv)
+	}
+	if s := r.SweepScale; s != nil {
+		b.WriteString("## Mass expiry\n\nSee results-sweepscale.md (sweepscale.png) for the table of this part; its figures are in the checks above.\n\n")
 	}
 	if l := r.Lambdas; l != nil {
 		fmt.Fprintf(&b, "## Lambda bootstraps\n\nSize: `GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags=\"-s -w\"`. "+

@@ -5,7 +5,8 @@
 // could not do stays due for the next minute. TABLE_NAME names the table; STATE_MACHINE_ARN
 // (optional) is the countdown state machine, whose executions the sweep stops for the
 // time-limited sessions it ends before their limit; DYNAMODB_ENDPOINT (optional) points at
-// DynamoDB Local for local invocation.
+// DynamoDB Local for local invocation; SWEEP_WORKERS (optional, default 32) is how many due
+// sessions the sweep acts on at once.
 package main
 
 import (
@@ -77,8 +78,12 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 		}
 		store = sweep.StopCountdowns(store, sfntimer.NewStepFunctions(client, arn), logger)
 	}
+	workers, err := sweep.ParseWorkers(getenv("SWEEP_WORKERS"))
+	if err != nil {
+		return nil, err
+	}
 	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
-	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock}), log: logger}, nil
+	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers}), log: logger}, nil
 }
 
 // sweepMargin is the time a sweep leaves itself before the function's timeout: what it has
@@ -107,7 +112,7 @@ func (h *handler) Handle(ctx context.Context, ev events.EventBridgeEvent) (sweep
 		slog.Int("paused", rep.Paused), slog.Int("warned", rep.Warned), slog.Int("expired", rep.Expired),
 		slog.Int("left_alone", rep.LeftAlone), slog.Int("rescheduled", rep.Rescheduled), slog.Int("skipped", rep.Skipped),
 		slog.Int("resynced", rep.Resynced), slog.Int("budgets", rep.Budgets), slog.Int("exhausted_budgets", rep.ExhaustedBudgets),
-		slog.Int("items_read", rep.ItemsRead), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs),
+		slog.Int("items_read", rep.ItemsRead), slog.Int("throttled", rep.Throttled), slog.Int("errors", len(rep.Errors)), slog.Int64("duration_ms", rep.DurationMs),
 		slog.Bool("cut", rep.Cut))
 	if err != nil {
 		return rep, fmt.Errorf("sweep: %w", err)

@@ -181,12 +181,37 @@ func TestNewHandlerConfig(t *testing.T) {
 	}{
 		{name: "no table", env: map[string]string{}, wantErr: "TABLE_NAME"},
 		{name: "state machine without a client", env: map[string]string{"TABLE_NAME": "t", "STATE_MACHINE_ARN": machineARN}, wantErr: "Step Functions client"},
+		{name: "sweep workers not a number", env: map[string]string{"TABLE_NAME": "t", "SWEEP_WORKERS": "lots"}, wantErr: "SWEEP_WORKERS"},
+		{name: "sweep workers zero", env: map[string]string{"TABLE_NAME": "t", "SWEEP_WORKERS": "0"}, wantErr: "SWEEP_WORKERS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newHandler(context.Background(), func(k string) string { return tc.env[k] }, policy.SystemClock{}, tc.client, slog.Default())
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("newHandler: got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestSweepWorkersFromEnv(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		want int
+	}{
+		{name: "unset", env: "", want: sweep.DefaultWorkers},
+		{name: "set", env: "12", want: 12},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"TABLE_NAME": "t", "DYNAMODB_ENDPOINT": "http://127.0.0.1:1", "SWEEP_WORKERS": tc.env}
+			h, err := newHandler(context.Background(), func(k string) string { return env[k] }, policy.SystemClock{}, nil, slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.sweeper.Workers(); got != tc.want {
+				t.Errorf("workers = %d, want %d", got, tc.want)
 			}
 		})
 	}

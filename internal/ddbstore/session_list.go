@@ -323,3 +323,7 @@ func decodePageToken(tok string, shape map[string]pageAttr) (map[string]ddbtypes
 	}
 	return out, nil
 }
+
+// DueShards is how many shards the due index spreads its entries over (tabledef.DueShards):
+// DueItems and DueSessions take a shard from 0 to DueShards()-1.
+func (ss *SessionStore) DueShards() int { return tabledef.DueShards }

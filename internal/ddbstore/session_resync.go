@@ -14,8 +14,10 @@ import (
 	"wspolicy/internal/lifecycle"
 )
 
-// maxResyncMarkers bounds how many re-sync markers one sweep reads; the rest wait for the next.
-const maxResyncMarkers = 100
+// maxResyncMarkers bounds how many re-sync markers one sweep reads (one page of the query,
+// some 60 KB); the rest wait for the next. The sweep handles them in parallel, so a sweep
+// period (one minute) holds a thousand (docs/capacity.md, "Mass expiry").
+const maxResyncMarkers = 1000
 
 func newResyncRecord(m lifecycle.ResyncMarker) resyncRecord {
 	k := resyncKey(string(m.Kind), m.ID, m.At)
@@ -43,7 +45,7 @@ func (ss *SessionStore) MarkResync(ctx context.Context, kind lifecycle.ResyncKin
 	return nil
 }
 
-// ResyncMarkers returns the oldest pending re-sync markers (at most 100 per call).
+// ResyncMarkers returns the oldest pending re-sync markers (at most 1,000 per call).
 func (ss *SessionStore) ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error) {
 	out, err := ss.st.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(ss.st.table),

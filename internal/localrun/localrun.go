@@ -57,6 +57,9 @@ type Config struct {
 	AdminKey string
 	// SweepInterval is the time between two sweeps (SWEEP_INTERVAL), at least MinSweepInterval.
 	SweepInterval time.Duration
+	// SweepWorkers is how many due sessions a sweep acts on at once (SWEEP_WORKERS; 0:
+	// sweep.DefaultWorkers).
+	SweepWorkers int
 	// OIDC is the identity provider the API trusts (OIDC_* variables); with no OIDC_ISSUER the
 	// development provider runs on IdPPort and is trusted.
 	OIDC sso.Config
@@ -69,8 +72,8 @@ type Config struct {
 }
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
-// (required), ADMIN_API_KEY and SWEEP_INTERVAL (a Go duration such as 1s or 2m, default 60s,
-// at least 1s) through getenv.
+// (required), ADMIN_API_KEY, SWEEP_INTERVAL (a Go duration such as 1s or 2m, default 60s,
+// at least 1s) and SWEEP_WORKERS (default 32) through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Port:             getenv("PORT"),
@@ -109,6 +112,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("DEV_IDP_TOKEN_TTL must be a duration of at least 5s, such as 30s or 10m, got %q", v)
 		}
 		cfg.IdPTokenTTL = d
+	}
+	var err error
+	if cfg.SweepWorkers, err = sweep.ParseWorkers(getenv("SWEEP_WORKERS")); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -174,7 +181,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
 			Countdowns: timer, Logger: logger, Workspaces: store}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
-			Directory: store, Clock: clock}),
+			Directory: store, Clock: clock, Workers: cfg.SweepWorkers}),
 		Countdown: timer,
 	}
 

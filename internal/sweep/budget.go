@@ -159,13 +159,9 @@ func (r *run) resyncBudget(ctx context.Context, userID string, res settings.Reso
 	if err != nil {
 		return fmt.Errorf("re-sync the budget of user %s: %w", userID, err)
 	}
-	if !b.Limited() || r.budgetsResynced[b.Key] {
+	if !b.Limited() || !r.firstResyncOf(b.Key) {
 		return nil
 	}
-	if r.budgetsResynced == nil {
-		r.budgetsResynced = map[string]bool{}
-	}
-	r.budgetsResynced[b.Key] = true
 	if r.opts.DryRun {
 		bl, err := r.store.GetLedger(ctx, b.Key)
 		if err != nil || !bl.Exists() || bl.SameLimit(b) {
@@ -180,4 +176,19 @@ func (r *run) resyncBudget(ctx context.Context, userID string, res settings.Reso
 	r.record(Action{UserID: userID, Budget: b.Key, Action: string(lifecycle.OutcomeResync), Reason: reasonUsageLimitChanged})
 	r.update(func(rep *Report) { rep.ResyncedBudgets++ })
 	return nil
+}
+
+// firstResyncOf reports whether this run's re-sync has not yet seen to budget key, and notes
+// that it now has (the users are re-synced in parallel).
+func (r *run) firstResyncOf(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.budgetsResynced[key] {
+		return false
+	}
+	if r.budgetsResynced == nil {
+		r.budgetsResynced = map[string]bool{}
+	}
+	r.budgetsResynced[key] = true
+	return true
 }

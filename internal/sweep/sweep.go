@@ -18,12 +18,14 @@ import (
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
-	"wspolicy/internal/tabledef"
 	"wspolicy/internal/usage"
 )
 
 // Store is what the sweep needs of the session store; ddbstore.SessionStore implements it.
 type Store interface {
+	// DueShards is how many shards the due index has; DueItems and DueSessions take 0 to
+	// DueShards()-1.
+	DueShards() int
 	DueItems(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.DuePage, error)
 	DueSessions(ctx context.Context, now time.Time, shard int, pageToken string) (lifecycle.Page, error)
 	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
@@ -50,9 +52,19 @@ type Config struct {
 	Store     Store
 	Directory Directory
 	Clock     policy.Clock
-	// Workers is how many sessions are changed at once; 0 means 8.
+	// Workers is how many due sessions (and re-synced users) are acted on at once; 0 means
+	// DefaultWorkers. SWEEP_WORKERS sets it in the local run and the sweep function.
 	Workers int
 }
+
+// DefaultWorkers is the parallelism of a sweep whose Config.Workers is 0: with the ~15 ms a
+// DynamoDB transaction takes in AWS, 32 at once act on about 2,000 sessions a second at most
+// (docs/capacity.md, "Mass expiry").
+const DefaultWorkers = 32
+
+// MaxWorkers bounds Config.Workers (and SWEEP_WORKERS): more would only queue on the client's
+// connections and the table's partitions.
+const MaxWorkers = 256
 
 // Sweeper runs sweeps. It keeps no state between runs: whatever a run did not finish stays due.
 type Sweeper struct {
@@ -69,10 +81,14 @@ func New(cfg Config) *Sweeper {
 		s.clock = policy.SystemClock{}
 	}
 	if s.workers <= 0 {
-		s.workers = 8
+		s.workers = DefaultWorkers
 	}
+	s.workers = min(s.workers, MaxWorkers)
 	return s
 }
+
+// Workers is how many due sessions a run acts on at once.
+func (s *Sweeper) Workers() int { return s.workers }
 
 // Options control one run.
 type Options struct {
@@ -137,6 +153,9 @@ type Report struct {
 	DurationMs       int64    `json:"duration_ms"`
 	// ItemsRead counts the items read: due sessions, markers and re-synced users' sessions.
 	ItemsRead int `json:"items_read"`
+	// Throttled counts the store calls DynamoDB throttled past the SDK's own retries, which the
+	// run retried after a back-off (see backoff).
+	Throttled int `json:"throttled"`
 	// Cut says the run stopped when its time budget (Options.Budget) was spent; what it did
 	// not reach is left for the next run.
 	Cut bool `json:"cut"`
@@ -226,12 +245,15 @@ func (r *run) expire(ctx context.Context) {
 		})
 	}
 	var readers sync.WaitGroup
-	shards := make(chan int, tabledef.DueShards)
-	for i := range tabledef.DueShards {
+	n := r.store.DueShards()
+	shards := make(chan int, n)
+	for i := range n {
 		shards <- i
 	}
 	close(shards)
-	for range min(4, tabledef.DueShards) {
+	// A reader per 4 workers (at least 4): a page (a query and a batch read of up to 100
+	// items) keeps 4 workers busy for about as long as it takes to read.
+	for range min(max(4, r.workers/4), n) {
 		readers.Go(func() {
 			for shard := range shards {
 				r.readShard(ctx, shard, jobs)
@@ -246,7 +268,11 @@ func (r *run) expire(ctx context.Context) {
 func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 	tok := ""
 	for ctx.Err() == nil && !r.spent() {
-		p, err := r.store.DueItems(ctx, r.now, shard, tok)
+		var p lifecycle.DuePage
+		err := r.backoff(ctx, func() (err error) {
+			p, err = r.store.DueItems(ctx, r.now, shard, tok)
+			return err
+		})
 		if err != nil {
 			r.fail(fmt.Errorf("read due shard %d: %w", shard, err))
 			return
@@ -283,7 +309,7 @@ func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
 		return
 	}
 	if !r.opts.DryRun {
-		err := r.store.Transition(ctx, c)
+		err := r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
 		switch {
 		case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
 			r.update(func(rep *Report) { rep.Skipped++ })
@@ -367,23 +393,12 @@ func (r *run) resync(ctx context.Context) {
 			}
 		}
 	}
-	done := map[string]error{} // each user is resolved once per run
+	done := r.resyncUsers(ctx, targets)
 	for i, m := range markers {
 		for _, id := range targets[i] {
-			err, ok := done[id]
-			if !ok && r.spent() {
-				// Out of time: the marker stays for the next run.
-				failed[i] = true
+			if err, ok := done[id]; !ok || err != nil {
+				failed[i] = true // not reached (out of time) or failed: the marker stays
 				break
-			}
-			if !ok {
-				if err = r.resyncUser(ctx, id); err != nil {
-					r.fail(err)
-				}
-				done[id] = err
-			}
-			if err != nil {
-				failed[i] = true
 			}
 		}
 		if failed[i] || r.opts.DryRun || ctx.Err() != nil {
@@ -395,12 +410,52 @@ func (r *run) resync(ctx context.Context) {
 	}
 }
 
+// resyncUsers re-syncs each user the markers name, once, r.workers at a time, in the markers'
+// order; it returns the outcome per user reached. Once the run's budget is spent it takes up no
+// further user.
+func (r *run) resyncUsers(ctx context.Context, targets [][]string) map[string]error {
+	var mu sync.Mutex
+	done := map[string]error{}
+	users := make(chan string)
+	var workers sync.WaitGroup
+	for range r.workers {
+		workers.Go(func() {
+			for id := range users {
+				err := r.resyncUser(ctx, id)
+				if err != nil {
+					r.fail(err)
+				}
+				mu.Lock()
+				done[id] = err
+				mu.Unlock()
+			}
+		})
+	}
+	seen := map[string]bool{}
+feed:
+	for _, ids := range targets {
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			if r.spent() || ctx.Err() != nil {
+				break feed
+			}
+			seen[id] = true
+			users <- id
+		}
+	}
+	close(users)
+	workers.Wait()
+	return done
+}
+
 // liveUsers lists the users of every session in the due index (every live session but those
 // left in their keepalive target state, which pick up current settings when resumed).
 func (r *run) liveUsers(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	var ids []string
-	for shard := range tabledef.DueShards {
+	for shard := range r.store.DueShards() {
 		tok := ""
 		for {
 			p, err := r.store.DueSessions(ctx, time.Time{}, shard, tok)
