@@ -113,6 +113,13 @@ func TestKasmEveryCallEndToEnd(t *testing.T) {
 	if ka := call("keepalive", `"kasm_id": "`+kasmID+`"`); ka["usage_reached"] != false {
 		t.Errorf("keepalive: %v", ka)
 	}
+	if ka := call("keepalive", `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`"`); ka["usage_reached"] != false {
+		t.Errorf("keepalive as the owner: %v", ka)
+	}
+	other := e.v1("POST", "/v1/users", `{"username": "someone-else"}`, 201)["user_id"].(string)
+	if st, out := e.kasm("/api/public/keepalive", creds(key, secret, `"kasm_id": "`+kasmID+`", "user_id": "`+other+`"`)); st != 200 || out["error_message"] != "Could not find requested Kasm." {
+		t.Errorf("keepalive as another user: %d %v", st, out)
+	}
 	call("exec_command_kasm", `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`", "exec_config": {"cmd": "xdotool key ctrl+l"}`)
 	call("pause_kasm", `"kasm_id": "`+kasmID+`", "user_id": "`+uid+`"`)
 	if s := call("get_kasm_status", `"kasm_id": "`+kasmID+`"`)["kasm"].(map[string]any); s["operational_status"] != "paused" {
@@ -132,7 +139,7 @@ func TestKasmEveryCallEndToEnd(t *testing.T) {
 	} else {
 		wantDates(t, "get_user kasm", kasms[0].(map[string]any), "start_date", "keepalive_date", "expiration_date")
 	}
-	if len(call("get_users", ``)["users"].([]any)) != 1 {
+	if len(call("get_users", ``)["users"].([]any)) != 2 {
 		t.Errorf("get_users")
 	}
 	us := call("get_usage_summary", `"user_id": "`+uid+`"`)

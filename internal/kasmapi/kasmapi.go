@@ -390,11 +390,16 @@ func (h *Handler) keepalive(ctx context.Context, _ devkeys.Key, b body) (int, an
 	if id == "" {
 		return errMsg(http.StatusBadRequest, msgMissingParams)
 	}
-	r, err := h.cfg.Sessions.Keepalive(ctx, lifecycle.AdminActor(), id, nil)
+	// With a user_id, as that user: the same single conditional write, owner included.
+	actor := lifecycle.AdminActor()
+	if u := b.str("user_id"); u != "" {
+		actor = lifecycle.UserActor(u)
+	}
+	r, err := h.cfg.Sessions.Keepalive(ctx, actor, id, nil)
 	switch {
 	case policy.IsKind(err, policy.KindGone):
 		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is currently scheduled to be deleted. Can not honor keepalive request", id))
-	case policy.IsKind(err, policy.KindNotFound):
+	case policy.IsKind(err, policy.KindNotFound), policy.IsKind(err, policy.KindForbidden):
 		return errMsg(http.StatusOK, msgKasmNotFound)
 	case policy.IsKind(err, policy.KindConflict):
 		return errMsg(http.StatusOK, fmt.Sprintf("Kasm (%s) is not running. Can not honor keepalive request", id))
