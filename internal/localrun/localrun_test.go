@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -62,7 +63,7 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatalf("IdPPort = %q, want %q", got.IdPPort, DefaultIdPPort)
 			}
 			got.OIDC, got.IdPPort = sso.Config{}, ""
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
