@@ -137,11 +137,10 @@ func (p *Provider) RotateKey() (kid string, err error) {
 	return kid, nil
 }
 
-// jwks publishes the current key and the retired ones.
+// jwks publishes the current key and the retired ones. It runs inside middleware, which
+// holds keyMu for reading (a second read lock could deadlock behind a waiting rotation).
 func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
-	p.keyMu.RLock()
 	kps := append([]*mockoidc.Keypair{p.m.Keypair}, p.retired...)
-	p.keyMu.RUnlock()
 	type keySet struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
