@@ -44,8 +44,7 @@ func previewChange(b previewBody) (preview.Change, error) {
 		if b.Priority == nil {
 			return c, policy.FieldErrorf("priority", policy.CodeInvalidPriority, "priority is required for a priority change")
 		}
-		f := groupFields{Priority: b.Priority}
-		if err := f.check(); err != nil {
+		if err := policy.ValidateGroupPriority(*b.Priority); err != nil {
 			return c, err
 		}
 		c.Priority = *b.Priority
@@ -106,7 +105,7 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 		if err == nil && before.Version == res.Version {
 			after := before
 			after.Priority = c.Priority
-			res.GroupWarnings = append(res.GroupWarnings, s.groupWarnings(r, after, before)...)
+			res.GroupWarnings = append(res.GroupWarnings, s.directory.GroupWarnings(r.Context(), after, before)...)
 		}
 	}
 	setVersionHeader(w, res.Version)
