@@ -127,7 +127,6 @@ func (s *Store) EnsureAllUsers(ctx context.Context, at time.Time, settings map[s
 		Set(expression.Name(groupAttrDescription), expression.Value(rec.Description)).
 		Set(expression.Name(groupAttrVersion), expression.Value(rec.Version)).
 		Set(expression.Name(groupAttrSettings), expression.Value(rec.Settings)).
-		Set(expression.Name(groupAttrAutoAdd), expression.Value(rec.AutoAdd)).
 		Set(expression.Name(groupAttrCreatedAt), expression.Value(rec.CreatedAt)).
 		Set(expression.Name(groupAttrUpdatedAt), expression.Value(rec.UpdatedAt)).
 		Set(expression.Name(groupAttrMemberCount),
@@ -429,8 +428,6 @@ func (s *Store) changeSettings(ctx context.Context, id string, c policy.Settings
 				upd = upd.Set(settingPath(ch.Name), expression.Value(ch.New))
 			}
 		}
-		next.AutoAdd = autoAddOf(next.Settings)
-		upd = upd.Set(expression.Name(groupAttrAutoAdd), expression.Value(next.AutoAdd))
 		tx := s.newTx()
 		tx.update(groupKey(id), upd, groupAtVersion(rec.Version))
 		for i, ch := range changes {
