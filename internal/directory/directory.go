@@ -265,6 +265,16 @@ func (s *Service) CreateUser(ctx context.Context, username string, profile polic
 	})
 }
 
+// CreateSignInUser creates the user of a person signing in through an identity provider for
+// the first time: not a local user, so auto_add_local_users does not apply (as in Kasm); the
+// IdP's group mappings give the memberships.
+func (s *Service) CreateSignInUser(ctx context.Context, username string) (policy.User, error) {
+	if err := policy.ValidateUsername(username); err != nil {
+		return policy.User{}, err
+	}
+	return s.store.CreateUser(ctx, policy.User{ID: policy.NewID("u"), Username: username, CreatedAt: s.now()})
+}
+
 // GetUser returns a user as the API shows it (View).
 func (s *Service) GetUser(ctx context.Context, id string) (policy.User, error) {
 	u, err := s.store.GetUser(ctx, id)

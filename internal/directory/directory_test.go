@@ -114,3 +114,11 @@ func TestDeleteUserEndsSessionsAndForgets(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func third(_, _ policy.Group, err error) error { return err }
+
+func TestSignInUserIsNotALocalUser(t *testing.T) {
+	store := &fakeStore{groups: []policy.Group{{ID: "g_on", Settings: map[string]json.RawMessage{"auto_add_local_users": json.RawMessage("true")}}}}
+	u, err := New(store, nil).CreateSignInUser(context.Background(), "jane@example.com")
+	if err != nil || len(u.GroupIDs) != 0 || u.Username != "jane@example.com" {
+		t.Errorf("got %+v, %v; want jane@example.com in no auto-add group", u, err)
+	}
+}

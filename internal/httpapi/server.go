@@ -137,7 +137,7 @@ func newServer(cfg Config) *server {
 	}
 	s.auth = newKeyAuth(s.dir, s.clock, cfg.AdminKey, cfg.KeyCacheTTL)
 	if cfg.OIDC.Enabled() && cfg.SSOStore != nil {
-		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.dir, s.clock)
+		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.directory, s.clock)
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
