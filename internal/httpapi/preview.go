@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
@@ -113,17 +111,10 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// versionedMembers is a directory whose membership writes can be conditioned on the group's
-// version (ddbstore.Store): saving a previewed membership change with If-Match.
-type versionedMembers interface {
-	AddMemberIfVersion(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error
-	RemoveMemberIfVersion(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error
-}
-
 // memberIfMatch is the If-Match version of a membership write: 0 when none is given; refused
 // (as before issue 20) by a directory that cannot condition membership writes on it.
 func (s *server) memberIfMatch(r *http.Request) (int64, error) {
-	if _, ok := s.dir.(versionedMembers); !ok {
+	if !s.directory.MembershipsVersioned() {
 		return 0, errIfMatchUnsupported(r)
 	}
 	return ifMatchVersion(r)
