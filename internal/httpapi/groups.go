@@ -3,8 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
-	"unicode/utf8"
 
 	"wspolicy/internal/directory"
 	"wspolicy/internal/policy"
@@ -157,7 +155,7 @@ type settingValueBody struct {
 
 func (s *server) handlePutGroupSetting(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if err := knownSetting(name); err != nil {
+	if err := directory.KnownSetting(name); err != nil {
 		return err
 	}
 	version, err := ifMatchVersion(r)
@@ -168,10 +166,7 @@ func (s *server) handlePutGroupSetting(w http.ResponseWriter, r *http.Request) e
 	if err := decodeJSONBody(w, r, &body, true); err != nil {
 		return err
 	}
-	if body.Value == nil {
-		return policy.FieldErrorf("value", policy.CodeValueRequired, "give the new value of %s as {\"value\": ...}", name)
-	}
-	value, err := settings.Validate(name, body.Value)
+	value, err := directory.CheckSettingValue(name, body.Value)
 	if err != nil {
 		return err
 	}
@@ -181,7 +176,7 @@ func (s *server) handlePutGroupSetting(w http.ResponseWriter, r *http.Request) e
 
 func (s *server) handleDeleteGroupSetting(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	if err := knownSetting(name); err != nil {
+	if err := directory.KnownSetting(name); err != nil {
 		return err
 	}
 	version, err := ifMatchVersion(r)
@@ -211,51 +206,11 @@ func (s *server) handlePatchGroupSettings(w http.ResponseWriter, r *http.Request
 	if err := decodeJSONBody(w, r, &body, true); err != nil {
 		return err
 	}
-	change, err := checkSettingsPatch(body)
+	change, err := directory.CheckSettingsChange(body.Set, body.Unset)
 	if err != nil {
 		return err
 	}
 	return s.changeSettings(w, r, change, version)
-}
-
-// checkSettingsPatch validates every value and name of a patch, in name order, before anything
-// is written: the first problem fails the whole patch.
-func checkSettingsPatch(body settingsPatchBody) (policy.SettingsChange, error) {
-	if len(body.Set) == 0 && len(body.Unset) == 0 {
-		return policy.SettingsChange{}, policy.Errorf(policy.KindInvalid, policy.CodeEmptyPatch, "give settings to change in \"set\" and/or \"unset\"")
-	}
-	change := policy.SettingsChange{Set: make(map[string]json.RawMessage, len(body.Set))}
-	names := make([]string, 0, len(body.Set))
-	for name := range body.Set {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if err := knownSetting(name); err != nil {
-			return policy.SettingsChange{}, err
-		}
-		raw := body.Set[name]
-		if raw == nil {
-			raw = json.RawMessage("null")
-		}
-		value, err := settings.Validate(name, raw)
-		if err != nil {
-			return policy.SettingsChange{}, err
-		}
-		change.Set[name] = value
-	}
-	unset := slices.Clone(body.Unset)
-	slices.Sort(unset)
-	for _, name := range slices.Compact(unset) {
-		if err := knownSetting(name); err != nil {
-			return policy.SettingsChange{}, err
-		}
-		if _, both := body.Set[name]; both {
-			return policy.SettingsChange{}, policy.FieldErrorf(name, policy.CodeSetAndUnset, "%s is both set and unset", name)
-		}
-		change.Unset = append(change.Unset, name)
-	}
-	return change, nil
 }
 
 // changeSettings writes a validated change and answers with the group's settings.
@@ -266,22 +221,6 @@ func (s *server) changeSettings(w http.ResponseWriter, r *http.Request, change p
 	}
 	writeGroupSettings(w, g)
 	return nil
-}
-
-// knownSetting fails with a 400 naming the setting when the catalog does not have it.
-func knownSetting(name string) error {
-	if _, ok := settings.Lookup(name); !ok {
-		return policy.FieldErrorf(name, policy.CodeUnknownSetting, "unknown setting %q: see GET /v1/settings", truncateForMessage(name, 80))
-	}
-	return nil
-}
-
-// truncateForMessage shortens s for an error message.
-func truncateForMessage(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }
 
 func (s *server) handleGroupHistory(w http.ResponseWriter, r *http.Request) error {

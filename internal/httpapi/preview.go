@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"wspolicy/internal/directory"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
 )
@@ -33,7 +34,7 @@ func previewChange(b previewBody) (preview.Change, error) {
 	c := preview.Change{Kind: b.Kind}
 	switch b.Kind {
 	case preview.KindSettings:
-		sc, err := checkSettingsPatch(settingsPatchBody{Set: b.Set, Unset: b.Unset})
+		sc, err := directory.CheckSettingsChange(b.Set, b.Unset)
 		if err != nil {
 			return c, err
 		}
