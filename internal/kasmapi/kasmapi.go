@@ -793,7 +793,7 @@ func (h *Handler) setSettingGroup(ctx context.Context, k devkeys.Key, b body) (i
 	if err != nil {
 		return errMsg(http.StatusBadRequest, "Invalid setting value: "+messageOf(err))
 	}
-	g, err = h.cfg.Directory.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{name: valid}}, 0, "developer_key:"+k.KeyID, h.cfg.Clock.Now().UTC())
+	g, err = h.dir.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{name: valid}}, 0, "developer_key:"+k.KeyID)
 	if err != nil {
 		if policy.IsKind(err, policy.KindInvalid) || policy.IsKind(err, policy.KindNotFound) {
 			return errMsg(http.StatusBadRequest, messageOf(err))
@@ -816,7 +816,7 @@ func (h *Handler) deleteSettingGroup(ctx context.Context, k devkeys.Key, b body)
 	if _, ok := g.Settings[name]; !ok {
 		return errMsg(http.StatusBadRequest, fmt.Sprintf("Invalid group_setting_id (%s)", name))
 	}
-	_, err := h.cfg.Directory.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{name}}, 0, "developer_key:"+k.KeyID, h.cfg.Clock.Now().UTC())
+	_, err := h.dir.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{name}}, 0, "developer_key:"+k.KeyID)
 	if err != nil {
 		return internalError(err)
 	}
