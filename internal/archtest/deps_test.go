@@ -10,7 +10,7 @@ import (
 // interfaces that adapter packages (ddbstore, sfntimer, publish's adapters, the functions/
 // mains) implement, so none of them may depend on an aws-sdk-go-v2 package, directly or not.
 func TestServicesImportNoAWSSDK(t *testing.T) {
-	services := []string{"wspolicy/internal/sessions", "wspolicy/internal/sweep", "wspolicy/internal/httpapi",
+	services := []string{"wspolicy/internal/sessions", "wspolicy/internal/sweep", "wspolicy/internal/httpapi", "wspolicy/internal/directory",
 		"wspolicy/internal/countdown", "wspolicy/internal/lifecycle", "wspolicy/internal/settings", "wspolicy/internal/policy"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, services...)...).CombinedOutput()
 	if err != nil {

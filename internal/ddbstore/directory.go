@@ -18,17 +18,15 @@ import (
 	"wspolicy/internal/tabledef"
 )
 
-// Limits the directory enforces besides those of package policy.
+// Limits the directory enforces besides those of package policy (policy/limits.go).
 const (
-	// MaxNameLength bounds group names and usernames (in bytes), which are part of a key.
-	MaxNameLength = 256
 	// MaxSettingsPerChange is the most settings one ChangeSettings may set or unset: the group
 	// item, the re-sync marker and one history item per setting must fit DynamoDB's 100-item
 	// transaction.
 	MaxSettingsPerChange = maxTransactItems - 2
-	// MinGroupPriority and MaxGroupPriority bound a group's priority.
-	MinGroupPriority = 1
-	MaxGroupPriority = 4095
+	// MinGroupPriority and MaxGroupPriority bound a group's priority (policy's limits).
+	MinGroupPriority = policy.MinGroupPriority
+	MaxGroupPriority = policy.MaxGroupPriority
 )
 
 // allUsersDescription is the description EnsureAllUsers gives the built-in group.
@@ -36,29 +34,19 @@ const allUsersDescription = "Every user is a member of this group."
 
 var settingNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
 
-// validateName checks a group name or username: at most MaxNameLength bytes and a name by
-// policy.NameProblem (no control, format or other invisible characters), so that its
-// uniqueness key (policy.NameKey) tells apart exactly the names people can tell apart.
+// validateName is the store's defensive check of a group name or username, with policy's
+// limits: a name by policy.NameProblem (no control, format or other invisible characters), so
+// that its uniqueness key (policy.NameKey) tells apart exactly the names people can tell apart.
 func validateName(field, name string) error {
-	code := policy.CodeInvalidName
 	if field == "username" {
-		code = policy.CodeInvalidUsername
+		return policy.ValidateUsername(name)
 	}
-	if len(name) > MaxNameLength {
-		return policy.FieldErrorf(field, code, "%s must be at most %d bytes", field, MaxNameLength)
-	}
-	if p := policy.NameProblem(name); p != "" {
-		return policy.FieldErrorf(field, code, "%s %s", field, p)
-	}
-	return nil
+	_, err := policy.ValidateGroupName(name)
+	return err
 }
 
 func validatePriority(p int) error {
-	if p < MinGroupPriority || p > MaxGroupPriority {
-		return policy.FieldErrorf("priority", policy.CodeInvalidPriority,
-			"priority must be between %d and %d, got %d", MinGroupPriority, MaxGroupPriority, p)
-	}
-	return nil
+	return policy.ValidateGroupPriority(p)
 }
 
 func validateSettingValue(name string, v json.RawMessage) error {
@@ -139,7 +127,6 @@ func (s *Store) EnsureAllUsers(ctx context.Context, at time.Time, settings map[s
 		Set(expression.Name(groupAttrDescription), expression.Value(rec.Description)).
 		Set(expression.Name(groupAttrVersion), expression.Value(rec.Version)).
 		Set(expression.Name(groupAttrSettings), expression.Value(rec.Settings)).
-		Set(expression.Name(groupAttrAutoAdd), expression.Value(rec.AutoAdd)).
 		Set(expression.Name(groupAttrCreatedAt), expression.Value(rec.CreatedAt)).
 		Set(expression.Name(groupAttrUpdatedAt), expression.Value(rec.UpdatedAt)).
 		Set(expression.Name(groupAttrMemberCount),
@@ -441,8 +428,6 @@ func (s *Store) changeSettings(ctx context.Context, id string, c policy.Settings
 				upd = upd.Set(settingPath(ch.Name), expression.Value(ch.New))
 			}
 		}
-		next.AutoAdd = autoAddOf(next.Settings)
-		upd = upd.Set(expression.Name(groupAttrAutoAdd), expression.Value(next.AutoAdd))
 		tx := s.newTx()
 		tx.update(groupKey(id), upd, groupAtVersion(rec.Version))
 		for i, ch := range changes {

@@ -141,22 +141,4 @@ func TestRecordConversions(t *testing.T) {
 	if want := "[" + policy.AllUsersGroupID + " b z]"; fmt.Sprint(u.GroupIDs) != want {
 		t.Errorf("user groups: got %v, want %s", u.GroupIDs, want)
 	}
-	tests := []struct {
-		name     string
-		settings map[string]string
-		want     bool
-	}{
-		{"true", map[string]string{autoAddSetting: "true"}, true},
-		{"true with spaces", map[string]string{autoAddSetting: " true "}, true},
-		{"false", map[string]string{autoAddSetting: "false"}, false},
-		{"string true", map[string]string{autoAddSetting: `"true"`}, false},
-		{"unset", map[string]string{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := autoAddOf(tt.settings); got != tt.want {
-				t.Errorf("autoAddOf: got %v, want %v", got, tt.want)
-			}
-		})
-	}
 }

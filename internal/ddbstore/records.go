@@ -7,12 +7,7 @@ import (
 	"time"
 
 	"wspolicy/internal/policy"
-	"wspolicy/internal/settings"
 )
-
-// autoAddSetting is the catalog setting copied onto the group item as auto_add, so that the
-// groups every new user joins can be found without decoding settings.
-const autoAddSetting = settings.NameAutoAddLocalUsers
 
 // groupRecord is a group item. A group exists when its item has a version: CreateUser and
 // DeleteUser keep All Users' member_count with a bare ADD, which may create a stub item
@@ -30,7 +25,6 @@ type groupRecord struct {
 	Version     int64             `dynamodbav:"version"`
 	Settings    map[string]string `dynamodbav:"settings"` // setting name → JSON text
 	MemberCount int               `dynamodbav:"member_count"`
-	AutoAdd     bool              `dynamodbav:"auto_add"`
 	Deleting    bool              `dynamodbav:"deleting,omitempty"`
 	CreatedAt   time.Time         `dynamodbav:"created_at"`
 	UpdatedAt   time.Time         `dynamodbav:"updated_at"`
@@ -44,7 +38,6 @@ const (
 	groupAttrVersion     = "version"
 	groupAttrSettings    = "settings"
 	groupAttrMemberCount = "member_count"
-	groupAttrAutoAdd     = "auto_add"
 	groupAttrDeleting    = "deleting"
 	groupAttrCreatedAt   = "created_at"
 	groupAttrUpdatedAt   = "updated_at"
@@ -81,15 +74,8 @@ func newGroupRecord(g policy.Group) groupRecord {
 		PK: k.PK, SK: k.SK, GSI1PK: groupsIndexPK, GSI1SK: g.ID,
 		ID: g.ID, Name: g.Name, Priority: g.Priority, Description: g.Description,
 		Version: g.Version, Settings: settings, MemberCount: g.MemberCount,
-		AutoAdd:   autoAddOf(settings),
 		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(),
 	}
-}
-
-// autoAddOf reports whether the settings turn auto_add_local_users on.
-func autoAddOf(settings map[string]string) bool {
-	v, ok := settings[autoAddSetting]
-	return ok && sameJSON(v, "true")
 }
 
 // sameJSON reports whether two JSON texts are equal up to insignificant whitespace.

@@ -70,6 +70,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE /v1/users/{user_id}/storage-mappings/{mapping_id}", "/v1/users/{user}/storage-mappings/{mapping}", nil, 204, 204},
 		{"GET /v1/users/{user_id}/usage", "/v1/users/{user}/usage", nil, 200, 200},
 		{"GET /v1/me", "/v1/me", nil, 200, 0},
+		{"GET /v1/limits", "/v1/limits", nil, 200, 0},
 		{"POST /v1/sessions", "/v1/sessions", `{"user_id": "{user}", "image_id": "img"}`, 201, 201},
 		{"GET /v1/sessions", "/v1/sessions?user_id={user}", nil, 200, 200},
 		{"GET /v1/sessions/{session_id}", "/v1/sessions/{session}", nil, 200, 200},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"wspolicy/internal/directory"
 	"wspolicy/internal/policy"
 )
 
@@ -106,8 +107,8 @@ func TestGroupPriorityWarnings(t *testing.T) {
 	res.json(t, &eng)
 	res = a.do("POST", "/v1/groups", testAdminKey, map[string]any{"name": "Lab", "priority": 10})
 	mustAPIStatus(t, "create Lab", res, http.StatusCreated)
-	if c := codes(res); !slices.Equal(c, []string{warnGroupPriorityTie}) {
-		t.Errorf("a tie: warnings %q, want %s", c, warnGroupPriorityTie)
+	if c := codes(res); !slices.Equal(c, []string{directory.WarnGroupPriorityTie}) {
+		t.Errorf("a tie: warnings %q, want %s", c, directory.WarnGroupPriorityTie)
 	}
 	if !strings.Contains(string(res.Body), `\"Engineering\"`) {
 		t.Errorf("the tie warning names the other group: %s", res.Body)
@@ -121,13 +122,13 @@ func TestGroupPriorityWarnings(t *testing.T) {
 	}
 	res = a.do("POST", "/v1/groups", testAdminKey, map[string]any{"name": "Late"})
 	mustAPIStatus(t, "create Late", res, http.StatusCreated)
-	if c := codes(res); !slices.Equal(c, []string{warnBelowAllUsers}) {
-		t.Errorf("the default priority 4095: warnings %q, want %s", c, warnBelowAllUsers)
+	if c := codes(res); !slices.Equal(c, []string{directory.WarnBelowAllUsers}) {
+		t.Errorf("the default priority 4095: warnings %q, want %s", c, directory.WarnBelowAllUsers)
 	}
 	res = a.do("PATCH", "/v1/groups/"+policy.AllUsersGroupID, testAdminKey, map[string]any{"priority": 1, "name": "Everyone"})
 	mustAPIStatus(t, "re-prioritise All Users", res, http.StatusOK)
-	if c := codes(res); !slices.Equal(c, []string{warnAllUsersPrecedence, warnAllUsersRenamed}) {
-		t.Errorf("All Users at priority 1 and renamed: warnings %q, want %s and %s", c, warnAllUsersPrecedence, warnAllUsersRenamed)
+	if c := codes(res); !slices.Equal(c, []string{directory.WarnAllUsersPrecedence, directory.WarnAllUsersRenamed}) {
+		t.Errorf("All Users at priority 1 and renamed: warnings %q, want %s and %s", c, directory.WarnAllUsersPrecedence, directory.WarnAllUsersRenamed)
 	}
 	var v groupWriteView
 	res.json(t, &v)
@@ -181,4 +182,28 @@ func TestVolumeMappingSourcePerMount(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestLimitsServed: GET /v1/limits answers the limits the service enforces, to any key.
+func TestLimitsServed(t *testing.T) {
+	a := newAPITest(t)
+	u := a.createUser("limits-reader")
+	_, key := a.issueKey(u, policy.RoleUser)
+	res := a.do("GET", "/v1/limits", key, nil)
+	mustAPIStatus(t, "GET /v1/limits", res, http.StatusOK)
+	var got map[string]int
+	res.json(t, &got)
+	want := map[string]int{"group_name_max_chars": 128, "group_description_max_chars": 1024, "group_priority_min": 1,
+		"group_priority_max": 4095, "group_priority_default": 4095, "all_users_priority": 1000, "username_max_chars": 128,
+		"groups_per_user_max": 99}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %d, want %d", k, got[k], v)
+		}
+	}
+	// A name of 128 characters of two bytes each (256 bytes) is a good name; 129 is not.
+	ok := a.do("POST", "/v1/groups", testAdminKey, map[string]any{"name": strings.Repeat("é", 128)})
+	mustAPIStatus(t, "a 128-character name", ok, http.StatusCreated)
+	bad := a.do("POST", "/v1/groups", testAdminKey, map[string]any{"name": strings.Repeat("é", 129)})
+	mustAPIStatus(t, "a 129-character name", bad, http.StatusBadRequest)
 }

@@ -1,11 +1,10 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 
+	"wspolicy/internal/directory"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
 )
@@ -35,7 +34,7 @@ func previewChange(b previewBody) (preview.Change, error) {
 	c := preview.Change{Kind: b.Kind}
 	switch b.Kind {
 	case preview.KindSettings:
-		sc, err := checkSettingsPatch(settingsPatchBody{Set: b.Set, Unset: b.Unset})
+		sc, err := directory.CheckSettingsChange(b.Set, b.Unset)
 		if err != nil {
 			return c, err
 		}
@@ -44,8 +43,7 @@ func previewChange(b previewBody) (preview.Change, error) {
 		if b.Priority == nil {
 			return c, policy.FieldErrorf("priority", policy.CodeInvalidPriority, "priority is required for a priority change")
 		}
-		f := groupFields{Priority: b.Priority}
-		if err := f.check(); err != nil {
+		if err := policy.ValidateGroupPriority(*b.Priority); err != nil {
 			return c, err
 		}
 		c.Priority = *b.Priority
@@ -106,7 +104,7 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 		if err == nil && before.Version == res.Version {
 			after := before
 			after.Priority = c.Priority
-			res.GroupWarnings = append(res.GroupWarnings, s.groupWarnings(r, after, before)...)
+			res.GroupWarnings = append(res.GroupWarnings, s.directory.GroupWarnings(r.Context(), after, before)...)
 		}
 	}
 	setVersionHeader(w, res.Version)
@@ -114,17 +112,10 @@ func (s *server) handlePreview(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// versionedMembers is a directory whose membership writes can be conditioned on the group's
-// version (ddbstore.Store): saving a previewed membership change with If-Match.
-type versionedMembers interface {
-	AddMemberIfVersion(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error
-	RemoveMemberIfVersion(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error
-}
-
 // memberIfMatch is the If-Match version of a membership write: 0 when none is given; refused
 // (as before issue 20) by a directory that cannot condition membership writes on it.
 func (s *server) memberIfMatch(r *http.Request) (int64, error) {
-	if _, ok := s.dir.(versionedMembers); !ok {
+	if !s.directory.MembershipsVersioned() {
 		return 0, errIfMatchUnsupported(r)
 	}
 	return ifMatchVersion(r)

@@ -17,6 +17,7 @@ import (
 
 	"wspolicy/internal/console"
 	"wspolicy/internal/devkeys"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
@@ -99,6 +100,7 @@ type server struct {
 	routes   []route
 	preview  *preview.Service
 
+	directory  *directory.Service
 	workspaces *workspaces.Service
 	devKeys    *devkeys.Service
 	kasm       http.Handler
@@ -117,6 +119,10 @@ func newServer(cfg Config) *server {
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
 	}
+	s.directory = directory.New(cfg.Directory, s.clock)
+	if cfg.Sessions != nil {
+		s.directory = s.directory.WithSessions(cfg.Sessions)
+	}
 	s.metrics, s.sweepFor = cfg.Metrics, cfg.SweepBudget
 	s.preview = cfg.Preview
 	if pd, ok := cfg.Directory.(preview.Directory); ok && s.preview == nil {
@@ -131,7 +137,7 @@ func newServer(cfg Config) *server {
 	}
 	s.auth = newKeyAuth(s.dir, s.clock, cfg.AdminKey, cfg.KeyCacheTTL)
 	if cfg.OIDC.Enabled() && cfg.SSOStore != nil {
-		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.dir, s.clock)
+		s.auth.tokens = newTokenAuth(cfg.OIDC, cfg.SSOStore, s.directory, s.clock)
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -171,6 +177,7 @@ func (s *server) metaRoutes() []route {
 		{"GET /v1/openapi.json", accessPublic, s.handleOpenAPI},
 		{"GET /v1/settings", accessAnyKey, s.handleCatalog},
 		{"GET /v1/me", accessAnyKey, s.handleMe},
+		{"GET /v1/limits", accessAnyKey, s.handleLimits},
 	}
 }
 
@@ -181,6 +188,13 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) handleCatalog(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"settings": settings.Catalog()})
+	return nil
+}
+
+// handleLimits serves the limits on groups and users (policy/limits.go), so that the console
+// checks input with the numbers the service enforces instead of copies.
+func (s *server) handleLimits(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, policy.CurrentLimits())
 	return nil
 }
 

@@ -67,7 +67,7 @@ type tokenEntry struct {
 	expires time.Time
 }
 
-func newTokenAuth(cfg sso.Config, store sso.Store, dir policy.Directory, clock policy.Clock) *tokenAuth {
+func newTokenAuth(cfg sso.Config, store sso.Store, dir sso.Directory, clock policy.Clock) *tokenAuth {
 	return &tokenAuth{
 		verifier: sso.NewVerifier(cfg, clock.Now),
 		svc:      sso.NewService(store, dir, clock),

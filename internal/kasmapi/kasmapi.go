@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"wspolicy/internal/devkeys"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
@@ -38,7 +39,6 @@ const (
 	msgNoDefaultImage   = "No Default Image Found"
 	maxBodyBytes        = 1 << 20
 	kasmDateLayout      = "2006-01-02 15:04:05.000000"
-	autoAddSettingName  = "auto_add_local_users"
 	serverIDPlaceholder = "wspolicy"
 )
 
@@ -57,6 +57,7 @@ type Config struct {
 // Handler serves the Kasm Developer API.
 type Handler struct {
 	cfg   Config
+	dir   *directory.Service
 	calls map[string]call
 }
 
@@ -110,7 +111,10 @@ func New(cfg Config) *Handler {
 	if cfg.Clock == nil {
 		cfg.Clock = policy.SystemClock{}
 	}
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, dir: directory.New(cfg.Directory, cfg.Clock)}
+	if cfg.Sessions != nil {
+		h.dir = h.dir.WithSessions(cfg.Sessions)
+	}
 	h.calls = map[string]call{
 		"public/request_kasm":           {[]string{devkeys.PermSessionsModify}, h.requestKasm},
 		"public/get_kasm_status":        {[]string{devkeys.PermSessionsView}, h.getKasmStatus},
@@ -567,10 +571,9 @@ func (h *Handler) deleteUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 			}
 		}
 	}
-	if err := h.cfg.Directory.DeleteUser(ctx, u.ID); err != nil && !policy.IsKind(err, policy.KindNotFound) {
-		return internalError(err)
-	}
-	if _, err := h.cfg.Sessions.EndSessionsOf(ctx, u.ID); err != nil {
+	// The directory service deletes the user and ends their sessions; the user was found above,
+	// so not found means a concurrent deletion finished first.
+	if err := h.dir.DeleteUser(ctx, u.ID, nil); err != nil && !policy.IsKind(err, policy.KindNotFound) {
 		return internalError(err)
 	}
 	return http.StatusOK, map[string]any{}
@@ -586,12 +589,11 @@ func (h *Handler) userGroup(add bool) func(ctx context.Context, k devkeys.Key, b
 		if gid == "" {
 			return errMsg(http.StatusBadRequest, msgMissingParams)
 		}
-		now := h.cfg.Clock.Now().UTC()
 		var err error
 		if add {
-			err = h.cfg.Directory.AddMember(ctx, gid, u.ID, now)
+			err = h.dir.AddMember(ctx, gid, u.ID, 0)
 		} else {
-			err = h.cfg.Directory.RemoveMember(ctx, gid, u.ID, now)
+			err = h.dir.RemoveMember(ctx, gid, u.ID, 0)
 		}
 		switch {
 		case err == nil:
@@ -791,7 +793,7 @@ func (h *Handler) setSettingGroup(ctx context.Context, k devkeys.Key, b body) (i
 	if err != nil {
 		return errMsg(http.StatusBadRequest, "Invalid setting value: "+messageOf(err))
 	}
-	g, err = h.cfg.Directory.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{name: valid}}, 0, "developer_key:"+k.KeyID, h.cfg.Clock.Now().UTC())
+	g, err = h.dir.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{name: valid}}, 0, "developer_key:"+k.KeyID)
 	if err != nil {
 		if policy.IsKind(err, policy.KindInvalid) || policy.IsKind(err, policy.KindNotFound) {
 			return errMsg(http.StatusBadRequest, messageOf(err))
@@ -814,7 +816,7 @@ func (h *Handler) deleteSettingGroup(ctx context.Context, k devkeys.Key, b body)
 	if _, ok := g.Settings[name]; !ok {
 		return errMsg(http.StatusBadRequest, fmt.Sprintf("Invalid group_setting_id (%s)", name))
 	}
-	_, err := h.cfg.Directory.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{name}}, 0, "developer_key:"+k.KeyID, h.cfg.Clock.Now().UTC())
+	_, err := h.dir.ChangeSettings(ctx, g.ID, policy.SettingsChange{Unset: []string{name}}, 0, "developer_key:"+k.KeyID)
 	if err != nil {
 		return internalError(err)
 	}

@@ -178,19 +178,8 @@ func (h *Handler) createUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 	if err := mergeProfile(&profile, t); err != nil {
 		return errMsg(http.StatusBadRequest, msgInvalidRequest+": "+err.Error())
 	}
-	groups, err := h.cfg.Directory.ListGroups(ctx)
-	if err != nil {
-		return internalError(err)
-	}
-	var auto []string
-	for _, g := range groups {
-		var on bool
-		if raw, ok := g.Settings[autoAddSettingName]; ok && json.Unmarshal(raw, &on) == nil && on && g.ID != policy.AllUsersGroupID {
-			auto = append(auto, g.ID)
-		}
-	}
-	u, err := h.cfg.Directory.CreateUser(ctx, policy.User{ID: policy.NewID("u"), Username: name, GroupIDs: auto,
-		CreatedAt: h.cfg.Clock.Now().UTC(), Profile: profile})
+	// The directory service checks the username and adds the auto-add groups.
+	u, err := h.dir.CreateUser(ctx, name, profile)
 	switch {
 	case policy.IsKind(err, policy.KindConflict):
 		return errMsg(http.StatusBadRequest, "Username already exists")
@@ -199,11 +188,7 @@ func (h *Handler) createUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 	case err != nil:
 		return internalError(err)
 	}
-	gname := map[string]string{}
-	for _, g := range groups {
-		gname[g.ID] = g.Name
-	}
-	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, gname, false)}
+	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, h.groupNames(ctx), false)}
 }
 
 // updateUser changes the username (kept unique: the store renames in one transaction) and

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/singleflight"
 
@@ -25,12 +26,13 @@ type Store interface {
 	RecordSSOMembership(ctx context.Context, groupID, userID, idpGroup string, member bool, at time.Time) error
 }
 
-// Directory is the part of policy.Directory sign-in uses.
+// Directory is the part of the directory service (directory.Service) sign-in uses.
+// ifVersion 0 is "any version of the group".
 type Directory interface {
-	CreateUser(ctx context.Context, u policy.User) (policy.User, error)
+	CreateSignInUser(ctx context.Context, username string) (policy.User, error)
 	GetUser(ctx context.Context, id string) (policy.User, error)
-	AddMember(ctx context.Context, groupID, userID string, at time.Time) error
-	RemoveMember(ctx context.Context, groupID, userID string, at time.Time) error
+	AddMember(ctx context.Context, groupID, userID string, ifVersion int64) error
+	RemoveMember(ctx context.Context, groupID, userID string, ifVersion int64) error
 }
 
 // Actor is the history actor of membership changes made by sign-in.
@@ -105,22 +107,32 @@ func (s *Service) user(ctx context.Context, id Identity) (string, error) {
 	return u.ID, nil
 }
 
-// createUser creates the user with the username the token carries; when another user holds
-// it, a suffix derived from the subject makes it unique ("jane" → "jane-3f2a9c").
+// createUser creates the user with the username the token carries (cut to
+// policy.MaxUsernameChars); when another user holds it, a suffix derived from the subject makes
+// it unique ("jane" → "jane-3f2a9c"), the name cut to leave room for it.
 func (s *Service) createUser(ctx context.Context, id Identity) (policy.User, error) {
-	name := id.Username
+	name := cut(id.Username, policy.MaxUsernameChars)
 	sum := sha256.Sum256([]byte(id.Issuer + "\x00" + id.Subject))
 	suffix := hex.EncodeToString(sum[:])
 	for i := 0; ; i++ {
-		u, err := s.dir.CreateUser(ctx, policy.User{ID: policy.NewID("u"), Username: name, CreatedAt: s.clock.Now()})
+		u, err := s.dir.CreateSignInUser(ctx, name)
 		if err == nil || !policy.IsKind(err, policy.KindConflict) || i >= 3 {
 			if err != nil {
 				return policy.User{}, fmt.Errorf("create the user of %s: %w", id.Username, err)
 			}
 			return u, nil
 		}
-		name = id.Username + "-" + suffix[:6+2*i]
+		tail := "-" + suffix[:6+2*i]
+		name = cut(id.Username, policy.MaxUsernameChars-len(tail)) + tail
 	}
+}
+
+// cut shortens s to at most n characters.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // sync makes the user's memberships of mapped groups match the IdP groups.
@@ -144,7 +156,7 @@ func (s *Service) sync(ctx context.Context, userID string, idpGroups []string) e
 		member := slices.Contains(u.GroupIDs, gid)
 		switch {
 		case through != "" && !member:
-			err := s.dir.AddMember(ctx, gid, userID, now)
+			err := s.dir.AddMember(ctx, gid, userID, 0)
 			if policy.IsKind(err, policy.KindNotFound) {
 				continue // a mapping of a group deleted since
 			}
@@ -155,7 +167,7 @@ func (s *Service) sync(ctx context.Context, userID string, idpGroups []string) e
 				return err
 			}
 		case through == "" && member:
-			err := s.dir.RemoveMember(ctx, gid, userID, now)
+			err := s.dir.RemoveMember(ctx, gid, userID, 0)
 			if policy.IsKind(err, policy.KindNotFound) {
 				continue
 			}

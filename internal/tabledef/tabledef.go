@@ -71,7 +71,9 @@ const StreamView = "NEW_AND_OLD_IMAGES"
 // of a user's session listing runs on the index). A user's session listing reads the session
 // items themselves from the table (BatchGetItem of the page's keys), so the attributes a
 // keepalive writes (last_keepalive_at_ms, expires_at_ms, connected) are not copied and a
-// keepalive writes nothing to this index.
+// keepalive writes nothing to this index. "auto_add" is no longer written (auto-add reads the
+// settings), but stays listed: DynamoDB refuses to change an existing index's projection in
+// place, so dropping it would fail the stack update of every deployed table.
 var ByOwnerAttributes = []string{
 	// group items
 	"group_id", "name", "priority", "description", "version", "settings", "member_count",

@@ -135,3 +135,17 @@ export async function catalog() {
   }
   return catalogCache;
 }
+
+let limitsCache = null;
+
+/**
+ * The limits on groups and users the service enforces (GET /v1/limits), read once per page
+ * load: {group_name_max_chars, group_description_max_chars, group_priority_min,
+ * group_priority_max, group_priority_default, all_users_priority, username_max_chars, …}.
+ */
+export async function limits() {
+  if (!limitsCache) {
+    limitsCache = get('/limits').catch((e) => { limitsCache = null; throw e; });
+  }
+  return limitsCache;
+}

@@ -1,5 +1,5 @@
 // Pieces several views share: page headers, error display, group forms, session tables.
-import { api, get, seg, ApiError } from '../api.js';
+import { api, get, seg, limits, ApiError } from '../api.js';
 import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
 import { timeEl, shortTimeEl, breakableId, clock, hours, utc } from '../format.js';
 import { fetchPreview, previewBlock, staleText } from './preview.js';
@@ -36,19 +36,20 @@ export function showError(el, err, prefix = '') {
 }
 
 /**
- * The fields of a group (name, priority, description) with inline errors. Returns
- * {el, values(), showError(err)}: showError puts an API error next to its field.
+ * The fields of a group (name, priority, description) with inline errors, bounded by lim (the
+ * API's limits, GET /v1/limits). Returns {el, values(), showError(err)}: showError puts an API
+ * error next to its field.
  */
-export function groupFields(g = {}, others = []) {
-  const name = field('Name', h('input', { type: 'text', name: 'name', value: g.name || '', maxlength: '128', autocomplete: 'off' }));
-  const prio = field('Priority', h('input', { type: 'number', name: 'priority', value: g.priority ?? '', min: '1', max: '4095', step: '1', placeholder: '4095' }),
-    { help: '1 to 4095. Lower number = higher precedence. All Users is 1000.' });
-  const desc = field('Description', h('input', { type: 'text', name: 'description', value: g.description || '', maxlength: '1024', autocomplete: 'off' }));
+export function groupFields(g = {}, others = [], lim) {
+  const name = field('Name', h('input', { type: 'text', name: 'name', value: g.name || '', maxlength: String(lim.group_name_max_chars), autocomplete: 'off' }));
+  const prio = field('Priority', h('input', { type: 'number', name: 'priority', value: g.priority ?? '', min: String(lim.group_priority_min), max: String(lim.group_priority_max), step: '1', placeholder: String(lim.group_priority_default) }),
+    { help: `${lim.group_priority_min} to ${lim.group_priority_max}. Lower number = higher precedence. All Users is ${lim.all_users_priority}.` });
+  const desc = field('Description', h('input', { type: 'text', name: 'description', value: g.description || '', maxlength: String(lim.group_description_max_chars), autocomplete: 'off' }));
   const general = h('div', {});
   const advice = h('div', { 'data-advice': '' });
   const all = [name, prio, desc];
   const showAdvice = () => {
-    const items = groupAdvice(g, { name: name.input.value.trim(), priority: Number(prio.input.value.trim() || (g.group_id ? g.priority : 4095)) }, others);
+    const items = groupAdvice(g, { name: name.input.value.trim(), priority: Number(prio.input.value.trim() || (g.group_id ? g.priority : lim.group_priority_default)) }, others, lim);
     advice.replaceChildren(items.length ? alertBox('warn', h('ul', {}, items.map(([code, text]) => h('li', { 'data-code': code }, text)))) : '');
   };
   name.input.addEventListener('input', showAdvice);
@@ -78,12 +79,13 @@ export function groupFields(g = {}, others = []) {
  * What to tell an administrator about a group's name and priority before they save it (the API
  * answers the same advice after the write): a priority another group has, All Users taking
  * precedence over groups (or over this one), All Users renamed. g is the group as it is ({} for
- * a new one), next the values typed, others every group. Returns [code, text] pairs.
+ * a new one), next the values typed, others every group, lim the API's limits. Returns
+ * [code, text] pairs.
  */
-export function groupAdvice(g, next, others) {
+export function groupAdvice(g, next, others, lim) {
   const out = [];
   const p = next.priority;
-  if (!Number.isInteger(p) || p < 1 || p > 4095) return out;
+  if (!Number.isInteger(p) || p < lim.group_priority_min || p > lim.group_priority_max) return out;
   const rest = others.filter((o) => o.group_id !== g.group_id);
   const names = (gs) => gs.slice(0, 4).map((o) => o.name).join(', ') + (gs.length > 4 ? ` and ${gs.length - 4} more` : '');
   const tied = rest.filter((o) => o.priority === p);
@@ -121,7 +123,8 @@ async function allGroups() {
 
 /** The dialog that creates a group; resolves to the created group or null. */
 export async function createGroupDialog() {
-  const f = groupFields({}, await allGroups());
+  const [others, lim] = await Promise.all([allGroups(), limits()]);
+  const f = groupFields({}, others, lim);
   let created = null;
   await modal('New group', f.el, [
     { label: 'Cancel', value: '' },
@@ -149,7 +152,8 @@ export async function createGroupDialog() {
  * against (a 412 shows a fresh preview).
  */
 export async function editGroupDialog(g) {
-  const f = groupFields(g, await allGroups());
+  const [others, lim] = await Promise.all([allGroups(), limits()]);
+  const f = groupFields(g, others, lim);
   const previewSlot = h('div', {});
   const prioInput = f.el.querySelector('input[name="priority"]');
   let previewed = null; // {priority, version}
@@ -172,7 +176,7 @@ export async function editGroupDialog(g) {
       if (v.priority !== undefined && v.priority !== g.priority) body.priority = v.priority;
       if (v.description !== g.description) body.description = v.description;
       if (!Object.keys(body).length) return true;
-      const reprioritise = body.priority !== undefined && Number.isInteger(body.priority) && body.priority >= 1 && body.priority <= 4095;
+      const reprioritise = body.priority !== undefined && Number.isInteger(body.priority) && body.priority >= lim.group_priority_min && body.priority <= lim.group_priority_max;
       try {
         if (reprioritise && previewed?.priority !== body.priority) {
           await showPreview(body.priority);

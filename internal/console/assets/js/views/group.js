@@ -1,6 +1,6 @@
 // A group's page: details, the Group Settings panel (add from the catalog, edit, delete, relation
 // warnings, conflicts on a stale version), members and the change history.
-import { api, get, seg, catalog } from '../api.js';
+import { api, get, seg, catalog, limits } from '../api.js';
 import { h, add, card, table, badge, alertBox, confirmDialog, toast, field, setFieldError } from '../dom.js';
 import { valueView, timeEl, settingNameEl } from '../format.js';
 import { pageHead, editGroupDialog, deleteGroup } from './common.js';
@@ -9,7 +9,7 @@ import { fetchPreview, previewBlock, previewThenSave } from './preview.js';
 
 export async function groupView(ctx) {
   const gid = ctx.params[0];
-  const [group, gs, cat] = await Promise.all([get(`/groups/${seg(gid)}`), get(`/groups/${seg(gid)}/settings`), catalog()]);
+  const [group, gs, cat, lim] = await Promise.all([get(`/groups/${seg(gid)}`), get(`/groups/${seg(gid)}/settings`), catalog(), limits()]);
   if (!ctx.current()) return;
   document.title = `${group.name} · Groups · wspolicy console`;
   const builtin = group.group_id === 'all-users';
@@ -28,7 +28,7 @@ export async function groupView(ctx) {
     }));
   const panel = settingsPanel(ctx, group, gs, cat);
   add(ctx.main, panel.el);
-  if (!builtin) add(ctx.main, priorityCard(ctx, group));
+  if (!builtin) add(ctx.main, priorityCard(ctx, group, lim));
   const membersSlot = h('div', {});
   const historySlot = h('div', {});
   add(ctx.main, membersSlot, historySlot);
@@ -319,17 +319,21 @@ async function renderHistory(ctx, group, slot, cat) {
       { label: 'Change history', empty: 'No settings changes yet.' })));
 }
 
-/** The priority card: preview a new priority, then save it with the previewed version. */
-function priorityCard(ctx, group) {
+/**
+ * The priority card: preview a new priority, then save it with the previewed version. lim is
+ * the API's limits (GET /v1/limits).
+ */
+function priorityCard(ctx, group, lim) {
   const gid = group.group_id;
-  const input = h('input', { type: 'number', name: 'priority', min: '1', max: '4095', step: '1', value: group.priority });
-  const f = field('New priority', input, { help: 'The lowest number wins each setting two groups set (All Users has 1000).' });
+  const [min, max] = [lim.group_priority_min, lim.group_priority_max];
+  const input = h('input', { type: 'number', name: 'priority', min: String(min), max: String(max), step: '1', value: group.priority });
+  const f = field('New priority', input, { help: `The lowest number wins each setting two groups set (All Users has ${lim.all_users_priority}).` });
   const out = h('div', {});
   const form = h('form', { class: 'inline-fields', 'aria-label': 'Change priority', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     setFieldError(input, f.error, '');
     const pr = Number(input.value);
-    if (!Number.isInteger(pr) || pr < 1 || pr > 4095) { setFieldError(input, f.error, 'Enter a whole number from 1 to 4095.'); return; }
+    if (!Number.isInteger(pr) || pr < min || pr > max) { setFieldError(input, f.error, `Enter a whole number from ${min} to ${max}.`); return; }
     await previewThenSave(out, {
       gid, change: { kind: 'priority', priority: pr }, confirmLabel: 'Save priority',
       save: (version) => api('PATCH', `/groups/${seg(gid)}`, { body: { priority: pr }, version }),

@@ -1,15 +1,15 @@
 // Users: the list with their groups; create and delete.
-import { api, get, seg } from '../api.js';
+import { api, get, seg, limits } from '../api.js';
 import { h, add, card, table, badge, field, setFieldError, confirmDialog, toast } from '../dom.js';
 import { timeEl } from '../format.js';
 import { pageHead } from './common.js';
 
 export async function usersView(ctx) {
   document.title = 'Users · wspolicy console';
-  const [{ users }, { groups }] = await Promise.all([get('/users'), get('/groups')]);
+  const [{ users }, { groups }, lim] = await Promise.all([get('/users'), get('/groups'), limits()]);
   if (!ctx.current()) return;
   const gname = new Map(groups.map((g) => [g.group_id, g]));
-  const input = h('input', { type: 'text', name: 'username', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. alice' });
+  const input = h('input', { type: 'text', name: 'username', maxlength: String(lim.username_max_chars), autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. alice' });
   const f = field('Username', input);
   const form = h('form', { class: 'inline-fields', 'aria-label': 'New user', novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
