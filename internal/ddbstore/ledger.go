@@ -340,6 +340,44 @@ func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int6
 	return due
 }
 
+// addToLedger adds to a transaction the start of a session on shard sh of budget b as read,
+// when the shard is in the window the start is charged in (l, the shard after usage.Start, has
+// sh's window): ADD of the start to the shard's counts, conditional on the window only, so
+// that concurrent starts on one shard never fail each other (DynamoDB applies the additions
+// one after the other; the sums are the same in any order). The version is added to as well,
+// so that a start decided on every shard's version (close to the limit) sees this one. The
+// deadline is the whole budget's, computed from what was read (whole): fixDeadline corrects it
+// after the commit. It returns that deadline.
+func (tx *txWrites) addToLedger(b usage.Budget, idx int, sh lifecycle.LedgerShard, l, whole usage.Ledger, nowMs int64) int64 {
+	due := usage.DeadlineAt(whole, b.Interval, b.LimitMs, nowMs)
+	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
+		return u.Set(expression.Name(name), expression.Value(v))
+	}
+	add := func(u expression.UpdateBuilder, name string, v int64) expression.UpdateBuilder {
+		return u.Add(expression.Name(name), expression.Value(v))
+	}
+	var upd expression.UpdateBuilder
+	upd = set(upd, ledgerAttrBudget, b.Key)
+	upd = set(upd, ledgerAttrLimitType, b.Limit.Type)
+	upd = set(upd, ledgerAttrLimitInterval, b.Interval.String())
+	upd = set(upd, ledgerAttrLimitHours, b.Limit.Hours)
+	upd = set(upd, ledgerAttrLimitMs, b.LimitMs)
+	upd = set(upd, ledgerAttrSourceGroup, b.Source.GroupID)
+	upd = set(upd, ledgerAttrUpdatedAt, nowMs)
+	upd = add(upd, ledgerAttrClosed, l.ClosedMs-sh.Ledger.ClosedMs)
+	upd = add(upd, ledgerAttrOpenCount, l.OpenCount-sh.Ledger.OpenCount)
+	upd = add(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs-sh.Ledger.OpenSinceSumMs)
+	upd = add(upd, ledgerAttrVersion, 1)
+	if due != 0 {
+		upd = set(upd, attrDueShard, dueShard(b.Key))
+		upd = set(upd, attrDueAt, due)
+	}
+	upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
+	cond := expression.Name(ledgerAttrWindowStart).Equal(expression.Value(l.WindowStart))
+	tx.update(ledgerShardKey(b.Key, idx), upd, cond)
+	return due
+}
+
 // versionIs is the condition that a ledger shard is at version v0 (0: it does not exist).
 func versionIs(v0 int64) expression.ConditionBuilder {
 	if v0 > 0 {

@@ -151,12 +151,20 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			shardIdx = ledgerShardOf(b.Key, s.ID)
 			sh := shardOf(cur, shardIdx)
 			l := usage.Start(sh.Ledger, b.Interval, now)
+			whole := mergeWith(cur, b.Interval, shardIdx, l, now)
+			exact := ledgerShards(b.Key) == 1 || usage.Remaining(cur.Ledger, b.Interval, b.LimitMs, now) < ExactStartMarginMs
 			ledgerTx = ss.st.newTx()
-			d := ledgerTx.writeLedger(b, shardIdx, l, sh.Version, mergeWith(cur, b.Interval, shardIdx, l, now), true, now)
+			var d int64
+			if !exact && sh.Version > 0 && sh.Ledger.WindowStart == l.WindowStart {
+				// Far from the limit, the shard in the start's window: added to.
+				d = ledgerTx.addToLedger(b, shardIdx, sh, l, whole, now)
+			} else {
+				d = ledgerTx.writeLedger(b, shardIdx, l, sh.Version, whole, true, now)
+			}
 			s.Budget, s.UsageDeadline = b.Key, timeOfMs(d)
 			s.DueAt = lifecycle.NextDue(s)
 			ledgerTx.put(newBudgetMemberRecord(b.Key, s), itemAbsent())
-			if ledgerShards(b.Key) > 1 && usage.Remaining(cur.Ledger, b.Interval, b.LimitMs, now) < ExactStartMarginMs {
+			if exact && ledgerShards(b.Key) > 1 {
 				// Close to the limit: decided on every shard as read, exactly.
 				ledgerTx.checkOtherShards(cur, b.Key, shardIdx)
 			}

@@ -30,6 +30,7 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 	var mu sync.Mutex
 	started := map[string]time.Time{}
 	var wg sync.WaitGroup
+	begin := time.Now()
 	for _, u := range users {
 		wg.Go(func() {
 			s, err := e.svc.Start(ctx, u, "img", true)
@@ -43,6 +44,7 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	t.Logf("%d concurrent starts in %v", len(started), time.Since(begin))
 	if len(started) != len(users) {
 		t.Fatalf("%d of %d concurrent starts succeeded", len(started), len(users))
 	}
