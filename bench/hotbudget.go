@@ -33,6 +33,67 @@ type hotBudgetResult struct {
 	Members       int    `json:"members"`
 	DeadlineOK    bool   `json:"deadline_not_late"`
 	LedgerNote    string `json:"ledger_note,omitempty"`
+	// Unlimited is the same rush by users with no usage limit (no ledger at all): the floor
+	// DynamoDB Local and the machine set, whatever the budget's design.
+	Unlimited *rush `json:"unlimited,omitempty"`
+	// PerUser is the same rush by users each charged to a per_user budget of their own.
+	PerUser *rush `json:"per_user,omitempty"`
+}
+
+// rush is the outcome of starts at once.
+type rush struct {
+	Succeeded   int       `json:"succeeded"`
+	Unavailable int       `json:"status_503"`
+	Conflict    int       `json:"status_409"`
+	OtherErrors int       `json:"other_errors"`
+	FirstErr    string    `json:"first_error,omitempty"`
+	WallSeconds float64   `json:"wall_s"`
+	Latency     latencies `json:"start_latency"`
+	ids         []string
+}
+
+// fire starts a session for each of users at the same instant and counts the answers.
+func (e *env) fire(ctx context.Context, users []string) *rush {
+	r := &rush{}
+	var (
+		mu   sync.Mutex
+		lat  []time.Duration
+		wg   sync.WaitGroup
+		gate = make(chan struct{})
+	)
+	for _, uid := range users {
+		wg.Go(func() {
+			<-gate
+			t := time.Now()
+			sid, err := e.startFor(ctx, uid)
+			d := time.Since(t)
+			mu.Lock()
+			defer mu.Unlock()
+			var ae *apiError
+			switch {
+			case err == nil:
+				r.Succeeded++
+				lat = append(lat, d)
+				r.ids = append(r.ids, sid)
+				return
+			case errors.As(err, &ae) && ae.status == 503:
+				r.Unavailable++
+			case errors.As(err, &ae) && ae.status == 409:
+				r.Conflict++
+			default:
+				r.OtherErrors++
+			}
+			if r.FirstErr == "" {
+				r.FirstErr = err.Error()
+			}
+		})
+	}
+	t0 := time.Now()
+	close(gate)
+	wg.Wait()
+	r.WallSeconds = time.Since(t0).Seconds()
+	r.Latency = summarize(lat)
+	return r
 }
 
 // hotBudgetLimit is the budget of the rush: per_group, large enough not to run out.
@@ -70,48 +131,15 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 		return nil, err
 	}
 	p.logf("hotbudget: %d starts at once", starts)
-	r := &hotBudgetResult{Users: users, Starts: starts}
-	var (
-		mu   sync.Mutex
-		lat  []time.Duration
-		ids  []string
-		wg   sync.WaitGroup
-		gate = make(chan struct{})
-	)
-	for i := range starts {
-		uid := seed[(i*users/starts)%users].ID
-		wg.Go(func() {
-			<-gate
-			t := time.Now()
-			sid, err := e.startFor(ctx, uid)
-			d := time.Since(t)
-			mu.Lock()
-			defer mu.Unlock()
-			var ae *apiError
-			switch {
-			case err == nil:
-				r.Succeeded++
-				lat = append(lat, d)
-				ids = append(ids, sid)
-				return
-			case errors.As(err, &ae) && ae.status == 503:
-				r.Unavailable++
-			case errors.As(err, &ae) && ae.status == 409:
-				r.Conflict++
-			default:
-				r.OtherErrors++
-			}
-			if r.FirstErr == "" {
-				r.FirstErr = err.Error()
-			}
-		})
+	users300 := make([]string, starts)
+	for i := range users300 {
+		users300[i] = seed[(i*users/starts)%users].ID
 	}
-	t0 := time.Now()
-	close(gate)
-	wg.Wait()
-	r.WallSeconds = time.Since(t0).Seconds()
+	rr := e.fire(ctx, users300)
+	ids := rr.ids
+	r := &hotBudgetResult{Users: users, Starts: starts, Succeeded: rr.Succeeded, Unavailable: rr.Unavailable, Conflict: rr.Conflict,
+		OtherErrors: rr.OtherErrors, FirstErr: rr.FirstErr, WallSeconds: rr.WallSeconds, Latency: rr.Latency}
 	r.StartsPerSec = float64(r.Succeeded) / r.WallSeconds
-	r.Latency = summarize(lat)
 	p.logf("hotbudget: %d of %d started in %.2f s (503: %d, 409: %d, other: %d), p50 %.0f ms, p99 %.0f ms",
 		r.Succeeded, starts, r.WallSeconds, r.Unavailable, r.Conflict, r.OtherErrors, r.Latency.P50, r.Latency.P99)
 
@@ -141,6 +169,33 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 		r.LedgerNote = fmt.Sprintf("ledger %+v due %v against %d sessions (since sum %d), deadline %d", bl.Ledger, bl.DueAt, r.Succeeded, sum, due)
 	}
 	p.logf("hotbudget: ledger open %d, members %d, since sum exact %v, deadline not late %v", r.LedgerOpen, r.Members, r.LedgerSinceOK, r.DeadlineOK)
+
+	// The floors: the same rush by as many users of a group without a usage limit, and of one
+	// whose limit is per_user (a ledger each: the same requests as a charged start, unshared).
+	for _, fl := range []struct {
+		name, limit string
+		out         **rush
+	}{{"free", `{}`, &r.Unlimited}, {"own", `{"type":"per_user","interval":"monthly","hours":100000}`, &r.PerUser}} {
+		gid := "g_" + fl.name
+		if _, err := e.store.CreateGroup(ctx, policy.Group{ID: gid, Name: gid, Priority: 10,
+			Settings: map[string]json.RawMessage{"usage_limit": json.RawMessage(fl.limit), "max_kasms_per_user": json.RawMessage("5")}}); err != nil {
+			return r, err
+		}
+		fseed := make([]ddbstore.SeedUser, starts)
+		fids := make([]string, starts)
+		for i := range fseed {
+			id := fmt.Sprintf("u_%s_%05d", fl.name, i)
+			fseed[i] = ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
+			fids[i] = id
+		}
+		if err := e.store.SeedUsers(ctx, fseed, workers); err != nil {
+			return r, err
+		}
+		f := e.fire(ctx, fids)
+		*fl.out = f
+		p.logf("hotbudget: floor (usage_limit %s): %d of %d started in %.2f s, p50 %.0f ms, p99 %.0f ms",
+			fl.limit, f.Succeeded, starts, f.WallSeconds, f.Latency.P50, f.Latency.P99)
+	}
 	return r, nil
 }
 
@@ -154,6 +209,14 @@ func renderHotBudget(b *strings.Builder, h *hotBudgetResult) {
 		[][]string{{fmt.Sprintf("%d / %d", h.Succeeded, h.Starts), fmt.Sprint(h.Unavailable), fmt.Sprint(h.Conflict), fmt.Sprint(h.OtherErrors),
 			f2(h.WallSeconds), f2(h.StartsPerSec), f2(h.Latency.P50), f2(h.Latency.P99), f2(h.Latency.Max),
 			fmt.Sprintf("%d / %d", h.LedgerOpen, h.Members), fmt.Sprint(h.LedgerSinceOK), fmt.Sprint(h.DeadlineOK)}})
+	if u := h.Unlimited; u != nil {
+		fmt.Fprintf(b, "The floor, the same %d starts at once by users whose groups set no usage limit (no ledger written): %d started, %d × 503, in %s s, p50 %s ms, p99 %s ms, max %s ms.\n\n",
+			h.Starts, u.Succeeded, u.Unavailable, f2(u.WallSeconds), f2(u.Latency.P50), f2(u.Latency.P99), f2(u.Latency.Max))
+	}
+	if u := h.PerUser; u != nil {
+		fmt.Fprintf(b, "And by users each charged to a per_user budget of their own (the same requests as a charged start, nothing shared): %d started, %d × 503, in %s s, p50 %s ms, p99 %s ms, max %s ms.\n\n",
+			u.Succeeded, u.Unavailable, f2(u.WallSeconds), f2(u.Latency.P50), f2(u.Latency.P99), f2(u.Latency.Max))
+	}
 	if h.FirstErr != "" {
 		fmt.Fprintf(b, "First error: %s\n\n", shorten(h.FirstErr, 200))
 	}
