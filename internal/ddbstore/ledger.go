@@ -301,8 +301,8 @@ func mergeWith(bl lifecycle.BudgetLedger, iv usage.Interval, idx int, l usage.Le
 	return usage.Merge(iv, nowMs, ls...)
 }
 
-// writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction for an
-// unsharded view: shard idx of budget b gets ledger l as absolute values, version v0+1,
+// writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction, for
+// one shard of the budget (section 10; the only one of an unsharded budget): shard idx of budget b gets ledger l as absolute values, version v0+1,
 // conditional on the version read (v0; 0: no item); whole is the merged ledger of the budget
 // after the write, which gives the deadline. The shard is in the due index at that deadline
 // while it counts open sessions (carry) and the budget can run out, and expires by TTL while
