@@ -66,6 +66,7 @@ type results struct {
 	Settings     *settingsResult   `json:"settings,omitempty"`
 	Sweep        *sweepResult      `json:"sweep,omitempty"`
 	Usage        *usageResult      `json:"usage,omitempty"`
+	HotBudget    *hotBudgetResult  `json:"hot_budget,omitempty"`
 	Lambdas      *lambdaResult     `json:"lambdas,omitempty"`
 	Preview      *previewResult    `json:"preview,omitempty"`
 	SweepScale   *sweepScaleResult `json:"sweepscale,omitempty"`
@@ -101,7 +102,7 @@ func run() error {
 	flag.StringVar(&cfg.Endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB Local address (default $DYNAMODB_ENDPOINT)")
 	flag.StringVar(&cfg.Out, "out", "bench", "folder for results.md, results.json and sweep-scale.png")
 	flag.StringVar(&cfg.Profile, "profile", "", "folder for CPU profiles of the measured parts (none when empty)")
-	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,preview,lambdas (default all; sweepscale: the mass expiry, results-sweepscale.md)")
+	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,hotbudget,preview,lambdas (default all; sweepscale: the mass expiry, results-sweepscale.md)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each keepalive load run")
 	flag.IntVar(&cfg.Clients, "clients", 16, "concurrent clients of the keepalive runs")
 	flag.IntVar(&cfg.SettingsReads, "settings-reads", 200, "effective-settings reads per level")
@@ -216,6 +217,13 @@ func run() error {
 		res.Usage = r
 		if err != nil {
 			fail("usage", err)
+		}
+	}
+	if want("hotbudget") && ctx.Err() == nil {
+		r, err := benchHotBudget(ctx, p, cfg.Endpoint, cfg.UsageUsers, 300, cfg.SeedWorkers)
+		res.HotBudget = r
+		if err != nil {
+			fail("hotbudget", err)
 		}
 	}
 	if want("preview") && ctx.Err() == nil {

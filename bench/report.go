@@ -209,6 +209,9 @@ func renderMarkdown(r *results) string {
 	if u := r.Usage; u != nil {
 		renderUsage(&b, u)
 	}
+	if h := r.HotBudget; h != nil {
+		renderHotBudget(&b, h)
+	}
 	if pv := r.Preview; pv != nil {
 		renderPreview(&b, pv)
 	}

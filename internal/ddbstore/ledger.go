@@ -2,12 +2,18 @@ package ddbstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/lifecycle"
@@ -163,23 +169,146 @@ func (r budgetMemberRecord) member() lifecycle.BudgetMember {
 	return lifecycle.BudgetMember{SessionID: r.SessionID, UserID: r.UserID, Since: timeOfMs(r.SinceMs)}
 }
 
-// readLedger reads a budget's ledger (strongly consistent); a zero BudgetLedger (Version 0)
-// when there is none.
+// readLedger reads a budget's ledger: its shards (one strongly consistent Query of the
+// budget's partition for the sort keys beginning LEDGER) merged into one. A zero BudgetLedger
+// (Version 0) when there is none. The limit is the one the shard written last carries.
 func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error) {
-	var rec ledgerRecord
-	found, err := s.getRecord(ctx, budgetLedgerKey(budget), true, &rec)
-	if err != nil || !found {
+	in, err := partitionPrefixQuery(budgetPKPrefix+budget, ledgerSK, nil)
+	if err != nil {
 		return lifecycle.BudgetLedger{}, err
 	}
-	return rec.ledger()
+	in.ConsistentRead = aws.Bool(true)
+	var (
+		out     lifecycle.BudgetLedger
+		latest  int64 = -1
+		ledgers []usage.Ledger
+	)
+	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+		var rec ledgerRecord
+		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+			return fmt.Errorf("decode ledger: %w", err)
+		}
+		idx, ok := ledgerShardIndex(rec.SK)
+		if !ok {
+			return nil
+		}
+		bl, err := rec.ledger()
+		if err != nil {
+			return err
+		}
+		if rec.UpdatedAtMs > latest {
+			latest, out.Budget = rec.UpdatedAtMs, bl.Budget
+		}
+		out.Version += bl.Version
+		if !bl.DueAt.IsZero() && (out.DueAt.IsZero() || bl.DueAt.Before(out.DueAt)) {
+			out.DueAt = bl.DueAt
+		}
+		out.Shards = append(out.Shards, lifecycle.LedgerShard{Index: idx, Ledger: bl.Ledger, Version: bl.Version, DueAt: bl.DueAt})
+		ledgers = append(ledgers, bl.Ledger)
+		return nil
+	})
+	if err != nil {
+		return lifecycle.BudgetLedger{}, err
+	}
+	out.Ledger = usage.Merge(out.Budget.Interval, 0, ledgers...)
+	return out, nil
 }
 
-// writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction: budget
-// b's limit and ledger l as absolute values, version v0+1, conditional on the version read
-// (v0; 0: no item). The item is in the due index at its deadline while sessions are open and
-// the budget can run out, and expires by TTL while none is. It returns the deadline (0: none).
-func (tx *txWrites) writeLedger(b usage.Budget, l usage.Ledger, v0, nowMs int64) int64 {
-	due := usage.DeadlineAt(l, b.Interval, b.LimitMs, nowMs)
+// ledgerShards is how many shards the ledger of budget is written in: per_group budgets, shared
+// by up to a whole directory of users, are spread over LedgerShards items so that concurrent
+// starts and ends mostly write different items; a per_user budget is one item.
+func ledgerShards(budget string) int {
+	if strings.HasPrefix(budget, usage.GroupKeyPrefix) {
+		return LedgerShards
+	}
+	return 1
+}
+
+// LedgerShards is how many items a per_group budget's ledger is spread over. It must not
+// shrink: an end finds its session's shard by the session id modulo it (and falls back on
+// any shard with sessions open, so growing it is safe).
+const LedgerShards = 16
+
+// ledgerShardOf is the shard a session of budget is charged to.
+func ledgerShardOf(budget, sessionID string) int {
+	k := ledgerShards(budget)
+	if k == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(sessionID))
+	return int(h.Sum32() % uint32(k))
+}
+
+// ledgerShardKey is the key of shard i of budget's ledger: LEDGER for shard 0 (the whole
+// ledger of an unsharded budget, and the item budgets had before sharding), LEDGER#<i> else.
+func ledgerShardKey(budget string, i int) tableKey {
+	if i == 0 {
+		return budgetLedgerKey(budget)
+	}
+	return tableKey{PK: budgetPKPrefix + budget, SK: fmt.Sprintf("%s#%d", ledgerSK, i)}
+}
+
+// ledgerShardIndex parses a ledger shard's sort key.
+func ledgerShardIndex(sk string) (int, bool) {
+	if sk == ledgerSK {
+		return 0, true
+	}
+	rest, ok := strings.CutPrefix(sk, ledgerSK+"#")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest)
+	return i, err == nil && i > 0
+}
+
+// shardOf returns shard i of bl as read (zero ledger, version 0 when it does not exist).
+func shardOf(bl lifecycle.BudgetLedger, i int) lifecycle.LedgerShard {
+	for _, sh := range bl.Shards {
+		if sh.Index == i {
+			return sh
+		}
+	}
+	return lifecycle.LedgerShard{Index: i}
+}
+
+// endShardOf picks the shard that ends the charge of session sessionID: its own shard when that
+// counts open sessions, else the shard counting the most (a session started before its budget
+// was sharded is counted in shard 0). The merged ledger is the same whichever shard an end is
+// written to; only a shard's own count must not go below zero.
+func endShardOf(bl lifecycle.BudgetLedger, budget, sessionID string) lifecycle.LedgerShard {
+	own := shardOf(bl, ledgerShardOf(budget, sessionID))
+	if own.Ledger.OpenCount > 0 {
+		return own
+	}
+	best := own
+	for _, sh := range bl.Shards {
+		if sh.Ledger.OpenCount > best.Ledger.OpenCount {
+			best = sh
+		}
+	}
+	return best
+}
+
+// mergeWith is the budget's merged ledger at nowMs with shard sh replaced by l.
+func mergeWith(bl lifecycle.BudgetLedger, iv usage.Interval, idx int, l usage.Ledger, nowMs int64) usage.Ledger {
+	ls := []usage.Ledger{l}
+	for _, sh := range bl.Shards {
+		if sh.Index != idx {
+			ls = append(ls, sh.Ledger)
+		}
+	}
+	return usage.Merge(iv, nowMs, ls...)
+}
+
+// writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction, for
+// one shard of the budget (section 10; the only one of an unsharded budget): shard idx of budget b gets ledger l as absolute values, version v0+1,
+// conditional on the version read (v0; 0: no item); whole is the merged ledger of the budget
+// after the write, which gives the deadline. The shard is in the due index at that deadline
+// while it counts open sessions (carry) and the budget can run out, and expires by TTL while
+// it counts none. It returns the budget's deadline (0: none).
+func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int64, whole usage.Ledger, carry bool, nowMs int64) int64 {
+	due := usage.DeadlineAt(whole, b.Interval, b.LimitMs, nowMs)
 	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
 		return u.Set(expression.Name(name), expression.Value(v))
 	}
@@ -196,7 +325,7 @@ func (tx *txWrites) writeLedger(b usage.Budget, l usage.Ledger, v0, nowMs int64)
 	upd = set(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs)
 	upd = set(upd, ledgerAttrVersion, v0+1)
 	upd = set(upd, ledgerAttrUpdatedAt, nowMs)
-	if l.OpenCount > 0 && due != 0 {
+	if carry && l.OpenCount > 0 && due != 0 {
 		upd = set(upd, attrDueShard, dueShard(b.Key))
 		upd = set(upd, attrDueAt, due)
 	} else {
@@ -207,12 +336,154 @@ func (tx *txWrites) writeLedger(b usage.Budget, l usage.Ledger, v0, nowMs int64)
 	} else {
 		upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
 	}
-	cond := itemAbsent()
-	if v0 > 0 {
-		cond = expression.Name(ledgerAttrVersion).Equal(expression.Value(v0))
-	}
-	tx.update(budgetLedgerKey(b.Key), upd, cond)
+	tx.update(ledgerShardKey(b.Key, idx), upd, versionIs(v0))
 	return due
+}
+
+// addToLedger adds to a transaction the start of a session on shard sh of budget b as read,
+// when the shard is in the window the start is charged in (l, the shard after usage.Start, has
+// sh's window): ADD of the start to the shard's counts, conditional on the window only, so
+// that concurrent starts on one shard never fail each other (DynamoDB applies the additions
+// one after the other; the sums are the same in any order). The version is added to as well,
+// so that a start decided on every shard's version (close to the limit) sees this one. The
+// deadline is the whole budget's, computed from what was read (whole): fixDeadline corrects it
+// after the commit. It returns that deadline.
+func (tx *txWrites) addToLedger(b usage.Budget, idx int, sh lifecycle.LedgerShard, l, whole usage.Ledger, nowMs int64) int64 {
+	due := usage.DeadlineAt(whole, b.Interval, b.LimitMs, nowMs)
+	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
+		return u.Set(expression.Name(name), expression.Value(v))
+	}
+	add := func(u expression.UpdateBuilder, name string, v int64) expression.UpdateBuilder {
+		return u.Add(expression.Name(name), expression.Value(v))
+	}
+	var upd expression.UpdateBuilder
+	upd = set(upd, ledgerAttrBudget, b.Key)
+	upd = set(upd, ledgerAttrLimitType, b.Limit.Type)
+	upd = set(upd, ledgerAttrLimitInterval, b.Interval.String())
+	upd = set(upd, ledgerAttrLimitHours, b.Limit.Hours)
+	upd = set(upd, ledgerAttrLimitMs, b.LimitMs)
+	upd = set(upd, ledgerAttrSourceGroup, b.Source.GroupID)
+	upd = set(upd, ledgerAttrUpdatedAt, nowMs)
+	upd = add(upd, ledgerAttrClosed, l.ClosedMs-sh.Ledger.ClosedMs)
+	upd = add(upd, ledgerAttrOpenCount, l.OpenCount-sh.Ledger.OpenCount)
+	upd = add(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs-sh.Ledger.OpenSinceSumMs)
+	upd = add(upd, ledgerAttrVersion, 1)
+	if due != 0 {
+		upd = set(upd, attrDueShard, dueShard(b.Key))
+		upd = set(upd, attrDueAt, due)
+	}
+	upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
+	cond := expression.Name(ledgerAttrWindowStart).Equal(expression.Value(l.WindowStart))
+	tx.update(ledgerShardKey(b.Key, idx), upd, cond)
+	return due
+}
+
+// versionIs is the condition that a ledger shard is at version v0 (0: it does not exist).
+func versionIs(v0 int64) expression.ConditionBuilder {
+	if v0 > 0 {
+		return expression.Name(ledgerAttrVersion).Equal(expression.Value(v0))
+	}
+	return itemAbsent()
+}
+
+// checkOtherShards adds to tx a check that every shard of budget but idx is still as read in bl
+// (at its version, or still absent): the start that admits a session close to the limit is then
+// decided on the budget's exact usage, as with one ledger item. It returns the index of the
+// first check in tx.
+func (tx *txWrites) checkOtherShards(bl lifecycle.BudgetLedger, budget string, idx int) int {
+	first := len(tx.items)
+	for i := range ledgerShards(budget) {
+		if i != idx {
+			tx.check(ledgerShardKey(budget, i), versionIs(shardOf(bl, i).Version))
+		}
+	}
+	return first
+}
+
+// ExactStartMarginMs is how close to its limit a sharded budget must be for a start to check
+// every shard's version (exact, but serialised like one ledger item) rather than its own shard
+// only: with more than this left a start is admitted on its shard alone (docs/design-usage.md,
+// section 10, says what that can overshoot by, and why not here).
+const ExactStartMarginMs = 10 * 60 * 1000
+
+// fixDeadline is the step that keeps a sharded budget's deadline in the due index right after
+// a start or end committed on it: writers of different shards each computed the deadline
+// without the others' concurrent writes, so the last to commit reads the shards again and,
+// when no shard counting open sessions is due early enough, moves one of them earlier
+// (a write that only lowers DueAt, and never on a shard with no session open). Failures are
+// logged: the next write or the sweep's reschedule puts it right.
+func (ss *SessionStore) fixDeadline(ctx context.Context, budget string, prefer int, nowMs int64) {
+	if ledgerShards(budget) == 1 {
+		return
+	}
+	bl, err := ss.st.readLedger(ctx, budget)
+	if err != nil {
+		ss.log.WarnContext(ctx, "re-read of a sharded budget's deadline failed", "budget", budget, "error", err)
+		return
+	}
+	b := bl.Budget
+	due := usage.DeadlineAt(bl.Ledger, b.Interval, b.LimitMs, nowMs)
+	if due == 0 || bl.Ledger.OpenCount == 0 {
+		return
+	}
+	target := -1
+	for _, sh := range bl.Shards {
+		if sh.Ledger.OpenCount == 0 {
+			continue
+		}
+		if !sh.DueAt.IsZero() && msOf(sh.DueAt) <= due {
+			return // already due in time
+		}
+		if target < 0 || sh.Index == prefer {
+			target = sh.Index
+		}
+	}
+	if target < 0 {
+		return
+	}
+	dueAt := expression.Name(attrDueAt)
+	upd := expression.Set(expression.Name(attrDueShard), expression.Value(dueShard(b.Key))).
+		Set(dueAt, expression.Value(due))
+	cond := expression.And(expression.Name(ledgerAttrOpenCount).GreaterThan(expression.Value(0)),
+		expression.Or(dueAt.AttributeNotExists(), dueAt.GreaterThan(expression.Value(due))))
+	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err == nil {
+		_, err = ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(ss.st.table), Key: ledgerShardKey(budget, target).attributes(),
+			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		})
+	}
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) {
+		ss.log.WarnContext(ctx, "moving a sharded budget's deadline earlier failed", "budget", budget, "error", err)
+	}
+}
+
+// rewriteShards rewrites every shard of bl (as read) rolled to nowMs with budget b's limit, in
+// one transaction conditional on every shard's version, the budget's exact deadline on one
+// shard counting open sessions and on no other. It reports false, writing nothing, when a shard
+// changed since bl was read (its writer computed a deadline of its own).
+func (ss *SessionStore) rewriteShards(ctx context.Context, bl lifecycle.BudgetLedger, b usage.Budget, nowMs int64) (bool, error) {
+	whole := usage.Merge(b.Interval, nowMs, bl.Ledger)
+	tx := ss.st.newTx()
+	carried := false
+	for _, sh := range bl.Shards {
+		l, _, _ := usage.Roll(sh.Ledger, b.Interval, whole.WindowStart)
+		carry := !carried && l.OpenCount > 0
+		carried = carried || carry
+		tx.writeLedger(b, sh.Index, l, sh.Version, whole, carry, nowMs)
+	}
+	err := ss.st.transactWrite(ctx, tx)
+	for i := range tx.items {
+		if itemFailed(err, i) {
+			return false, nil
+		}
+	}
+	if err != nil {
+		return false, storeError(err)
+	}
+	return true, nil
 }
 
 // errUsageLimitReached refuses a start on budget b, exhausted at nowMs.

@@ -60,7 +60,7 @@ func DecodeRemoved(old map[string]ddbtypes.AttributeValue) (RemovedItem, error) 
 		it.Kind = RemovedLaunch
 	case strings.HasPrefix(keys.PK, sessionPKPrefix) && strings.HasPrefix(keys.SK, sessionEventSKPrefix):
 		it.Kind = RemovedEvent
-	case strings.HasPrefix(keys.PK, budgetPKPrefix) && keys.SK == ledgerSK:
+	case strings.HasPrefix(keys.PK, budgetPKPrefix) && strings.HasPrefix(keys.SK, ledgerSK):
 		var rec ledgerRecord
 		if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
 			return RemovedItem{}, fmt.Errorf("decode removed ledger %s: %w", keys.PK, err)
@@ -103,6 +103,9 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 		err := ss.st.transactWrite(ctx, tx)
 		switch {
 		case err == nil:
+			if ledgerItem >= 0 {
+				ss.fixDeadline(ctx, s.Budget, -1, msOf(ended.At))
+			}
 			return true, nil
 		case itemFailed(err, 0):
 			return false, nil

@@ -129,6 +129,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	active := expression.Name(userAttrActiveSessions)
 	ambiguous := false
 	races := ss.ledgerRaces(b.Key)
+	shardIdx := 0
 	for attempt := 1; ; {
 		tx := ss.st.newTx()
 		tx.update(userKey(s.UserID),
@@ -145,11 +146,28 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			if usage.Exhausted(cur.Ledger, b.Interval, b.LimitMs, now) {
 				return s, errUsageLimitReached(s.UserID, b, now)
 			}
+			// The session is charged to its own shard of the ledger (the only one of an
+			// unsharded budget); the deadline is the whole budget's.
+			shardIdx = ledgerShardOf(b.Key, s.ID)
+			sh := shardOf(cur, shardIdx)
+			l := usage.Start(sh.Ledger, b.Interval, now)
+			whole := mergeWith(cur, b.Interval, shardIdx, l, now)
+			exact := ledgerShards(b.Key) == 1 || usage.Remaining(cur.Ledger, b.Interval, b.LimitMs, now) < ExactStartMarginMs
 			ledgerTx = ss.st.newTx()
-			d := ledgerTx.writeLedger(b, usage.Start(cur.Ledger, b.Interval, now), cur.Version, now)
+			var d int64
+			if !exact && sh.Version > 0 && sh.Ledger.WindowStart == l.WindowStart {
+				// Far from the limit, the shard in the start's window: added to.
+				d = ledgerTx.addToLedger(b, shardIdx, sh, l, whole, now)
+			} else {
+				d = ledgerTx.writeLedger(b, shardIdx, l, sh.Version, whole, true, now)
+			}
 			s.Budget, s.UsageDeadline = b.Key, timeOfMs(d)
 			s.DueAt = lifecycle.NextDue(s)
 			ledgerTx.put(newBudgetMemberRecord(b.Key, s), itemAbsent())
+			if exact && ledgerShards(b.Key) > 1 {
+				// Close to the limit: decided on every shard as read, exactly.
+				ledgerTx.checkOtherShards(cur, b.Key, shardIdx)
+			}
 		}
 		tx.put(newSessionRecord(s), itemAbsent())
 		tx.put(newEventRecord(created), itemAbsent())
@@ -162,6 +180,9 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		}
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
+			if ledgerTx != nil {
+				ss.fixDeadline(ctx, b.Key, shardIdx, msOf(s.CreatedAt))
+			}
 			return s, nil
 		}
 		oldSession, sessionExists := conditionFailedAt(err, startItemSession)
@@ -186,7 +207,13 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 		if sessionExists || (ledgerTx != nil && memberExists) {
 			return s, policy.Errorf(policy.KindConflict, policy.CodeSessionExists, "session %s exists already", s.ID)
 		}
-		if _, raced := conditionFailedAt(err, startItemLedger); ledgerTx != nil && raced {
+		raced := false
+		if ledgerTx != nil {
+			for i := startItemLedger; i < len(tx.items); i++ {
+				raced = raced || (i != startItemMember && itemFailed(err, i))
+			}
+		}
+		if raced {
 			// Only the ledger's version changed: a concurrent start or end on the budget. The
 			// next attempt reads it again after the pause: the old image the failure returned
 			// would be stale by then, and a start retrying with it lost to fresher writers
@@ -359,6 +386,9 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		}
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
+			if ledgerItem >= 0 {
+				ss.fixDeadline(ctx, c.Before.Budget, -1, msOf(c.At))
+			}
 			return nil
 		}
 		if old, failed := conditionFailedAt(err, 0); failed {

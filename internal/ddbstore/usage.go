@@ -33,7 +33,9 @@ func (ss *SessionStore) addEndCharge(ctx context.Context, tx *txWrites, c lifecy
 	}
 	at := msOf(c.At)
 	ledgerItem = len(tx.items)
-	tx.writeLedger(cur.Budget, usage.End(cur.Ledger, cur.Budget.Interval, msOf(s.CreatedAt), at), cur.Version, at)
+	sh := endShardOf(cur, s.Budget, s.ID)
+	l := usage.End(sh.Ledger, cur.Budget.Interval, msOf(s.CreatedAt), at)
+	tx.writeLedger(cur.Budget, sh.Index, l, sh.Version, mergeWith(cur, cur.Budget.Interval, sh.Index, l, at), true, at)
 	memberItem = len(tx.items)
 	tx.delete(budgetMemberKey(s.Budget, s.ID), itemExists())
 	return ledgerItem, memberItem, nil
@@ -85,16 +87,23 @@ func (ss *SessionStore) RescheduleLedger(ctx context.Context, bl lifecycle.Budge
 	if l.OpenCount > 0 && due == msOf(bl.DueAt) {
 		return false, nil
 	}
-	tx := ss.st.newTx()
-	tx.writeLedger(b, l, bl.Version, nowMs)
-	err := ss.st.transactWrite(ctx, tx)
-	if itemFailed(err, 0) {
-		return false, nil
+	switch {
+	case len(bl.Shards) == 0 && ledgerShards(b.Key) == 1:
+		// Read from the due index: the one item is the whole ledger.
+		bl.Shards = []lifecycle.LedgerShard{{Ledger: bl.Ledger, Version: bl.Version, DueAt: bl.DueAt}}
+	case len(bl.Shards) == 0:
+		// Read from the due index (one shard of several): read every shard.
+		var err error
+		if bl, err = ss.st.readLedger(ctx, b.Key); err != nil {
+			return false, fmt.Errorf("reschedule the ledger of budget %s: %w", b.Key, err)
+		}
+		b = bl.Budget
 	}
+	ok, err := ss.rewriteShards(ctx, bl, b, nowMs)
 	if err != nil {
-		return false, fmt.Errorf("reschedule the ledger of budget %s: %w", b.Key, storeError(err))
+		return false, fmt.Errorf("reschedule the ledger of budget %s: %w", b.Key, err)
 	}
-	return true, nil
+	return ok, nil
 }
 
 // RepairMembership ends, in budget's ledger, the charge of member m whose session is deleted
@@ -134,13 +143,18 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 		}
 		tx := ss.st.newTx()
 		if cur.Exists() {
-			tx.writeLedger(cur.Budget, usage.End(cur.Ledger, cur.Budget.Interval, since, at), cur.Version, nowMs)
+			sh := endShardOf(cur, budget, m.SessionID)
+			l := usage.End(sh.Ledger, cur.Budget.Interval, since, at)
+			tx.writeLedger(cur.Budget, sh.Index, l, sh.Version, mergeWith(cur, cur.Budget.Interval, sh.Index, l, nowMs), true, nowMs)
 		}
 		tx.delete(budgetMemberKey(budget, m.SessionID), itemExists())
 		memberItem := len(tx.items) - 1
 		err = ss.st.transactWrite(ctx, tx)
 		switch {
 		case err == nil:
+			if cur.Exists() {
+				ss.fixDeadline(ctx, budget, -1, nowMs)
+			}
 			return true, nil
 		case itemFailed(err, memberItem):
 			return false, nil
@@ -220,19 +234,15 @@ func (ss *SessionStore) ApplyBudgetLimit(ctx context.Context, b usage.Budget, no
 		if !cur.Exists() || cur.SameLimit(b) {
 			return false, nil
 		}
-		l, _, _ := usage.Roll(cur.Ledger, cur.Budget.Interval, nowMs)
-		tx := ss.st.newTx()
-		tx.writeLedger(b, l, cur.Version, nowMs)
-		err = ss.st.transactWrite(ctx, tx)
+		ok, err := ss.rewriteShards(ctx, cur, b, nowMs)
 		switch {
-		case err == nil:
+		case err != nil:
+			return false, fmt.Errorf("apply the limit of budget %s: %w", b.Key, err)
+		case ok:
 			return true, nil
-		case itemFailed(err, 0):
-			if err := races.lost(ctx); err != nil {
-				return false, err
-			}
-			continue
 		}
-		return false, fmt.Errorf("apply the limit of budget %s: %w", b.Key, storeError(err))
+		if err := races.lost(ctx); err != nil {
+			return false, err
+		}
 	}
 }

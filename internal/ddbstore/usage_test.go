@@ -3,6 +3,7 @@ package ddbstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -194,6 +195,8 @@ func TestRescheduleLedger(t *testing.T) {
 	}
 	stale := bl
 	stale.Version--
+	stale.Shards = slices.Clone(bl.Shards)
+	stale.Shards[0].Version-- // the version every shard's write is conditional on
 	tests := []struct {
 		name string
 		bl   lifecycle.BudgetLedger

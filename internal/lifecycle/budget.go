@@ -17,6 +17,18 @@ type BudgetLedger struct {
 	Version int64
 	// DueAt is when the sweep must look at the ledger (its deadline); zero: not due.
 	DueAt time.Time
+	// Shards are the items the ledger is stored in (docs/design-usage.md, section 10): Ledger
+	// is their merge, Version the sum of theirs and DueAt the earliest of theirs. Empty for a
+	// ledger read from the due index (one shard).
+	Shards []LedgerShard
+}
+
+// LedgerShard is one item of a budget's ledger as stored.
+type LedgerShard struct {
+	Index   int
+	Ledger  usage.Ledger
+	Version int64
+	DueAt   time.Time
 }
 
 // Exists reports whether the ledger item exists.

@@ -80,7 +80,7 @@ func NewBudget(userID string, lim Limit, src Source) (Budget, error) {
 		if src.GroupID == "" {
 			return Budget{}, invalid("a per_group usage_limit needs its source group")
 		}
-		subject = "group#" + src.GroupID
+		subject = GroupKeyPrefix + src.GroupID
 	default:
 		return Budget{}, invalid("usage_limit.type must be per_user or per_group, got %q", lim.Type)
 	}
@@ -111,3 +111,6 @@ func invalid(format string, args ...any) error {
 	e.Field = settings.NameUsageLimit
 	return e
 }
+
+// GroupKeyPrefix begins the key of every per_group budget.
+const GroupKeyPrefix = "group#"

@@ -153,3 +153,28 @@ func usedAt(l Ledger, t int64) int64 {
 func ceilDiv(a, b int64) int64 {
 	return (a + b - 1) / b
 }
+
+// Merge returns the ledger of a budget metered by several ledgers (shards, each charged with a
+// part of the budget's sessions): each is rolled to the latest of t's window and the shards'
+// own windows, then their fields are added. The four numbers are sums over sessions (closed
+// time, open sessions, their charged-from times), so the shards of one window add field by
+// field and the result meters the whole budget exactly (docs/design-usage.md, section 10).
+// Merge of no ledger is the zero Ledger.
+func Merge(iv Interval, t int64, shards ...Ledger) Ledger {
+	at := t
+	for _, l := range shards {
+		at = max(at, l.WindowStart)
+	}
+	var sum Ledger
+	for _, l := range shards {
+		if l == (Ledger{}) {
+			continue
+		}
+		l, _, _ = Roll(l, iv, at)
+		sum.WindowStart = l.WindowStart
+		sum.ClosedMs += l.ClosedMs
+		sum.OpenCount += l.OpenCount
+		sum.OpenSinceSumMs += l.OpenSinceSumMs
+	}
+	return sum
+}
