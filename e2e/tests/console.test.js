@@ -108,6 +108,28 @@ describe('console', () => {
     await assert.doesNotReject(row.getByText('every user', { exact: true }).waitFor());
   });
 
+  test('navigating keeps the sidebar and moves focus to the new view\'s heading', async () => {
+    const page = await newPage();
+    try {
+      await signIn(page, server.adminKey);
+      await viewReady(page, 'Groups');
+      await page.evaluate(() => { window.e2eSidebar = document.querySelector('.sidebar'); });
+      const nav = page.getByRole('navigation', { name: 'Main', exact: true });
+      for (const name of ['Users', 'Sessions', 'Groups']) {
+        await navigate(page, name);
+        // Focus moves once the view has rendered, which may be after its heading appears.
+        await page.waitForFunction((want) => document.activeElement?.tagName === 'H1'
+          && document.activeElement.textContent === want, name);
+        assert.equal(await page.evaluate(() => document.querySelector('.sidebar') === window.e2eSidebar), true,
+          `after opening ${name}: the sidebar was rebuilt`);
+        assert.equal(await nav.getByRole('link', { name, exact: true }).getAttribute('aria-current'), 'page');
+        assert.equal(await nav.locator('a[aria-current]').count(), 1, `after opening ${name}: one current link`);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   test('admin creates a group and re-prioritises it', async () => {
     const page = adminPage;
     await page.getByRole('button', { name: '+ New group', exact: true }).click();

@@ -44,6 +44,7 @@ let renewTimer = 0;
 
 function signOut(message) {
   runCleanups();
+  shell = null;
   clearTimeout(renewTimer);
   clearIdentity();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
@@ -182,32 +183,70 @@ function renderSignIn(message, kind = 'info') {
   offerOIDC(oidcSlot);
 }
 
-function navLink(href, icon, label, active) {
-  return h('li', {}, h('a', { href, 'aria-current': active ? 'page' : null },
+function navLink(href, icon, label, section) {
+  return h('li', {}, h('a', { href, 'data-section': section },
     h('span', { class: 'nav-icon', 'aria-hidden': 'true' }, icon), label));
 }
 
+// The shell (sidebar and main) of the signed-in identity, kept across navigations so that the
+// sidebar, and the link focus was on, are not rebuilt: {who, el, main}.
+let shell = null;
+
+/** What the sidebar shows of an identity: a renewal of its token leaves it unchanged. */
+const whoKey = (id) => JSON.stringify([id.role, id.user_id, id.username, !!id.sso]);
+
+/**
+ * Puts up the shell for the identity (building it only when the identity changed), marks the
+ * section's link as current, and gives the view a new, empty main: a view of the previous
+ * route still loading writes into the old, detached one.
+ */
 function layout(id, section) {
   const admin = id.role === 'admin';
-  const links = admin
-    ? [navLink('#/groups', '▦', 'Groups', section === 'groups'),
-       navLink('#/users', '◉', 'Users', section === 'users'),
-       navLink('#/sessions', '▶', 'Sessions', section === 'sessions'),
-       navLink('#/workspaces', '▣', 'Workspaces', section === 'workspaces'),
-       navLink('#/developer-keys', '⚿', 'Developer keys', section === 'developer-keys')]
-    : [navLink('#/dashboard', '◧', 'My workspace', section === 'dashboard')];
+  if (!shell || shell.who !== whoKey(id) || !root.contains(shell.el)) {
+    const links = admin
+      ? [navLink('#/groups', '▦', 'Groups', 'groups'),
+         navLink('#/users', '◉', 'Users', 'users'),
+         navLink('#/sessions', '▶', 'Sessions', 'sessions'),
+         navLink('#/workspaces', '▣', 'Workspaces', 'workspaces'),
+         navLink('#/developer-keys', '⚿', 'Developer keys', 'developer-keys')]
+      : [navLink('#/dashboard', '◧', 'My workspace', 'dashboard')];
+    const el = h('div', { class: 'shell' },
+      h('aside', { class: 'sidebar' },
+        h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
+          h('div', {}, 'wspolicy', h('small', {}, admin ? 'Administration' : 'User dashboard'))),
+        h('nav', { 'aria-label': 'Main' }, h('ul', {}, links)),
+        h('div', { class: 'sidebar-foot' },
+          h('div', { class: 'who' }, admin ? (id.username ? `${id.username} (admin)` : 'Administrator') : (id.username || id.user_id)),
+          h('div', {}, id.sso ? `Signed in with your organisation${admin ? '' : ` · ${id.user_id}`}` : admin ? 'Admin key' : `User key · ${id.user_id}`),
+          h('button', { type: 'button', onclick: () => signOutEverywhere(identity() || id) }, 'Sign out'))),
+      h('main', { id: 'main', tabindex: '-1' }));
+    shell = { who: whoKey(id), el };
+    replace(root, el);
+  }
+  for (const a of shell.el.querySelectorAll('nav a[data-section]')) {
+    if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   const main = h('main', { id: 'main', tabindex: '-1' });
-  replace(root, h('div', { class: 'shell' },
-    h('aside', { class: 'sidebar' },
-      h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
-        h('div', {}, 'wspolicy', h('small', {}, admin ? 'Administration' : 'User dashboard'))),
-      h('nav', { 'aria-label': 'Main' }, h('ul', {}, links)),
-      h('div', { class: 'sidebar-foot' },
-        h('div', { class: 'who' }, admin ? (id.username ? `${id.username} (admin)` : 'Administrator') : (id.username || id.user_id)),
-        h('div', {}, id.sso ? `Signed in with your organisation${admin ? '' : ` · ${id.user_id}`}` : admin ? 'Admin key' : `User key · ${id.user_id}`),
-        h('button', { type: 'button', onclick: () => signOutEverywhere(id) }, 'Sign out'))),
-    main));
+  shell.el.querySelector('main').replaceWith(main);
   return main;
+}
+
+/**
+ * Moves focus to the heading of the view just rendered (its main when it has none), so that
+ * a navigation is announced and Tab continues from the new page. A view that put focus into
+ * its own content (a search box, say), or a dialog that holds it, keeps it.
+ */
+function focusView(main) {
+  const a = document.activeElement;
+  if (a && a !== document.body && !shell?.el.querySelector('.sidebar')?.contains(a)) return;
+  const heading = main.querySelector('h1');
+  if (heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+  } else {
+    main.focus();
+  }
 }
 
 /** Signs out of the console, and of the provider too when it offers RP-initiated logout. */
@@ -253,6 +292,7 @@ async function route() {
     main.append(alertBox('error', err instanceof ApiError && err.status === 404
       ? `Not found: ${err.message}` : `Something went wrong: ${err.message}`));
   }
+  if (ctx.current()) focusView(main);
 }
 
 window.addEventListener('hashchange', route);

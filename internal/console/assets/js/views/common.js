@@ -10,7 +10,7 @@ export function pageHead(title, { crumbs, sub, actions } = {}) {
     h('div', {},
       crumbs ? h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, crumbs.flatMap((c, i) => [
         i ? ' / ' : null, c.href ? h('a', { href: c.href }, c.label) : c.label])) : null,
-      h('h1', {}, title),
+      h('h1', { tabindex: '-1' }, title),
       sub ? h('div', { class: 'sub' }, sub) : null),
     actions ? h('div', { class: 'btn-row' }, actions) : null);
 }
