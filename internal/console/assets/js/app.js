@@ -88,7 +88,7 @@ async function finishOIDCSignIn() {
   let who;
   try {
     t = await completeSignIn();
-    who = await whoami(t.idToken, '');
+    who = await whoami(t.idToken);
   } catch (err) {
     renderSignIn(err instanceof ApiError ? `The API refused the sign-in: ${err.message}` : err.message, 'error');
     return;
@@ -122,17 +122,11 @@ async function offerOIDC(slot) {
   btn.focus();
 }
 
-/**
- * The sign-in page: the identity provider when the API trusts one, and an API key (with a
- * user id when the server cannot tell whose key it is).
- */
+/** The sign-in page: the identity provider when the API trusts one, and an API key. */
 function renderSignIn(message, kind = 'info') {
   document.title = 'Sign in · wspolicy console';
   const keyInput = h('input', { type: 'password', name: 'api_key', autocomplete: 'off', spellcheck: 'false', required: true });
   const key = field('API key', keyInput, { help: 'An administrator key or a user key. It is kept in this browser tab only.' });
-  const userInput = h('input', { type: 'text', name: 'user_id', autocomplete: 'off', spellcheck: 'false' });
-  const user = field('User ID', userInput, { help: 'This server cannot tell which user a key belongs to. Enter the user id your key was issued for.' });
-  user.wrap.hidden = true;
   const msg = h('div', {});
   if (message) msg.append(alertBox(kind, message));
   const oidcSlot = h('div', {});
@@ -141,7 +135,6 @@ function renderSignIn(message, kind = 'info') {
     e.preventDefault();
     msg.replaceChildren();
     setFieldError(keyInput, key.error, '');
-    setFieldError(userInput, user.error, '');
     const k = keyInput.value.trim();
     if (!k) {
       setFieldError(keyInput, key.error, 'Enter an API key.');
@@ -149,7 +142,7 @@ function renderSignIn(message, kind = 'info') {
     }
     submit.disabled = true;
     try {
-      const who = await whoami(k, user.wrap.hidden ? '' : userInput.value.trim());
+      const who = await whoami(k);
       saveIdentity({ key: k, role: who.role, user_id: who.user_id, username: who.username });
       // A deep link opened before signing in is kept; the router sends it home if it is not
       // a page of this role.
@@ -157,14 +150,7 @@ function renderSignIn(message, kind = 'info') {
       if (location.hash === target) route();
       else location.hash = target;
     } catch (err) {
-      if (err.needUserID) {
-        user.wrap.hidden = false;
-        if (user.wrap.dataset.shown) setFieldError(userInput, user.error, 'Enter your user id.');
-        user.wrap.dataset.shown = '1';
-        userInput.focus();
-      } else if (err instanceof ApiError && err.field === 'user_id') {
-        setFieldError(userInput, user.error, err.message);
-      } else if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && err.status === 401) {
         setFieldError(keyInput, key.error, 'This key is not valid.');
       } else {
         msg.append(alertBox('error', err.message));
@@ -172,7 +158,7 @@ function renderSignIn(message, kind = 'info') {
     } finally {
       submit.disabled = false;
     }
-  } }, msg, key.wrap, user.wrap, submit);
+  } }, msg, key.wrap, submit);
   replace(root, h('div', { class: 'signin' }, h('main', { class: 'card' },
     h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
       h('div', {}, h('h1', {}, 'wspolicy console'), h('small', {}, 'Workspace session policies'))),
