@@ -39,18 +39,11 @@ async function newPage() {
   return page;
 }
 
-async function signIn(page, key, userID) {
+async function signIn(page, key) {
   await page.goto(`${server.url}/console/`);
   await page.getByLabel('API key', { exact: true }).fill(key);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  const userField = page.getByLabel('User ID', { exact: true });
-  const landed = page.getByRole('navigation', { name: 'Main', exact: true });
-  await Promise.race([userField.waitFor({ state: 'visible' }).catch(() => {}), landed.waitFor().catch(() => {})]);
-  if (userID && await userField.isVisible()) {
-    await userField.fill(userID);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  }
-  await landed.waitFor();
+  await page.getByRole('navigation', { name: 'Main', exact: true }).waitFor();
 }
 
 function settingRow(page, name) {
@@ -106,6 +99,28 @@ describe('console', () => {
     const row = adminPage.locator('tr[data-group="all-users"]');
     await assert.doesNotReject(row.getByText('1000').waitFor());
     await assert.doesNotReject(row.getByText('every user', { exact: true }).waitFor());
+  });
+
+  test('navigating keeps the sidebar and moves focus to the new view\'s heading', async () => {
+    const page = await newPage();
+    try {
+      await signIn(page, server.adminKey);
+      await viewReady(page, 'Groups');
+      await page.evaluate(() => { window.e2eSidebar = document.querySelector('.sidebar'); });
+      const nav = page.getByRole('navigation', { name: 'Main', exact: true });
+      for (const name of ['Users', 'Sessions', 'Groups']) {
+        await navigate(page, name);
+        // Focus moves once the view has rendered, which may be after its heading appears.
+        await page.waitForFunction((want) => document.activeElement?.tagName === 'H1'
+          && document.activeElement.textContent === want, name);
+        assert.equal(await page.evaluate(() => document.querySelector('.sidebar') === window.e2eSidebar), true,
+          `after opening ${name}: the sidebar was rebuilt`);
+        assert.equal(await nav.getByRole('link', { name, exact: true }).getAttribute('aria-current'), 'page');
+        assert.equal(await nav.locator('a[aria-current]').count(), 1, `after opening ${name}: one current link`);
+      }
+    } finally {
+      await page.close();
+    }
   });
 
   test('admin creates a group and re-prioritises it', async () => {
@@ -336,7 +351,7 @@ describe('console', () => {
 
     const page = await newPage();
     const opened = Date.now();
-    await signIn(page, aliceKey, alice.user_id);
+    await signIn(page, aliceKey);
     await page.getByRole('heading', { name: /Welcome/, level: 1 }).waitFor();
     const timer = page.getByRole('timer', { name: `Time left for session ${started.session_id}`, exact: true });
     await timer.waitFor();
@@ -373,7 +388,7 @@ describe('console', () => {
 
   test('a user sees their usage bar with the window and the source group', async () => {
     const page = await newPage();
-    await signIn(page, aliceKey, alice.user_id);
+    await signIn(page, aliceKey);
     const usage = page.getByRole('region', { name: 'My usage', exact: true });
     const bar = usage.getByRole('meter', { name: 'Usage', exact: true });
     await bar.waitFor();
@@ -434,7 +449,7 @@ describe('console', () => {
       await userPage.getByRole('heading', { name: 'wspolicy console', level: 1, exact: true }).waitFor();
       await fits(userPage, `the sign-in page at ${width} px`);
     }
-    await signIn(userPage, danaKey, dana.user_id);
+    await signIn(userPage, danaKey);
     await viewReady(userPage, 'Welcome, dana.levi');
     for (const width of [1280, 1366]) {
       await adminPage.setViewportSize({ width, height: 800 });
@@ -642,7 +657,7 @@ describe('console', () => {
     const leo = seeded.users['leo.rossi'];
     const key = (await admin('POST', `/users/${leo.user_id}/keys`, {})).secret;
     const page = await newPage();
-    await signIn(page, key, leo.user_id);
+    await signIn(page, key);
     await viewReady(page, 'Welcome, leo.rossi');
     const form = page.getByRole('form', { name: 'Start a session', exact: true });
     await form.getByRole('button', { name: 'Use image kasmweb/desktop:1.16', exact: true }).waitFor();

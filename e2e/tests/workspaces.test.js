@@ -15,18 +15,11 @@ async function newPage() {
   return page;
 }
 
-async function signIn(page, key, userID) {
+async function signIn(page, key) {
   await page.goto(`${server.url}/console/`);
   await page.getByLabel('API key', { exact: true }).fill(key);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  const userField = page.getByLabel('User ID', { exact: true });
-  const landed = page.getByRole('navigation', { name: 'Main', exact: true });
-  await Promise.race([userField.waitFor({ state: 'visible' }).catch(() => {}), landed.waitFor().catch(() => {})]);
-  if (userID && await userField.isVisible()) {
-    await userField.fill(userID);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  }
-  await landed.waitFor();
+  await page.getByRole('navigation', { name: 'Main', exact: true }).waitFor();
 }
 
 describe('workspaces and developer keys', () => {
@@ -63,7 +56,7 @@ describe('workspaces and developer keys', () => {
     await page.close();
 
     const up = await newPage();
-    await signIn(up, key, user.user_id);
+    await signIn(up, key);
     const picker = up.getByLabel('Workspace to launch');
     await picker.waitFor();
     await picker.selectOption({ label: 'Chrome browser' });

@@ -18,8 +18,6 @@ export class ApiError extends Error {
     this.code = detail.code || `http_${status}`;
     this.field = detail.field || '';
   }
-  /** True when the server has no such route (an API this server does not offer yet). */
-  get missingRoute() { return this.status === 404 && this.code === 'route_not_found'; }
 }
 
 // A sign-in through the identity provider is kept in memory only (issue 19).
@@ -84,45 +82,18 @@ export const get = (path) => api('GET', path);
 export const seg = (s) => encodeURIComponent(s);
 
 /**
- * Finds out who a key belongs to. Uses GET /v1/me when the server has it; otherwise an admin
- * key is recognised by GET /v1/groups answering 200, and a user key needs its user id, which
- * the caller supplies (userID) and GET /v1/users/{id} confirms.
- * Resolves to {role, user_id, username} or rejects with ApiError; rejects with
- * {needUserID: true} when a user id is needed and none was given.
+ * Finds out who a key belongs to (GET /v1/me, and the user's name for a user key).
+ * Resolves to {role, user_id, username} or rejects with ApiError.
  */
-export async function whoami(key, userID) {
-  try {
-    const me = await api('GET', '/me', { key });
-    const role = me.role === 'admin' ? 'admin' : 'user';
-    let username = me.username || '';
-    const uid = me.user_id || '';
-    if (uid && !username) {
-      try { username = (await api('GET', `/users/${seg(uid)}`, { key })).username; } catch { /* optional */ }
-    }
-    return { role, user_id: uid, username, me: true };
-  } catch (e) {
-    if (!(e instanceof ApiError) || !(e.missingRoute || e.status === 405)) throw e;
+export async function whoami(key) {
+  const me = await api('GET', '/me', { key });
+  const role = me.role === 'admin' ? 'admin' : 'user';
+  const uid = me.user_id || '';
+  let username = '';
+  if (uid) {
+    try { username = (await api('GET', `/users/${seg(uid)}`, { key })).username; } catch { /* optional */ }
   }
-  try {
-    await api('GET', '/groups', { key });
-    return { role: 'admin', user_id: '', username: '', me: false };
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 403) throw e;
-  }
-  if (!userID) {
-    const err = new Error('user id needed');
-    err.needUserID = true;
-    throw err;
-  }
-  try {
-    const u = await api('GET', `/users/${seg(userID)}`, { key });
-    return { role: 'user', user_id: u.user_id, username: u.username, me: false };
-  } catch (e) {
-    if (e instanceof ApiError && (e.status === 403 || e.status === 404 || e.status === 400)) {
-      throw new ApiError(403, { code: 'not_your_user', message: `This key does not belong to user ${userID}.`, field: 'user_id' });
-    }
-    throw e;
-  }
+  return { role, user_id: uid, username };
 }
 
 let catalogCache = null;

@@ -44,6 +44,7 @@ let renewTimer = 0;
 
 function signOut(message) {
   runCleanups();
+  shell = null;
   clearTimeout(renewTimer);
   clearIdentity();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
@@ -87,7 +88,7 @@ async function finishOIDCSignIn() {
   let who;
   try {
     t = await completeSignIn();
-    who = await whoami(t.idToken, '');
+    who = await whoami(t.idToken);
   } catch (err) {
     renderSignIn(err instanceof ApiError ? `The API refused the sign-in: ${err.message}` : err.message, 'error');
     return;
@@ -121,17 +122,11 @@ async function offerOIDC(slot) {
   btn.focus();
 }
 
-/**
- * The sign-in page: the identity provider when the API trusts one, and an API key (with a
- * user id when the server cannot tell whose key it is).
- */
+/** The sign-in page: the identity provider when the API trusts one, and an API key. */
 function renderSignIn(message, kind = 'info') {
   document.title = 'Sign in · wspolicy console';
   const keyInput = h('input', { type: 'password', name: 'api_key', autocomplete: 'off', spellcheck: 'false', required: true });
   const key = field('API key', keyInput, { help: 'An administrator key or a user key. It is kept in this browser tab only.' });
-  const userInput = h('input', { type: 'text', name: 'user_id', autocomplete: 'off', spellcheck: 'false' });
-  const user = field('User ID', userInput, { help: 'This server cannot tell which user a key belongs to. Enter the user id your key was issued for.' });
-  user.wrap.hidden = true;
   const msg = h('div', {});
   if (message) msg.append(alertBox(kind, message));
   const oidcSlot = h('div', {});
@@ -140,7 +135,6 @@ function renderSignIn(message, kind = 'info') {
     e.preventDefault();
     msg.replaceChildren();
     setFieldError(keyInput, key.error, '');
-    setFieldError(userInput, user.error, '');
     const k = keyInput.value.trim();
     if (!k) {
       setFieldError(keyInput, key.error, 'Enter an API key.');
@@ -148,7 +142,7 @@ function renderSignIn(message, kind = 'info') {
     }
     submit.disabled = true;
     try {
-      const who = await whoami(k, user.wrap.hidden ? '' : userInput.value.trim());
+      const who = await whoami(k);
       saveIdentity({ key: k, role: who.role, user_id: who.user_id, username: who.username });
       // A deep link opened before signing in is kept; the router sends it home if it is not
       // a page of this role.
@@ -156,14 +150,7 @@ function renderSignIn(message, kind = 'info') {
       if (location.hash === target) route();
       else location.hash = target;
     } catch (err) {
-      if (err.needUserID) {
-        user.wrap.hidden = false;
-        if (user.wrap.dataset.shown) setFieldError(userInput, user.error, 'Enter your user id.');
-        user.wrap.dataset.shown = '1';
-        userInput.focus();
-      } else if (err instanceof ApiError && err.field === 'user_id') {
-        setFieldError(userInput, user.error, err.message);
-      } else if (err instanceof ApiError && err.status === 401) {
+      if (err instanceof ApiError && err.status === 401) {
         setFieldError(keyInput, key.error, 'This key is not valid.');
       } else {
         msg.append(alertBox('error', err.message));
@@ -171,7 +158,7 @@ function renderSignIn(message, kind = 'info') {
     } finally {
       submit.disabled = false;
     }
-  } }, msg, key.wrap, user.wrap, submit);
+  } }, msg, key.wrap, submit);
   replace(root, h('div', { class: 'signin' }, h('main', { class: 'card' },
     h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
       h('div', {}, h('h1', {}, 'wspolicy console'), h('small', {}, 'Workspace session policies'))),
@@ -182,32 +169,70 @@ function renderSignIn(message, kind = 'info') {
   offerOIDC(oidcSlot);
 }
 
-function navLink(href, icon, label, active) {
-  return h('li', {}, h('a', { href, 'aria-current': active ? 'page' : null },
+function navLink(href, icon, label, section) {
+  return h('li', {}, h('a', { href, 'data-section': section },
     h('span', { class: 'nav-icon', 'aria-hidden': 'true' }, icon), label));
 }
 
+// The shell (sidebar and main) of the signed-in identity, kept across navigations so that the
+// sidebar, and the link focus was on, are not rebuilt: {who, el, main}.
+let shell = null;
+
+/** What the sidebar shows of an identity: a renewal of its token leaves it unchanged. */
+const whoKey = (id) => JSON.stringify([id.role, id.user_id, id.username, !!id.sso]);
+
+/**
+ * Puts up the shell for the identity (building it only when the identity changed), marks the
+ * section's link as current, and gives the view a new, empty main: a view of the previous
+ * route still loading writes into the old, detached one.
+ */
 function layout(id, section) {
   const admin = id.role === 'admin';
-  const links = admin
-    ? [navLink('#/groups', '▦', 'Groups', section === 'groups'),
-       navLink('#/users', '◉', 'Users', section === 'users'),
-       navLink('#/sessions', '▶', 'Sessions', section === 'sessions'),
-       navLink('#/workspaces', '▣', 'Workspaces', section === 'workspaces'),
-       navLink('#/developer-keys', '⚿', 'Developer keys', section === 'developer-keys')]
-    : [navLink('#/dashboard', '◧', 'My workspace', section === 'dashboard')];
+  if (!shell || shell.who !== whoKey(id) || !root.contains(shell.el)) {
+    const links = admin
+      ? [navLink('#/groups', '▦', 'Groups', 'groups'),
+         navLink('#/users', '◉', 'Users', 'users'),
+         navLink('#/sessions', '▶', 'Sessions', 'sessions'),
+         navLink('#/workspaces', '▣', 'Workspaces', 'workspaces'),
+         navLink('#/developer-keys', '⚿', 'Developer keys', 'developer-keys')]
+      : [navLink('#/dashboard', '◧', 'My workspace', 'dashboard')];
+    const el = h('div', { class: 'shell' },
+      h('aside', { class: 'sidebar' },
+        h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
+          h('div', {}, 'wspolicy', h('small', {}, admin ? 'Administration' : 'User dashboard'))),
+        h('nav', { 'aria-label': 'Main' }, h('ul', {}, links)),
+        h('div', { class: 'sidebar-foot' },
+          h('div', { class: 'who' }, admin ? (id.username ? `${id.username} (admin)` : 'Administrator') : (id.username || id.user_id)),
+          h('div', {}, id.sso ? `Signed in with your organisation${admin ? '' : ` · ${id.user_id}`}` : admin ? 'Admin key' : `User key · ${id.user_id}`),
+          h('button', { type: 'button', onclick: () => signOutEverywhere(identity() || id) }, 'Sign out'))),
+      h('main', { id: 'main', tabindex: '-1' }));
+    shell = { who: whoKey(id), el };
+    replace(root, el);
+  }
+  for (const a of shell.el.querySelectorAll('nav a[data-section]')) {
+    if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   const main = h('main', { id: 'main', tabindex: '-1' });
-  replace(root, h('div', { class: 'shell' },
-    h('aside', { class: 'sidebar' },
-      h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '' }),
-        h('div', {}, 'wspolicy', h('small', {}, admin ? 'Administration' : 'User dashboard'))),
-      h('nav', { 'aria-label': 'Main' }, h('ul', {}, links)),
-      h('div', { class: 'sidebar-foot' },
-        h('div', { class: 'who' }, admin ? (id.username ? `${id.username} (admin)` : 'Administrator') : (id.username || id.user_id)),
-        h('div', {}, id.sso ? `Signed in with your organisation${admin ? '' : ` · ${id.user_id}`}` : admin ? 'Admin key' : `User key · ${id.user_id}`),
-        h('button', { type: 'button', onclick: () => signOutEverywhere(id) }, 'Sign out'))),
-    main));
+  shell.el.querySelector('main').replaceWith(main);
   return main;
+}
+
+/**
+ * Moves focus to the heading of the view just rendered (its main when it has none), so that
+ * a navigation is announced and Tab continues from the new page. A view that put focus into
+ * its own content (a search box, say), or a dialog that holds it, keeps it.
+ */
+function focusView(main) {
+  const a = document.activeElement;
+  if (a && a !== document.body && !shell?.el.querySelector('.sidebar')?.contains(a)) return;
+  const heading = main.querySelector('h1');
+  if (heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+  } else {
+    main.focus();
+  }
 }
 
 /** Signs out of the console, and of the provider too when it offers RP-initiated logout. */
@@ -253,6 +278,7 @@ async function route() {
     main.append(alertBox('error', err instanceof ApiError && err.status === 404
       ? `Not found: ${err.message}` : `Something went wrong: ${err.message}`));
   }
+  if (ctx.current()) focusView(main);
 }
 
 window.addEventListener('hashchange', route);

@@ -1,5 +1,5 @@
 // Pieces several views share: page headers, error display, group forms, session tables.
-import { api, get, seg, limits, ApiError } from '../api.js';
+import { api, get, seg, limits } from '../api.js';
 import { h, add, field, setFieldError, alertBox, badge, table, modal, confirmDialog, toast } from '../dom.js';
 import { timeEl, shortTimeEl, breakableId, clock, hours, utc } from '../format.js';
 import { fetchPreview, previewBlock, staleText } from './preview.js';
@@ -10,7 +10,7 @@ export function pageHead(title, { crumbs, sub, actions } = {}) {
     h('div', {},
       crumbs ? h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, crumbs.flatMap((c, i) => [
         i ? ' / ' : null, c.href ? h('a', { href: c.href }, c.label) : c.label])) : null,
-      h('h1', {}, title),
+      h('h1', { tabindex: '-1' }, title),
       sub ? h('div', { class: 'sub' }, sub) : null),
     actions ? h('div', { class: 'btn-row' }, actions) : null);
 }
@@ -327,16 +327,7 @@ export async function listSessions(query, maxPages = 5) {
 /** The usage card body of a user: a bar of used/remaining hours, the window and the source. */
 export async function usagePanel(ctx, userID, { self = false } = {}) {
   const body = h('div', {});
-  let u;
-  try {
-    u = await get(`/users/${seg(userID)}/usage`);
-  } catch (err) {
-    if (err instanceof ApiError && err.missingRoute) {
-      body.append(h('p', { class: 'muted' }, 'This server does not report usage yet (GET /v1/users/{id}/usage).'));
-      return body;
-    }
-    throw err;
-  }
+  const u = await get(`/users/${seg(userID)}/usage`);
   const limit = u.limit || {};
   const src = u.source;
   const srcEl = !src || src === 'default'

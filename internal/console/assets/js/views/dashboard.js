@@ -48,8 +48,7 @@ export async function dashboardView(ctx) {
       start.offer(sessions);
     } catch (err) {
       if (!latest()) return;
-      sessionsSlot.replaceChildren(err instanceof ApiError && err.missingRoute
-        ? alertBox('info', 'This server does not offer the sessions API yet.') : alertBox('error', err.message));
+      sessionsSlot.replaceChildren(alertBox('error', err.message));
       return;
     }
     if (!latest()) return;

@@ -1,16 +1,12 @@
 // Sessions: the admin list with filters and actions, and one session's page with its timeline.
-import { get, seg, ApiError } from '../api.js';
+import { get, seg } from '../api.js';
 import { h, add, replace, card, badge, alertBox, field } from '../dom.js';
 import { timeEl, utc, humanSeconds } from '../format.js';
 import { pageHead, sessionsTable, statusBadge, sessionButtons, countdown, latestOnly } from './common.js';
 
 const STATUSES = ['running', 'paused', 'stopped', 'deleted'];
 
-function notOffered(err) {
-  return err instanceof ApiError && err.missingRoute
-    ? alertBox('info', 'This server does not offer the sessions API yet (GET /v1/sessions).')
-    : alertBox('error', err.message);
-}
+const failed = (err) => alertBox('error', err.message);
 
 export async function sessionsView(ctx) {
   document.title = 'Sessions · wspolicy console';
@@ -70,7 +66,7 @@ export async function sessionsView(ctx) {
         h('button', { type: 'button', class: 'small', disabled: !next, onclick: () => { page++; load(); } }, 'Next →'));
     } catch (err) {
       if (!latest()) return;
-      slot.replaceChildren(notOffered(err));
+      slot.replaceChildren(failed(err));
     }
     slot.setAttribute('aria-busy', 'false');
   };
@@ -99,7 +95,7 @@ export async function sessionView(ctx) {
   try {
     s = await get(`/sessions/${seg(sid)}`);
   } catch (err) {
-    add(ctx.main, pageHead('Session', { crumbs: [admin ? { label: 'Sessions', href: '#/sessions' } : { label: 'My workspace', href: '#/dashboard' }] }), notOffered(err));
+    add(ctx.main, pageHead('Session', { crumbs: [admin ? { label: 'Sessions', href: '#/sessions' } : { label: 'My workspace', href: '#/dashboard' }] }), failed(err));
     return;
   }
   if (!ctx.current()) return;
@@ -148,6 +144,6 @@ export async function sessionView(ctx) {
       h('div', { class: 'ev-meta' }, timeEl(e.at), ` · by ${username && e.actor === `user:${s.user_id}` ? username : e.actor}`, e.reason ? ` · ${e.reason}` : ''),
       e.detail ? json('Detail', e.detail) : null))) : h('p', { class: 'muted' }, 'No events.'));
   } catch (err) {
-    timeline.replaceChildren(notOffered(err));
+    timeline.replaceChildren(failed(err));
   }
 }

@@ -40,8 +40,7 @@ export async function userView(ctx) {
         sessionsTable(ctx, sessions.slice().reverse(), { showUser: false, after: () => ctx.rerender() }));
     } catch (err) {
       if (!latest()) return;
-      sessionsSlot.replaceChildren(h('div', { class: 'empty' }, err instanceof ApiError && err.missingRoute
-        ? 'This server does not offer the sessions API yet.' : err.message));
+      sessionsSlot.replaceChildren(h('div', { class: 'empty' }, err.message));
     }
   };
   await Promise.all([
