@@ -18,6 +18,7 @@ import (
 	"wspolicy/internal/faultinject"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/publish/ebsink"
 )
 
 // busDetail is the part of a published entry's detail the tests read.
@@ -55,7 +56,7 @@ func newPublisher(s *stack, ebFaults faultinject.Config) *publisher {
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		Retryer:     sdkRetryer(2),
 	}, p.eb.EventBridge)
-	p.handler = publish.NewHandler(publish.NewEventBridgeSink(client, "wspolicy-test"), nil, nil)
+	p.handler = publish.NewHandler(ebsink.New(client, "wspolicy-test"), nil, nil)
 	streams, err := publish.NewStreamsClient(context.Background(), s.table.Endpoint)
 	if err != nil {
 		s.t.Fatalf("streams client: %v", err)
