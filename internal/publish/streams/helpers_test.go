@@ -95,27 +95,3 @@ func (s *fakeSink) published() []lifecycle.Event {
 	defer s.mu.Unlock()
 	return append([]lifecycle.Event(nil), s.delivered...)
 }
-
-// fakeFinaliser records the session ids of the items it finalises and fails those in fail.
-func allTypesItem() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"s":    &types.AttributeValueMemberS{Value: "text"},
-		"n":    &types.AttributeValueMemberN{Value: "-12.5"},
-		"b":    &types.AttributeValueMemberB{Value: []byte{0, 1, 42, 65}},
-		"t":    &types.AttributeValueMemberBOOL{Value: true},
-		"null": &types.AttributeValueMemberNULL{Value: true},
-		"ss":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"ns":   &types.AttributeValueMemberNS{Value: []string{"1", "2"}},
-		"bs":   &types.AttributeValueMemberBS{Value: [][]byte{{0, 1, 42, 65}, {65, 42, 1, 0}}},
-		"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{
-			&types.AttributeValueMemberS{Value: "x"}, &types.AttributeValueMemberN{Value: "1"},
-			&types.AttributeValueMemberL{Value: []types.AttributeValue{}},
-		}},
-		"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"inner": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-				"deep": &types.AttributeValueMemberBOOL{Value: false},
-			}},
-			"empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}},
-		}},
-	}
-}

@@ -262,7 +262,7 @@ func TestStreamReaderRecordShape(t *testing.T) {
 	if ins.EventName != "INSERT" || !publish.IsEventInsert(ins) || ins.EventSourceArn != r.StreamArn() || ins.Change.SequenceNumber == "" {
 		t.Errorf("insert: got %s event=%v arn=%q seq=%q", ins.EventName, publish.IsEventInsert(ins), ins.EventSourceArn, ins.Change.SequenceNumber)
 	}
-	item, err := publish.ItemFromImage(ins.Change.NewImage)
+	item, err := ItemFromImage(ins.Change.NewImage)
 	if err != nil {
 		t.Fatalf("ItemFromImage: %v", err)
 	}
@@ -337,7 +337,7 @@ func TestImageFromStream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("imageFromStream: %v", err)
 	}
-	got, err := publish.ItemFromImage(img)
+	got, err := ItemFromImage(img)
 	if err != nil {
 		t.Fatalf("ItemFromImage: %v", err)
 	}
