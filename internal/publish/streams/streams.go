@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"wspolicy/internal/awsconf"
 )
 
 // StreamsAPI is the part of the DynamoDB Streams client the Reader uses.
@@ -78,19 +78,12 @@ type shardState struct {
 }
 
 // NewClient builds a DynamoDB Streams client from the default AWS configuration. A
-// non-empty endpoint (DynamoDB Local) overrides the service address and uses static dummy
-// credentials with region us-east-1.
+// non-empty endpoint (DynamoDB Local) overrides the service address and uses awsconf.Load's
+// local configuration, as ddbstore.NewClient does.
 func NewClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		loadOpts = append(loadOpts,
-			config.WithRegion("us-east-1"),
-			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
-		)
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := awsconf.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
 	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
 		if endpoint != "" {
