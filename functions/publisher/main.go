@@ -23,6 +23,7 @@ import (
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/publish/ebsink"
 	"wspolicy/internal/sfntimer"
 )
 
@@ -42,9 +43,9 @@ func settingsFrom(getenv func(string) string) (settings, error) {
 
 // newHandler wires the stream handler: EventBridge as the sink, fin as the TTL backstop
 // (nil: TTL deletions are ignored).
-func newHandler(s settings, eb publish.PutEventsAPI, fin publish.Finaliser, logger *slog.Logger) *publish.Handler {
+func newHandler(s settings, eb ebsink.PutEventsAPI, fin publish.Finaliser, logger *slog.Logger) *publish.Handler {
 	logger = logger.With(slog.String("table", s.table), slog.String("event_bus", s.bus))
-	return publish.NewHandler(publish.NewEventBridgeSink(eb, s.bus), fin, logger)
+	return publish.NewHandler(ebsink.New(eb, s.bus), fin, logger)
 }
 
 func main() {

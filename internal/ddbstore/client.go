@@ -4,7 +4,6 @@ package ddbstore
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
+
+	"wspolicy/internal/awsconf"
 )
 
 // maxIdleConns is how many idle connections to DynamoDB the client keeps. The SDK's default
@@ -27,8 +26,8 @@ import (
 const maxIdleConns = 256
 
 // NewClient builds a DynamoDB client from the default AWS configuration. A non-empty endpoint
-// (DynamoDB Local) overrides the service address and, when no credentials are configured,
-// uses static dummy ones with region us-east-1.
+// (DynamoDB Local) overrides the service address and uses awsconf.Load's local configuration
+// (static dummy credentials, region us-east-1).
 //
 // Every request of the service goes through it, the keepalive first, so it trims the SDK's
 // per-request work: the connection pool keeps maxIdleConns idle connections; the standard
@@ -37,16 +36,9 @@ const maxIdleConns = 256
 // endpoint, which the SDK resolves by evaluating DynamoDB's rule set on every request, is
 // resolved once per set of parameters and remembered.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		loadOpts = append(loadOpts,
-			config.WithRegion("us-east-1"),
-			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
-		)
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := awsconf.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {

@@ -29,12 +29,13 @@ import (
 	"io"
 	"log/slog"
 
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-lambda-go/events"
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/publish/streams"
 )
 
 // ActorTTL is the actor of the events the finaliser records.
@@ -82,8 +83,12 @@ func New(cfg Config) *Finaliser {
 
 // FinaliseExpired completes what the removed item (its old image) left open; see the package
 // documentation. It is idempotent.
-func (f *Finaliser) FinaliseExpired(ctx context.Context, oldImage map[string]ddbtypes.AttributeValue) error {
-	it, err := ddbstore.DecodeRemoved(oldImage)
+func (f *Finaliser) FinaliseExpired(ctx context.Context, oldImage map[string]events.DynamoDBAttributeValue) error {
+	old, err := streams.ItemFromImage(oldImage)
+	if err != nil {
+		return fmt.Errorf("decode old image: %w", err)
+	}
+	it, err := ddbstore.DecodeRemoved(old)
 	if err != nil {
 		return err
 	}

@@ -323,7 +323,7 @@ func TestOtherItemsRemovedByTTL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			f := finalise.New(finalise.Config{Store: e.store, Countdowns: e.timers, Clock: e.clock})
-			if err := f.FinaliseExpired(context.Background(), tc.item); err != nil {
+			if err := f.FinaliseExpired(context.Background(), streamImage(t, tc.item)); err != nil {
 				t.Errorf("FinaliseExpired: got %v, want nil", err)
 			}
 			if _, err := e.store.Events(context.Background(), "s1"); !policy.IsKind(err, policy.KindNotFound) {

@@ -18,6 +18,8 @@ import (
 	"wspolicy/internal/faultinject"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/publish/ebsink"
+	"wspolicy/internal/publish/streams"
 )
 
 // busDetail is the part of a published entry's detail the tests read.
@@ -35,7 +37,7 @@ type publisher struct {
 	bus     *faultinject.EventBus
 	eb      *faultinject.Injector
 	handler *publish.Handler
-	reader  *publish.StreamReader
+	reader  *streams.Reader
 
 	mu      sync.Mutex
 	batches []events.DynamoDBEvent
@@ -55,13 +57,13 @@ func newPublisher(s *stack, ebFaults faultinject.Config) *publisher {
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		Retryer:     sdkRetryer(2),
 	}, p.eb.EventBridge)
-	p.handler = publish.NewHandler(publish.NewEventBridgeSink(client, "wspolicy-test"), nil, nil)
-	streams, err := publish.NewStreamsClient(context.Background(), s.table.Endpoint)
+	p.handler = publish.NewHandler(ebsink.New(client, "wspolicy-test"), nil, nil)
+	streamsClient, err := streams.NewClient(context.Background(), s.table.Endpoint)
 	if err != nil {
 		s.t.Fatalf("streams client: %v", err)
 	}
-	p.reader, err = publish.OpenStreamReader(context.Background(), publish.StreamReaderConfig{
-		Table: s.table.Name, Tables: s.table.Client, Streams: streams, Handle: p.handle,
+	p.reader, err = streams.Open(context.Background(), streams.Config{
+		Table: s.table.Name, Tables: s.table.Client, Streams: streamsClient, Handle: p.handle,
 		PollInterval: 10 * time.Millisecond, FromStart: true,
 	})
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/publish/streams"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sso"
@@ -233,14 +234,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // openEventLog opens the table's stream at its latest record, before the API takes requests,
 // with the publisher's handler writing each session event to the log as one "session event"
 // line (locally the log is the event bus).
-func openEventLog(ctx context.Context, cfg Config, db *dynamodb.Client, fin publish.Finaliser, logger *slog.Logger) (*publish.StreamReader, error) {
-	streams, err := publish.NewStreamsClient(ctx, cfg.DynamoDBEndpoint)
+func openEventLog(ctx context.Context, cfg Config, db *dynamodb.Client, fin publish.Finaliser, logger *slog.Logger) (*streams.Reader, error) {
+	client, err := streams.NewClient(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
 	}
 	h := publish.NewHandler(publish.NewLogSink(logger), fin, logger)
-	r, err := publish.OpenStreamReader(ctx, publish.StreamReaderConfig{
-		Table: cfg.TableName, Tables: db, Streams: streams, Handle: h.Handle,
+	r, err := streams.Open(ctx, streams.Config{
+		Table: cfg.TableName, Tables: db, Streams: client, Handle: h.Handle,
 		PollInterval: eventLogPollInterval, Logger: logger,
 	})
 	if err != nil {

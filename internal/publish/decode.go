@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/lifecycle"
 )
@@ -47,10 +46,11 @@ func IsTTLDeletion(r events.DynamoDBEventRecord) bool {
 		r.UserIdentity.Type == ttlIdentityType && r.UserIdentity.PrincipalID == ttlIdentityPrincipal
 }
 
-// EventFromItem decodes an outbox item into the event it records. A missing event_id is
-// derived from the keys exactly as the store derives it, so the id stays stable.
-func EventFromItem(item map[string]types.AttributeValue) (lifecycle.Event, error) {
-	d := itemDecoder{item: item}
+// EventFromImage decodes an outbox item, as a stream record's image carries it, into the event it
+// records. A missing event_id is derived from the keys exactly as the store derives it, so the
+// id stays stable.
+func EventFromImage(image map[string]events.DynamoDBAttributeValue) (lifecycle.Event, error) {
+	d := itemDecoder{item: image}
 	e := lifecycle.Event{
 		EventID:      d.str("event_id"),
 		SessionID:    d.str("session_id"),
@@ -102,9 +102,10 @@ func EventFromItem(item map[string]types.AttributeValue) (lifecycle.Event, error
 	return e, nil
 }
 
-// itemDecoder reads scalar attributes and keeps the first type error.
+// itemDecoder reads scalar attributes and keeps the first type error. It checks each value's
+// type before reading it: the events package's accessors panic on any other.
 type itemDecoder struct {
-	item map[string]types.AttributeValue
+	item map[string]events.DynamoDBAttributeValue
 	err  error
 }
 
@@ -113,10 +114,10 @@ func (d *itemDecoder) str(name string) string {
 	if !ok {
 		return ""
 	}
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		return v.Value
-	case *types.AttributeValueMemberNULL:
+	switch av.DataType() {
+	case events.DataTypeString:
+		return av.String()
+	case events.DataTypeNull:
 		return ""
 	}
 	d.fail(name, "a string", av)
@@ -128,12 +129,11 @@ func (d *itemDecoder) num(name string) int64 {
 	if !ok {
 		return 0
 	}
-	v, isN := av.(*types.AttributeValueMemberN)
-	if !isN {
+	if av.DataType() != events.DataTypeNumber {
 		d.fail(name, "a number", av)
 		return 0
 	}
-	n, err := strconv.ParseInt(v.Value, 10, 64)
+	n, err := strconv.ParseInt(av.Number(), 10, 64)
 	if err != nil {
 		d.fail(name, "an integer", av)
 		return 0
@@ -141,8 +141,8 @@ func (d *itemDecoder) num(name string) int64 {
 	return n
 }
 
-func (d *itemDecoder) fail(name, want string, got types.AttributeValue) {
+func (d *itemDecoder) fail(name, want string, got events.DynamoDBAttributeValue) {
 	if d.err == nil {
-		d.err = fmt.Errorf("attribute %s: want %s, got %T", name, want, got)
+		d.err = fmt.Errorf("attribute %s: want %s, got data type %d", name, want, got.DataType())
 	}
 }

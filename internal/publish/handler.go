@@ -30,7 +30,7 @@ func NewHandler(sink Sink, finaliser Finaliser, logger *slog.Logger) *Handler {
 	return &Handler{sink: sink, finaliser: finaliser, log: logger}
 }
 
-// Handle processes a batch in the shape Lambda delivers it (the local StreamReader builds the
+// Handle processes a batch in the shape Lambda delivers it (the local streams.Reader builds the
 // same). The response names, by sequence number and in record order, each record that failed:
 // an event the sink did not take, an outbox item that could not be decoded, a finaliser error.
 // The stream then retries from the earliest of them, so records after it may be handed over
@@ -117,11 +117,7 @@ func countEvent(e lifecycle.Event) {
 }
 
 func eventFromRecord(r events.DynamoDBEventRecord) (lifecycle.Event, error) {
-	item, err := ItemFromImage(r.Change.NewImage)
-	if err != nil {
-		return lifecycle.Event{}, fmt.Errorf("decode new image: %w", err)
-	}
-	e, err := EventFromItem(item)
+	e, err := EventFromImage(r.Change.NewImage)
 	if err != nil {
 		return lifecycle.Event{}, fmt.Errorf("decode event item: %w", err)
 	}
@@ -129,10 +125,7 @@ func eventFromRecord(r events.DynamoDBEventRecord) (lifecycle.Event, error) {
 }
 
 func (h *Handler) finalise(ctx context.Context, r events.DynamoDBEventRecord) error {
-	old, err := ItemFromImage(r.Change.OldImage)
-	if err != nil {
-		return fmt.Errorf("decode old image: %w", err)
-	}
+	old := r.Change.OldImage
 	if old == nil {
 		// A stream without old images cannot feed the backstop; retrying would not help.
 		h.log.LogAttrs(ctx, slog.LevelWarn, "ttl deletion without old image",

@@ -164,11 +164,11 @@ func TestHandlerTTLFixtures(t *testing.T) {
 			}
 			var got []string
 			for _, old := range fin.items {
-				got = append(got, old["PK"].(*types.AttributeValueMemberS).Value)
-				if s, ok := old["status"].(*types.AttributeValueMemberS); !ok || s.Value != "deleted" {
+				got = append(got, old["PK"].String())
+				if s, ok := old["status"]; !ok || s.DataType() != events.DataTypeString || s.String() != "deleted" {
 					t.Errorf("old image status: got %v, want deleted", old["status"])
 				}
-				if _, ok := old["TTL"].(*types.AttributeValueMemberN); !ok {
+				if ttl, ok := old["TTL"]; !ok || ttl.DataType() != events.DataTypeNumber {
 					t.Errorf("old image has no numeric TTL: %v", old["TTL"])
 				}
 			}
@@ -181,10 +181,10 @@ func TestHandlerTTLFixtures(t *testing.T) {
 
 // recordingFinaliser keeps the old images it is given.
 type recordingFinaliser struct {
-	items []map[string]types.AttributeValue
+	items []map[string]events.DynamoDBAttributeValue
 }
 
-func (f *recordingFinaliser) FinaliseExpired(_ context.Context, old map[string]types.AttributeValue) error {
+func (f *recordingFinaliser) FinaliseExpired(_ context.Context, old map[string]events.DynamoDBAttributeValue) error {
 	f.items = append(f.items, old)
 	return nil
 }

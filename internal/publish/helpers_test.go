@@ -49,7 +49,7 @@ func wantEvent(sessionID string, seq int64, typ string) lifecycle.Event {
 	}
 }
 
-// image converts an SDK item into the stream's image form (the inverse of ItemFromImage).
+// image converts an SDK item into the stream's image form (the inverse of streams.ItemFromImage).
 func image(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
 	out := map[string]events.DynamoDBAttributeValue{}
 	for k, v := range item {
@@ -144,8 +144,8 @@ type fakeFinaliser struct {
 	fail map[string]bool
 }
 
-func (f *fakeFinaliser) FinaliseExpired(_ context.Context, old map[string]types.AttributeValue) error {
-	pk := old["PK"].(*types.AttributeValueMemberS).Value
+func (f *fakeFinaliser) FinaliseExpired(_ context.Context, old map[string]events.DynamoDBAttributeValue) error {
+	pk := old["PK"].String()
 	f.got = append(f.got, pk)
 	if f.fail[pk] {
 		return errors.New("finaliser refused " + pk)

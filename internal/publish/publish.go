@@ -1,9 +1,11 @@
 // Package publish turns the table's stream into published session events. The outbox items
 // (PK SESSION#<id>, SK EVENT#<seq>) that the store writes in the same transaction as each state
-// change arrive as stream INSERTs; the Handler decodes them and hands them to a Sink (EventBridge
-// in AWS, the log locally) and reports the records it could not complete, so that the stream
-// retries them. REMOVE records made by DynamoDB's TTL process go to a Finaliser. The Lambda
-// function and the local StreamReader run the same Handler.
+// change arrive as stream INSERTs; the Handler decodes them and hands them to a Sink (ebsink's
+// EventBridge sink in AWS, the log locally) and reports the records it could not complete, so
+// that the stream retries them. REMOVE records made by DynamoDB's TTL process go to a Finaliser. The Lambda
+// function and the local streams.Reader run the same Handler. The package imports no AWS SDK
+// package (internal/archtest checks it): records arrive in aws-lambda-go's event shapes, which
+// are plain structs, and the adapters live in publish/ebsink and publish/streams.
 //
 // Delivery is at least once: a record may be handed over again after a partial failure or a
 // retried batch, so consumers deduplicate on the event's event_id, which comes from the item and
@@ -15,7 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-lambda-go/events"
 
 	"wspolicy/internal/lifecycle"
 )
@@ -33,9 +35,10 @@ type Sink interface {
 // Finaliser completes whatever an item removed by DynamoDB's TTL process left open; the TTL
 // deletion is a backstop, never the timer.
 type Finaliser interface {
-	// FinaliseExpired receives the removed item as it was before the deletion. It must be
-	// idempotent: the same record may be handed over more than once.
-	FinaliseExpired(ctx context.Context, oldImage map[string]types.AttributeValue) error
+	// FinaliseExpired receives the removed item as it was before the deletion, in the shape
+	// the stream record carries it (streams.ItemFromImage converts it for the store). It must
+	// be idempotent: the same record may be handed over more than once.
+	FinaliseExpired(ctx context.Context, oldImage map[string]events.DynamoDBAttributeValue) error
 }
 
 // Detail is the JSON document consumers receive for each event (EventBridge's detail, one

@@ -1,4 +1,4 @@
-package publish
+package streams
 
 import (
 	"bytes"
@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/publish"
 )
 
-// readerFixture is a table on DynamoDB Local with a StreamReader feeding a Handler that
+// readerFixture is a table on DynamoDB Local with a Reader feeding a Handler that
 // publishes to a fake sink.
 type readerFixture struct {
 	tb   *ddbtest.Table
@@ -50,25 +52,25 @@ func newReaderFixture(t *testing.T) *readerFixture {
 }
 
 // open opens a reader on the fixture's table; start runs it until the test ends.
-func (f *readerFixture) open(t *testing.T, fromStart bool) *StreamReader {
+func (f *readerFixture) open(t *testing.T, fromStart bool) *Reader {
 	t.Helper()
-	streams, err := NewStreamsClient(context.Background(), f.tb.Endpoint)
+	streams, err := NewClient(context.Background(), f.tb.Endpoint)
 	if err != nil {
 		t.Fatalf("streams client: %v", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
-	r, err := OpenStreamReader(context.Background(), StreamReaderConfig{
+	r, err := Open(context.Background(), Config{
 		Table: f.tb.Name, Tables: f.tb.Client, Streams: streams,
-		Handle:       NewHandler(f.sink, nil, logger).Handle,
+		Handle:       publish.NewHandler(f.sink, nil, logger).Handle,
 		PollInterval: 50 * time.Millisecond, FromStart: fromStart, Logger: logger,
 	})
 	if err != nil {
-		t.Fatalf("OpenStreamReader: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	return r
 }
 
-func (f *readerFixture) start(t *testing.T, r *StreamReader) {
+func (f *readerFixture) start(t *testing.T, r *Reader) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -213,13 +215,13 @@ func TestStreamReader(t *testing.T) {
 // Records read with the Streams API reach the handler in Lambda's shape.
 func TestStreamReaderRecordShape(t *testing.T) {
 	f := newReaderFixture(t)
-	streams, err := NewStreamsClient(context.Background(), f.tb.Endpoint)
+	streams, err := NewClient(context.Background(), f.tb.Endpoint)
 	if err != nil {
 		t.Fatalf("streams client: %v", err)
 	}
 	var mu sync.Mutex
 	var got []events.DynamoDBEventRecord
-	r, err := OpenStreamReader(context.Background(), StreamReaderConfig{
+	r, err := Open(context.Background(), Config{
 		Table: f.tb.Name, Tables: f.tb.Client, Streams: streams, PollInterval: 50 * time.Millisecond,
 		Handle: func(_ context.Context, b events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			mu.Lock()
@@ -229,7 +231,7 @@ func TestStreamReaderRecordShape(t *testing.T) {
 		},
 	})
 	if err != nil {
-		t.Fatalf("OpenStreamReader: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	f.start(t, r)
 	f.put(t, eventItem("s1", 1, "created"))
@@ -257,8 +259,8 @@ func TestStreamReaderRecordShape(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	ins, rem := got[0], got[1]
-	if ins.EventName != "INSERT" || !IsEventInsert(ins) || ins.EventSourceArn != r.StreamArn() || ins.Change.SequenceNumber == "" {
-		t.Errorf("insert: got %s event=%v arn=%q seq=%q", ins.EventName, IsEventInsert(ins), ins.EventSourceArn, ins.Change.SequenceNumber)
+	if ins.EventName != "INSERT" || !publish.IsEventInsert(ins) || ins.EventSourceArn != r.StreamArn() || ins.Change.SequenceNumber == "" {
+		t.Errorf("insert: got %s event=%v arn=%q seq=%q", ins.EventName, publish.IsEventInsert(ins), ins.EventSourceArn, ins.Change.SequenceNumber)
 	}
 	item, err := ItemFromImage(ins.Change.NewImage)
 	if err != nil {
@@ -267,8 +269,8 @@ func TestStreamReaderRecordShape(t *testing.T) {
 	if !reflect.DeepEqual(item, eventItem("s1", 1, "created")) {
 		t.Errorf("new image: got %v, want the item written", item)
 	}
-	if rem.EventName != "REMOVE" || IsTTLDeletion(rem) || len(rem.Change.OldImage) == 0 {
-		t.Errorf("remove: got %s ttl=%v old image %d attributes; want a user REMOVE with the old image", rem.EventName, IsTTLDeletion(rem), len(rem.Change.OldImage))
+	if rem.EventName != "REMOVE" || publish.IsTTLDeletion(rem) || len(rem.Change.OldImage) == 0 {
+		t.Errorf("remove: got %s ttl=%v old image %d attributes; want a user REMOVE with the old image", rem.EventName, publish.IsTTLDeletion(rem), len(rem.Change.OldImage))
 	}
 }
 
@@ -302,5 +304,51 @@ func TestFirstFailure(t *testing.T) {
 				t.Errorf("got %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func allTypesStream() map[string]streamtypes.AttributeValue {
+	return map[string]streamtypes.AttributeValue{
+		"s":    &streamtypes.AttributeValueMemberS{Value: "text"},
+		"n":    &streamtypes.AttributeValueMemberN{Value: "-12.5"},
+		"b":    &streamtypes.AttributeValueMemberB{Value: []byte{0, 1, 42, 65}},
+		"t":    &streamtypes.AttributeValueMemberBOOL{Value: true},
+		"null": &streamtypes.AttributeValueMemberNULL{Value: true},
+		"ss":   &streamtypes.AttributeValueMemberSS{Value: []string{"a", "b"}},
+		"ns":   &streamtypes.AttributeValueMemberNS{Value: []string{"1", "2"}},
+		"bs":   &streamtypes.AttributeValueMemberBS{Value: [][]byte{{0, 1, 42, 65}, {65, 42, 1, 0}}},
+		"l": &streamtypes.AttributeValueMemberL{Value: []streamtypes.AttributeValue{
+			&streamtypes.AttributeValueMemberS{Value: "x"}, &streamtypes.AttributeValueMemberN{Value: "1"},
+			&streamtypes.AttributeValueMemberL{Value: []streamtypes.AttributeValue{}},
+		}},
+		"m": &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{
+			"inner": &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{
+				"deep": &streamtypes.AttributeValueMemberBOOL{Value: false},
+			}},
+			"empty": &streamtypes.AttributeValueMemberM{Value: map[string]streamtypes.AttributeValue{}},
+		}},
+	}
+}
+
+// TestImageFromStream: an image read with the Streams API converts, through the shape Lambda
+// delivers, into the item that was written, whatever its types.
+func TestImageFromStream(t *testing.T) {
+	img, err := imageFromStream(allTypesStream())
+	if err != nil {
+		t.Fatalf("imageFromStream: %v", err)
+	}
+	got, err := ItemFromImage(img)
+	if err != nil {
+		t.Fatalf("ItemFromImage: %v", err)
+	}
+	if want := allTypesItem(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v\nwant %#v", got, want)
+	}
+}
+
+func TestImageFromStreamUnsupported(t *testing.T) {
+	_, err := imageFromStream(map[string]streamtypes.AttributeValue{"x": &streamtypes.UnknownUnionMember{Tag: "Q"}})
+	if err == nil {
+		t.Errorf("got no error for an unknown union member, want one")
 	}
 }

@@ -1,4 +1,6 @@
-package publish
+// Package ebsink is the EventBridge adapter of package publish: a publish.Sink that puts each
+// session event on an event bus.
+package ebsink
 
 import (
 	"context"
@@ -9,6 +11,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/publish"
 )
 
 // EventBridge's PutEvents limits.
@@ -24,27 +27,27 @@ type PutEventsAPI interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// EventBridgeSink publishes each event as one entry on an event bus: source Source, detail-type
+// Sink publishes each event as one entry on an event bus: source publish.Source, detail-type
 // the event type, detail the event's Detail document, time the event's time.
-type EventBridgeSink struct {
+type Sink struct {
 	client PutEventsAPI
 	bus    string
 }
 
-// NewEventBridgeSink returns a sink putting events on the named bus.
-func NewEventBridgeSink(client PutEventsAPI, busName string) *EventBridgeSink {
-	return &EventBridgeSink{client: client, bus: busName}
+// New returns a sink putting events on the named bus.
+func New(client PutEventsAPI, busName string) *Sink {
+	return &Sink{client: client, bus: busName}
 }
 
 // Entry builds the PutEvents entry of e.
-func (s *EventBridgeSink) Entry(e lifecycle.Event) (ebtypes.PutEventsRequestEntry, error) {
-	detail, err := MarshalDetail(e)
+func (s *Sink) Entry(e lifecycle.Event) (ebtypes.PutEventsRequestEntry, error) {
+	detail, err := publish.MarshalDetail(e)
 	if err != nil {
 		return ebtypes.PutEventsRequestEntry{}, err
 	}
 	return ebtypes.PutEventsRequestEntry{
 		EventBusName: aws.String(s.bus),
-		Source:       aws.String(Source),
+		Source:       aws.String(publish.Source),
 		DetailType:   aws.String(string(e.Type)),
 		Detail:       aws.String(string(detail)),
 		Time:         aws.Time(e.At.UTC()),
@@ -53,7 +56,7 @@ func (s *EventBridgeSink) Entry(e lifecycle.Event) (ebtypes.PutEventsRequestEntr
 
 // Publish sends the events in calls of at most MaxEntries entries and MaxRequestBytes. A call
 // that fails fails all of its entries; otherwise each entry succeeds or fails on its own.
-func (s *EventBridgeSink) Publish(ctx context.Context, evs []lifecycle.Event) []error {
+func (s *Sink) Publish(ctx context.Context, evs []lifecycle.Event) []error {
 	errs := make([]error, len(evs))
 	var (
 		batch   []ebtypes.PutEventsRequestEntry
@@ -86,7 +89,7 @@ func (s *EventBridgeSink) Publish(ctx context.Context, evs []lifecycle.Event) []
 	return errs
 }
 
-func (s *EventBridgeSink) put(ctx context.Context, batch []ebtypes.PutEventsRequestEntry, indexes []int, evs []lifecycle.Event, errs []error) {
+func (s *Sink) put(ctx context.Context, batch []ebtypes.PutEventsRequestEntry, indexes []int, evs []lifecycle.Event, errs []error) {
 	out, err := s.client.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: batch})
 	if err != nil {
 		for _, i := range indexes {

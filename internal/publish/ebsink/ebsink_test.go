@@ -1,22 +1,22 @@
-package publish
+package ebsink
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/publish"
 )
 
 // fakeEventBridge records PutEvents calls. It fails the entries whose detail contains an
@@ -36,7 +36,7 @@ func (f *fakeEventBridge) PutEvents(_ context.Context, in *eventbridge.PutEvents
 	}
 	out := &eventbridge.PutEventsOutput{}
 	for i, e := range in.Entries {
-		var d Detail
+		var d publish.Detail
 		_ = json.Unmarshal([]byte(aws.ToString(e.Detail)), &d)
 		if f.failEntries[d.EventID] {
 			out.FailedEntryCount++
@@ -65,14 +65,14 @@ func manyEvents(sid string, n int, detailBytes int) []lifecycle.Event {
 	return evs
 }
 
-func TestEventBridgeSinkEntry(t *testing.T) {
-	sink := NewEventBridgeSink(&fakeEventBridge{}, "bus-1")
+func TestSinkEntry(t *testing.T) {
+	sink := New(&fakeEventBridge{}, "bus-1")
 	e := wantEvent("s1", 7, "stopped")
 	got, err := sink.Entry(e)
 	if err != nil {
 		t.Fatalf("Entry: %v", err)
 	}
-	wantDetail, _ := MarshalDetail(e)
+	wantDetail, _ := publish.MarshalDetail(e)
 	checks := []struct{ name, got, want string }{
 		{"bus", aws.ToString(got.EventBusName), "bus-1"},
 		{"source", aws.ToString(got.Source), "wspolicy.sessions"},
@@ -87,7 +87,7 @@ func TestEventBridgeSinkEntry(t *testing.T) {
 	}
 }
 
-func TestEventBridgeSinkPublish(t *testing.T) {
+func TestSinkPublish(t *testing.T) {
 	// An entry of 30 KiB: eight fit under 256 KiB, nine do not.
 	const big = 30 * 1024
 	tests := []struct {
@@ -125,7 +125,7 @@ func TestEventBridgeSinkPublish(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			errs := NewEventBridgeSink(tc.client, "bus-1").Publish(context.Background(), tc.events)
+			errs := New(tc.client, "bus-1").Publish(context.Background(), tc.events)
 			if len(errs) != len(tc.events) {
 				t.Fatalf("errors: got %d, want one per event (%d)", len(errs), len(tc.events))
 			}
@@ -163,35 +163,14 @@ func TestEventBridgeSinkPublish(t *testing.T) {
 	}
 }
 
-func TestLogSink(t *testing.T) {
-	var buf bytes.Buffer
-	sink := NewLogSink(slog.New(slog.NewJSONHandler(&buf, nil)))
-	evs := []lifecycle.Event{wantEvent("s1", 1, "created"), wantEvent("s1", 2, "stopped")}
-	for i, err := range sink.Publish(context.Background(), evs) {
-		if err != nil {
-			t.Errorf("event %d: %v", i, err)
-		}
-	}
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != len(evs) {
-		t.Fatalf("got %d lines, want one per event:\n%s", len(lines), buf.String())
-	}
-	for i, line := range lines {
-		var got struct {
-			Msg        string `json:"msg"`
-			Source     string `json:"source"`
-			DetailType string `json:"detail_type"`
-			Detail     Detail `json:"detail"`
-		}
-		if err := json.Unmarshal([]byte(line), &got); err != nil {
-			t.Fatalf("line %d is not JSON: %v\n%s", i, err, line)
-		}
-		want := NewDetail(evs[i])
-		if got.Msg != "session event" || got.Source != Source || got.DetailType != string(evs[i].Type) {
-			t.Errorf("line %d: got msg %q source %q detail_type %q", i, got.Msg, got.Source, got.DetailType)
-		}
-		if !reflect.DeepEqual(got.Detail, want) {
-			t.Errorf("line %d detail: got %+v, want %+v", i, got.Detail, want)
-		}
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
+
+// wantEvent is a valid event of session sessionID.
+func wantEvent(sessionID string, seq int64, typ string) lifecycle.Event {
+	return lifecycle.Event{
+		EventID: fmt.Sprintf("%s:%d", sessionID, seq), SessionID: sessionID, UserID: "u1", Seq: seq,
+		Type: lifecycle.EventType(typ), Actor: "system:sweep", Reason: "keepalive_expired",
+		At:           t0,
+		StatusBefore: lifecycle.StatusRunning, StatusAfter: lifecycle.StatusStopped, Detail: []byte(`{"k":1}`),
 	}
 }

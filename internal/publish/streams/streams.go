@@ -1,4 +1,7 @@
-package publish
+// Package streams is the DynamoDB Streams adapter of package publish, for local runs: a Reader
+// that reads a table's stream the way Lambda's event source mapping does and hands each batch,
+// in the shape Lambda delivers it, to a publish.Handler.
+package streams
 
 import (
 	"context"
@@ -10,21 +13,21 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"wspolicy/internal/awsconf"
 )
 
-// StreamsAPI is the part of the DynamoDB Streams client the StreamReader uses.
+// StreamsAPI is the part of the DynamoDB Streams client the Reader uses.
 type StreamsAPI interface {
 	DescribeStream(ctx context.Context, in *dynamodbstreams.DescribeStreamInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.DescribeStreamOutput, error)
 	GetShardIterator(ctx context.Context, in *dynamodbstreams.GetShardIteratorInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error)
 }
 
-// TableDescriber is the part of the DynamoDB client the StreamReader uses to find the stream.
+// TableDescriber is the part of the DynamoDB client the Reader uses to find the stream.
 type TableDescriber interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
@@ -33,8 +36,8 @@ type TableDescriber interface {
 // is one.
 type HandleFunc func(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
-// StreamReaderConfig configures a StreamReader.
-type StreamReaderConfig struct {
+// Config configures a Reader.
+type Config struct {
 	// Table is the table whose latest stream is read.
 	Table string
 	// Tables finds the stream (DescribeTable); Streams reads it.
@@ -54,11 +57,11 @@ type StreamReaderConfig struct {
 	Logger *slog.Logger
 }
 
-// StreamReader reads a table's DynamoDB stream the way Lambda's event source mapping does, for
+// Reader reads a table's DynamoDB stream the way Lambda's event source mapping does, for
 // local runs against DynamoDB Local: shard by shard (a child after its parent), in batches,
 // retrying a batch from the earliest record the handler reports as failed.
-type StreamReader struct {
-	cfg       StreamReaderConfig
+type Reader struct {
+	cfg       Config
 	log       *slog.Logger
 	streamArn string
 	shards    map[string]*shardState
@@ -74,20 +77,13 @@ type shardState struct {
 	done       bool
 }
 
-// NewStreamsClient builds a DynamoDB Streams client from the default AWS configuration. A
-// non-empty endpoint (DynamoDB Local) overrides the service address and uses static dummy
-// credentials with region us-east-1.
-func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		loadOpts = append(loadOpts,
-			config.WithRegion("us-east-1"),
-			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
-		)
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+// NewClient builds a DynamoDB Streams client from the default AWS configuration. A
+// non-empty endpoint (DynamoDB Local) overrides the service address and uses awsconf.Load's
+// local configuration, as ddbstore.NewClient does.
+func NewClient(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
+	cfg, err := awsconf.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return nil, err
 	}
 	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
 		if endpoint != "" {
@@ -96,9 +92,9 @@ func NewStreamsClient(ctx context.Context, endpoint string) (*dynamodbstreams.Cl
 	}), nil
 }
 
-// OpenStreamReader finds the table's latest stream and positions the reader on its shards, so
+// Open finds the table's latest stream and positions the reader on its shards, so
 // that every record written after it returns is read (or every record, with FromStart).
-func OpenStreamReader(ctx context.Context, cfg StreamReaderConfig) (*StreamReader, error) {
+func Open(ctx context.Context, cfg Config) (*Reader, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -106,7 +102,7 @@ func OpenStreamReader(ctx context.Context, cfg StreamReaderConfig) (*StreamReade
 		cfg.BatchSize = 100
 	}
 	cfg.BatchSize = min(cfg.BatchSize, 1000)
-	r := &StreamReader{cfg: cfg, log: cfg.Logger, shards: map[string]*shardState{}}
+	r := &Reader{cfg: cfg, log: cfg.Logger, shards: map[string]*shardState{}}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -135,11 +131,11 @@ func OpenStreamReader(ctx context.Context, cfg StreamReaderConfig) (*StreamReade
 }
 
 // StreamArn is the ARN of the stream being read.
-func (r *StreamReader) StreamArn() string { return r.streamArn }
+func (r *Reader) StreamArn() string { return r.streamArn }
 
 // Run reads until ctx is done, then returns nil. Errors from the stream are logged and the
 // round is tried again after the poll interval.
-func (r *StreamReader) Run(ctx context.Context) error {
+func (r *Reader) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -163,7 +159,7 @@ func (r *StreamReader) Run(ctx context.Context) error {
 // Poll does one round: it looks for new shards and reads one batch from each readable shard.
 // It reports whether any batch was handled completely, i.e. whether another round at once
 // may find more.
-func (r *StreamReader) Poll(ctx context.Context) bool {
+func (r *Reader) Poll(ctx context.Context) bool {
 	if err := r.discover(ctx, false); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, "stream: describe failed", slog.String("error", err.Error()))
 	}
@@ -187,7 +183,7 @@ func (r *StreamReader) Poll(ctx context.Context) bool {
 	return progressed
 }
 
-func (r *StreamReader) parentDone(sh *shardState) bool {
+func (r *Reader) parentDone(sh *shardState) bool {
 	p, known := r.shards[sh.parent]
 	return sh.parent == "" || !known || p.done
 }
@@ -195,7 +191,7 @@ func (r *StreamReader) parentDone(sh *shardState) bool {
 // discover adds the stream's shards not seen before. At open, shards already closed are
 // history (skipped unless FromStart) and open ones start at LATEST (TRIM_HORIZON with
 // FromStart); shards found later start at TRIM_HORIZON.
-func (r *StreamReader) discover(ctx context.Context, initial bool) error {
+func (r *Reader) discover(ctx context.Context, initial bool) error {
 	var start *string
 	for {
 		out, err := r.cfg.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{
@@ -231,7 +227,7 @@ func (r *StreamReader) discover(ctx context.Context, initial bool) error {
 
 // position gets a shard iterator: at the record to retry, after the last completed record, or
 // where reading began.
-func (r *StreamReader) position(ctx context.Context, sh *shardState) error {
+func (r *Reader) position(ctx context.Context, sh *shardState) error {
 	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(r.streamArn), ShardId: aws.String(sh.id)}
 	switch {
 	case sh.retryAt != "":
@@ -254,7 +250,7 @@ func (r *StreamReader) position(ctx context.Context, sh *shardState) error {
 }
 
 // readShard handles one batch of the shard and reports whether it was handled completely.
-func (r *StreamReader) readShard(ctx context.Context, sh *shardState) (bool, error) {
+func (r *Reader) readShard(ctx context.Context, sh *shardState) (bool, error) {
 	if sh.iterator == nil {
 		if err := r.position(ctx, sh); err != nil {
 			return false, err
@@ -363,4 +359,62 @@ func recordFromStream(streamArn string, rec streamtypes.Record) events.DynamoDBE
 		out.Change.OldImage, _ = imageFromStream(d.OldImage)
 	}
 	return out
+}
+
+// imageFromStream converts an image read with the DynamoDB Streams API into the shape Lambda
+// delivers, so that the local reader and the Lambda function hand the Handler the same thing.
+func imageFromStream(image map[string]streamtypes.AttributeValue) (map[string]events.DynamoDBAttributeValue, error) {
+	if image == nil {
+		return nil, nil
+	}
+	out := make(map[string]events.DynamoDBAttributeValue, len(image))
+	for name, av := range image {
+		v, err := attrFromStream(av)
+		if err != nil {
+			return nil, fmt.Errorf("attribute %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func attrFromStream(av streamtypes.AttributeValue) (events.DynamoDBAttributeValue, error) {
+	switch v := av.(type) {
+	case *streamtypes.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute(), nil
+	case *streamtypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(v.Value), nil
+	case *streamtypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			c, err := attrFromStream(e)
+			if err != nil {
+				return events.DynamoDBAttributeValue{}, fmt.Errorf("[%d]: %w", i, err)
+			}
+			l[i] = c
+		}
+		return events.NewListAttribute(l), nil
+	case *streamtypes.AttributeValueMemberM:
+		m, err := imageFromStream(v.Value)
+		if err != nil {
+			return events.DynamoDBAttributeValue{}, err
+		}
+		if m == nil {
+			m = map[string]events.DynamoDBAttributeValue{}
+		}
+		return events.NewMapAttribute(m), nil
+	}
+	return events.DynamoDBAttributeValue{}, fmt.Errorf("unsupported attribute value %T", av)
 }
