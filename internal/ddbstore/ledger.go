@@ -301,6 +301,24 @@ func mergeWith(bl lifecycle.BudgetLedger, iv usage.Interval, idx int, l usage.Le
 	return usage.Merge(iv, nowMs, ls...)
 }
 
+// setAttr adds SET name = v to an update.
+func setAttr(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
+	return u.Set(expression.Name(name), expression.Value(v))
+}
+
+// ledgerHeader is the part of every ledger shard write that describes the budget (its key,
+// limit and source group) and when it was written; writeLedger and addToLedger add the counts.
+func ledgerHeader(b usage.Budget, nowMs int64) expression.UpdateBuilder {
+	var upd expression.UpdateBuilder
+	upd = setAttr(upd, ledgerAttrBudget, b.Key)
+	upd = setAttr(upd, ledgerAttrLimitType, b.Limit.Type)
+	upd = setAttr(upd, ledgerAttrLimitInterval, b.Interval.String())
+	upd = setAttr(upd, ledgerAttrLimitHours, b.Limit.Hours)
+	upd = setAttr(upd, ledgerAttrLimitMs, b.LimitMs)
+	upd = setAttr(upd, ledgerAttrSourceGroup, b.Source.GroupID)
+	return setAttr(upd, ledgerAttrUpdatedAt, nowMs)
+}
+
 // writeLedger adds the ledger write of docs/design-usage.md section 6 to a transaction, for
 // one shard of the budget (section 10; the only one of an unsharded budget): shard idx of budget b gets ledger l as absolute values, version v0+1,
 // conditional on the version read (v0; 0: no item); whole is the merged ledger of the budget
@@ -309,30 +327,20 @@ func mergeWith(bl lifecycle.BudgetLedger, iv usage.Interval, idx int, l usage.Le
 // it counts none. It returns the budget's deadline (0: none).
 func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int64, whole usage.Ledger, carry bool, nowMs int64) int64 {
 	due := usage.DeadlineAt(whole, b.Interval, b.LimitMs, nowMs)
-	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
-		return u.Set(expression.Name(name), expression.Value(v))
-	}
-	var upd expression.UpdateBuilder
-	upd = set(upd, ledgerAttrBudget, b.Key)
-	upd = set(upd, ledgerAttrLimitType, b.Limit.Type)
-	upd = set(upd, ledgerAttrLimitInterval, b.Interval.String())
-	upd = set(upd, ledgerAttrLimitHours, b.Limit.Hours)
-	upd = set(upd, ledgerAttrLimitMs, b.LimitMs)
-	upd = set(upd, ledgerAttrSourceGroup, b.Source.GroupID)
-	upd = set(upd, ledgerAttrWindowStart, l.WindowStart)
-	upd = set(upd, ledgerAttrClosed, l.ClosedMs)
-	upd = set(upd, ledgerAttrOpenCount, l.OpenCount)
-	upd = set(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs)
-	upd = set(upd, ledgerAttrVersion, v0+1)
-	upd = set(upd, ledgerAttrUpdatedAt, nowMs)
+	upd := ledgerHeader(b, nowMs)
+	upd = setAttr(upd, ledgerAttrWindowStart, l.WindowStart)
+	upd = setAttr(upd, ledgerAttrClosed, l.ClosedMs)
+	upd = setAttr(upd, ledgerAttrOpenCount, l.OpenCount)
+	upd = setAttr(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs)
+	upd = setAttr(upd, ledgerAttrVersion, v0+1)
 	if carry && l.OpenCount > 0 && due != 0 {
-		upd = set(upd, attrDueShard, dueShard(b.Key))
-		upd = set(upd, attrDueAt, due)
+		upd = setAttr(upd, attrDueShard, dueShard(b.Key))
+		upd = setAttr(upd, attrDueAt, due)
 	} else {
 		upd = upd.Remove(expression.Name(attrDueShard)).Remove(expression.Name(attrDueAt))
 	}
 	if exp := usage.ExpiresAt(l, b.Interval); l.OpenCount == 0 && exp != 0 {
-		upd = set(upd, tabledef.TTLAttribute, (exp+999)/1000)
+		upd = setAttr(upd, tabledef.TTLAttribute, (exp+999)/1000)
 	} else {
 		upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
 	}
@@ -350,27 +358,17 @@ func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int6
 // after the commit. It returns that deadline.
 func (tx *txWrites) addToLedger(b usage.Budget, idx int, sh lifecycle.LedgerShard, l, whole usage.Ledger, nowMs int64) int64 {
 	due := usage.DeadlineAt(whole, b.Interval, b.LimitMs, nowMs)
-	set := func(u expression.UpdateBuilder, name string, v any) expression.UpdateBuilder {
-		return u.Set(expression.Name(name), expression.Value(v))
-	}
 	add := func(u expression.UpdateBuilder, name string, v int64) expression.UpdateBuilder {
 		return u.Add(expression.Name(name), expression.Value(v))
 	}
-	var upd expression.UpdateBuilder
-	upd = set(upd, ledgerAttrBudget, b.Key)
-	upd = set(upd, ledgerAttrLimitType, b.Limit.Type)
-	upd = set(upd, ledgerAttrLimitInterval, b.Interval.String())
-	upd = set(upd, ledgerAttrLimitHours, b.Limit.Hours)
-	upd = set(upd, ledgerAttrLimitMs, b.LimitMs)
-	upd = set(upd, ledgerAttrSourceGroup, b.Source.GroupID)
-	upd = set(upd, ledgerAttrUpdatedAt, nowMs)
+	upd := ledgerHeader(b, nowMs)
 	upd = add(upd, ledgerAttrClosed, l.ClosedMs-sh.Ledger.ClosedMs)
 	upd = add(upd, ledgerAttrOpenCount, l.OpenCount-sh.Ledger.OpenCount)
 	upd = add(upd, ledgerAttrOpenSinceSum, l.OpenSinceSumMs-sh.Ledger.OpenSinceSumMs)
 	upd = add(upd, ledgerAttrVersion, 1)
 	if due != 0 {
-		upd = set(upd, attrDueShard, dueShard(b.Key))
-		upd = set(upd, attrDueAt, due)
+		upd = setAttr(upd, attrDueShard, dueShard(b.Key))
+		upd = setAttr(upd, attrDueAt, due)
 	}
 	upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
 	cond := expression.Name(ledgerAttrWindowStart).Equal(expression.Value(l.WindowStart))
