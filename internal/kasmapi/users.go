@@ -180,15 +180,24 @@ func (h *Handler) createUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 	}
 	// The directory service checks the username and adds the auto-add groups.
 	u, err := h.dir.CreateUser(ctx, name, profile)
+	if err != nil {
+		return userWriteError(err, "")
+	}
+	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, h.groupNames(ctx), false)}
+}
+
+// userWriteError is Kasm's answer to a failed create or update of user id ("" for a create).
+func userWriteError(err error, id string) (int, any) {
 	switch {
 	case policy.IsKind(err, policy.KindConflict):
 		return errMsg(http.StatusBadRequest, "Username already exists")
 	case policy.IsKind(err, policy.KindInvalid):
 		return errMsg(http.StatusBadRequest, "Invalid username: "+messageOf(err))
-	case err != nil:
+	case policy.IsKind(err, policy.KindNotFound) && id != "":
+		return errMsg(http.StatusBadRequest, fmt.Sprintf("Invalid user_id (%s)", id))
+	default:
 		return internalError(err)
 	}
-	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, h.groupNames(ctx), false)}
 }
 
 // updateUser changes the username (kept unique: the store renames in one transaction) and
@@ -211,16 +220,10 @@ func (h *Handler) updateUser(ctx context.Context, _ devkeys.Key, b body) (int, a
 	if h.cfg.Users == nil {
 		return errMsg(http.StatusServiceUnavailable, "Service Unavailable")
 	}
-	u, err := h.cfg.Users.UpdateUser(ctx, u.ID, upd)
-	switch {
-	case policy.IsKind(err, policy.KindConflict):
-		return errMsg(http.StatusBadRequest, "Username already exists")
-	case policy.IsKind(err, policy.KindInvalid):
-		return errMsg(http.StatusBadRequest, "Invalid username: "+messageOf(err))
-	case policy.IsKind(err, policy.KindNotFound):
-		return errMsg(http.StatusBadRequest, fmt.Sprintf("Invalid user_id (%s)", u.ID))
-	case err != nil:
-		return internalError(err)
+	id := u.ID
+	u, err := h.cfg.Users.UpdateUser(ctx, id, upd)
+	if err != nil {
+		return userWriteError(err, id)
 	}
 	return http.StatusOK, map[string]any{"user": h.userObject(ctx, u, h.groupNames(ctx), false)}
 }
