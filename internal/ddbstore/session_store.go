@@ -364,22 +364,8 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 	races := ss.ledgerRaces(c.Before.Budget)
 	for {
 		tx := ss.st.newTx()
-		tx.update(sessionKey(id), upd, cond)
-		for _, e := range c.Events {
-			tx.put(newEventRecord(e), itemAbsent())
-		}
-		if c.Ends() {
-			// The launch item expires with the session. Unconditional, so that it never fails
-			// the transaction: for a session that has none (seeded without documents) it leaves
-			// a key-and-TTL stub that expires with the session.
-			tx.update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
-				expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
-		}
-		userItem, ledgerItem, memberItem := -1, -1, -1
-		if userStep != userEndNone {
-			userItem = len(tx.items)
-			addUserEnd(tx, c.Before.UserID, id, userStep)
-		}
+		userItem := addTransition(tx, c, upd, cond, userStep)
+		ledgerItem, memberItem := -1, -1
 		if charged {
 			var err error
 			if ledgerItem, memberItem, err = ss.addEndCharge(ctx, tx, c); err != nil {
@@ -420,6 +406,30 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		}
 		return storeError(err)
 	}
+}
+
+// addTransition adds to tx the items of change c that are not about a budget: the session's
+// write (upd under cond), its events and, when it ends, its launch item's TTL and the user
+// item's step of userStep. It returns the index of the user item in tx (-1: none).
+func addTransition(tx *txWrites, c lifecycle.Change, upd expression.UpdateBuilder, cond expression.ConditionBuilder, userStep int) int {
+	id := c.Before.ID
+	tx.update(sessionKey(id), upd, cond)
+	for _, e := range c.Events {
+		tx.put(newEventRecord(e), itemAbsent())
+	}
+	if c.Ends() {
+		// The launch item expires with the session. Unconditional, so that it never fails
+		// the transaction: for a session that has none (seeded without documents) it leaves
+		// a key-and-TTL stub that expires with the session.
+		tx.update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
+			expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
+	}
+	if userStep == userEndNone {
+		return -1
+	}
+	userItem := len(tx.items)
+	addUserEnd(tx, c.Before.UserID, id, userStep)
+	return userItem
 }
 
 // updateSession runs one conditional UpdateItem on a session.

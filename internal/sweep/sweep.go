@@ -278,10 +278,7 @@ func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 			return
 		}
 		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) + len(p.Ledgers) })
-		var batch []func()
-		for _, sess := range p.Sessions {
-			batch = append(batch, func() { r.handle(ctx, sess) })
-		}
+		batch := r.sessionJobs(ctx, p.Sessions)
 		for _, bl := range p.Ledgers {
 			batch = append(batch, func() { r.handleBudget(ctx, bl) })
 		}
@@ -301,23 +298,85 @@ func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 	}
 }
 
-// handle decides on one due session and applies the change (unless dry run).
-func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
-	c := lifecycle.Decide(sess, r.now)
-	r.update(func(rep *Report) { rep.Examined++ })
-	if c.None() {
+// GroupWriter is what a Store offers when it can write several sessions' changes in one
+// request (ddbstore.SessionStore.TransitionAll): each change applied exactly once as Transition
+// applies it, each one's error in order. A sweep hands it the changes of a page in groups of
+// up to changesPerJob; with a Store that does not offer it, each change is a Transition.
+type GroupWriter interface {
+	TransitionAll(ctx context.Context, cs []lifecycle.Change) []error
+}
+
+// changesPerJob is how many due sessions' changes one worker applies at once through a
+// GroupWriter (in one transaction where they can share one; see ddbstore).
+const changesPerJob = 8
+
+// sessionJobs decides on a page of due sessions and returns the jobs that apply the changes:
+// one per change, or one per group of up to changesPerJob when the store is a GroupWriter.
+func (r *run) sessionJobs(ctx context.Context, page []lifecycle.Session) []func() {
+	var jobs []func()
+	var group []lifecycle.Change
+	gw, grouped := r.store.(GroupWriter)
+	flush := func() {
+		if len(group) > 0 {
+			g := slices.Clone(group)
+			jobs = append(jobs, func() { r.applyAll(ctx, gw, g) })
+			group = group[:0]
+		}
+	}
+	for _, sess := range page {
+		c := lifecycle.Decide(sess, r.now)
+		r.update(func(rep *Report) { rep.Examined++ })
+		switch {
+		case c.None():
+		case grouped && !r.opts.DryRun:
+			if group = append(group, c); len(group) == changesPerJob {
+				flush()
+			}
+		default:
+			jobs = append(jobs, func() { r.apply(ctx, c) })
+		}
+	}
+	flush()
+	return jobs
+}
+
+// applyAll applies a group of changes through gw. A change whose write failed on throttling
+// or another passing failure (the group's answer lost, say) is retried on its own, with
+// back-off: its guard then tells whether the group's write was applied after all.
+func (r *run) applyAll(ctx context.Context, gw GroupWriter, cs []lifecycle.Change) {
+	if len(cs) == 1 {
+		r.apply(ctx, cs[0])
 		return
 	}
-	if !r.opts.DryRun {
-		err := r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
-		switch {
-		case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
-			r.update(func(rep *Report) { rep.Skipped++ })
-			return
-		case err != nil:
-			r.fail(err)
-			return
+	errs := gw.TransitionAll(ctx, cs)
+	for i, c := range cs {
+		err := errs[i]
+		if throttled(err) || policy.IsKind(err, policy.KindUnavailable) {
+			err = r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
 		}
+		r.applied(c, err)
+	}
+}
+
+// apply applies one change (unless dry run), with back-off, and records it.
+func (r *run) apply(ctx context.Context, c lifecycle.Change) {
+	var err error
+	if !r.opts.DryRun {
+		err = r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
+	}
+	r.applied(c, err)
+}
+
+// applied records the outcome of change c, whose write answered err.
+func (r *run) applied(c lifecycle.Change, err error) {
+	sess := c.Before
+	switch {
+	case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
+		r.update(func(rep *Report) { rep.Skipped++ })
+		return
+	case err != nil:
+		r.fail(err)
+		return
 	}
 	r.record(Action{SessionID: sess.ID, UserID: sess.UserID, Action: string(c.Outcome), Reason: c.Reason})
 	r.update(func(rep *Report) {
