@@ -18,6 +18,7 @@ import (
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 // loadResult is what one closed-loop load run measured.
@@ -209,7 +210,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		return err
 	}
 	directOp := func(ctx context.Context, c int) error {
-		_, err := e.ss.Keepalive(ctx, sessionIDs[c], "", time.Now(), 0)
+		_, err := sessions.RunKeepalive(ctx, e.ss, sessionIDs[c], "", time.Now(), 0)
 		return err
 	}
 
