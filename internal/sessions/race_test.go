@@ -103,7 +103,9 @@ func TestKeepaliveRetries(t *testing.T) {
 	now := t0.Add(time.Minute)
 	running := lifecycle.Session{ID: "s1", UserID: "u1", Status: lifecycle.StatusRunning, Connected: true,
 		ExpiresAt: now.Add(time.Minute), Lifetime: lifecycle.Lifetime{KeepaliveExpiration: time.Minute, KeepaliveInterval: 10 * time.Second, IdleDisconnect: time.Hour}}
-	refused := func(s lifecycle.Session) lifecycle.KeepaliveWritten { return lifecycle.KeepaliveWritten{Old: s, Found: true} }
+	refused := func(s lifecycle.Session) lifecycle.KeepaliveWritten {
+		return lifecycle.KeepaliveWritten{Old: s, Found: true}
+	}
 	applied := lifecycle.KeepaliveWritten{Applied: true, Result: lifecycle.KeepaliveResult{ExpiresAt: now.Add(time.Minute), KeepaliveInterval: 10 * time.Second}}
 	timeLimited := running
 	timeLimited.TimeLimitAt = now.Add(time.Hour)
