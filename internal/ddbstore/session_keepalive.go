@@ -117,7 +117,7 @@ func b2i(b bool) int {
 func (ss *SessionStore) WriteKeepalive(ctx context.Context, k lifecycle.KeepaliveWrite) (lifecycle.KeepaliveWritten, error) {
 	w, err := ss.writeKeepalive(ctx, k)
 	if err != nil {
-		return lifecycle.KeepaliveWritten{}, fmt.Errorf("keepalive of session %s: %w", k.SessionID, err)
+		return lifecycle.KeepaliveWritten{}, fmt.Errorf("write the keepalive: %w", err)
 	}
 	return w, nil
 }
