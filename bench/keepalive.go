@@ -104,8 +104,8 @@ type keepaliveResult struct {
 	// Raw is a minimal single-item UpdateItem (SET one attribute, no condition, no returned
 	// values) of the same session items, sent with the same client.
 	Raw loadResult `json:"raw_update_item"`
-	// Direct is ddbstore's Keepalive called in process (the conditional UpdateItem the API
-	// sends, without HTTP).
+	// Direct is sessions.RunKeepalive over ddbstore called in process (the conditional
+	// UpdateItem the API sends, without HTTP).
 	Direct loadResult `json:"direct_store_keepalive"`
 	// API is POST /v1/sessions/{id}/keepalive with a user key through the HTTP server.
 	API loadResult `json:"api_keepalive"`
