@@ -18,6 +18,7 @@ import (
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 // loadResult is what one closed-loop load run measured.
@@ -103,8 +104,8 @@ type keepaliveResult struct {
 	// Raw is a minimal single-item UpdateItem (SET one attribute, no condition, no returned
 	// values) of the same session items, sent with the same client.
 	Raw loadResult `json:"raw_update_item"`
-	// Direct is ddbstore's Keepalive called in process (the conditional UpdateItem the API
-	// sends, without HTTP).
+	// Direct is sessions.RunKeepalive over ddbstore called in process (the conditional
+	// UpdateItem the API sends, without HTTP).
 	Direct loadResult `json:"direct_store_keepalive"`
 	// API is POST /v1/sessions/{id}/keepalive with a user key through the HTTP server.
 	API loadResult `json:"api_keepalive"`
@@ -209,7 +210,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		return err
 	}
 	directOp := func(ctx context.Context, c int) error {
-		_, err := e.ss.Keepalive(ctx, sessionIDs[c], "", time.Now(), 0)
+		_, err := sessions.RunKeepalive(ctx, e.ss, sessionIDs[c], "", time.Now(), 0)
 		return err
 	}
 

@@ -31,8 +31,7 @@ type SessionStore struct {
 	// a lost answer, knows it was applied (keepaliveToken).
 	keepaliveTokens *tokenSource
 	log             *slog.Logger
-	// ledgerPatience bounds the retries of a write racing for a budget's ledger, and of a
-	// re-sync racing a session's keepalives (ApplyLifetime).
+	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
 	ledgerPatience time.Duration
 }
 
@@ -55,15 +54,9 @@ func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *
 	return ss
 }
 
-// Bounds of the session store's retry loops.
-const (
-	// maxStartAttempts bounds resubmissions of a start transaction that collided with others
-	// on the user's session count (each attempt already resubmits collisions itself).
-	maxStartAttempts = 6
-	// maxSessionRaceAttempts bounds the read-decide-write loops of keepalive follow-ups and
-	// re-syncs that lost a race to another writer.
-	maxSessionRaceAttempts = 5
-)
+// maxStartAttempts bounds resubmissions of a start transaction that collided with others on
+// the user's session count (each attempt already resubmits collisions itself).
+const maxStartAttempts = 6
 
 func errSessionNotFound(id string) *policy.Error {
 	return policy.Errorf(policy.KindNotFound, policy.CodeSessionNotFound, "session %s not found", id)
@@ -507,36 +500,6 @@ func changeUpdate(c lifecycle.Change) expression.UpdateBuilder {
 		upd = upd.Set(expression.Name(tabledef.TTLAttribute), expression.Value(ttlOf(ttl)))
 	}
 	return upd
-}
-
-// ApplyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
-// (as read, possibly from an index): see lifecycle.Resync. When the session changed since it
-// was read, it is read again and the change decided again. It reports whether it wrote.
-func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
-	// A live session's keepalives move last_keepalive_at, which the guard covers, as often as
-	// every keepalive_interval: on a loaded machine a read and a write can take longer than that,
-	// so a count of attempts is not enough. It keeps trying (reading again each time) for the
-	// store's race patience, as a start racing for a budget's ledger does.
-	started := time.Now()
-	for attempt := 1; ; attempt++ {
-		c := lifecycle.Resync(s, lt, rev)
-		if c.None() {
-			return false, nil
-		}
-		err := ss.transition(ctx, c)
-		if err == nil {
-			return true, nil
-		}
-		if policy.CodeOf(err) != policy.CodeSessionChanged {
-			return false, fmt.Errorf("apply lifetime settings to session %s: %w", s.ID, err)
-		}
-		if attempt >= maxSessionRaceAttempts && time.Since(started) >= ss.ledgerPatience {
-			return false, retryLater("session " + s.ID)
-		}
-		if s, err = ss.GetSession(ctx, s.ID); err != nil {
-			return false, err
-		}
-	}
 }
 
 // The user-item part of a session's end, from the whole to nothing: each step is tried when the

@@ -31,7 +31,6 @@ type Store interface {
 	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
 	Transition(ctx context.Context, c lifecycle.Change) error
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
-	ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error)
 	ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error)
 	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
 	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
@@ -55,6 +54,9 @@ type Config struct {
 	// Workers is how many due sessions (and re-synced users) are acted on at once; 0 means
 	// DefaultWorkers. SWEEP_WORKERS sets it in the local run and the sweep function.
 	Workers int
+	// RacePatience is how long a re-sync that keeps losing the race to a session's keepalives
+	// goes on trying (sessions.Retry); 0 means sessions.DefaultRacePatience.
+	RacePatience time.Duration
 }
 
 // DefaultWorkers is the parallelism of a sweep whose Config.Workers is 0: with the ~15 ms a
@@ -68,15 +70,19 @@ const MaxWorkers = 256
 
 // Sweeper runs sweeps. It keeps no state between runs: whatever a run did not finish stays due.
 type Sweeper struct {
-	store   Store
-	dir     Directory
-	clock   policy.Clock
-	workers int
+	store        Store
+	dir          Directory
+	clock        policy.Clock
+	workers      int
+	racePatience time.Duration
 }
 
 // New returns a Sweeper; a nil Clock is the system clock.
 func New(cfg Config) *Sweeper {
-	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers}
+	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers, racePatience: cfg.RacePatience}
+	if s.racePatience <= 0 {
+		s.racePatience = sessions.DefaultRacePatience
+	}
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
 	}
@@ -568,7 +574,7 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 				continue
 			}
 			if !r.opts.DryRun {
-				applied, err := r.store.ApplyLifetime(ctx, sess, lt, rev)
+				applied, err := r.applyLifetime(ctx, sess, lt, rev)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -588,4 +594,32 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("re-sync user %s: %w", userID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// applyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
+// (as listed, possibly from an index): lifecycle.Resync, written guarded like an action. When
+// the session changed since it was read it is read again and the change decided again
+// (sessions.Retry). A live session's keepalives move last_keepalive_at, which the guard covers,
+// as often as every keepalive_interval: on a loaded machine a read and a write can take longer
+// than that, so a count of attempts is not enough, and it keeps trying for the race patience.
+// It reports whether it wrote.
+func (r *run) applyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
+	read := false
+	return sessions.Retry("session "+s.ID, r.racePatience, func() (bool, error) {
+		if read {
+			var err error
+			if s, err = r.store.GetSession(ctx, s.ID); err != nil {
+				return false, err
+			}
+		}
+		read = true
+		c := lifecycle.Resync(s, lt, rev)
+		if c.None() {
+			return false, nil
+		}
+		if err := r.store.Transition(ctx, c); err != nil {
+			return false, err // session_changed: Retry reads and decides again
+		}
+		return true, nil
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/sweep"
 	"wspolicy/internal/tabledef"
 )
@@ -216,7 +217,7 @@ func TestTimeLimitAndUsageDeadline(t *testing.T) {
 	}
 	sw := e.sweeper(nil)
 	// Keepalives do not move a time-limited session's expiry.
-	if _, err := e.store.Keepalive(context.Background(), "limited", "", t0.Add(time.Second), 0); err != nil {
+	if _, err := sessions.RunKeepalive(context.Background(), e.store, "limited", "", t0.Add(time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	if rep := e.sweep(t, sw, t0.Add(2*time.Second)); rep.Warned != 1 {
@@ -380,7 +381,7 @@ func TestKeepaliveBeforeSweepWrite(t *testing.T) {
 	gate := newGate(e.store, 1)
 	var kaErr error
 	gate.afterRead = func() {
-		_, kaErr = e.store.Keepalive(context.Background(), "s1", "u1", t0.Add(9*time.Second), 0)
+		_, kaErr = sessions.RunKeepalive(context.Background(), e.store, "s1", "u1", t0.Add(9*time.Second), 0)
 	}
 	rep := e.sweep(t, e.sweeper(gate), t0.Add(10*time.Second))
 	if kaErr != nil {
@@ -548,7 +549,7 @@ func TestConcurrentKeepalivesAndSweeps(t *testing.T) {
 						if _, gone := dead.Load(id); gone {
 							continue
 						}
-						_, err := e.store.Keepalive(context.Background(), id, "u1", e.clock.Now(), 0)
+						_, err := sessions.RunKeepalive(context.Background(), e.store, id, "u1", e.clock.Now(), 0)
 						switch {
 						case err == nil:
 						case policy.IsKind(err, policy.KindUnavailable):
