@@ -8,6 +8,7 @@ import (
 
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 // TestTransitionAllGroups: the expiries (deletions) of 8 sessions of 8 users are one
@@ -76,7 +77,7 @@ func TestTransitionAllOneChanged(t *testing.T) {
 		s := env.start(t, fmt.Sprintf("s%d", i), u, true, lt, st0)
 		cs = append(cs, lifecycle.Decide(s, st0.Add(2*time.Minute)))
 	}
-	if _, err := env.ss.Keepalive(ctx, "s2", "", st0.Add(90*time.Second), 0); err != nil {
+	if _, err := sessions.RunKeepalive(ctx, env.ss, "s2", "", st0.Add(90*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	errs := env.ss.TransitionAll(ctx, cs)
