@@ -44,10 +44,12 @@ type apiChildConfig struct {
 	endpoint, table string
 	conns           int
 	keyCacheOff     bool
+	// floor serves floorHandler instead of the API.
+	floor bool
 }
 
 func (c apiChildConfig) encode() string {
-	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t", c.endpoint, c.table, c.conns, c.keyCacheOff)
+	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor)
 }
 
 func decodeAPIChildConfig(s string) (apiChildConfig, error) {
@@ -67,6 +69,8 @@ func decodeAPIChildConfig(s string) (apiChildConfig, error) {
 			c.conns = n
 		case "nocache":
 			c.keyCacheOff = v == "true"
+		case "floor":
+			c.floor = v == "true"
 		}
 	}
 	if c.endpoint == "" || c.table == "" || c.conns <= 0 {
@@ -112,6 +116,9 @@ func serveAPIChild(spec string) error {
 	defer prof.stop()
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	api := httpapi.New(hc)
+	if cfg.floor {
+		api = newFloorHandler(cfg.endpoint, cfg.table, cfg.conns)
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == apiChildCountsPath {
 			w.Header().Set("Content-Type", "application/json")

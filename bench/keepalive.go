@@ -145,8 +145,15 @@ type keepaliveResult struct {
 	APICPUMicrosPerKeepalive float64 `json:"api_process_cpu_us_per_keepalive"`
 	// Profile is the CPU profile of the API process over the API slices; TopCosts its
 	// heaviest functions (cumulative share), as go tool pprof lists them.
-	Profile  string   `json:"api_cpu_profile,omitempty"`
-	TopCosts []string `json:"api_cpu_top,omitempty"`
+	// Floor is the least a keepalive costs on this machine with net/http on both sides
+	// (floorHandler, a process of its own, run in the same slices): FloorCPUMicros its CPU per
+	// request by the same accounting as the API's.
+	Floor           loadResult `json:"floor"`
+	FloorCPUSeconds float64    `json:"floor_process_cpu_s"`
+	FloorSysSeconds float64    `json:"floor_process_system_cpu_s"`
+	FloorCPUMicros  float64    `json:"floor_process_cpu_us_per_request"`
+	Profile         string     `json:"api_cpu_profile,omitempty"`
+	TopCosts        []string   `json:"api_cpu_top,omitempty"`
 }
 
 // unitsDetail renders a capacity figure, e.g. "table 1.00, Due 2.00".
@@ -231,6 +238,17 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	noCacheOp := func(ctx context.Context, c int) error {
 		return e.callAt(ctx, noCache.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
+	floor, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floor: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer floor.stop()
+	floorOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, floor.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", "", nil, nil)
+	}
+	if err := floorOp(ctx, 0); err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
 	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, PartitionItemBytes: otherBytes}
 	modes := []struct {
 		name string
@@ -241,7 +259,8 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		cpu  cpuTime
 		// child is the API process serving the mode (nil: the bench's own client sends).
 		child *apiChild
-	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache}}
+	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache},
+		{name: "floor: net/http server, one raw POST to DynamoDB Local", op: floorOp, child: floor}}
 	slice := dur / keepaliveSlices
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
@@ -261,15 +280,14 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 			}
 			capBefore := e.capacity.snapshot()
 			var cpuBefore cpuTime
-			isAPI := md == &modes[1]
-			if isAPI {
-				if cpuBefore, err = api.cpu(); err != nil {
+			if md.child != nil {
+				if cpuBefore, err = md.child.cpu(); err != nil {
 					return nil, err
 				}
 			}
 			md.m.runSlice(ctx, clients, slice, md.op)
-			if isAPI {
-				cpuAfter, err := api.cpu()
+			if md.child != nil {
+				cpuAfter, err := md.child.cpu()
 				if err != nil {
 					return nil, err
 				}
@@ -292,12 +310,18 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Direct.Ops > 0 {
 		res.DirectUnitsPerKeepalive = modes[2].cap.Total() / float64(res.Direct.Ops)
 	}
+	res.Floor = modes[4].m.result()
+	res.FloorCPUSeconds, res.FloorSysSeconds = modes[4].cpu.total().Seconds(), modes[4].cpu.sys.Seconds()
+	if res.Floor.Ops > 0 {
+		res.FloorCPUMicros = float64(modes[4].cpu.total().Microseconds()) / float64(res.Floor.Ops)
+	}
 	res.APICPUSeconds = modes[1].cpu.total().Seconds()
 	res.APISysCPUSeconds = modes[1].cpu.sys.Seconds()
 	if res.API.Ops > 0 {
 		res.APICPUMicrosPerKeepalive = float64(modes[1].cpu.total().Microseconds()) / float64(res.API.Ops)
 	}
-	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive)
+	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive (%.0f µs in the kernel); floor %.0f µs per request (%.0f µs in the kernel)", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive,
+		float64(modes[1].cpu.sys.Microseconds())/float64(max(res.API.Ops, 1)), res.FloorCPUMicros, float64(modes[4].cpu.sys.Microseconds())/float64(max(res.Floor.Ops, 1)))
 	for i := range modes[0].m.sliceRates {
 		res.SliceRatios = append(res.SliceRatios, modes[1].m.sliceRates[i]/max(modes[0].m.sliceRates[i], 1))
 	}
@@ -331,7 +355,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}
-	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache} {
+	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor} {
 		if r.Errors > 0 {
 			return res, fmt.Errorf("keepalive %s run: %d errors, first: %s", name, r.Errors, r.FirstErr)
 		}

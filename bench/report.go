@@ -383,6 +383,10 @@ func renderKeepaliveUnits(b *strings.Builder, k *keepaliveResult) {
 	if k.Profile != "" {
 		fmt.Fprintf(b, "CPU profile of that process over the keepalive slices: `%s` (`go tool pprof -top -cum %s`).", k.Profile, k.Profile)
 	}
+	if k.Floor.Ops > 0 {
+		fmt.Fprintf(b, " The floor on this machine, measured in the same slices (a process serving the same requests with net/http's server and sending one raw UpdateItem per request to DynamoDB Local with net/http's client: no SDK, no signing, no key check, no log line): %.2f s of CPU for %s requests (%.2f s in the kernel): **%.0f µs per request**.",
+			k.FloorCPUSeconds, thousands(k.Floor.Ops), k.FloorSysSeconds, k.FloorCPUMicros)
+	}
 	b.WriteString("\n\n")
 	if len(k.TopCosts) > 0 {
 		b.WriteString("```\n      flat  flat%   sum%        cum   cum%\n")

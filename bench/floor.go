@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"wspolicy/internal/ddbstore"
+)
+
+// floorHandler is the least a keepalive can cost on this machine with net/http on both sides,
+// the floor the API's CPU per keepalive is compared with: net/http's server reads the request
+// (POST /v1/sessions/{id}/keepalive), net/http's client sends one UpdateItem of that session's
+// item to DynamoDB Local (SET one attribute, no condition, nothing returned: the raw mode's
+// request) over a kept-alive connection and reads the answer, and the server answers a small
+// JSON body. No SDK, no signing (DynamoDB Local does not check the signature: the header is
+// fixed), no key check, no log line.
+type floorHandler struct {
+	endpoint, table string
+	client          *http.Client
+}
+
+func newFloorHandler(endpoint, table string, conns int) *floorHandler {
+	return &floorHandler{endpoint: endpoint, table: table, client: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 2 * conns, MaxIdleConnsPerHost: 2 * conns, DisableCompression: true},
+	}}
+}
+
+// floorAuthorization is a well-formed SigV4 header DynamoDB Local accepts without checking it.
+const floorAuthorization = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000"
+
+func (f *floorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutPrefix(r.URL.Path, "/v1/sessions/")
+	id, ok2 := strings.CutSuffix(id, "/keepalive")
+	if !ok || !ok2 {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	body := f.updateItemBody(id, time.Now().UnixMilli())
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, f.endpoint, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	req.Header["Content-Type"] = []string{"application/x-amz-json-1.0"}
+	req.Header["X-Amz-Target"] = []string{"DynamoDB_20120810.UpdateItem"}
+	req.Header["X-Amz-Date"] = []string{"20260101T000000Z"}
+	req.Header["Authorization"] = []string{floorAuthorization}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		http.Error(w, "DynamoDB Local answered "+resp.Status, http.StatusBadGateway)
+		return
+	}
+	w.Header()["Content-Type"] = []string{"application/json"}
+	_, _ = w.Write([]byte(`{"status":"running"}`))
+}
+
+// updateItemBody is the raw mode's UpdateItem of session id's item, as JSON.
+func (f *floorHandler) updateItemBody(id string, nowMs int64) []byte {
+	key := ddbstore.SessionItemKey(id)
+	b := make([]byte, 0, 256)
+	b = append(b, `{"TableName":`...)
+	b = strconv.AppendQuote(b, f.table)
+	b = append(b, `,"Key":{`...)
+	for i, name := range slices.Sorted(maps.Keys(key)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		s, _ := key[name].(*ddbtypes.AttributeValueMemberS)
+		if s == nil {
+			panic(fmt.Sprintf("session key attribute %s is not a string", name))
+		}
+		b = strconv.AppendQuote(b, name)
+		b = append(b, `:{"S":`...)
+		b = strconv.AppendQuote(b, s.Value)
+		b = append(b, '}')
+	}
+	b = append(b, `},"UpdateExpression":"SET bench_touch = :now","ExpressionAttributeValues":{":now":{"N":"`...)
+	b = strconv.AppendInt(b, nowMs, 10)
+	return append(b, `"}}}`...)
+}
+
+// floorCheck sends one request through the floor handler's path before the run, so that a
+// request DynamoDB Local refuses fails the bench instead of measuring errors.
+func floorCheck(ctx context.Context, e *env, url, sessionID string) error {
+	return e.callAt(ctx, url, http.MethodPost, "/v1/sessions/"+sessionID+"/keepalive", "", nil, nil)
+}
