@@ -91,16 +91,21 @@ func serveAPIChild(spec string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	counter := &ddbCounter{}
-	// The client as the service builds it (ddbstore.NewClient), with the request counter only.
+	// The client as the service builds it (ddbstore.NewClient), with the request counter only,
+	// on its HTTP client: the keepalive's request is built by ddbwire, as in the api function.
 	db, err := ddbstore.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, counter.middleware)
+		o.HTTPClient = countingHTTP{next: o.HTTPClient, c: counter}
 	})
+	if err != nil {
+		return err
+	}
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
 	if err != nil {
 		return err
 	}
 	clock := policy.SystemClock{}
 	store := ddbstore.New(db, cfg.table, ddbstore.WithClock(clock))
-	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table), store, clock)
+	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table, ddbstore.WithKeepaliveWire(wire)), store, clock)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	hc := httpapi.Config{Directory: store, Sessions: svc, Clock: clock, AdminKey: benchAdminKey, Logger: logger}
 	if cfg.keyCacheOff {

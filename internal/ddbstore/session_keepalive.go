@@ -352,7 +352,7 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	if userID != "" {
 		values[":uid"] = &ddbtypes.AttributeValueMemberS{Value: userID}
 	}
-	out, err := ss.st.db.UpdateItem(ctx, in)
+	out, err := ss.keepaliveUpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
 	switch {
 	case err == nil:
