@@ -44,12 +44,13 @@ type apiChildConfig struct {
 	endpoint, table string
 	conns           int
 	keyCacheOff     bool
-	// floor serves floorHandler instead of the API.
-	floor bool
+	// floor serves floorHandler instead of the API; sdk sends the keepalive's UpdateItem
+	// through the SDK instead of ddbwire (the comparison).
+	floor, sdk bool
 }
 
 func (c apiChildConfig) encode() string {
-	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor)
+	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t;sdk=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor, c.sdk)
 }
 
 func decodeAPIChildConfig(s string) (apiChildConfig, error) {
@@ -71,6 +72,8 @@ func decodeAPIChildConfig(s string) (apiChildConfig, error) {
 			c.keyCacheOff = v == "true"
 		case "floor":
 			c.floor = v == "true"
+		case "sdk":
+			c.sdk = v == "true"
 		}
 	}
 	if c.endpoint == "" || c.table == "" || c.conns <= 0 {
@@ -105,7 +108,11 @@ func serveAPIChild(spec string) error {
 	}
 	clock := policy.SystemClock{}
 	store := ddbstore.New(db, cfg.table, ddbstore.WithClock(clock))
-	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table, ddbstore.WithKeepaliveWire(wire)), store, clock)
+	var opts []ddbstore.SessionOption
+	if !cfg.sdk {
+		opts = append(opts, ddbstore.WithKeepaliveWire(wire))
+	}
+	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table, opts...), store, clock)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	hc := httpapi.Config{Directory: store, Sessions: svc, Clock: clock, AdminKey: benchAdminKey, Logger: logger}
 	if cfg.keyCacheOff {

@@ -152,8 +152,14 @@ type keepaliveResult struct {
 	FloorCPUSeconds float64    `json:"floor_process_cpu_s"`
 	FloorSysSeconds float64    `json:"floor_process_system_cpu_s"`
 	FloorCPUMicros  float64    `json:"floor_process_cpu_us_per_request"`
-	Profile         string     `json:"api_cpu_profile,omitempty"`
-	TopCosts        []string   `json:"api_cpu_top,omitempty"`
+	// SDK is the API keepalive with the keepalive's UpdateItem sent through the SDK instead of
+	// ddbwire (as before issue 14's target 3), in the same slices; SDKCPUMicros its process's
+	// CPU per keepalive.
+	SDK           loadResult `json:"api_keepalive_sdk_update_item"`
+	SDKCPUSeconds float64    `json:"api_sdk_process_cpu_s"`
+	SDKCPUMicros  float64    `json:"api_sdk_process_cpu_us_per_keepalive"`
+	Profile       string     `json:"api_cpu_profile,omitempty"`
+	TopCosts      []string   `json:"api_cpu_top,omitempty"`
 }
 
 // unitsDetail renders a capacity figure, e.g. "table 1.00, Due 2.00".
@@ -249,6 +255,17 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if err := floorOp(ctx, 0); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
+	sdkAPI, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, sdk: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer sdkAPI.stop()
+	sdkOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, sdkAPI.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
+	}
+	if r := runLoad(ctx, clients, warm, sdkOp); r.Errors > 0 {
+		return nil, fmt.Errorf("warm-up of the SDK API: %d errors, first: %s", r.Errors, r.FirstErr)
+	}
 	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, PartitionItemBytes: otherBytes}
 	modes := []struct {
 		name string
@@ -260,7 +277,8 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		// child is the API process serving the mode (nil: the bench's own client sends).
 		child *apiChild
 	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache},
-		{name: "floor: net/http server, one raw POST to DynamoDB Local", op: floorOp, child: floor}}
+		{name: "floor: net/http server, one raw POST to DynamoDB Local", op: floorOp, child: floor},
+		{name: "API keepalive, UpdateItem through the SDK", op: sdkOp, child: sdkAPI}}
 	slice := dur / keepaliveSlices
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
@@ -315,6 +333,11 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Floor.Ops > 0 {
 		res.FloorCPUMicros = float64(modes[4].cpu.total().Microseconds()) / float64(res.Floor.Ops)
 	}
+	res.SDK, res.SDKCPUSeconds = modes[5].m.result(), modes[5].cpu.total().Seconds()
+	if res.SDK.Ops > 0 {
+		res.SDKCPUMicros = float64(modes[5].cpu.total().Microseconds()) / float64(res.SDK.Ops)
+	}
+	p.logf("keepalive: API with the SDK's UpdateItem: %.0f µs per keepalive (%.0f µs in the kernel)", res.SDKCPUMicros, float64(modes[5].cpu.sys.Microseconds())/float64(max(res.SDK.Ops, 1)))
 	res.APICPUSeconds = modes[1].cpu.total().Seconds()
 	res.APISysCPUSeconds = modes[1].cpu.sys.Seconds()
 	if res.API.Ops > 0 {
@@ -355,7 +378,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}
-	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor} {
+	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor, "api with the SDK": res.SDK} {
 		if r.Errors > 0 {
 			return res, fmt.Errorf("keepalive %s run: %d errors, first: %s", name, r.Errors, r.FirstErr)
 		}
