@@ -295,11 +295,63 @@ func TestRequestShape(t *testing.T) {
 		t.Fatalf("UpdateItem = %v, %v", out, err)
 	}
 	want, _ := encodeUpdateItem(sampleInput())
+	var gotBody, wantBody any
+	_ = json.Unmarshal(body, &gotBody)
+	_ = json.Unmarshal(want, &wantBody)
 	if got.Method != http.MethodPost || got.URL.Path != "/" || got.Header.Get("X-Amz-Target") != targetUpdateItem ||
-		got.Header.Get("Content-Type") != contentType || got.Header.Get("X-Amz-Security-Token") != "TOKEN" || string(body) != string(want) {
+		got.Header.Get("Content-Type") != contentType || got.Header.Get("X-Amz-Security-Token") != "TOKEN" || !reflect.DeepEqual(gotBody, wantBody) {
 		t.Errorf("request %s %s %v\n%s", got.Method, got.URL, got.Header, body)
 	}
 	if a := got.Header.Get("Authorization"); !strings.HasPrefix(a, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(a, "/us-east-1/dynamodb/aws4_request") {
 		t.Errorf("Authorization = %q", a)
+	}
+}
+
+// TestDecodeFlat checks the reflection-free decoder against the general one: the same map
+// for the answers it takes, and a refusal (the general decoder's turn) for the others.
+func TestDecodeFlat(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		flat bool
+	}{
+		{"empty answer", `{}`, true},
+		{"updated new", `{"Attributes":{"expires_at_ms":{"N":"1700000060000"},"connected":{"BOOL":true},"kt":{"S":"abc.1"},"ka_interval_s":{"N":"300"}}}`, true},
+		{"white space, false, null", " {\n \"Attributes\" : { \"a\" : { \"BOOL\" : false } , \"n\":{\"NULL\":true}} }\n", true},
+		{"no attributes", `{"Attributes":{}}`, true},
+		{"an escaped string", `{"Attributes":{"s":{"S":"a\"b"}}}`, false},
+		{"a map", `{"Attributes":{"m":{"M":{"a":{"N":"1"}}}}}`, false},
+		{"a string set", `{"Attributes":{"ss":{"SS":["a"]}}}`, false},
+		{"another field", `{"ConsumedCapacity":{"CapacityUnits":1}}`, false},
+		{"truncated", `{"Attributes":{"a":{"N":"1"}}`, false},
+		{"trailing bytes", `{"Attributes":{"a":{"N":"1"}}}x`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := decodeFlat([]byte(tc.body))
+			if ok != tc.flat {
+				t.Fatalf("decodeFlat ok = %v, want %v", ok, tc.flat)
+			}
+			var general struct {
+				Attributes map[string]wireValue `json:"Attributes"`
+			}
+			if err := json.Unmarshal([]byte(tc.body), &general); err != nil {
+				if ok {
+					t.Fatalf("decodeFlat took an answer that is not JSON: %v", err)
+				}
+				return
+			}
+			want, err := values(general.Attributes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok && !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Errorf("decodeFlat = %#v\nthe general decoder %#v", got, want)
+			}
+			all, err := decodeAttributes([]byte(tc.body))
+			if err != nil || !reflect.DeepEqual(all, want) && !(len(all) == 0 && len(want) == 0) {
+				t.Errorf("decodeAttributes = %#v, %v; want %#v", all, err, want)
+			}
+		})
 	}
 }

@@ -77,6 +77,9 @@ func values(m map[string]wireValue) (map[string]ddbtypes.AttributeValue, error) 
 
 // decodeAttributes reads the Attributes of an UpdateItem answer (nil when it has none).
 func decodeAttributes(b []byte) (map[string]ddbtypes.AttributeValue, error) {
+	if m, ok := decodeFlat(b); ok {
+		return m, nil
+	}
 	var out struct {
 		Attributes map[string]wireValue `json:"Attributes"`
 	}
@@ -147,4 +150,129 @@ func decodeError(resp *http.Response, b []byte) error {
 		fault = smithy.FaultServer
 	}
 	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
+}
+
+// decodeFlat reads the common answer without reflection: {} or {"Attributes":{…}} whose
+// values are all strings, numbers, booleans or nulls, with no escapes in their strings (what
+// the keepalive's UPDATED_NEW and its session item are). ok false sends the caller to the
+// general decoder.
+func decodeFlat(b []byte) (m map[string]ddbtypes.AttributeValue, ok bool) {
+	p := flatParser{b: b}
+	if !p.byte('{') {
+		return nil, false
+	}
+	if p.byte('}') {
+		return nil, p.end()
+	}
+	if k, ok := p.str(); !ok || k != "Attributes" || !p.byte(':') || !p.byte('{') {
+		return nil, false
+	}
+	m = make(map[string]ddbtypes.AttributeValue, 12)
+	if p.byte('}') {
+		return m, p.byte('}') && p.end()
+	}
+	for {
+		name, ok := p.str()
+		if !ok || !p.byte(':') || !p.byte('{') {
+			return nil, false
+		}
+		typ, ok := p.str()
+		if !ok || !p.byte(':') {
+			return nil, false
+		}
+		switch typ {
+		case "S", "N":
+			v, ok := p.str()
+			if !ok {
+				return nil, false
+			}
+			if typ == "S" {
+				m[name] = &ddbtypes.AttributeValueMemberS{Value: v}
+			} else {
+				m[name] = &ddbtypes.AttributeValueMemberN{Value: v}
+			}
+		case "BOOL":
+			switch {
+			case p.lit("true"):
+				m[name] = &ddbtypes.AttributeValueMemberBOOL{Value: true}
+			case p.lit("false"):
+				m[name] = &ddbtypes.AttributeValueMemberBOOL{Value: false}
+			default:
+				return nil, false
+			}
+		case "NULL":
+			if !p.lit("true") {
+				return nil, false
+			}
+			m[name] = &ddbtypes.AttributeValueMemberNULL{Value: true}
+		default:
+			return nil, false
+		}
+		if !p.byte('}') {
+			return nil, false
+		}
+		if p.byte(',') {
+			continue
+		}
+		if p.byte('}') && p.byte('}') {
+			return m, p.end()
+		}
+		return nil, false
+	}
+}
+
+// flatParser is decodeFlat's cursor over the answer.
+type flatParser struct {
+	b []byte
+	i int
+}
+
+func (p *flatParser) skip() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\n' || p.b[p.i] == '\r' || p.b[p.i] == '\t') {
+		p.i++
+	}
+}
+
+// byte consumes c (after white space) when it is next.
+func (p *flatParser) byte(c byte) bool {
+	p.skip()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// lit consumes the literal s when it is next.
+func (p *flatParser) lit(s string) bool {
+	p.skip()
+	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
+		p.i += len(s)
+		return true
+	}
+	return false
+}
+
+// str consumes a string with no escapes and no control characters.
+func (p *flatParser) str() (string, bool) {
+	if !p.byte('"') {
+		return "", false
+	}
+	for j := p.i; j < len(p.b); j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			s := string(p.b[p.i:j])
+			p.i = j + 1
+			return s, true
+		case c == '\\' || c < 0x20:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// end reports whether only white space is left.
+func (p *flatParser) end() bool {
+	p.skip()
+	return p.i == len(p.b)
 }

@@ -2,16 +2,14 @@ package ddbwire
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// encodeUpdateItem writes in as the JSON body of UpdateItem (map keys sorted, so that the same
-// input is the same body).
+// encodeUpdateItem writes in as the JSON body of UpdateItem (map entries in the maps' order:
+// a retry resends the same bytes).
 func encodeUpdateItem(in *dynamodb.UpdateItemInput) ([]byte, error) {
 	if in.TableName == nil || len(in.Key) == 0 {
 		return nil, fmt.Errorf("%w: UpdateItem needs TableName and Key", ErrUnsupported)
@@ -38,13 +36,15 @@ func encodeUpdateItem(in *dynamodb.UpdateItemInput) ([]byte, error) {
 	}
 	if in.ExpressionAttributeNames != nil {
 		b = append(b, `,"ExpressionAttributeNames":{`...)
-		for i, k := range slices.Sorted(maps.Keys(in.ExpressionAttributeNames)) {
-			if i > 0 {
+		first := true
+		for k, v := range in.ExpressionAttributeNames {
+			if !first {
 				b = append(b, ',')
 			}
+			first = false
 			b = appendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, in.ExpressionAttributeNames[k])
+			b = appendString(b, v)
 		}
 		b = append(b, '}')
 	}
@@ -68,12 +68,14 @@ func encodeUpdateItem(in *dynamodb.UpdateItemInput) ([]byte, error) {
 // appendValues writes a map of attribute values: strings, numbers, booleans and nulls.
 func appendValues(b []byte, m map[string]ddbtypes.AttributeValue) ([]byte, error) {
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
+	first := true
+	for k, v := range m {
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = appendString(b, k)
-		switch v := m[k].(type) {
+		switch v := v.(type) {
 		case *ddbtypes.AttributeValueMemberS:
 			b = append(b, `:{"S":`...)
 			b = appendString(b, v.Value)
