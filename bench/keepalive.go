@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -244,7 +245,13 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	noCacheOp := func(ctx context.Context, c int) error {
 		return e.callAt(ctx, noCache.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
-	floor, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floor: true}, "")
+	// The floor's profile lies beside the API's (not committed): it splits the floor between
+	// net/http's server, its client and the runtime.
+	floorProfile := ""
+	if profilePath != "" {
+		floorProfile = strings.TrimSuffix(profilePath, ".cpu.pprof") + "-floor.cpu.pprof"
+	}
+	floor, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floor: true}, floorProfile)
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +290,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
 	api.signal(syscall.SIGUSR1) // the API's profile: it is busy during its own slices only
+	floor.signal(syscall.SIGUSR1)
 	for i := range keepaliveSlices {
 		for j := range modes {
 			md := &modes[(i+j)%len(modes)] // rotate the order from slice to slice
@@ -321,6 +329,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		p.logf("keepalive: slice %d/%d: raw %.0f/s, API %.0f/s so far", i+1, keepaliveSlices, modes[0].m.result().OpsPerSec, modes[1].m.result().OpsPerSec)
 	}
 	api.signal(syscall.SIGUSR2)
+	floor.signal(syscall.SIGUSR2)
 	stopProf()
 	res.Raw, res.API, res.Direct, res.NoKeyCache = modes[0].m.result(), modes[1].m.result(), modes[2].m.result(), modes[3].m.result()
 	res.APIRequests = modes[1].reqs
