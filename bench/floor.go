@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -94,10 +93,4 @@ func (f *floorHandler) updateItemBody(id string, nowMs int64) []byte {
 	b = append(b, `},"UpdateExpression":"SET bench_touch = :now","ExpressionAttributeValues":{":now":{"N":"`...)
 	b = strconv.AppendInt(b, nowMs, 10)
 	return append(b, `"}}}`...)
-}
-
-// floorCheck sends one request through the floor handler's path before the run, so that a
-// request DynamoDB Local refuses fails the bench instead of measuring errors.
-func floorCheck(ctx context.Context, e *env, url, sessionID string) error {
-	return e.callAt(ctx, url, http.MethodPost, "/v1/sessions/"+sessionID+"/keepalive", "", nil, nil)
 }

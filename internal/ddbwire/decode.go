@@ -214,10 +214,11 @@ func decodeFlat(b []byte) (m map[string]ddbtypes.AttributeValue, ok bool) {
 		if p.byte(',') {
 			continue
 		}
-		if p.byte('}') && p.byte('}') {
-			return m, p.end()
+		// The attributes' closing brace, then the answer's.
+		if !p.byte('}') {
+			return nil, false
 		}
-		return nil, false
+		return m, p.byte('}') && p.end()
 	}
 }
 
