@@ -47,10 +47,12 @@ type apiChildConfig struct {
 	// floor serves floorHandler instead of the API; sdk sends the keepalive's UpdateItem
 	// through the SDK instead of ddbwire (the comparison).
 	floor, sdk bool
+	// floorSync is the floor with a synchronous client (floorHandler's sync).
+	floorSync bool
 }
 
 func (c apiChildConfig) encode() string {
-	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t;sdk=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor, c.sdk)
+	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t;sdk=%t;floorsync=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor, c.sdk, c.floorSync)
 }
 
 func decodeAPIChildConfig(s string) (apiChildConfig, error) {
@@ -74,6 +76,8 @@ func decodeAPIChildConfig(s string) (apiChildConfig, error) {
 			c.floor = v == "true"
 		case "sdk":
 			c.sdk = v == "true"
+		case "floorsync":
+			c.floorSync = v == "true"
 		}
 	}
 	if c.endpoint == "" || c.table == "" || c.conns <= 0 {
@@ -128,8 +132,8 @@ func serveAPIChild(spec string) error {
 	defer prof.stop()
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	api := httpapi.New(hc)
-	if cfg.floor {
-		api = newFloorHandler(cfg.endpoint, cfg.table, cfg.conns)
+	if cfg.floor || cfg.floorSync {
+		api = newFloorHandler(cfg.endpoint, cfg.table, cfg.conns, cfg.floorSync)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == apiChildCountsPath {

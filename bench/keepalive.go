@@ -156,11 +156,15 @@ type keepaliveResult struct {
 	// SDK is the API keepalive with the keepalive's UpdateItem sent through the SDK instead of
 	// ddbwire (as before issue 14's target 3), in the same slices; SDKCPUMicros its process's
 	// CPU per keepalive.
-	SDK           loadResult `json:"api_keepalive_sdk_update_item"`
-	SDKCPUSeconds float64    `json:"api_sdk_process_cpu_s"`
-	SDKCPUMicros  float64    `json:"api_sdk_process_cpu_us_per_keepalive"`
-	Profile       string     `json:"api_cpu_profile,omitempty"`
-	TopCosts      []string   `json:"api_cpu_top,omitempty"`
+	// FloorSync is the floor with a synchronous client (floorHandler's sync): the request
+	// written and its answer read on the handler's goroutine.
+	FloorSync       loadResult `json:"floor_sync_client"`
+	FloorSyncMicros float64    `json:"floor_sync_client_cpu_us_per_request"`
+	SDK             loadResult `json:"api_keepalive_sdk_update_item"`
+	SDKCPUSeconds   float64    `json:"api_sdk_process_cpu_s"`
+	SDKCPUMicros    float64    `json:"api_sdk_process_cpu_us_per_keepalive"`
+	Profile         string     `json:"api_cpu_profile,omitempty"`
+	TopCosts        []string   `json:"api_cpu_top,omitempty"`
 }
 
 // unitsDetail renders a capacity figure, e.g. "table 1.00, Due 2.00".
@@ -262,6 +266,17 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if err := floorOp(ctx, 0); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
+	floorSync, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floorSync: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer floorSync.stop()
+	floorSyncOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, floorSync.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", "", nil, nil)
+	}
+	if err := floorSyncOp(ctx, 0); err != nil {
+		return nil, fmt.Errorf("floor with a synchronous client: %w", err)
+	}
 	sdkAPI, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, sdk: true}, "")
 	if err != nil {
 		return nil, err
@@ -285,7 +300,8 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		child *apiChild
 	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache},
 		{name: "floor: net/http server, one raw POST to DynamoDB Local", op: floorOp, child: floor},
-		{name: "API keepalive, UpdateItem through the SDK", op: sdkOp, child: sdkAPI}}
+		{name: "API keepalive, UpdateItem through the SDK", op: sdkOp, child: sdkAPI},
+		{name: "floor with a synchronous client", op: floorSyncOp, child: floorSync}}
 	slice := dur / keepaliveSlices
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
@@ -342,6 +358,11 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Floor.Ops > 0 {
 		res.FloorCPUMicros = float64(modes[4].cpu.total().Microseconds()) / float64(res.Floor.Ops)
 	}
+	res.FloorSync = modes[6].m.result()
+	if res.FloorSync.Ops > 0 {
+		res.FloorSyncMicros = float64(modes[6].cpu.total().Microseconds()) / float64(res.FloorSync.Ops)
+	}
+	p.logf("keepalive: floor with a synchronous client: %.0f µs per request (%.0f µs in the kernel)", res.FloorSyncMicros, float64(modes[6].cpu.sys.Microseconds())/float64(max(res.FloorSync.Ops, 1)))
 	res.SDK, res.SDKCPUSeconds = modes[5].m.result(), modes[5].cpu.total().Seconds()
 	if res.SDK.Ops > 0 {
 		res.SDKCPUMicros = float64(modes[5].cpu.total().Microseconds()) / float64(res.SDK.Ops)
@@ -387,7 +408,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}
-	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor, "api with the SDK": res.SDK} {
+	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor, "api with the SDK": res.SDK, "floor with a synchronous client": res.FloorSync} {
 		if r.Errors > 0 {
 			return res, fmt.Errorf("keepalive %s run: %d errors, first: %s", name, r.Errors, r.FirstErr)
 		}

@@ -384,6 +384,9 @@ func renderKeepaliveUnits(b *strings.Builder, k *keepaliveResult) {
 		fmt.Fprintf(b, " The floor on this machine, measured in the same slices (a process serving the same requests with net/http's server and sending one raw UpdateItem per request to DynamoDB Local with net/http's client: no SDK, no signing, no key check, no log line): %.2f s of CPU for %s requests (%.2f s in the kernel): **%.0f µs per request**.",
 			k.FloorCPUSeconds, thousands(k.Floor.Ops), k.FloorSysSeconds, k.FloorCPUMicros)
 	}
+	if k.FloorSync.Ops > 0 {
+		fmt.Fprintf(b, " The floor with a synchronous client (the request written and its answer read on the handler's goroutine, no net/http client goroutines): **%.0f µs per request**.", k.FloorSyncMicros)
+	}
 	if k.SDK.Ops > 0 {
 		fmt.Fprintf(b, " The same API with the keepalive's UpdateItem sent through the AWS SDK instead of ddbwire, in the same slices: %.2f s for %s keepalives, **%.0f µs per keepalive**.",
 			k.SDKCPUSeconds, thousands(k.SDK.Ops), k.SDKCPUMicros)
