@@ -67,8 +67,8 @@ func New(ctx context.Context, o dynamodb.Options) (*Client, error) {
 		u.Path = "/"
 	}
 	creds := o.Credentials
-	if !aws.IsCredentialsProvider(creds, (*aws.CredentialsCache)(nil)) {
-		creds = aws.NewCredentialsCache(creds)
+	if _, cached := creds.(*aws.CredentialsCache); !cached {
+		creds = aws.NewCredentialsCache(creds) // the SDK's config always caches; a bare provider may not
 	}
 	host := u.Host
 	if p := u.Port(); (p == "443" && u.Scheme == "https") || (p == "80" && u.Scheme == "http") {
