@@ -355,3 +355,47 @@ func TestDecodeFlat(t *testing.T) {
 		})
 	}
 }
+
+// countingProvider hands out credentials that expire at the time its clock says, counting calls.
+type countingProvider struct {
+	n       atomic.Int32
+	expires time.Time
+}
+
+func (p *countingProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	n := p.n.Add(1)
+	return aws.Credentials{AccessKeyID: "AKID" + strconv.Itoa(int(n)), SecretAccessKey: "SECRET", SessionToken: "T", CanExpire: true, Expires: p.expires}, nil
+}
+
+// TestCredentialsCachedAndRefreshed: a request takes the cached credentials while they are
+// valid, and fresh ones once they have expired (as Lambda's are refreshed).
+func TestCredentialsCachedAndRefreshed(t *testing.T) {
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = append(auth, r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	p := &countingProvider{expires: time.Now().Add(time.Hour)}
+	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: p, Retryer: retry.NewStandard(), HTTPClient: srv.Client()})
+	c, err := New(context.Background(), db.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.UpdateItem(context.Background(), sampleInput()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.n.Load(); got != 1 {
+		t.Errorf("provider called %d times for two requests with valid credentials, want 1", got)
+	}
+	p.expires = time.Now().Add(-time.Minute)
+	c.creds.(*aws.CredentialsCache).Invalidate() // as if the hour had passed
+	if _, err := c.UpdateItem(context.Background(), sampleInput()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.n.Load(); got != 2 || !strings.Contains(auth[2], "Credential=AKID2/") {
+		t.Errorf("after expiry: provider called %d times, Authorization %q; want fresh credentials AKID2", got, auth[2])
+	}
+}
