@@ -79,7 +79,12 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if err := store.EnsureAllUsers(ectx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, fmt.Errorf("ensure All Users: %w", err)
 	}
-	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	// The keepalive, most of the API's requests, skips the SDK's middleware stack.
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
 	timer, err := countdownTimer(ctx, getenv("STATE_MACHINE_ARN"))
 	if err != nil {
 		return nil, err

@@ -337,11 +337,6 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	return nil, nil, false, storeError(err)
 }
 
-// sendKeepalive sends the keepalive's UpdateItem: the one request of a keepalive in steady state.
-func (ss *SessionStore) sendKeepalive(ctx context.Context, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
-	return ss.st.db.UpdateItem(ctx, in)
-}
-
 // idSet is a bounded, concurrency-safe set of ids. When full it starts over: it is a cache of
 // facts that never change, so forgetting costs one extra write per session, never correctness.
 type idSet struct {

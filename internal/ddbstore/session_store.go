@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbwire"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -33,6 +34,8 @@ type SessionStore struct {
 	log             *slog.Logger
 	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
 	ledgerPatience time.Duration
+	// keepaliveWire, when set, sends the keepalive's UpdateItem (WithKeepaliveWire).
+	keepaliveWire *ddbwire.Client
 }
 
 // SessionOption configures a SessionStore.

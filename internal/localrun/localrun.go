@@ -172,7 +172,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, err
 	}
-	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger))
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
 	// Time limits: the in-process countdowns delete a time-limited session at its limit (and
 	// warn before it); the sweeps catch up on any countdown lost with a restart.
 	timer := countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire, countdown.WithLogger(logger))
