@@ -144,3 +144,16 @@ func Resync(s Session, lt Lifetime, rev int64) Change {
 	}
 	return c
 }
+
+// ResyncWrites reports whether re-sync c (from Resync) must be written: the lifetime values or
+// the expiry change, or the session's due entry is missing or later than its new due time. A
+// due entry that is merely early may stay (see NextDue): the sweep corrects it when it comes
+// due, as after a keepalive, so a session that already carries the settings costs no write.
+func ResyncWrites(c Change) bool {
+	if c.None() {
+		return false
+	}
+	b, a := c.Before, c.After
+	return a.Lifetime != b.Lifetime || !a.ExpiresAt.Equal(b.ExpiresAt) ||
+		(!a.DueAt.IsZero() && (b.DueAt.IsZero() || a.DueAt.Before(b.DueAt)))
+}

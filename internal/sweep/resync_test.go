@@ -69,8 +69,9 @@ func TestResync(t *testing.T) {
 			}
 			for u, ka := range want {
 				s := e.get(t, ids[u])
-				if s.Lifetime.KeepaliveExpiration != ka || !s.ExpiresAt.Equal(s.LastKeepaliveAt.Add(ka)) || !s.DueAt.Equal(s.ExpiresAt) {
-					t.Errorf("%s: keepalive_expiration %v expires %v due %v; want %v from the last keepalive %v",
+				// The due entry may stay early (a longer expiration leaves it where it was).
+				if s.Lifetime.KeepaliveExpiration != ka || !s.ExpiresAt.Equal(s.LastKeepaliveAt.Add(ka)) || s.DueAt.IsZero() || s.DueAt.After(s.ExpiresAt) {
+					t.Errorf("%s: keepalive_expiration %v expires %v due %v; want %v from the last keepalive %v, due no later",
 						u, s.Lifetime.KeepaliveExpiration, s.ExpiresAt, s.DueAt, ka, s.LastKeepaliveAt)
 				}
 				if wantAction != "" && u == "u1" && s.Lifetime.Action != wantAction {
