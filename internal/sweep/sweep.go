@@ -193,8 +193,8 @@ type run struct {
 	// re-sync's share of it is (resyncShare), so that expiries are never starved by a re-sync.
 	deadline       time.Time
 	resyncDeadline time.Time
-	mu       sync.Mutex
-	rep      Report
+	mu             sync.Mutex
+	rep            Report
 	// budgetsResynced holds the budgets whose limit this run's re-sync has seen to.
 	budgetsResynced map[string]bool
 }
