@@ -261,7 +261,7 @@ func (r *run) spent() bool {
 
 // resyncShare is the part of a run's budget its re-sync may take: the rest is the expiries'.
 // What the re-sync does not finish in it, the next run goes on with.
-const resyncShare = 0.5
+const resyncShare = 0.75
 
 // resyncSpent reports whether the run's re-sync share of its budget is used up (or ctx ended).
 func (r *run) resyncSpent(ctx context.Context) bool {
