@@ -6,7 +6,7 @@
 // (optional) is the countdown state machine, whose executions the sweep stops for the
 // time-limited sessions it ends before their limit; DYNAMODB_ENDPOINT (optional) points at
 // DynamoDB Local for local invocation; SWEEP_WORKERS (optional, default 32) is how many due
-// sessions the sweep acts on at once; RESYNC_WRITE_UNITS_PER_SECOND (optional, default 1000)
+// sessions the sweep acts on at once; RESYNC_WRITE_UNITS_PER_SECOND (optional, default 2000)
 // is the write budget of settings re-syncs.
 package main
 

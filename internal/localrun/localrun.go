@@ -77,7 +77,7 @@ type Config struct {
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
 // (required), ADMIN_API_KEY, SWEEP_INTERVAL (a Go duration such as 1s or 2m, default 60s,
-// at least 1s), SWEEP_WORKERS (default 32) and RESYNC_WRITE_UNITS_PER_SECOND (default 1000)
+// at least 1s), SWEEP_WORKERS (default 32) and RESYNC_WRITE_UNITS_PER_SECOND (default 2000)
 // through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
