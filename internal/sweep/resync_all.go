@@ -58,9 +58,9 @@ func (r *run) resyncSession(ctx context.Context, sess lifecycle.Session, lt life
 }
 
 // resyncEveryone re-syncs every live session for the markers ms (a change on All Users, or a
-// deleted group whose members are gone): it pages through every shard of the due index (every
-// live session but those left in their keepalive target state, which take current settings
-// when resumed), resolves each page's users (UsersGroups, groups once per run), and re-syncs
+// deleted group whose members are gone): it pages through every shard of the due index, and
+// through the paused and stopped sessions outside it as one more shard (ResyncParkedPage),
+// resolves each page's users (UsersGroups, groups once per run), and re-syncs
 // each session whose lifetime changed with one paced write (Store.ResyncSession). After each
 // page it saves on the markers how far the shard got (SaveResyncCursor), so that a run that
 // ends first — its re-sync share of the budget spent, or a crash — leaves the next run to go on
@@ -68,7 +68,7 @@ func (r *run) resyncSession(ctx context.Context, sess lifecycle.Session, lt life
 // every write is conditioned on the item: each session takes the settings once. The users
 // synced (re-synced by this run already, without error) are not done again.
 func (r *run) resyncEveryone(ctx context.Context, ms []lifecycle.ResyncMarker, synced map[string]error) {
-	n := r.store.DueShards()
+	n := r.store.DueShards() + 1 // the last: the parked sessions
 	shards := make(chan int, n)
 	var done atomic.Int64
 	starts := make([]string, n)
@@ -128,7 +128,11 @@ func (r *run) resyncShard(ctx context.Context, ms []lifecycle.ResyncMarker, shar
 	for !r.spent() && !r.resyncSpent(ctx) {
 		var p lifecycle.Page
 		err := r.backoff(ctx, func() (err error) {
-			p, err = r.store.ResyncPage(ctx, shard, tok)
+			if shard == r.store.DueShards() {
+				p, err = r.store.ResyncParkedPage(ctx, tok)
+			} else {
+				p, err = r.store.ResyncPage(ctx, shard, tok)
+			}
 			return err
 		})
 		if err != nil {

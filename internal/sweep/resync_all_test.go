@@ -232,6 +232,11 @@ func (c *crashingResync) ResyncPage(ctx context.Context, shard int, tok string) 
 	return c.Store.ResyncPage(ctx, shard, tok)
 }
 
+func (c *crashingResync) ResyncParkedPage(ctx context.Context, tok string) (lifecycle.Page, error) {
+	c.pages.Add(1)
+	return c.Store.ResyncParkedPage(ctx, tok)
+}
+
 // TestResyncEveryoneCrashesHalfWay crashes a re-sync of 200 sessions with 5 left (others in
 // flight), then runs a second sweep: it reads only the shards the first did not save as done,
 // every session carries the new settings, none was written twice, and the marker is gone. Two sweeps
@@ -265,7 +270,8 @@ func TestResyncEveryoneCrashesHalfWay(t *testing.T) {
 	second := &crashingResync{Store: e.store}
 	cfg.Store = second
 	r2 := e.sweep(t, sweep.New(cfg), at)
-	if got, want := second.pages.Load(), int64(e.store.DueShards()-done); got != want {
+	// Every due shard, and the parked sessions', fits in one page here.
+	if got, want := second.pages.Load(), int64(e.store.DueShards()+1-done); got != want {
 		t.Errorf("the second sweep read %d pages, want %d (one per shard not done)", got, want)
 	}
 	// Writes in flight at the crash may have been applied with their answer lost: the second
@@ -296,4 +302,34 @@ func TestResyncEveryoneCrashesHalfWay(t *testing.T) {
 		t.Errorf("overlapping sweeps re-synced %d and %d, want %d in all", reps[0].Resynced, reps[1].Resynced, n)
 	}
 	e.checkSettled(t, 120*time.Second)
+}
+
+// TestResyncEveryoneReachesParkedSessions changes All Users' keepalive_expiration_action from
+// stop to delete while a session is stopped (outside the Due index, in its target state): the
+// re-sync reaches it through the parked sessions' pass and puts it back in the Due index, due at
+// its expiry, where the sweep will delete it.
+func TestResyncEveryoneReachesParkedSessions(t *testing.T) {
+	e := newEveryoneEnv(t, 4, 1, 0)
+	ctx := context.Background()
+	at := t0.Add(time.Second)
+	set := func(action string, at time.Time) {
+		t.Helper()
+		if _, err := e.dir.ChangeSettings(ctx, policy.AllUsersGroupID, policy.SettingsChange{Set: settingsOf("keepalive_expiration_action", action)}, 0, "admin", at); err != nil {
+			t.Fatal(err)
+		}
+		e.sweep(t, e.sweeper(nil), at)
+	}
+	set(`"stop"`, at)
+	parked := e.ids[0]
+	e.act(t, parked, lifecycle.OpStop, at)
+	if s := e.get(t, parked); s.Status != lifecycle.StatusStopped || !s.DueAt.IsZero() {
+		t.Fatalf("after the stop: %s due %v, want stopped and outside the Due index", s.Status, s.DueAt)
+	}
+	set(`"delete"`, at.Add(time.Second))
+	for _, id := range e.ids {
+		s := e.get(t, id)
+		if s.Lifetime.Action != lifecycle.ActionDelete || s.DueAt.IsZero() || s.DueAt.After(s.ExpiresAt) {
+			t.Errorf("%s (%s): action %s, due %v, expires %v; want delete, due at or before the expiry", id, s.Status, s.Lifetime.Action, s.DueAt, s.ExpiresAt)
+		}
+	}
 }

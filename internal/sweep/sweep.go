@@ -37,6 +37,7 @@ type Store interface {
 	// ResyncPage, ResyncSession and SaveResyncCursor re-sync every live session (a change on
 	// All Users) page by page, paced, across sweeps: see resyncEveryone.
 	ResyncPage(ctx context.Context, shard int, pageToken string) (lifecycle.Page, error)
+	ResyncParkedPage(ctx context.Context, pageToken string) (lifecycle.Page, error)
 	ResyncSession(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, float64, error)
 	SaveResyncCursor(ctx context.Context, m lifecycle.ResyncMarker, shard int, cursor string) error
 	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
