@@ -54,6 +54,9 @@ type config struct {
 	// SweepScaleBaselineMax: levels above it are measured with the added latency only (0: all
 	// levels both ways).
 	SweepScaleBaselineMax int `json:"sweepscale_baseline_max,omitempty"`
+	// ResyncLevels and ResyncWriteUnits size the change on All Users (-only=resync).
+	ResyncLevels     []int `json:"resync_levels,omitempty"`
+	ResyncWriteUnits int   `json:"resync_write_units,omitempty"`
 }
 
 // results is everything one run measured; results.json holds it.
@@ -70,6 +73,7 @@ type results struct {
 	Lambdas      *lambdaResult     `json:"lambdas,omitempty"`
 	Preview      *previewResult    `json:"preview,omitempty"`
 	SweepScale   *sweepScaleResult `json:"sweepscale,omitempty"`
+	Resync       *resyncResult     `json:"resync,omitempty"`
 	Checks       []check           `json:"checks"`
 	Failures     []string          `json:"failures,omitempty"`
 }
@@ -98,7 +102,7 @@ func main() {
 
 func run() error {
 	var cfg config
-	var settingsLvls, sweepLevels, sweepScaleLevels string
+	var settingsLvls, sweepLevels, sweepScaleLevels, resyncLevels string
 	flag.StringVar(&cfg.Endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB Local address (default $DYNAMODB_ENDPOINT)")
 	flag.StringVar(&cfg.Out, "out", "bench", "folder for results.md, results.json and sweep-scale.png")
 	flag.StringVar(&cfg.Profile, "profile", "", "folder for CPU profiles of the measured parts (none when empty)")
@@ -120,6 +124,8 @@ func run() error {
 	flag.IntVar(&cfg.SweepScaleMarkers, "sweepscale-markers", 1000, "re-sync markers of the mass expiry part")
 	flag.IntVar(&cfg.SweepScaleBaselineMax, "sweepscale-baseline-max", 0, "mass-expiry levels above this many due sessions run with the added latency only (0: every level both ways)")
 	flag.IntVar(&cfg.SweepWorkers, "sweep-workers", 0, "workers of the mass-expiry sweeps (0: sweep.DefaultWorkers, as SWEEP_WORKERS)")
+	flag.StringVar(&resyncLevels, "resync-levels", "10000,100000", "live sessions of each change on All Users (-only=resync, never part of the default run)")
+	flag.IntVar(&cfg.ResyncWriteUnits, "resync-write-units", 0, "re-sync write budget in units/s (0: sweep.DefaultResyncWriteUnits, as RESYNC_WRITE_UNITS_PER_SECOND)")
 	flag.IntVar(&cfg.ColdStarts, "cold-starts", 3, "cold starts per function under aws-lambda-rie")
 	flag.Parse()
 	var err error
@@ -131,6 +137,9 @@ func run() error {
 	}
 	if cfg.SweepScaleLevels, err = intList(sweepScaleLevels); err != nil {
 		return fmt.Errorf("-sweepscale-levels: %w", err)
+	}
+	if cfg.ResyncLevels, err = intList(resyncLevels); err != nil {
+		return fmt.Errorf("-resync-levels: %w", err)
 	}
 	if cfg.Endpoint == "" {
 		return errors.New("no DynamoDB Local: set DYNAMODB_ENDPOINT or -endpoint (make bench starts one)")
@@ -210,6 +219,19 @@ func run() error {
 		res.SweepScale = r
 		if err != nil {
 			fail("sweepscale", err)
+		}
+	}
+	if parts["resync"] && ctx.Err() == nil { // opt-in: it seeds 100,000 sessions
+		r, err := benchResync(ctx, p, cfg.Endpoint, cfg.ResyncLevels, cfg.SweepScaleLatency, cfg.SweepWorkers, cfg.ResyncWriteUnits, cfg.SeedWorkers)
+		res.Resync = r
+		if err == nil || r != nil {
+			if werr := writeResync(r, res.Machine, cfg.Out); werr != nil {
+				return werr
+			}
+			p.logf("bench: wrote %s", filepath.Join(cfg.Out, "results-resync.md"))
+		}
+		if err != nil {
+			fail("resync", err)
 		}
 	}
 	if want("usage") && ctx.Err() == nil {

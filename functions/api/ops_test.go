@@ -99,6 +99,9 @@ func TestAWSOperations(t *testing.T) {
 	do("POST", "/v1/sessions/"+s+"/stop", userKey, nil)
 	do("POST", "/v1/sessions/"+s+"/resume", userKey, nil)
 	do("DELETE", "/v1/sessions/"+s, userKey, nil)
+	// A change on All Users: the sweep re-syncs every live session (the Due index's shards and
+	// the parked sessions' scan of GSI1).
+	do("PATCH", "/v1/groups/all-users/settings", admin, map[string]any{"set": map[string]any{"keepalive_expiration": 7200}})
 	do("POST", "/v1/sweeps", admin, map[string]any{"dry_run": true})
 	do("POST", "/v1/sweeps", admin, nil)
 	do("DELETE", "/v1/users/"+u+"/storage-mappings/"+m, userKey, nil)

@@ -6,7 +6,8 @@
 // (optional) is the countdown state machine, whose executions the sweep stops for the
 // time-limited sessions it ends before their limit; DYNAMODB_ENDPOINT (optional) points at
 // DynamoDB Local for local invocation; SWEEP_WORKERS (optional, default 32) is how many due
-// sessions the sweep acts on at once.
+// sessions the sweep acts on at once; RESYNC_WRITE_UNITS_PER_SECOND (optional, default 2000)
+// is the write budget of settings re-syncs.
 package main
 
 import (
@@ -82,8 +83,13 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if err != nil {
 		return nil, err
 	}
+	units, err := sweep.ParseResyncWriteUnits(getenv("RESYNC_WRITE_UNITS_PER_SECOND"))
+	if err != nil {
+		return nil, err
+	}
 	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
-	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers}), log: logger}, nil
+	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers,
+		ResyncWriteUnits: units}), log: logger}, nil
 }
 
 // sweepMargin is the time a sweep leaves itself before the function's timeout: what it has

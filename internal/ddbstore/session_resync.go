@@ -2,7 +2,10 @@ package ddbstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,7 +71,7 @@ func (ss *SessionStore) ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMa
 		if !ok {
 			continue
 		}
-		markers = append(markers, lifecycle.ResyncMarker{Kind: lifecycle.ResyncKind(kind), ID: id, At: at})
+		markers = append(markers, lifecycle.ResyncMarker{Kind: lifecycle.ResyncKind(kind), ID: id, At: at, Cursors: resyncCursors(item)})
 	}
 	return markers, nil
 }
@@ -80,6 +83,55 @@ func (ss *SessionStore) DeleteResyncMarker(ctx context.Context, m lifecycle.Resy
 	})
 	if err != nil {
 		return fmt.Errorf("delete re-sync marker: %w", storeError(err))
+	}
+	return nil
+}
+
+// resyncCursorPrefix begins the name of a marker's attribute that holds how far the re-sync of
+// every session got in one due shard ("cursor_<shard>"): one attribute per shard, so that the
+// sweep's shard readers, each saving its own after every page, never overwrite each other.
+const resyncCursorPrefix = "cursor_"
+
+// resyncCursors reads a marker item's cursors.
+func resyncCursors(item map[string]ddbtypes.AttributeValue) map[int]string {
+	var out map[int]string
+	for name, v := range item {
+		rest, ok := strings.CutPrefix(name, resyncCursorPrefix)
+		if !ok {
+			continue
+		}
+		shard, err := strconv.Atoi(rest)
+		s, isS := v.(*ddbtypes.AttributeValueMemberS)
+		if err != nil || !isS {
+			continue
+		}
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[shard] = s.Value
+	}
+	return out
+}
+
+// SaveResyncCursor records on marker m how far the re-sync of every session got in due shard
+// shard: cursor is the page token to go on from, or lifecycle.ResyncShardDone. The next sweep
+// goes on from there (ResyncMarkers returns it), so a re-sync longer than one sweep is not
+// started over, and a sweep that crashes loses at most the pages it had in flight. A marker
+// deleted meanwhile (another sweep finished it) is not written again.
+func (ss *SessionStore) SaveResyncCursor(ctx context.Context, m lifecycle.ResyncMarker, shard int, cursor string) error {
+	_, err := ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(ss.st.table),
+		Key:                      resyncKey(string(m.Kind), m.ID, m.At).attributes(),
+		UpdateExpression:         aws.String("SET #c = :c"),
+		ConditionExpression:      aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#c": resyncCursorPrefix + strconv.Itoa(shard), "#pk": attrPK},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":c": &ddbtypes.AttributeValueMemberS{Value: cursor},
+		},
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &cf) {
+		return fmt.Errorf("save re-sync cursor of shard %d: %w", shard, storeError(err))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package ddbstore_test
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -596,13 +597,13 @@ func TestResyncMarkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != marks[1] || got[1] != marks[0] {
+	if len(got) != 2 || !reflect.DeepEqual(got, []lifecycle.ResyncMarker{marks[1], marks[0]}) {
 		t.Fatalf("ResyncMarkers() = %+v, want oldest first %+v", got, []lifecycle.ResyncMarker{marks[1], marks[0]})
 	}
 	if err := env.ss.DeleteResyncMarker(ctx, got[0]); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := env.ss.ResyncMarkers(ctx); len(got) != 1 || got[0] != marks[0] {
+	if got, _ := env.ss.ResyncMarkers(ctx); len(got) != 1 || !reflect.DeepEqual(got[0], marks[0]) {
 		t.Errorf("after delete: %+v, want %+v", got, marks[:1])
 	}
 }

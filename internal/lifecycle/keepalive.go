@@ -174,3 +174,30 @@ func Resync(s Session, lt Lifetime, rev int64) Change {
 	}
 	return c
 }
+
+// ResyncWrites reports whether re-sync c (from Resync) must be written: the lifetime values or
+// the expiry change, or the session's due entry is missing or later than its new due time. A
+// due entry that is merely early may stay (see NextDue): the sweep corrects it when it comes
+// due, as after a keepalive, so a session that already carries the settings costs no write.
+func ResyncWrites(c Change) bool {
+	if c.None() {
+		return false
+	}
+	b, a := c.Before, c.After
+	return a.Lifetime != b.Lifetime || !a.ExpiresAt.Equal(b.ExpiresAt) ||
+		(!a.DueAt.IsZero() && (b.DueAt.IsZero() || a.DueAt.Before(b.DueAt)))
+}
+
+// ResyncInPlace reports whether re-sync c (ResyncWrites) can be written as one conditional
+// update of the running session's lifetime values (its expiry computed on the item), rather
+// than as a guarded transition: the session is running before and after, in the Due index, and
+// when its Due entry must move earlier its due time is its expiry (no time limit, no usage
+// deadline of its own).
+func ResyncInPlace(c Change) bool {
+	b, a := c.Before, c.After
+	if b.Status != StatusRunning || a.Status != StatusRunning || b.DueAt.IsZero() || a.DueAt.IsZero() {
+		return false
+	}
+	move := b.DueAt.IsZero() || a.DueAt.Before(b.DueAt)
+	return !move || (!b.TimeLimited() && b.UsageDeadline.IsZero())
+}

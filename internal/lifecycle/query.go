@@ -46,4 +46,10 @@ type ResyncMarker struct {
 	Kind ResyncKind
 	ID   string
 	At   time.Time
+	// Cursors is how far an unfinished re-sync of every session got, by due shard: the page
+	// token to go on from, or ResyncShardDone. Empty for a marker no sweep has started on.
+	Cursors map[int]string
 }
+
+// ResyncShardDone is the cursor of a due shard whose every session a re-sync has seen to.
+const ResyncShardDone = "done"

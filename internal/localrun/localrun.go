@@ -61,6 +61,9 @@ type Config struct {
 	// SweepWorkers is how many due sessions a sweep acts on at once (SWEEP_WORKERS; 0:
 	// sweep.DefaultWorkers).
 	SweepWorkers int
+	// ResyncWriteUnits is the write budget of settings re-syncs, in write units a second
+	// (RESYNC_WRITE_UNITS_PER_SECOND; 0: sweep.DefaultResyncWriteUnits).
+	ResyncWriteUnits int
 	// OIDC is the identity provider the API trusts (OIDC_* variables); with no OIDC_ISSUER the
 	// development provider runs on IdPPort and is trusted.
 	OIDC sso.Config
@@ -74,7 +77,8 @@ type Config struct {
 
 // ConfigFromEnv reads PORT (default 8080), TABLE_NAME (default "wspolicy"), DYNAMODB_ENDPOINT
 // (required), ADMIN_API_KEY, SWEEP_INTERVAL (a Go duration such as 1s or 2m, default 60s,
-// at least 1s) and SWEEP_WORKERS (default 32) through getenv.
+// at least 1s), SWEEP_WORKERS (default 32) and RESYNC_WRITE_UNITS_PER_SECOND (default 2000)
+// through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Port:             getenv("PORT"),
@@ -116,6 +120,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	var err error
 	if cfg.SweepWorkers, err = sweep.ParseWorkers(getenv("SWEEP_WORKERS")); err != nil {
+		return Config{}, err
+	}
+	if cfg.ResyncWriteUnits, err = sweep.ParseResyncWriteUnits(getenv("RESYNC_WRITE_UNITS_PER_SECOND")); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -186,7 +193,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
 			Countdowns: timer, Logger: logger, Workspaces: store}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
-			Directory: store, Clock: clock, Workers: cfg.SweepWorkers}),
+			Directory: store, Clock: clock, Workers: cfg.SweepWorkers, ResyncWriteUnits: cfg.ResyncWriteUnits}),
 		Countdown: timer,
 	}
 

@@ -34,6 +34,12 @@ type Store interface {
 	ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error)
 	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
 	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
+	// ResyncPage, ResyncSession and SaveResyncCursor re-sync every live session (a change on
+	// All Users) page by page, paced, across sweeps: see resyncEveryone.
+	ResyncPage(ctx context.Context, shard int, pageToken string) (lifecycle.Page, error)
+	ResyncParkedPage(ctx context.Context, pageToken string) (lifecycle.Page, error)
+	ResyncSession(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, float64, error)
+	SaveResyncCursor(ctx context.Context, m lifecycle.ResyncMarker, shard int, cursor string) error
 	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
 	BudgetMembers(ctx context.Context, budget string) ([]lifecycle.BudgetMember, error)
 	RescheduleLedger(ctx context.Context, bl lifecycle.BudgetLedger, now time.Time) (bool, error)
@@ -57,6 +63,10 @@ type Config struct {
 	// RacePatience is how long a re-sync that keeps losing the race to a session's keepalives
 	// goes on trying (sessions.Retry); 0 means sessions.DefaultRacePatience.
 	RacePatience time.Duration
+	// ResyncWriteUnits is the write budget of re-syncs, in write units a second, shared by the
+	// runs of this Sweeper; 0 means DefaultResyncWriteUnits. RESYNC_WRITE_UNITS_PER_SECOND sets
+	// it in the local run and the sweep function.
+	ResyncWriteUnits int
 }
 
 // DefaultWorkers is the parallelism of a sweep whose Config.Workers is 0: with the ~15 ms a
@@ -75,6 +85,9 @@ type Sweeper struct {
 	clock        policy.Clock
 	workers      int
 	racePatience time.Duration
+	// pace holds the re-sync's writes to its budget (Config.ResyncWriteUnits).
+	pace        *pacer
+	resyncUnits int
 }
 
 // New returns a Sweeper; a nil Clock is the system clock.
@@ -90,11 +103,19 @@ func New(cfg Config) *Sweeper {
 		s.workers = DefaultWorkers
 	}
 	s.workers = min(s.workers, MaxWorkers)
+	s.resyncUnits = cfg.ResyncWriteUnits
+	if s.resyncUnits <= 0 {
+		s.resyncUnits = DefaultResyncWriteUnits
+	}
+	s.pace = newPacer(s.resyncUnits)
 	return s
 }
 
 // Workers is how many due sessions a run acts on at once.
 func (s *Sweeper) Workers() int { return s.workers }
+
+// ResyncWriteUnits is the re-sync's write budget in write units a second.
+func (s *Sweeper) ResyncWriteUnits() int { return s.resyncUnits }
 
 // Options control one run.
 type Options struct {
@@ -147,6 +168,10 @@ type Report struct {
 	// lifetime settings.
 	ResyncMarkers int `json:"resync_markers"`
 	Resynced      int `json:"resynced"`
+	// ResyncPending counts the markers left for the next run (not finished in this one's
+	// re-sync share of its budget, or failed); ResyncUnits the write units the re-sync spent.
+	ResyncPending int     `json:"resync_pending"`
+	ResyncUnits   float64 `json:"resync_write_units"`
 	// Budgets counts the due budget ledgers decided on; ExhaustedBudgets those whose sessions
 	// were ended; Repaired the memberships of ended sessions removed from a ledger;
 	// ResyncedBudgets the ledgers given a changed usage_limit by the re-sync.
@@ -172,10 +197,12 @@ type run struct {
 	*Sweeper
 	opts Options
 	now  time.Time
-	// deadline is when the run's budget is spent (zero: none).
-	deadline time.Time
-	mu       sync.Mutex
-	rep      Report
+	// deadline is when the run's budget is spent (zero: none); resyncDeadline when the
+	// re-sync's share of it is (resyncShare), so that expiries are never starved by a re-sync.
+	deadline       time.Time
+	resyncDeadline time.Time
+	mu             sync.Mutex
+	rep            Report
 	// budgetsResynced holds the budgets whose limit this run's re-sync has seen to.
 	budgetsResynced map[string]bool
 }
@@ -216,6 +243,7 @@ func (s *Sweeper) Run(ctx context.Context, opts Options) (Report, error) {
 	r := &run{Sweeper: s, opts: opts, now: now}
 	if opts.Budget > 0 {
 		r.deadline = start.Add(opts.Budget)
+		r.resyncDeadline = start.Add(time.Duration(float64(opts.Budget) * resyncShare))
 	}
 	r.rep = Report{DryRun: opts.DryRun, Now: now, Actions: []Action{}, Errors: []string{}}
 	r.resync(ctx)
@@ -237,6 +265,15 @@ func (r *run) spent() bool {
 	}
 	r.update(func(rep *Report) { rep.Cut = true })
 	return true
+}
+
+// resyncShare is the part of a run's budget its re-sync may take: the rest is the expiries'.
+// What the re-sync does not finish in it, the next run goes on with.
+const resyncShare = 0.75
+
+// resyncSpent reports whether the run's re-sync share of its budget is used up (or ctx ended).
+func (r *run) resyncSpent(ctx context.Context) bool {
+	return ctx.Err() != nil || (!r.resyncDeadline.IsZero() && !time.Now().Before(r.resyncDeadline))
 }
 
 // expire pages through every shard of the due index; workers decide and apply.
@@ -424,7 +461,7 @@ func (r *run) resync(ctx context.Context) {
 	}
 	r.update(func(rep *Report) { rep.ItemsRead += len(markers); rep.ResyncMarkers = len(markers) })
 	targets := make([][]string, len(markers)) // the users each marker re-syncs
-	everyone := make([]bool, len(markers))    // the marker re-syncs every user with live sessions
+	everyone := make([]bool, len(markers))    // the marker re-syncs every live session
 	failed := make([]bool, len(markers))
 	for i, m := range markers {
 		switch {
@@ -446,20 +483,13 @@ func (r *run) resync(ctx context.Context) {
 			}
 		}
 	}
-	if slices.Contains(everyone, true) {
-		all, err := r.liveUsers(ctx)
-		if err != nil {
-			r.fail(fmt.Errorf("re-sync every user: %w", err))
-			return
-		}
-		for i := range markers {
-			if everyone[i] {
-				targets[i] = all
-			}
-		}
-	}
 	done := r.resyncUsers(ctx, targets)
+	var all []lifecycle.ResyncMarker
 	for i, m := range markers {
+		if everyone[i] {
+			all = append(all, m)
+			continue
+		}
 		for _, id := range targets[i] {
 			if err, ok := done[id]; !ok || err != nil {
 				failed[i] = true // not reached (out of time) or failed: the marker stays
@@ -467,11 +497,15 @@ func (r *run) resync(ctx context.Context) {
 			}
 		}
 		if failed[i] || r.opts.DryRun || ctx.Err() != nil {
+			r.update(func(rep *Report) { rep.ResyncPending++ })
 			continue
 		}
 		if err := r.store.DeleteResyncMarker(ctx, m); err != nil {
 			r.fail(err)
 		}
+	}
+	if len(all) > 0 {
+		r.resyncEveryone(ctx, all, done)
 	}
 }
 
@@ -503,7 +537,7 @@ feed:
 			if seen[id] {
 				continue
 			}
-			if r.spent() || ctx.Err() != nil {
+			if r.spent() || r.resyncSpent(ctx) {
 				break feed
 			}
 			seen[id] = true
@@ -513,33 +547,6 @@ feed:
 	close(users)
 	workers.Wait()
 	return done
-}
-
-// liveUsers lists the users of every session in the due index (every live session but those
-// left in their keepalive target state, which pick up current settings when resumed).
-func (r *run) liveUsers(ctx context.Context) ([]string, error) {
-	seen := map[string]bool{}
-	var ids []string
-	for shard := range r.store.DueShards() {
-		tok := ""
-		for {
-			p, err := r.store.DueSessions(ctx, time.Time{}, shard, tok)
-			if err != nil {
-				return nil, err
-			}
-			r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) })
-			for _, sess := range p.Sessions {
-				if !seen[sess.UserID] {
-					seen[sess.UserID] = true
-					ids = append(ids, sess.UserID)
-				}
-			}
-			if tok = p.NextPageToken; tok == "" {
-				break
-			}
-		}
-	}
-	return ids, nil
 }
 
 // resyncUser re-resolves one user's settings (two round trips) and puts the lifetime values in
@@ -553,7 +560,6 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("re-sync user %s: %w", userID, err)
 	}
 	lt := lifecycle.LifetimeFrom(res)
-	rev := r.now.UnixMilli()
 	f := lifecycle.ListFilter{UserID: userID, Limit: lifecycle.MaxPageSize}
 	var errs []error
 	if err := r.resyncBudget(ctx, userID, res); err != nil {
@@ -569,22 +575,9 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 			if sess.Status == lifecycle.StatusDeleted {
 				continue
 			}
-			c := lifecycle.Resync(sess, lt, rev)
-			if c.None() {
-				continue
+			if err := r.resyncSession(ctx, sess, lt); err != nil {
+				errs = append(errs, err)
 			}
-			if !r.opts.DryRun {
-				applied, err := r.applyLifetime(ctx, sess, lt, rev)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if !applied {
-					continue
-				}
-			}
-			r.record(Action{SessionID: sess.ID, UserID: userID, Action: string(c.Outcome), Reason: c.Reason})
-			r.update(func(rep *Report) { rep.Resynced++ })
 		}
 		if f.PageToken = p.NextPageToken; f.PageToken == "" {
 			break
@@ -594,32 +587,4 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("re-sync user %s: %w", userID, errors.Join(errs...))
 	}
 	return nil
-}
-
-// applyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
-// (as listed, possibly from an index): lifecycle.Resync, written guarded like an action. When
-// the session changed since it was read it is read again and the change decided again
-// (sessions.Retry). A live session's keepalives move last_keepalive_at, which the guard covers,
-// as often as every keepalive_interval: on a loaded machine a read and a write can take longer
-// than that, so a count of attempts is not enough, and it keeps trying for the race patience.
-// It reports whether it wrote.
-func (r *run) applyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
-	read := false
-	return sessions.Retry("session "+s.ID, r.racePatience, func() (bool, error) {
-		if read {
-			var err error
-			if s, err = r.store.GetSession(ctx, s.ID); err != nil {
-				return false, err
-			}
-		}
-		read = true
-		c := lifecycle.Resync(s, lt, rev)
-		if c.None() {
-			return false, nil
-		}
-		if err := r.store.Transition(ctx, c); err != nil {
-			return false, err // session_changed: Retry reads and decides again
-		}
-		return true, nil
-	})
 }
