@@ -95,8 +95,9 @@ func serveAPIChild(spec string) error {
 		return err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, cfg.table, ddbstore.WithClock(clock))
-	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table), store, clock)
+	tbl := ddbstore.Open(db, cfg.table, ddbstore.WithClock(clock))
+	store := tbl.Directory()
+	svc := newSessionService(tbl.Sessions(), store, clock)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	hc := httpapi.Config{Directory: store, Sessions: svc, Clock: clock, AdminKey: benchAdminKey, Logger: logger}
 	if cfg.keyCacheOff {

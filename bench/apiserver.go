@@ -61,11 +61,12 @@ func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy
 	if err := createBenchTable(ctx, db, table); err != nil {
 		return nil, err
 	}
-	e.store = ddbstore.New(db, table, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock))
+	e.store = tbl.Directory()
 	if err := e.store.EnsureAllUsers(ctx, clock.Now(), localrun.AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	e.ss = ddbstore.NewSessionStore(db, table)
+	e.ss = tbl.Sessions()
 	e.svc = newSessionService(e.ss, e.store, clock)
 	if e.url, e.stop, err = e.serve(ctx, func(*httpapi.Config) {}); err != nil {
 		return nil, err

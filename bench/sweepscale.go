@@ -120,11 +120,12 @@ func newMassEnv(ctx context.Context, endpoint string, latency time.Duration, con
 		return nil, err
 	}
 	clock := &policy.FixedClock{T: sweepNow}
-	dir := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock))
+	dir := tbl.Directory()
 	if err := dir.EnsureAllUsers(ctx, sweepNow, localrun.AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	return &massEnv{ss: ddbstore.NewSessionStore(db, table), dir: dir, in: in}, nil
+	return &massEnv{ss: tbl.Sessions(), dir: dir, in: in}, nil
 }
 
 // benchSweepScale measures sweeps of each count of due sessions, without and with latency

@@ -73,13 +73,14 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	store := tbl.Directory()
 	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := store.EnsureAllUsers(ectx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, fmt.Errorf("ensure All Users: %w", err)
 	}
-	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	sessionStore := tbl.Sessions()
 	timer, err := countdownTimer(ctx, getenv("STATE_MACHINE_ARN"))
 	if err != nil {
 		return nil, err

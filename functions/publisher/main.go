@@ -84,7 +84,7 @@ func build(ctx context.Context, s settings, getenv func(string) string, logger *
 	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
 		timers = sfntimer.NewStepFunctions(sfn.NewFromConfig(cfg), arn)
 	}
-	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)),
+	fin := finalise.New(finalise.Config{Store: ddbstore.Open(db, s.table, ddbstore.WithLogger(logger)).Sessions(),
 		Countdowns: timers, Logger: logger})
 	return newHandler(s, eventbridge.NewFromConfig(cfg), fin, logger), nil
 }

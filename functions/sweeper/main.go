@@ -71,7 +71,8 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 		return nil, err
 	}
 	logger = logger.With(slog.String("table", table))
-	var store sweep.Store = ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	var store sweep.Store = tbl.Sessions()
 	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
 		if client == nil {
 			return nil, errors.New("STATE_MACHINE_ARN is set but there is no Step Functions client")
@@ -82,7 +83,7 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if err != nil {
 		return nil, err
 	}
-	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	directory := tbl.Directory()
 	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers}), log: logger}, nil
 }
 

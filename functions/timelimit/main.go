@@ -42,6 +42,6 @@ func newTask(ctx context.Context, getenv func(string) string, clock policy.Clock
 	if err != nil {
 		return nil, err
 	}
-	store := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	store := ddbstore.Open(db, table, ddbstore.WithLogger(logger)).Sessions()
 	return countdown.NewTask(store, clock, logger.With(slog.String("table", table))), nil
 }

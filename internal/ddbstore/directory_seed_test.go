@@ -30,7 +30,7 @@ func TestSeedUsers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := ddbtest.NewTable(t)
 			ctx := context.Background()
-			st := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0}))
+			st := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0})).Directory()
 			if err := st.EnsureAllUsers(ctx, st0, nil); err != nil {
 				t.Fatalf("EnsureAllUsers: %v", err)
 			}
@@ -87,7 +87,7 @@ func TestSeedUsers(t *testing.T) {
 					t.Errorf("group %s lists %d members, want %d", g, len(members), tc.users)
 				}
 			}
-			ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
+			ss := ddbstore.Open(tb.Client, tb.Name).Sessions()
 			lt := testLifetime()
 			lt.MaxSessions = 1 // the seeded user already counts one session
 			s, ev := lifecycle.NewSession("s_seed_over", users[0].ID, "img", true, lt, st0)
@@ -116,7 +116,7 @@ func TestSeedGroups(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := ddbtest.NewTable(t)
 			ctx := context.Background()
-			st := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0}))
+			st := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0})).Directory()
 			var groups []policy.Group
 			for i := range tc.groups {
 				id := fmt.Sprintf("g_seed_%02d", i)

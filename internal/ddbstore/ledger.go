@@ -45,12 +45,6 @@ const (
 // race and how fast the database answers, and neither is known in advance.
 const DefaultLedgerPatience = 10 * time.Second
 
-// WithLedgerPatience sets how long a write racing for a budget's ledger keeps trying (see
-// DefaultLedgerPatience).
-func WithLedgerPatience(d time.Duration) SessionOption {
-	return func(ss *SessionStore) { ss.ledgerPatience = d }
-}
-
 // ledgerRaces paces one write's retries after it lost the race for budget's ledger.
 type ledgerRaces struct {
 	budget   string

@@ -55,7 +55,7 @@ func TestKeepaliveWritesOneUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(db, env.tb.Name)
+	ss := ddbstore.Open(db, env.tb.Name).Sessions()
 	const n = 5
 	for _, id := range []string{"plain", "limited"} {
 		for i := 1; i <= n; i++ {

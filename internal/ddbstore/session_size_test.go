@@ -242,7 +242,7 @@ func TestSessionItemSize(t *testing.T) {
 
 			// The keepalive, through a client that reports what it consumed.
 			client, log := capacityClient(t, env)
-			ss := ddbstore.NewSessionStore(client, env.tb.Name)
+			ss := ddbstore.Open(client, env.tb.Name).Sessions()
 			keepalive := func(id string, at time.Time) {
 				t.Helper()
 				if _, err := ss.Keepalive(ctx, id, tt.user, at, 0); err != nil {

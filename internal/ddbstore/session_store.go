@@ -36,25 +36,6 @@ type SessionStore struct {
 	ledgerPatience time.Duration
 }
 
-// SessionOption configures a SessionStore.
-type SessionOption func(*SessionStore)
-
-// WithLogger sets where the store reports inconsistencies it works around (a session charged
-// to a budget whose ledger is missing); the default is slog.Default().
-func WithLogger(l *slog.Logger) SessionOption {
-	return func(ss *SessionStore) { ss.log = l }
-}
-
-// NewSessionStore returns the session store on the named table.
-func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
-	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize), keepaliveTokens: newTokenSource(), log: slog.Default(),
-		ledgerPatience: DefaultLedgerPatience}
-	for _, o := range opts {
-		o(ss)
-	}
-	return ss
-}
-
 // Bounds of the session store's retry loops.
 const (
 	// maxStartAttempts bounds resubmissions of a start transaction that collided with others

@@ -23,7 +23,7 @@ type sessionEnv struct {
 func newSessionEnv(t testing.TB, users ...string) sessionEnv {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	env := sessionEnv{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), ss: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	env := sessionEnv{tb: tb, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), ss: ddbstore.Open(tb.Client, tb.Name).Sessions()}
 	for _, u := range users {
 		if _, err := env.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
 			t.Fatalf("create user %s: %v", u, err)

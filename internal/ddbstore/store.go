@@ -26,24 +26,6 @@ type Store struct {
 
 var _ policy.Directory = (*Store)(nil)
 
-// Option configures a Store.
-type Option func(*Store)
-
-// WithClock sets the clock that stamps creation times the caller left zero (the default is
-// policy.SystemClock).
-func WithClock(c policy.Clock) Option {
-	return func(s *Store) { s.clock = c }
-}
-
-// New returns a Store on the named table.
-func New(db *dynamodb.Client, table string, opts ...Option) *Store {
-	s := &Store{db: db, table: table, clock: policy.SystemClock{}}
-	for _, o := range opts {
-		o(s)
-	}
-	return s
-}
-
 // Bounds of the store's retry loops.
 const (
 	// maxRaceAttempts bounds read-then-conditional-write loops that lost a race to another

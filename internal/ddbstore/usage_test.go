@@ -268,7 +268,7 @@ func TestLedgerRaceGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(racy, env.tb.Name, ddbstore.WithLedgerPatience(300*time.Millisecond))
+	ss := ddbstore.Open(racy, env.tb.Name, ddbstore.WithLedgerPatience(300*time.Millisecond)).Sessions()
 	before, _ := env.ss.GetLedger(ctx, b.Key)
 
 	s2, ev := lifecycle.NewSession("s2", "u1", "img", true, testLifetime(), st0.Add(time.Second))

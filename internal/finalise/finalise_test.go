@@ -71,7 +71,7 @@ type env struct {
 func newEnv(t *testing.T) env {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name),
+	e := env{tb: tb, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions(),
 		clock: &policy.FixedClock{T: t0.Add(8 * 24 * time.Hour)}, timers: &stopLog{}}
 	f := finalise.New(finalise.Config{Store: e.store, Countdowns: e.timers, Clock: e.clock})
 	e.h = publish.NewHandler(noSink{t}, f, nil)

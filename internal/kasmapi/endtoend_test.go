@@ -226,11 +226,11 @@ func TestKasmKeepaliveCostsTheNativeOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := &policy.FixedClock{T: time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)}
-	store := ddbstore.New(db, tb.Name, ddbstore.WithClock(clock))
+	store := ddbstore.Open(db, tb.Name, ddbstore.WithClock(clock)).Directory()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		t.Fatal(err)
 	}
-	svc := sessions.New(sessions.Config{Store: ddbstore.NewSessionStore(db, tb.Name), Directory: store, Clock: clock, Workspaces: store})
+	svc := sessions.New(sessions.Config{Store: ddbstore.Open(db, tb.Name).Sessions(), Directory: store, Clock: clock, Workspaces: store})
 	parts := kasmapi.Wire(store, svc, clock)
 	e := &env{t: t, tb: tb, clock: clock, kh: parts.Kasm, h: httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin,
 		Sessions: svc, Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm})}

@@ -168,11 +168,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, cfg.TableName, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	store := tbl.Directory()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, err
 	}
-	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger))
+	sessionStore := tbl.Sessions()
 	// Time limits: the in-process countdowns delete a time-limited session at its limit (and
 	// warn before it); the sweeps catch up on any countdown lost with a restart.
 	timer := countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire, countdown.WithLogger(logger))

@@ -30,7 +30,7 @@ func newLaunchEnv(t *testing.T) launchEnv {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	clock := &policy.FixedClock{T: t0}
-	e := env{clock: clock, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	e := env{clock: clock, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions()}
 	allUsers := map[string]json.RawMessage{}
 	for _, s := range settings.Catalog() {
 		if s.AllUsers != nil {

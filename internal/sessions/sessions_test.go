@@ -31,7 +31,7 @@ func newEnv(t *testing.T, allUsers map[string]string) env {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	clock := &policy.FixedClock{T: t0}
-	e := env{clock: clock, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	e := env{clock: clock, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions()}
 	if err := e.dir.EnsureAllUsers(context.Background(), t0, raw(allUsers)); err != nil {
 		t.Fatal(err)
 	}

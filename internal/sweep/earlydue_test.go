@@ -19,7 +19,7 @@ import (
 // coldKeepalive sends a keepalive from a session store that has never seen the session.
 func (e env) coldKeepalive(t *testing.T, id string, at time.Time) {
 	t.Helper()
-	if _, err := ddbstore.NewSessionStore(e.tb.Client, e.tb.Name).Keepalive(context.Background(), id, "u1", at, 0); err != nil {
+	if _, err := ddbstore.Open(e.tb.Client, e.tb.Name).Sessions().Keepalive(context.Background(), id, "u1", at, 0); err != nil {
 		t.Fatalf("keepalive at %v: %v", at.Sub(t0), err)
 	}
 }

@@ -135,7 +135,7 @@ func injectedEnv(t *testing.T, e env, in *faultinject.Injector) (*ddbstore.Sessi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ddbstore.NewSessionStore(db, e.tb.Name), ddbstore.New(db, e.tb.Name)
+	return ddbstore.Open(db, e.tb.Name).Sessions(), ddbstore.Open(db, e.tb.Name).Directory()
 }
 
 // TestSweepBacksOffWhenThrottled throttles the transaction of a due session past the SDK's own

@@ -31,7 +31,7 @@ type env struct {
 func newEnv(t *testing.T, users ...string) env {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, clock: &policy.FixedClock{T: t0}, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	e := env{tb: tb, clock: &policy.FixedClock{T: t0}, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions()}
 	for _, u := range users {
 		if _, err := e.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
 			t.Fatal(err)
