@@ -40,7 +40,7 @@ func seedNow(t *testing.T, tb *ddbtest.Table) {
 		lt := lifecycle.Lifetime{KeepaliveExpiration: s.keepalive, Action: s.action, KeepaliveInterval: time.Second,
 			IdleDisconnect: time.Hour, MaxSessions: 10}
 		sess, created := lifecycle.NewSession(s.id, "u1", "img", true, lt, started)
-		if err := store.StartSession(ctx, sess, created); err != nil {
+		if err := ddbtest.StartSession(ctx, store, sess, created); err != nil {
 			t.Fatalf("start %s: %v", s.id, err)
 		}
 	}

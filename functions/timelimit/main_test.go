@@ -46,7 +46,7 @@ func startFixtureSession(t *testing.T, tb *ddbtest.Table, at time.Time) {
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Minute, Action: lifecycle.ActionDelete, KeepaliveInterval: 30 * time.Second,
 		IdleDisconnect: time.Hour, TimeLimit: time.Hour, MaxSessions: 5}
 	s, created := lifecycle.NewSession(fixtureSession, "u_alice", "img", true, lt, at)
-	if err := ddbstore.Open(tb.Client, tb.Name).Sessions().StartSession(ctx, s, created); err != nil {
+	if err := ddbtest.StartSession(ctx, ddbstore.Open(tb.Client, tb.Name).Sessions(), s, created); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -49,7 +49,7 @@ func (e env) start(t *testing.T, id, user string, limit time.Duration, at time.T
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Minute, Action: lifecycle.ActionDelete,
 		KeepaliveInterval: time.Second, IdleDisconnect: time.Hour, TimeLimit: limit, MaxSessions: 100}
 	s, ev := lifecycle.NewSession(id, user, "img", true, lt, at)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s

@@ -91,7 +91,7 @@ func TestSeedUsers(t *testing.T) {
 			lt := testLifetime()
 			lt.MaxSessions = 1 // the seeded user already counts one session
 			s, ev := lifecycle.NewSession("s_seed_over", users[0].ID, "img", true, lt, st0)
-			if err := ss.StartSession(ctx, s, ev); policy.CodeOf(err) != policy.CodeMaxSessionsReached {
+			if err := ddbtest.StartSession(ctx, ss, s, ev); policy.CodeOf(err) != policy.CodeMaxSessionsReached {
 				t.Errorf("StartSession beyond the seeded count: error %v, want %s", err, policy.CodeMaxSessionsReached)
 			}
 			if _, err := st.CreateUser(ctx, policy.User{Username: users[0].Username}); policy.CodeOf(err) != "username_taken" {

@@ -59,19 +59,11 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 	return policy.Errorf(policy.KindConflict, policy.CodeSessionChanged, "session %s changed concurrently", id)
 }
 
-// StartSession writes a new session, its launch item (s.ClientSettings and s.Launch) and its
+// StartCharged writes a new session, its launch item (s.ClientSettings and s.Launch) and its
 // created event in one transaction with the increment of the user's active_sessions, which
 // must stay within s.Lifetime.MaxSessions: a full user gets KindConflict
 // "max_sessions_reached", a missing user KindNotFound "user_not_found".
-// The session is charged to no budget (see StartCharged).
-func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
-	if _, err := ss.startSession(ctx, s, created, usage.Budget{}); err != nil {
-		return fmt.Errorf("start session for user %s: %w", s.UserID, err)
-	}
-	return nil
-}
-
-// StartCharged is StartSession for a session charged to budget b (nothing is charged when b is
+// The session is charged to budget b (nothing is charged when b is
 // not Limited): in the same transaction it charges the session to b's ledger from
 // s.CreatedAt and adds the session to the budget's members — 5 items however many sessions
 // share the budget, plus one read of the ledger. A budget exhausted at s.CreatedAt refuses

@@ -43,7 +43,7 @@ func testLifetime() lifecycle.Lifetime {
 func (env sessionEnv) start(t *testing.T, id, user string, container bool, lt lifecycle.Lifetime, at time.Time) lifecycle.Session {
 	t.Helper()
 	s, ev := lifecycle.NewSession(id, user, "img", container, lt, at)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s
@@ -86,7 +86,7 @@ func TestStartSessionRoundTrip(t *testing.T) {
 	want.ClientSettings = []byte(`{"allow_kasm_audio":true}`)
 	want.Launch = []byte(`{"image":"img"}`)
 	_, created := lifecycle.NewSession("s1", "u1", "img", true, lt, st0)
-	if err := env.ss.StartSession(context.Background(), want, created); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, want, created); err != nil {
 		t.Fatal(err)
 	}
 	got := env.get(t, "s1")
@@ -121,7 +121,7 @@ func TestStartSessionRefused(t *testing.T) {
 			lt := testLifetime()
 			lt.MaxSessions = tc.max
 			s, ev := lifecycle.NewSession(policy.NewID("s"), tc.user, "img", true, lt, st0)
-			wantCode(t, env.ss.StartSession(context.Background(), s, ev), tc.kind, tc.code)
+			wantCode(t, ddbtest.StartSession(context.Background(), env.ss, s, ev), tc.kind, tc.code)
 		})
 	}
 }
@@ -138,7 +138,7 @@ func TestStartSessionMaxExact(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			s, ev := lifecycle.NewSession(policy.NewID("s"), "u1", "img", true, lt, st0)
-			errs[i] = env.ss.StartSession(context.Background(), s, ev)
+			errs[i] = ddbtest.StartSession(context.Background(), env.ss, s, ev)
 		})
 	}
 	wg.Wait()
@@ -171,11 +171,11 @@ func TestStartSessionMaxExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, ev := lifecycle.NewSession("again", "u1", "img", true, lt, st0)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Errorf("start after a delete: %v", err)
 	}
 	s, ev = lifecycle.NewSession("one-too-many", "u1", "img", true, lt, st0)
-	wantCode(t, env.ss.StartSession(context.Background(), s, ev), policy.KindConflict, policy.CodeMaxSessionsReached)
+	wantCode(t, ddbtest.StartSession(context.Background(), env.ss, s, ev), policy.KindConflict, policy.CodeMaxSessionsReached)
 }
 
 func TestGetSessionMissing(t *testing.T) {
@@ -339,7 +339,7 @@ func TestKeepaliveUsageReached(t *testing.T) {
 	s, ev := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
 	s.UsageDeadline = st0.Add(30 * time.Second)
 	s.DueAt = lifecycle.NextDue(s)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	r, err := env.ss.Keepalive(context.Background(), "s1", "", st0.Add(10*time.Second), 0)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -225,7 +226,7 @@ func TestEndWithoutLedger(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	s, ev := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
 	s.Budget = "user#u1#daily"
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := lifecycle.Act(s, lifecycle.OpDelete, lifecycle.AdminActor(), lifecycle.Permissions{}, st0.Add(time.Second))

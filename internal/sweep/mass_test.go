@@ -34,7 +34,7 @@ func (e env) startMany(t *testing.T, n int) []string {
 					t.Errorf("create %s: %v", u, err)
 				}
 				s, ev := lifecycle.NewSession(ids[i], u, "img", true, lifetime(lifecycle.ActionStop, 10*time.Second), t0)
-				if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+				if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 					t.Errorf("start %s: %v", ids[i], err)
 				}
 			}

@@ -56,7 +56,7 @@ func lifetime(action lifecycle.Action, ka time.Duration) lifecycle.Lifetime {
 func (e env) start(t *testing.T, id, user string, container bool, lt lifecycle.Lifetime, at time.Time) lifecycle.Session {
 	t.Helper()
 	s, ev := lifecycle.NewSession(id, user, "img", container, lt, at)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s
@@ -211,7 +211,7 @@ func TestTimeLimitAndUsageDeadline(t *testing.T) {
 	s, ev := lifecycle.NewSession("budget", "u1", "img", true, lifetime(lifecycle.ActionStop, time.Hour), t0)
 	s.UsageDeadline = t0.Add(3 * time.Second) // a deadline of its own, not a budget ledger's (see usage_test.go)
 	s.DueAt = lifecycle.NextDue(s)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	sw := e.sweeper(nil)
