@@ -14,6 +14,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
@@ -40,6 +41,9 @@ type env struct {
 	http     *http.Client
 	stop     func()
 }
+
+// seed returns the loader of users, groups and sessions in bulk into the env's table.
+func (e *env) seed() seed.Loader { return seed.Loader{DB: e.db, Table: e.table, Dir: e.store} }
 
 // newEnv creates the table, All Users, the session service and the API on 127.0.0.1 (a free
 // port). conns sizes the connection pools (of the SDK client towards DynamoDB Local and of

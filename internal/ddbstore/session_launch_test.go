@@ -166,7 +166,7 @@ func TestLaunchItemExpiresWithSession(t *testing.T) {
 			switch {
 			case tt.seed:
 				s, _ := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
-				if err := env.ss.SeedSessions(ctx, []lifecycle.Session{s}, 1); err != nil {
+				if err := env.seed().Sessions(ctx, []lifecycle.Session{s}, 1); err != nil {
 					t.Fatal(err)
 				}
 			case tt.docs:

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
@@ -31,6 +32,11 @@ func newSessionEnv(t testing.TB, users ...string) sessionEnv {
 	}
 	tb.ResetCalls()
 	return env
+}
+
+// seed returns the bulk loader of the env's table.
+func (env sessionEnv) seed() seed.Loader {
+	return seed.Loader{DB: env.tb.Client, Table: env.tb.Name, Dir: env.dir}
 }
 
 func testLifetime() lifecycle.Lifetime {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
@@ -420,12 +421,12 @@ func TestStartEndCostIndependentOfGroupSize(t *testing.T) {
 	ctx := context.Background()
 	e.group(t, "small", "small", `{"type":"per_group","interval":"monthly","hours":100}`, "alone")
 	e.group(t, "big", "big", `{"type":"per_group","interval":"monthly","hours":100}`)
-	var seed []ddbstore.SeedUser
+	var seedUsers []seed.User
 	for i := range 200 {
 		id := fmt.Sprintf("m%03d", i)
-		seed = append(seed, ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{"big"}, CreatedAt: t0}})
+		seedUsers = append(seedUsers, seed.User{User: policy.User{ID: id, Username: id, GroupIDs: []string{"big"}, CreatedAt: t0}})
 	}
-	if err := e.dir.SeedUsers(ctx, seed, 4); err != nil {
+	if err := (seed.Loader{DB: e.tb.Client, Table: e.tb.Name, Dir: e.dir}).Users(ctx, seedUsers, 4); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 30 {
