@@ -16,6 +16,7 @@ import (
 
 	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
 	"wspolicy/internal/policy"
@@ -107,7 +108,7 @@ func createBenchTable(ctx context.Context, db *dynamodb.Client, name string) err
 
 // newSessionService wires the session service as the local run does.
 func newSessionService(ss *ddbstore.SessionStore, dir *ddbstore.Store, clock policy.Clock) *sessions.Service {
-	return sessions.New(sessions.Config{Store: ss, Directory: dir, Clock: clock})
+	return sessions.New(sessions.Config{Store: ss, Directory: directory.New(dir, clock), Clock: clock})
 }
 
 // apiError is a non-2xx answer of the API.

@@ -30,6 +30,7 @@ import (
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/metrics"
@@ -85,7 +86,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	svc := sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+	svc := sessions.New(sessions.Config{Store: sessionStore, Directory: directory.New(store, clock), Clock: clock,
 		Countdowns: timer, Logger: logger, Workspaces: store})
 	parts := kasmapi.Wire(store, svc, clock)
 	return httpapi.New(httpapi.Config{

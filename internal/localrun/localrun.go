@@ -22,6 +22,7 @@ import (
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
@@ -180,7 +181,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	deps := Deps{
 		DB: db, Store: store, Clock: clock, Logger: logger,
 		SessionStore: sessionStore,
-		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: directory.New(store, clock), Clock: clock,
 			Countdowns: timer, Logger: logger, Workspaces: store}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock, Workers: cfg.SweepWorkers}),
