@@ -344,9 +344,11 @@ func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int6
 
 // addToLedger adds to a transaction the start of a session on shard sh of budget b as read,
 // when the shard is in the window the start is charged in (l, the shard after usage.Start, has
-// sh's window): ADD of the start to the shard's counts, conditional on the window only, so
-// that concurrent starts on one shard never fail each other (DynamoDB applies the additions
-// one after the other; the sums are the same in any order). The version is added to as well,
+// sh's window) or does not exist (version 0): ADD of the start to the shard's counts,
+// conditional on the window only (or on the shard being absent or in that window), so that
+// concurrent starts on one shard never fail each other, not even the first ones of a window
+// racing to create it (DynamoDB applies the additions one after the other, an addition to an
+// absent attribute starting from zero; the sums are the same in any order). The version is added to as well,
 // so that a start decided on every shard's version (close to the limit) sees this one. The
 // deadline is the whole budget's, computed from what was read (whole): fixDeadline corrects it
 // after the commit. It returns that deadline.
@@ -366,6 +368,10 @@ func (tx *txWrites) addToLedger(b usage.Budget, idx int, sh lifecycle.LedgerShar
 	}
 	upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
 	cond := expression.Name(ledgerAttrWindowStart).Equal(expression.Value(l.WindowStart))
+	if sh.Version == 0 {
+		upd = upd.Set(expression.Name(ledgerAttrWindowStart), expression.Value(l.WindowStart))
+		cond = expression.Or(itemAbsent(), cond)
+	}
 	tx.update(ledgerShardKey(b.Key, idx), upd, cond)
 	return due
 }

@@ -128,8 +128,10 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			exact := ledgerShards(b.Key) == 1 || usage.Remaining(cur.Ledger, b.Interval, b.LimitMs, now) < ExactStartMarginMs
 			ledgerTx = ss.st.newTx()
 			var d int64
-			if !exact && sh.Version > 0 && sh.Ledger.WindowStart == l.WindowStart {
-				// Far from the limit, the shard in the start's window: added to.
+			if !exact && (sh.Version == 0 || sh.Ledger.WindowStart == l.WindowStart) {
+				// Far from the limit, the shard absent or in the start's window: added to
+				// (an absent shard is created by the addition, so that the starts that find
+				// it absent at once do not race to create it).
 				d = ledgerTx.addToLedger(b, shardIdx, sh, l, whole, now)
 			} else {
 				d = ledgerTx.writeLedger(b, shardIdx, l, sh.Version, whole, true, now)

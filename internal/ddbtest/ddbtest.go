@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
@@ -31,13 +32,28 @@ type Table struct {
 	Name     string
 	Endpoint string
 	calls    atomic.Int64
+	mu       sync.Mutex
+	ops      map[string]int64
 }
 
 // Calls reports how many requests the client has sent since the last Reset.
 func (tb *Table) Calls() int64 { return tb.calls.Load() }
 
-// ResetCalls sets the request count to zero.
-func (tb *Table) ResetCalls() { tb.calls.Store(0) }
+// CallsOf reports how many requests of operation op (such as "TransactWriteItems") the
+// client has sent since the last Reset.
+func (tb *Table) CallsOf(op string) int64 {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return tb.ops[op]
+}
+
+// ResetCalls sets the request counts to zero.
+func (tb *Table) ResetCalls() {
+	tb.calls.Store(0)
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	clear(tb.ops)
+}
 
 var tableSeq atomic.Int64
 
@@ -58,13 +74,16 @@ func NewStreamTable(t testing.TB) *Table {
 func newTable(t testing.TB, create func(context.Context, *dynamodb.Client, string) error) *Table {
 	t.Helper()
 	endpoint := Endpoint(t)
-	tb := &Table{Endpoint: endpoint}
+	tb := &Table{Endpoint: endpoint, ops: map[string]int64{}}
 	ctx := context.Background()
 	client, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 					tb.calls.Add(1)
+					tb.mu.Lock()
+					tb.ops[awsmiddleware.GetOperationName(ctx)]++
+					tb.mu.Unlock()
 					return next.HandleInitialize(ctx, in)
 				}), middleware.After)
 		})
@@ -83,7 +102,7 @@ func newTable(t testing.TB, create func(context.Context, *dynamodb.Client, strin
 	t.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &tb.Name})
 	})
-	tb.calls.Store(0)
+	tb.ResetCalls()
 	return tb
 }
 

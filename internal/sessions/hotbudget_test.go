@@ -14,7 +14,8 @@ import (
 )
 
 // TestShardedBudgetConcurrentStarts: 50 users of one per_group budget start at once. The ledger
-// is spread over shards, so every start succeeds without a 503 and without the caller retrying;
+// is spread over shards, so every start succeeds without a 503 and without the caller retrying,
+// in one transaction each although the shards are created by these starts;
 // the merged ledger counts every session exactly (the since-sum and the usage against a
 // session-by-session sum) and the earliest DueAt of the shards is the budget's exact deadline.
 func TestShardedBudgetConcurrentStarts(t *testing.T) {
@@ -30,6 +31,7 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 	var mu sync.Mutex
 	started := map[string]time.Time{}
 	var wg sync.WaitGroup
+	e.tb.ResetCalls()
 	begin := time.Now()
 	for _, u := range users {
 		wg.Go(func() {
@@ -47,6 +49,11 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 	t.Logf("%d concurrent starts in %v", len(started), time.Since(begin))
 	if len(started) != len(users) {
 		t.Fatalf("%d of %d concurrent starts succeeded", len(started), len(users))
+	}
+	// The budget's shards did not exist: the starts that found one absent all added to it,
+	// none lost a race to create it and wrote again.
+	if n := e.tb.CallsOf("TransactWriteItems"); n != int64(len(users)) {
+		t.Errorf("%d concurrent starts sent %d transactions; want one each (no lost race for a shard)", len(users), n)
 	}
 	bl := e.ledger(t, key)
 	if len(bl.Shards) < 2 {
