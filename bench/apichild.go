@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
@@ -88,7 +89,7 @@ func serveAPIChild(spec string) error {
 	defer cancel()
 	counter := &ddbCounter{}
 	// The client as the service builds it (ddbstore.NewClient), with the request counter only.
-	db, err := ddbstore.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, counter.middleware)
 	})
 	if err != nil {

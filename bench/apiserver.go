@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wspolicy/bench/seed"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/directory"
 	"wspolicy/internal/httpapi"
@@ -52,7 +53,7 @@ func (e *env) seed() seed.Loader { return seed.Loader{DB: e.db, Table: e.table, 
 // The API logs every request as JSON, to io.Discard: the cost of building the line is kept.
 func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy.Clock) (*env, error) {
 	e := &env{table: table, counter: &ddbCounter{}, capacity: &capacityMeter{}, clock: clock}
-	db, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, e.counter.middleware, e.capacity.middleware)
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns = 2 * conns

@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"wspolicy/bench/seed"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/faultinject"
 	"wspolicy/internal/lifecycle"
@@ -109,7 +110,7 @@ type massEnv struct {
 func newMassEnv(ctx context.Context, endpoint string, latency time.Duration, conns int) (*massEnv, error) {
 	in := faultinject.New(faultinject.Config{Default: faultinject.Rule{Rate: 1, Faults: []faultinject.Fault{faultinject.Slow}, Delay: latency}})
 	in.SetEnabled(false)
-	db, err := ddbstore.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns = 2 * conns
 			tr.MaxIdleConnsPerHost = 2 * conns

@@ -8,14 +8,13 @@ package seed
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"sort"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -118,9 +117,6 @@ func (l Loader) Sessions(ctx context.Context, sessions []lifecycle.Session, work
 	return nil
 }
 
-// maxBatchWriteItems is DynamoDB's limit on the requests of one BatchWriteItem.
-const maxBatchWriteItems = 25
-
 // put sends the items in batches of 25 from workers goroutines, resubmitting what DynamoDB
 // leaves unprocessed after a pause.
 func (l Loader) put(ctx context.Context, items []ddbstore.Item, workers int) error {
@@ -128,9 +124,9 @@ func (l Loader) put(ctx context.Context, items []ddbstore.Item, workers int) err
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(batches)
-		for start := 0; start < len(items); start += maxBatchWriteItems {
+		for start := 0; start < len(items); start += ddbkit.MaxBatchWriteItems {
 			select {
-			case batches <- items[start:min(start+maxBatchWriteItems, len(items))]:
+			case batches <- items[start:min(start+ddbkit.MaxBatchWriteItems, len(items))]:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -158,7 +154,7 @@ func (l Loader) batchWrite(ctx context.Context, items []ddbstore.Item) error {
 	}
 	for attempt := 0; len(reqs) > 0; attempt++ {
 		if attempt > 0 {
-			if err := pause(ctx, attempt); err != nil {
+			if err := ddbkit.Pause(ctx, attempt); err != nil {
 				return err
 			}
 		}
@@ -171,17 +167,4 @@ func (l Loader) batchWrite(ctx context.Context, items []ddbstore.Item) error {
 		reqs = res.UnprocessedItems[l.Table]
 	}
 	return nil
-}
-
-// pause waits before attempt n (n ≥ 1): exponential with jitter, from ~10 ms.
-func pause(ctx context.Context, n int) error {
-	base := 10 * time.Millisecond << min(n-1, 6)
-	t := time.NewTimer(base/2 + rand.N(base))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/metrics"
@@ -76,7 +77,7 @@ func build(ctx context.Context, s settings, getenv func(string) string, logger *
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"wspolicy/internal/awsops"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
@@ -66,7 +67,7 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}

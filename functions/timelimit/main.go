@@ -17,6 +17,7 @@ import (
 
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
@@ -38,7 +39,7 @@ func newTask(ctx context.Context, getenv func(string) string, clock policy.Clock
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
@@ -112,7 +113,7 @@ func SessionItems(s lifecycle.Session) ([]Item, error) {
 // SessionItemKey is the primary key of a session's item, for benchmarks that write the item
 // directly to compare with the store's own writes.
 func SessionItemKey(sessionID string) Item {
-	return sessionKey(sessionID).attributes()
+	return sessionKey(sessionID).Attributes()
 }
 
 // AddMemberCount raises the member_count of group groupID by n, for members whose items were
@@ -125,13 +126,13 @@ func (s *Store) AddMemberCount(ctx context.Context, groupID string, n int) error
 		cond = groupIsLive()
 	}
 	tx := s.newTx()
-	tx.update(groupKey(groupID), expression.Add(expression.Name(groupAttrMemberCount), expression.Value(n)), cond)
+	tx.Update(groupKey(groupID), expression.Add(expression.Name(groupAttrMemberCount), expression.Value(n)), cond)
 	err := s.transactWrite(ctx, tx)
-	if _, failed := conditionFailedAt(err, 0); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		return errGroupNotFound(groupID)
 	}
 	if err != nil {
-		return fmt.Errorf("count the members of group %s: %w", groupID, storeError(err))
+		return fmt.Errorf("count the members of group %s: %w", groupID, ddbkit.StoreError(err))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 )
 
@@ -49,7 +50,7 @@ func Open(db *dynamodb.Client, table string, opts ...Option) *Table {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st := &Store{db: db, table: table, clock: o.clock}
+	st := &Store{db: db, table: table, kt: ddbkit.Table{DB: db, Name: table}, clock: o.clock}
 	ss := &SessionStore{st: st, timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize),
 		keepaliveTokens: newTokenSource(), log: o.log, ledgerPatience: o.ledgerPatience}
 	return &Table{dir: st, sessions: ss}

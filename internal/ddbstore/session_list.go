@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -61,7 +62,7 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 		if err != nil {
 			return lifecycle.Page{}, err
 		}
-		filter = allOf(expression.Name(attrSK).Equal(expression.Value(sessionSK)), filter)
+		filter = ddbkit.AllOf(expression.Name(attrSK).Equal(expression.Value(sessionSK)), filter)
 		e, err := expression.NewBuilder().WithFilter(filter).Build()
 		if err != nil {
 			return lifecycle.Page{}, fmt.Errorf("build scan: %w", err)
@@ -274,10 +275,10 @@ func errBadPageToken(cause error) error {
 // pageTokenError is storeError for a listing read with a page token: a ValidationException,
 // which only a start key DynamoDB refuses can cause there, is the caller's bad token (400).
 func pageTokenError(tok string, err error) error {
-	if tok != "" && isValidation(err) {
+	if tok != "" && ddbkit.IsValidation(err) {
 		return errBadPageToken(err)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // decodePageToken turns a token back into an ExclusiveStartKey. shape lists the attributes the

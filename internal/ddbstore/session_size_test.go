@@ -16,6 +16,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/launch"
 	"wspolicy/internal/lifecycle"
@@ -138,7 +139,7 @@ func (l *updateLog) reset() {
 func capacityClient(t *testing.T, env sessionEnv) (*dynamodb.Client, *updateLog) {
 	t.Helper()
 	log := &updateLog{}
-	client, err := ddbstore.NewClient(context.Background(), env.tb.Endpoint, func(o *dynamodb.Options) {
+	client, err := ddbkit.NewClient(context.Background(), env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("recordCapacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {

@@ -13,6 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
@@ -261,7 +262,7 @@ func TestLedgerRaceGivesUp(t *testing.T) {
 		}
 		return next.HandleInitialize(ctx, in)
 	}
-	racy, err := ddbstore.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
+	racy, err := ddbkit.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("bumpLedger", bump), middleware.After)
 		})

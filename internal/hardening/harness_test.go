@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/faultinject"
@@ -106,7 +107,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	tb := newTable(t)
 	in := faultinject.New(o.faults)
 	in.SetEnabled(false)
-	db, err := ddbstore.NewClient(ctx, tb.Endpoint, in.DynamoDB, func(opts *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, tb.Endpoint, in.DynamoDB, func(opts *dynamodb.Options) {
 		opts.Retryer = sdkRetryer(o.attempts)
 	})
 	if err != nil {

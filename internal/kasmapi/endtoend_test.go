@@ -13,6 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/httpapi"
@@ -197,7 +198,7 @@ func TestKasmKeepaliveCostsTheNativeOne(t *testing.T) {
 		index float64
 	)
 	ctx := context.Background()
-	db, err := ddbstore.NewClient(ctx, tb.Endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {

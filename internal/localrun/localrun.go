@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/directory"
 	"wspolicy/internal/finalise"
@@ -161,7 +162,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.SweepInterval < MinSweepInterval {
 		return nil, fmt.Errorf("sweep interval %s is shorter than %s", cfg.SweepInterval, MinSweepInterval)
 	}
-	db, err := ddbstore.NewClient(ctx, cfg.DynamoDBEndpoint)
+	db, err := ddbkit.NewClient(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
 	}

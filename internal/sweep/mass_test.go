@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/faultinject"
@@ -131,7 +132,7 @@ func TestParallelSweepCrashesHalfWay(t *testing.T) {
 // injectedEnv is env with its stores on a client whose calls go through in.
 func injectedEnv(t *testing.T, e env, in *faultinject.Injector) (*ddbstore.SessionStore, *ddbstore.Store) {
 	t.Helper()
-	db, err := ddbstore.NewClient(context.Background(), ddbtest.Endpoint(t), in.DynamoDB)
+	db, err := ddbkit.NewClient(context.Background(), ddbtest.Endpoint(t), in.DynamoDB)
 	if err != nil {
 		t.Fatal(err)
 	}
