@@ -15,6 +15,7 @@ import (
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -33,13 +34,8 @@ type env struct {
 
 func newEnv(t *testing.T, users ...string) env {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, clock: &policy.FixedClock{T: t0}, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions()}
-	for _, u := range users {
-		if _, err := e.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	se := storetest.New(t, users...)
+	e := env{tb: se.TB, clock: &policy.FixedClock{T: t0}, dir: se.Dir, store: se.Sessions}
 	return e
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -23,14 +24,9 @@ type sessionEnv struct {
 
 func newSessionEnv(t testing.TB, users ...string) sessionEnv {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	env := sessionEnv{tb: tb, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), ss: ddbstore.Open(tb.Client, tb.Name).Sessions()}
-	for _, u := range users {
-		if _, err := env.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
-			t.Fatalf("create user %s: %v", u, err)
-		}
-	}
-	tb.ResetCalls()
+	se := storetest.New(t, users...)
+	env := sessionEnv{tb: se.TB, dir: se.Dir, ss: se.Sessions}
+	se.TB.ResetCalls()
 	return env
 }
 

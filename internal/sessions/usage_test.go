@@ -13,6 +13,7 @@ import (
 
 	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -39,8 +40,8 @@ func (c *tickClock) Now() time.Time { return c.base.Add(time.Duration(c.n.Add(1)
 
 func newUsageEnv(t *testing.T, clock policy.Clock) usageEnv {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := usageEnv{tb: tb, dir: ddbstore.Open(tb.Client, tb.Name).Directory(), store: ddbstore.Open(tb.Client, tb.Name).Sessions()}
+	se := storetest.New(t)
+	e := usageEnv{tb: se.TB, dir: se.Dir, store: se.Sessions}
 	all := map[string]string{"max_kasms_per_user": "5", "keepalive_expiration": "86400", "idle_disconnect": "1440"}
 	if err := e.dir.EnsureAllUsers(context.Background(), t0, raw(all)); err != nil {
 		t.Fatal(err)
