@@ -102,14 +102,14 @@ func TestPageToken(t *testing.T) {
 		attrPK: &ddbtypes.AttributeValueMemberS{Value: "SESSION#s1"}, attrSK: &ddbtypes.AttributeValueMemberS{Value: "SESSION"},
 		attrDueShard: &ddbtypes.AttributeValueMemberS{Value: "DUE#3"}, attrDueAt: &ddbtypes.AttributeValueMemberN{Value: "1234"},
 	}
-	tok, err := encodePageToken(last)
+	tok, err := ddbkit.EncodePageToken(last)
 	if err != nil || tok == "" {
-		t.Fatalf("encodePageToken() = %q, %v", tok, err)
+		t.Fatalf("ddbkit.EncodePageToken() = %q, %v", tok, err)
 	}
 	tests := []struct {
 		name  string
 		tok   string
-		shape map[string]pageAttr
+		shape map[string]ddbkit.PageAttr
 		ok    bool
 	}{
 		{"round trip", tok, duePageShape("DUE#3", 5000), true},
@@ -121,16 +121,16 @@ func TestPageToken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodePageToken(tc.tok, tc.shape)
+			got, err := ddbkit.DecodePageToken(tc.tok, tc.shape)
 			if (err == nil) != tc.ok {
-				t.Fatalf("decodePageToken() error = %v, want ok %v", err, tc.ok)
+				t.Fatalf("ddbkit.DecodePageToken() error = %v, want ok %v", err, tc.ok)
 			}
 			if tc.ok && got[attrDueAt].(*ddbtypes.AttributeValueMemberN).Value != "1234" {
 				t.Errorf("decoded %+v", got)
 			}
 		})
 	}
-	if got, err := decodePageToken("", nil); got != nil || err != nil {
+	if got, err := ddbkit.DecodePageToken("", nil); got != nil || err != nil {
 		t.Errorf("empty token = %v, %v; want nil, nil", got, err)
 	}
 }
