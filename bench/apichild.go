@@ -45,10 +45,15 @@ type apiChildConfig struct {
 	endpoint, table string
 	conns           int
 	keyCacheOff     bool
+	// floor serves floorHandler instead of the API; sdk sends the keepalive's UpdateItem
+	// through the SDK instead of ddbwire (the comparison).
+	floor, sdk bool
+	// floorSync is the floor with a synchronous client (floorHandler's sync).
+	floorSync bool
 }
 
 func (c apiChildConfig) encode() string {
-	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t", c.endpoint, c.table, c.conns, c.keyCacheOff)
+	return fmt.Sprintf("endpoint=%s;table=%s;conns=%d;nocache=%t;floor=%t;sdk=%t;floorsync=%t", c.endpoint, c.table, c.conns, c.keyCacheOff, c.floor, c.sdk, c.floorSync)
 }
 
 func decodeAPIChildConfig(s string) (apiChildConfig, error) {
@@ -68,6 +73,12 @@ func decodeAPIChildConfig(s string) (apiChildConfig, error) {
 			c.conns = n
 		case "nocache":
 			c.keyCacheOff = v == "true"
+		case "floor":
+			c.floor = v == "true"
+		case "sdk":
+			c.sdk = v == "true"
+		case "floorsync":
+			c.floorSync = v == "true"
 		}
 	}
 	if c.endpoint == "" || c.table == "" || c.conns <= 0 {
@@ -88,15 +99,24 @@ func serveAPIChild(spec string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	counter := &ddbCounter{}
-	// The client as the service builds it (ddbstore.NewClient), with the request counter only.
+	// The client as the service builds it (ddbkit.NewClient), with the request counter only,
+	// on its HTTP client: the keepalive's request is built by ddbwire, as in the api function.
 	db, err := ddbkit.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, counter.middleware)
+		o.HTTPClient = countingHTTP{next: o.HTTPClient, c: counter}
 	})
 	if err != nil {
 		return err
 	}
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
+	if err != nil {
+		return err
+	}
 	clock := policy.SystemClock{}
-	tbl := ddbstore.Open(db, cfg.table, ddbstore.WithClock(clock))
+	var opts []ddbstore.Option
+	if !cfg.sdk {
+		opts = append(opts, ddbstore.WithKeepaliveWire(wire))
+	}
+	tbl := ddbstore.Open(db, cfg.table, append(opts, ddbstore.WithClock(clock))...)
 	store := tbl.Directory()
 	svc := newSessionService(tbl.Sessions(), store, clock)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -114,6 +134,9 @@ func serveAPIChild(spec string) error {
 	defer prof.stop()
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
 	api := httpapi.New(hc)
+	if cfg.floor || cfg.floorSync {
+		api = newFloorHandler(cfg.endpoint, cfg.table, cfg.conns, cfg.floorSync)
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == apiChildCountsPath {
 			w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -131,4 +132,26 @@ func itemsRead(params, result any) int64 {
 		return int64(len(r.Responses))
 	}
 	return 0
+}
+
+// httpDoer is the SDK's HTTP client interface (aws.HTTPClient).
+type httpDoer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// countingHTTP counts the DynamoDB requests a client sends where they leave the process, by
+// their X-Amz-Target: it sees the requests the SDK builds and those ddbwire builds (the
+// keepalive's) alike, but no items, and each attempt of a retried request.
+type countingHTTP struct {
+	next httpDoer
+	c    *ddbCounter
+}
+
+func (h countingHTTP) Do(r *http.Request) (*http.Response, error) {
+	op := r.Header.Get("X-Amz-Target")
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		op = op[i+1:]
+	}
+	h.c.add(op, 0, 0)
+	return h.next.Do(r)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 // loadResult is what one closed-loop load run measured.
@@ -103,8 +105,8 @@ type keepaliveResult struct {
 	// Raw is a minimal single-item UpdateItem (SET one attribute, no condition, no returned
 	// values) of the same session items, sent with the same client.
 	Raw loadResult `json:"raw_update_item"`
-	// Direct is ddbstore's Keepalive called in process (the conditional UpdateItem the API
-	// sends, without HTTP).
+	// Direct is sessions.RunKeepalive over ddbstore called in process (the conditional
+	// UpdateItem the API sends, without HTTP).
 	Direct loadResult `json:"direct_store_keepalive"`
 	// API is POST /v1/sessions/{id}/keepalive with a user key through the HTTP server.
 	API loadResult `json:"api_keepalive"`
@@ -145,8 +147,25 @@ type keepaliveResult struct {
 	APICPUMicrosPerKeepalive float64 `json:"api_process_cpu_us_per_keepalive"`
 	// Profile is the CPU profile of the API process over the API slices; TopCosts its
 	// heaviest functions (cumulative share), as go tool pprof lists them.
-	Profile  string   `json:"api_cpu_profile,omitempty"`
-	TopCosts []string `json:"api_cpu_top,omitempty"`
+	// Floor is the least a keepalive costs on this machine with net/http on both sides
+	// (floorHandler, a process of its own, run in the same slices): FloorCPUMicros its CPU per
+	// request by the same accounting as the API's.
+	Floor           loadResult `json:"floor"`
+	FloorCPUSeconds float64    `json:"floor_process_cpu_s"`
+	FloorSysSeconds float64    `json:"floor_process_system_cpu_s"`
+	FloorCPUMicros  float64    `json:"floor_process_cpu_us_per_request"`
+	// SDK is the API keepalive with the keepalive's UpdateItem sent through the SDK instead of
+	// ddbwire (as before issue 14's target 3), in the same slices; SDKCPUMicros its process's
+	// CPU per keepalive.
+	// FloorSync is the floor with a synchronous client (floorHandler's sync): the request
+	// written and its answer read on the handler's goroutine.
+	FloorSync       loadResult `json:"floor_sync_client"`
+	FloorSyncMicros float64    `json:"floor_sync_client_cpu_us_per_request"`
+	SDK             loadResult `json:"api_keepalive_sdk_update_item"`
+	SDKCPUSeconds   float64    `json:"api_sdk_process_cpu_s"`
+	SDKCPUMicros    float64    `json:"api_sdk_process_cpu_us_per_keepalive"`
+	Profile         string     `json:"api_cpu_profile,omitempty"`
+	TopCosts        []string   `json:"api_cpu_top,omitempty"`
 }
 
 // unitsDetail renders a capacity figure, e.g. "table 1.00, Due 2.00".
@@ -209,7 +228,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		return err
 	}
 	directOp := func(ctx context.Context, c int) error {
-		_, err := e.ss.Keepalive(ctx, sessionIDs[c], "", time.Now(), 0)
+		_, err := sessions.RunKeepalive(ctx, e.ss, sessionIDs[c], "", time.Now(), 0)
 		return err
 	}
 
@@ -231,6 +250,45 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	noCacheOp := func(ctx context.Context, c int) error {
 		return e.callAt(ctx, noCache.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
 	}
+	// The floor's profile lies beside the API's (not committed): it splits the floor between
+	// net/http's server, its client and the runtime.
+	floorProfile := ""
+	if profilePath != "" {
+		floorProfile = strings.TrimSuffix(profilePath, ".cpu.pprof") + "-floor.cpu.pprof"
+	}
+	floor, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floor: true}, floorProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer floor.stop()
+	floorOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, floor.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", "", nil, nil)
+	}
+	if err := floorOp(ctx, 0); err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	floorSync, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, floorSync: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer floorSync.stop()
+	floorSyncOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, floorSync.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", "", nil, nil)
+	}
+	if err := floorSyncOp(ctx, 0); err != nil {
+		return nil, fmt.Errorf("floor with a synchronous client: %w", err)
+	}
+	sdkAPI, err := startAPIChild(apiChildConfig{endpoint: endpoint, table: e.table, conns: clients, sdk: true}, "")
+	if err != nil {
+		return nil, err
+	}
+	defer sdkAPI.stop()
+	sdkOp := func(ctx context.Context, c int) error {
+		return e.callAt(ctx, sdkAPI.url, http.MethodPost, "/v1/sessions/"+sessionIDs[c]+"/keepalive", keys[c], nil, nil)
+	}
+	if r := runLoad(ctx, clients, warm, sdkOp); r.Errors > 0 {
+		return nil, fmt.Errorf("warm-up of the SDK API: %d errors, first: %s", r.Errors, r.FirstErr)
+	}
 	res := &keepaliveResult{Clients: clients, DurationS: dur.Seconds(), Slices: keepaliveSlices, SessionItemBytes: sessionBytes, PartitionItemBytes: otherBytes}
 	modes := []struct {
 		name string
@@ -241,11 +299,15 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		cpu  cpuTime
 		// child is the API process serving the mode (nil: the bench's own client sends).
 		child *apiChild
-	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache}}
+	}{{name: "raw UpdateItem", op: rawOp}, {name: "API keepalive", op: apiOp, child: api}, {name: "store keepalive in process", op: directOp}, {name: "API keepalive, key cache off", op: noCacheOp, child: noCache},
+		{name: "floor: net/http server, one raw POST to DynamoDB Local", op: floorOp, child: floor},
+		{name: "API keepalive, UpdateItem through the SDK", op: sdkOp, child: sdkAPI},
+		{name: "floor with a synchronous client", op: floorSyncOp, child: floorSync}}
 	slice := dur / keepaliveSlices
 	p.logf("keepalive: %d modes × %v with %d clients, in %d interleaved slices of %v (so that the machine's load drifts alike for all)", len(modes), dur, clients, keepaliveSlices, slice)
 	stopProf := prof.start("keepalive")
 	api.signal(syscall.SIGUSR1) // the API's profile: it is busy during its own slices only
+	floor.signal(syscall.SIGUSR1)
 	for i := range keepaliveSlices {
 		for j := range modes {
 			md := &modes[(i+j)%len(modes)] // rotate the order from slice to slice
@@ -261,15 +323,14 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 			}
 			capBefore := e.capacity.snapshot()
 			var cpuBefore cpuTime
-			isAPI := md == &modes[1]
-			if isAPI {
-				if cpuBefore, err = api.cpu(); err != nil {
+			if md.child != nil {
+				if cpuBefore, err = md.child.cpu(); err != nil {
 					return nil, err
 				}
 			}
 			md.m.runSlice(ctx, clients, slice, md.op)
-			if isAPI {
-				cpuAfter, err := api.cpu()
+			if md.child != nil {
+				cpuAfter, err := md.child.cpu()
 				if err != nil {
 					return nil, err
 				}
@@ -285,6 +346,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 		p.logf("keepalive: slice %d/%d: raw %.0f/s, API %.0f/s so far", i+1, keepaliveSlices, modes[0].m.result().OpsPerSec, modes[1].m.result().OpsPerSec)
 	}
 	api.signal(syscall.SIGUSR2)
+	floor.signal(syscall.SIGUSR2)
 	stopProf()
 	res.Raw, res.API, res.Direct, res.NoKeyCache = modes[0].m.result(), modes[1].m.result(), modes[2].m.result(), modes[3].m.result()
 	res.APIRequests = modes[1].reqs
@@ -292,12 +354,28 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Direct.Ops > 0 {
 		res.DirectUnitsPerKeepalive = modes[2].cap.Total() / float64(res.Direct.Ops)
 	}
+	res.Floor = modes[4].m.result()
+	res.FloorCPUSeconds, res.FloorSysSeconds = modes[4].cpu.total().Seconds(), modes[4].cpu.sys.Seconds()
+	if res.Floor.Ops > 0 {
+		res.FloorCPUMicros = float64(modes[4].cpu.total().Microseconds()) / float64(res.Floor.Ops)
+	}
+	res.FloorSync = modes[6].m.result()
+	if res.FloorSync.Ops > 0 {
+		res.FloorSyncMicros = float64(modes[6].cpu.total().Microseconds()) / float64(res.FloorSync.Ops)
+	}
+	p.logf("keepalive: floor with a synchronous client: %.0f µs per request (%.0f µs in the kernel)", res.FloorSyncMicros, float64(modes[6].cpu.sys.Microseconds())/float64(max(res.FloorSync.Ops, 1)))
+	res.SDK, res.SDKCPUSeconds = modes[5].m.result(), modes[5].cpu.total().Seconds()
+	if res.SDK.Ops > 0 {
+		res.SDKCPUMicros = float64(modes[5].cpu.total().Microseconds()) / float64(res.SDK.Ops)
+	}
+	p.logf("keepalive: API with the SDK's UpdateItem: %.0f µs per keepalive (%.0f µs in the kernel)", res.SDKCPUMicros, float64(modes[5].cpu.sys.Microseconds())/float64(max(res.SDK.Ops, 1)))
 	res.APICPUSeconds = modes[1].cpu.total().Seconds()
 	res.APISysCPUSeconds = modes[1].cpu.sys.Seconds()
 	if res.API.Ops > 0 {
 		res.APICPUMicrosPerKeepalive = float64(modes[1].cpu.total().Microseconds()) / float64(res.API.Ops)
 	}
-	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive)
+	p.logf("keepalive: in-process keepalive %.3f write units each (%s); API process CPU %.0f µs per keepalive (%.0f µs in the kernel); floor %.0f µs per request (%.0f µs in the kernel)", res.DirectUnitsPerKeepalive, unitsDetail(res.DirectUnits), res.APICPUMicrosPerKeepalive,
+		float64(modes[1].cpu.sys.Microseconds())/float64(max(res.API.Ops, 1)), res.FloorCPUMicros, float64(modes[4].cpu.sys.Microseconds())/float64(max(res.Floor.Ops, 1)))
 	for i := range modes[0].m.sliceRates {
 		res.SliceRatios = append(res.SliceRatios, modes[1].m.sliceRates[i]/max(modes[0].m.sliceRates[i], 1))
 	}
@@ -331,7 +409,7 @@ func benchKeepalive(ctx context.Context, p *progress, endpoint string, clients i
 	if res.Raw.OpsPerSec > 0 {
 		res.Ratio = res.API.OpsPerSec / res.Raw.OpsPerSec
 	}
-	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache} {
+	for name, r := range map[string]loadResult{"raw": res.Raw, "api": res.API, "direct": res.Direct, "api without key cache": res.NoKeyCache, "floor": res.Floor, "api with the SDK": res.SDK, "floor with a synchronous client": res.FloorSync} {
 		if r.Errors > 0 {
 			return res, fmt.Errorf("keepalive %s run: %d errors, first: %s", name, r.Errors, r.FirstErr)
 		}

@@ -75,7 +75,12 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	// The keepalive, most of the API's requests, skips the SDK's middleware stack.
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
 	store := tbl.Directory()
 	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -129,14 +129,18 @@ func TestInProcessFiresAtTheRightTimes(t *testing.T) {
 	}
 }
 
+// TestInProcessStop stops a countdown before its warning, and after its warning fired but
+// before its expiry: nothing more fires. It waits for conditions, not for delays: the stop
+// follows the start (or the warning) at once, and the warning and the expiry are seconds apart,
+// so a loaded machine can only make the test pass late, never fail.
 func TestInProcessStop(t *testing.T) {
 	tests := []struct {
 		name      string
-		stopAfter time.Duration
+		afterWarn bool
 		want      []string
 	}{
-		{name: "before the warning", stopAfter: 50 * time.Millisecond, want: nil},
-		{name: "between warning and expiry", stopAfter: 250 * time.Millisecond, want: []string{countdown.ActionWarn}},
+		{name: "before the warning", want: nil},
+		{name: "between warning and expiry", afterWarn: true, want: []string{countdown.ActionWarn}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,17 +149,29 @@ func TestInProcessStop(t *testing.T) {
 			tm := countdown.NewInProcess(nil, rec.fire)
 			defer tm.Close()
 			now := time.Now()
-			if err := tm.Start(context.Background(), "s1", now.Add(150*time.Millisecond), now.Add(400*time.Millisecond)); err != nil {
+			warnAt, expireAt := now.Add(2*time.Second), now.Add(4*time.Second)
+			if tc.afterWarn {
+				warnAt = now.Add(100 * time.Millisecond)
+			}
+			if err := tm.Start(context.Background(), "s1", warnAt, expireAt); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(tc.stopAfter)
+			if tc.afterWarn {
+				for len(rec.got()) == 0 {
+					if time.Since(now) > time.Minute {
+						t.Fatal("the warning never fired")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
 			if err := tm.Stop(context.Background(), "s1"); err != nil {
 				t.Fatal(err)
 			}
 			if tm.Pending("s1") {
 				t.Errorf("Pending after Stop: got true, want false")
 			}
-			time.Sleep(500 * time.Millisecond)
+			// Past the expiry: a countdown that was not stopped would have fired it by now.
+			time.Sleep(time.Until(expireAt.Add(500 * time.Millisecond)))
 			var got []string
 			for _, c := range rec.got() {
 				got = append(got, c.action)

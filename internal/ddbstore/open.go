@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wspolicy/internal/ddbkit"
+	"wspolicy/internal/ddbwire"
 	"wspolicy/internal/policy"
 )
 
@@ -24,6 +25,7 @@ type options struct {
 	clock          policy.Clock
 	log            *slog.Logger
 	ledgerPatience time.Duration
+	keepaliveWire  *ddbwire.Client
 }
 
 // WithClock sets the clock that stamps creation times the caller left zero (the default is
@@ -52,7 +54,7 @@ func Open(db *dynamodb.Client, table string, opts ...Option) *Table {
 	}
 	st := &Store{db: db, table: table, kt: ddbkit.Table{DB: db, Name: table}, clock: o.clock}
 	ss := &SessionStore{st: st, timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize),
-		keepaliveTokens: newTokenSource(), log: o.log, ledgerPatience: o.ledgerPatience}
+		keepaliveTokens: newTokenSource(), log: o.log, ledgerPatience: o.ledgerPatience, keepaliveWire: o.keepaliveWire}
 	return &Table{dir: st, sessions: ss}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/sessions"
 )
 
 // TestKeepaliveWritesOneUnit checks on DynamoDB Local, by the capacity it reports
@@ -60,7 +61,7 @@ func TestKeepaliveWritesOneUnit(t *testing.T) {
 	const n = 5
 	for _, id := range []string{"plain", "limited"} {
 		for i := 1; i <= n; i++ {
-			if _, err := ss.Keepalive(ctx, id, "u1", st0.Add(time.Duration(i)*time.Second), 0); err != nil {
+			if _, err := sessions.RunKeepalive(ctx, ss, id, "u1", st0.Add(time.Duration(i)*time.Second), 0); err != nil {
 				t.Fatal(err)
 			}
 		}

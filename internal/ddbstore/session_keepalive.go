@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,54 +34,71 @@ const timeLimitedCacheSize = 100_000
 type keepaliveExpr struct {
 	update, condition string
 	names             map[string]string
+	// zero says whether the expressions use :zero (a refresh of a time-limited session does not).
+	zero bool
 }
 
-// keepaliveUsageClause is the usage gate of the keepalive's condition: no usage deadline, or
-// one not reached yet.
-const keepaliveUsageClause = "(#ud = :zero OR #ud > :now)"
-
-// keepaliveExprs are the variants by [time-limited][owner][moves the due entry].
-var keepaliveExprs = func() (v [2][2][2]keepaliveExpr) {
+// keepaliveExprs are the variants by [time-limited][owner][moves the due entry][refreshes the
+// usage gate]. A refresh (lifecycle.UsageRefresh) also moves the usage gate, and its condition
+// requires the gate as read instead of one not yet passed.
+var keepaliveExprs = func() (v [2][2][2][2]keepaliveExpr) {
 	for _, timeLimited := range []bool{false, true} {
 		for _, owner := range []bool{false, true} {
 			for _, moveDue := range []bool{false, true} {
 				if timeLimited && moveDue {
 					continue // a time-limited session's due time is its warning or limit
 				}
-				names := map[string]string{
-					"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
-					"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
-					"#ki": sessAttrKaInterval, "#exp": sessAttrExpiresAt, "#tl": sessAttrTimeLimitAt,
-					"#kt": sessAttrKeepaliveToken,
+				for _, refresh := range []bool{false, true} {
+					v[b2i(timeLimited)][b2i(owner)][b2i(moveDue)][b2i(refresh)] = newKeepaliveExpr(timeLimited, owner, moveDue, refresh)
 				}
-				e := keepaliveExpr{
-					// #ki = #ki and (time-limited) #exp = #exp, #tl = #tl change nothing: they make
-					// the answer (UPDATED_NEW) carry the interval, the expiry and the time limit.
-					update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl, #kt = :kt",
-					condition: "attribute_exists(#pk) AND #st = :running AND " + keepaliveUsageClause + " AND #idle > :idle" + keepaliveTokenClause,
-					names:     names,
-				}
-				if !timeLimited {
-					e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki, #kt = :kt"
-					e.condition += " AND #tl = :zero"
-					names["#ka"] = sessAttrKaMs
-				}
-				if owner {
-					e.condition += " AND #uid = :uid"
-					names["#uid"] = sessAttrUserID
-				}
-				if moveDue {
-					// Only for a session whose due time is its expiry (dueHints): the entry
-					// moves to the new expiry, as the sweep would have moved it.
-					e.update += ", #due = :now + #ka"
-					names["#due"] = attrDueAt
-				}
-				v[b2i(timeLimited)][b2i(owner)][b2i(moveDue)] = e
 			}
 		}
 	}
 	return v
 }()
+
+// newKeepaliveExpr writes out one variant of the keepalive's UpdateItem.
+func newKeepaliveExpr(timeLimited, owner, moveDue, refresh bool) keepaliveExpr {
+	// The usage gate: no usage deadline, or one not reached yet; with a refresh, the gate as read.
+	usageClause := "(#ud = :zero OR #ud > :now)"
+	if refresh {
+		usageClause = "#ud = :udold"
+	}
+	names := map[string]string{
+		"#lk": sessAttrLastKeepalive, "#conn": sessAttrConnected, "#pk": attrPK, "#st": sessAttrStatus,
+		"#ud": sessAttrUsageDeadline, "#idle": sessAttrIdleDisconnect,
+		"#ki": sessAttrKaInterval, "#exp": sessAttrExpiresAt, "#tl": sessAttrTimeLimitAt,
+		"#kt": sessAttrKeepaliveToken,
+	}
+	e := keepaliveExpr{
+		// #ki = #ki and (time-limited) #exp = #exp, #tl = #tl change nothing: they make
+		// the answer (UPDATED_NEW) carry the interval, the expiry and the time limit.
+		update:    "SET #lk = :now, #conn = :t, #ki = #ki, #exp = #exp, #tl = #tl, #kt = :kt",
+		condition: "attribute_exists(#pk) AND #st = :running AND " + usageClause + " AND #idle > :idle" + keepaliveTokenClause,
+		names:     names,
+		zero:      !refresh,
+	}
+	if !timeLimited {
+		e.update = "SET #lk = :now, #exp = :now + #ka, #conn = :t, #ki = #ki, #kt = :kt"
+		e.condition += " AND #tl = :zero"
+		e.zero = true
+		names["#ka"] = sessAttrKaMs
+	}
+	if owner {
+		e.condition += " AND #uid = :uid"
+		names["#uid"] = sessAttrUserID
+	}
+	if moveDue {
+		// Only for a session whose due time is its expiry (dueHints): the entry
+		// moves to the new expiry, as the sweep would have moved it.
+		e.update += ", #due = :now + #ka"
+		names["#due"] = attrDueAt
+	}
+	if refresh {
+		e.update += ", #ud = :ud"
+	}
+	return e
+}
 
 func b2i(b bool) int {
 	if b {
@@ -91,115 +107,75 @@ func b2i(b bool) int {
 	return 0
 }
 
-// Keepalive records a keepalive at now from a client reporting idle idle time, for the user
-// userID ("" when an administrator sends it: any session). In steady state
-// it is one conditional UpdateItem and reads nothing else: the condition lets through a running
-// session with no time limit, within its usage deadline and not idle, and extends it to
-// now + ka_ms. When the condition fails, the old item (returned with the failure) says why
-// (lifecycle.JudgeKeepalive): missing → KindNotFound, another user's → KindForbidden
-// "not_session_owner", deleted → KindGone "session_deleted",
-// paused or stopped → KindConflict "session_not_running", usage deadline passed → no write,
-// UsageReached; idle → marked disconnected once (a disconnected event), Disconnect, no
-// extension; time-limited → a write of last_keepalive_at only, and the session id is
-// remembered so that its next keepalives take that write directly.
-func (ss *SessionStore) Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
-	r, err := ss.keepalive(ctx, sessionID, userID, now, idle)
+// WriteKeepalive sends one keepalive write (the sessions service decides what a refusal
+// means and whether to write again: sessions.RunKeepalive). In steady state it is one
+// conditional UpdateItem, one write unit: the condition lets through a running session of
+// k.UserID (any, for "") with no time limit, within its usage gate and not idle, and extends
+// it to now + ka_ms; for a time-limited session (k.TimeLimited, or known to this process) it
+// records the keepalive only. Refused, it answers the session as the failure returned it. The
+// write carries a token of its own, so that when the SDK resends it after a lost answer and
+// the resend is refused, the write is known to have been applied and answers what it wrote.
+func (ss *SessionStore) WriteKeepalive(ctx context.Context, k lifecycle.KeepaliveWrite) (lifecycle.KeepaliveWritten, error) {
+	w, err := ss.writeKeepalive(ctx, k)
 	if err != nil {
-		return lifecycle.KeepaliveResult{}, fmt.Errorf("keepalive of session %s: %w", sessionID, err)
+		return lifecycle.KeepaliveWritten{}, fmt.Errorf("write the keepalive: %w", err)
 	}
-	return r, nil
+	return w, nil
 }
 
-func (ss *SessionStore) keepalive(ctx context.Context, id, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
+func (ss *SessionStore) writeKeepalive(ctx context.Context, k lifecycle.KeepaliveWrite) (lifecycle.KeepaliveWritten, error) {
+	id, now := k.SessionID, lifecycle.Millis(k.Now)
 	if !policy.ValidID(id) {
-		return lifecycle.KeepaliveResult{}, errSessionNotFound(id)
+		return lifecycle.KeepaliveWritten{}, errSessionNotFound(id)
 	}
-	now = lifecycle.Millis(now)
-	timeLimited := ss.timeLimited.has(id)
-	token := ss.keepaliveTokens.next()
+	timeLimited := k.TimeLimited || ss.timeLimited.has(id)
+	if k.TimeLimited && !ss.timeLimited.has(id) {
+		ss.timeLimited.add(id) // its next keepalives take the time-limited write directly
+	}
+	hint, known := ss.dueHints.get(id)
+	moveDue := !timeLimited && known && hint.moveDue(now)
+	// The whole item comes back only when this process has yet to learn the session's due
+	// entry; otherwise the attributes the write sets (what the answer needs).
+	full := !timeLimited && !known
 	var refresh *usageRefresh
-	for attempt := 1; attempt <= maxSessionRaceAttempts; attempt++ {
-		hint, known := ss.dueHints.get(id)
-		moveDue := !timeLimited && known && hint.moveDue(now)
-		// The whole item comes back only when this process has yet to learn the session's
-		// due entry; otherwise the attributes the write sets (what the answer needs).
-		full := !timeLimited && !known
-		newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, userID, now, idle, timeLimited, moveDue, full, refresh, token)
-		refresh = nil
-		if err != nil {
-			return lifecycle.KeepaliveResult{}, err
-		}
-		if failed && appliedBy(oldItem, token) {
-			// This call's write was applied, its answer lost and the SDK's retry refused by the
-			// token: the keepalive took effect then, and answers what it wrote. Applying it
-			// again would undo what came between (an idle keepalive's disconnect).
-			newItem, failed = oldItem, false
-		}
-		if !failed {
-			rec, err := decodeKeepaliveItem(newItem)
-			if err != nil {
-				return lifecycle.KeepaliveResult{}, fmt.Errorf("decode session: %w", err)
-			}
-			rec.SessionID = id
-			switch {
-			case full:
-				ss.dueHints.learn(&rec)
-			case moveDue:
-				ss.dueHints.moved(id, rec.DueAt)
-			}
-			v := lifecycle.KeepaliveExtend
-			if timeLimited {
-				v = lifecycle.KeepaliveTimeLimited
-			}
-			return v.Result(rec.session()), nil
-		}
+	if k.Refresh != nil {
+		refresh = &usageRefresh{old: msOf(k.Refresh.Old), deadline: msOf(k.Refresh.Deadline)}
+	}
+	token := ss.keepaliveTokens.next()
+	newItem, oldItem, failed, err := ss.keepaliveWrite(ctx, id, k.UserID, now, k.Idle, timeLimited, moveDue, full, refresh, token)
+	if err != nil {
+		return lifecycle.KeepaliveWritten{}, err
+	}
+	if failed && appliedBy(oldItem, token) {
+		// This call's write was applied, its answer lost and the SDK's retry refused by the
+		// token: the keepalive took effect then, and answers what it wrote. Applying it
+		// again would undo what came between (an idle keepalive's disconnect).
+		newItem, failed = oldItem, false
+	}
+	if failed {
 		var rec sessionRecord
 		found, err := ddbkit.DecodeOld(oldItem, &rec)
 		if err != nil {
-			return lifecycle.KeepaliveResult{}, err
+			return lifecycle.KeepaliveWritten{}, err
 		}
-		old := rec.session()
-		v := lifecycle.JudgeKeepalive(old, found, userID, now, idle)
-		if err := v.Err(id); err != nil {
-			return lifecycle.KeepaliveResult{}, err
-		}
-		if v == lifecycle.KeepaliveUsageReached && old.Budget != "" {
-			// The gate is the budget's deadline as of the session's start: other sessions
-			// may have ended since. The ledger decides; when it is not exhausted the
-			// keepalive goes ahead and moves the gate to the ledger's deadline.
-			d, exhausted, err := ss.usageDeadlineOf(ctx, old, now)
-			if err != nil {
-				return lifecycle.KeepaliveResult{}, err
-			}
-			if !exhausted {
-				refresh = &usageRefresh{old: msOf(old.UsageDeadline), deadline: d}
-				old.UsageDeadline = timeOfMs(d)
-				v = lifecycle.JudgeKeepalive(old, found, userID, now, idle)
-			}
-		}
-		switch v {
-		case lifecycle.KeepaliveUsageReached:
-			return v.Result(old), nil
-		case lifecycle.KeepaliveIdle:
-			refresh = nil // an idle keepalive extends nothing; the next active one refreshes
-			c := lifecycle.Disconnect(old, now)
-			if c.None() {
-				return v.Result(old), nil // already disconnected: nothing to write
-			}
-			err := ss.transition(ctx, c)
-			if err == nil {
-				return v.Result(c.After), nil
-			}
-			if policy.CodeOf(err) != policy.CodeSessionChanged {
-				return lifecycle.KeepaliveResult{}, err
-			}
-		case lifecycle.KeepaliveTimeLimited:
-			ss.timeLimited.add(id)
-			timeLimited = true
-		}
-		// KeepaliveExtend here means the session changed between the write and now: retry.
+		return lifecycle.KeepaliveWritten{Old: rec.session(), Found: found}, nil
 	}
-	return lifecycle.KeepaliveResult{}, retryLater("session " + id)
+	rec, err := decodeKeepaliveItem(newItem)
+	if err != nil {
+		return lifecycle.KeepaliveWritten{}, fmt.Errorf("decode session: %w", err)
+	}
+	rec.SessionID = id
+	switch {
+	case full:
+		ss.dueHints.learn(&rec)
+	case moveDue:
+		ss.dueHints.moved(id, rec.DueAt)
+	}
+	v := lifecycle.KeepaliveExtend
+	if timeLimited {
+		v = lifecycle.KeepaliveTimeLimited
+	}
+	return lifecycle.KeepaliveWritten{Applied: true, Result: v.Result(rec.session())}, nil
 }
 
 // The keepalive moves no index key, so the Due index entry of a session kept alive is early
@@ -316,16 +292,16 @@ func decodeKeepaliveItem(item map[string]ddbtypes.AttributeValue) (sessionRecord
 // as part of a keepalive write, conditional on it still being old.
 type usageRefresh struct{ old, deadline int64 }
 
-// keepaliveWrite sends the keepalive's UpdateItem. failed reports a failed condition, with the
-// old item (empty when the session does not exist). With refresh, the write also moves the
-// usage gate, and its condition requires the gate as read instead of one not yet passed.
+// keepaliveWrite builds the keepalive's UpdateItem (its expressions written out beforehand,
+// keepaliveExprs) and sends it. failed reports a failed condition, with the old item (empty
+// when the session does not exist). With refresh, the write also moves the usage gate, and its
+// condition requires the gate as read instead of one not yet passed.
 func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, now time.Time, idle time.Duration, timeLimited, moveDue, full bool, refresh *usageRefresh, token string) (newItem, oldItem map[string]ddbtypes.AttributeValue, failed bool, err error) {
 	nowV := &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}
 	values := map[string]ddbtypes.AttributeValue{
 		":now":     nowV,
 		":t":       &ddbtypes.AttributeValueMemberBOOL{Value: true},
 		":running": &ddbtypes.AttributeValueMemberS{Value: string(lifecycle.StatusRunning)},
-		":zero":    &ddbtypes.AttributeValueMemberN{Value: "0"},
 		":idle":    &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(idle.Seconds(), 'f', -1, 64)},
 		":kt":      &ddbtypes.AttributeValueMemberS{Value: token},
 	}
@@ -339,21 +315,19 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	if full {
 		in.ReturnValues = ddbtypes.ReturnValueAllNew
 	}
-	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")][b2i(moveDue)]
+	e := keepaliveExprs[b2i(timeLimited)][b2i(userID != "")][b2i(moveDue)][b2i(refresh != nil)]
 	in.UpdateExpression, in.ConditionExpression, in.ExpressionAttributeNames = aws.String(e.update), aws.String(e.condition), e.names
+	if e.zero {
+		values[":zero"] = &ddbtypes.AttributeValueMemberN{Value: "0"}
+	}
 	if refresh != nil {
-		in.UpdateExpression = aws.String(e.update + ", #ud = :ud")
-		in.ConditionExpression = aws.String(strings.Replace(e.condition, keepaliveUsageClause, "#ud = :udold", 1))
 		values[":ud"] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(refresh.deadline, 10)}
 		values[":udold"] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(refresh.old, 10)}
-		if timeLimited {
-			delete(values, ":zero") // only the usage clause used it
-		}
 	}
 	if userID != "" {
 		values[":uid"] = &ddbtypes.AttributeValueMemberS{Value: userID}
 	}
-	out, err := ss.st.db.UpdateItem(ctx, in)
+	out, err := ss.sendKeepalive(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
 	switch {
 	case err == nil:

@@ -1,8 +1,10 @@
 package ddbstore
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -17,23 +19,27 @@ import (
 // that moves the due entry (dueHints), which writes DueAt and nothing else indexed.
 func TestIndexesCopyNothingAKeepaliveWrites(t *testing.T) {
 	placeholder := regexp.MustCompile(`#\w+`)
-	written := []string{sessAttrUsageDeadline}
+	var written []string
 	for _, byOwner := range keepaliveExprs {
 		for _, byMove := range byOwner {
-			for moveDue, e := range byMove {
-				for _, p := range placeholder.FindAllString(e.update, -1) {
-					if a := e.names[p]; moveDue == 0 || a != attrDueAt {
-						written = append(written, a)
+			for moveDue, byRefresh := range byMove {
+				for _, e := range byRefresh {
+					for _, p := range placeholder.FindAllString(e.update, -1) {
+						if a := e.names[p]; moveDue == 0 || a != attrDueAt {
+							written = append(written, a)
+						}
 					}
-				}
-				if moveDue == 1 && e.update != "" && !slices.Contains(mapValues(e.names), attrDueAt) {
-					t.Errorf("the variant that moves the due entry does not write %s: %s", attrDueAt, e.update)
+					if moveDue == 1 && e.update != "" && !slices.Contains(mapValues(e.names), attrDueAt) {
+						t.Errorf("the variant that moves the due entry does not write %s: %s", attrDueAt, e.update)
+					}
 				}
 			}
 		}
 	}
-	if !slices.Contains(written, sessAttrExpiresAt) || !slices.Contains(written, sessAttrLastKeepalive) {
-		t.Fatalf("written attributes %v miss the expiry or the last keepalive", written)
+	for _, a := range []string{sessAttrExpiresAt, sessAttrLastKeepalive, sessAttrUsageDeadline} {
+		if !slices.Contains(written, a) {
+			t.Fatalf("written attributes %v miss %s", written, a)
+		}
 	}
 	for _, ix := range tabledef.Indexes {
 		if ix.Projection != tabledef.KeysOnly && ix.Projection != tabledef.Include {
@@ -42,6 +48,41 @@ func TestIndexesCopyNothingAKeepaliveWrites(t *testing.T) {
 		for _, a := range written {
 			if a == ix.PartitionKey.Name || a == ix.SortKey.Name || slices.Contains(ix.NonKeyAttributes, a) {
 				t.Errorf("the keepalive writes %s, which index %s holds", a, ix.Name)
+			}
+		}
+	}
+}
+
+// TestKeepaliveExprVariants checks each written-out variant: the refresh variants move the
+// usage gate and require it as read, the others require a gate not yet passed; every name is
+// used, and :zero is sent exactly when an expression uses it (DynamoDB refuses unused names
+// and values).
+func TestKeepaliveExprVariants(t *testing.T) {
+	placeholder := regexp.MustCompile(`#\w+`)
+	for tl, byOwner := range keepaliveExprs {
+		for owner, byMove := range byOwner {
+			for moveDue, byRefresh := range byMove {
+				if tl == 1 && moveDue == 1 {
+					continue // no such variant
+				}
+				for refresh, e := range byRefresh {
+					name := fmt.Sprintf("time-limited %d, owner %d, move due %d, refresh %d", tl, owner, moveDue, refresh)
+					both := e.update + " " + e.condition
+					if got, want := strings.Contains(e.update, "#ud = :ud") && strings.Contains(e.condition, "#ud = :udold"), refresh == 1; got != want {
+						t.Errorf("%s: moves the gate as read %v, want %v: %s / %s", name, got, want, e.update, e.condition)
+					}
+					if got, want := strings.Contains(e.condition, "#ud > :now"), refresh == 0; got != want {
+						t.Errorf("%s: requires a gate not passed %v, want %v: %s", name, got, want, e.condition)
+					}
+					if got := strings.Contains(both, ":zero"); got != e.zero {
+						t.Errorf("%s: uses :zero %v, but zero is %v", name, got, e.zero)
+					}
+					for p := range e.names {
+						if !slices.Contains(placeholder.FindAllString(both, -1), p) {
+							t.Errorf("%s: name %s unused", name, p)
+						}
+					}
+				}
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/sessions"
 )
 
 // lostAnswer is a deserialize-step middleware that, once armed, lets the next UpdateItem reach
@@ -66,11 +67,11 @@ func TestKeepaliveResentAfterLostAnswerAppliesOnce(t *testing.T) {
 	lossy := ddbstore.Open(client, env.tb.Name).Sessions()
 	var idleErr error
 	hook.between = func() {
-		_, idleErr = env.ss.Keepalive(context.Background(), "s_resent", "", now, lt.IdleDisconnect)
+		_, idleErr = sessions.RunKeepalive(context.Background(), env.ss, "s_resent", "", now, lt.IdleDisconnect)
 	}
 	hook.armed.Store(true)
 
-	r, err := lossy.Keepalive(context.Background(), "s_resent", "u1", now, 0)
+	r, err := sessions.RunKeepalive(context.Background(), lossy, "s_resent", "u1", now, 0)
 	if err != nil {
 		t.Fatalf("keepalive: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"wspolicy/internal/launch"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/tabledef"
 	"wspolicy/internal/usage"
@@ -246,7 +247,7 @@ func TestSessionItemSize(t *testing.T) {
 			ss := ddbstore.Open(client, env.tb.Name).Sessions()
 			keepalive := func(id string, at time.Time) {
 				t.Helper()
-				if _, err := ss.Keepalive(ctx, id, tt.user, at, 0); err != nil {
+				if _, err := sessions.RunKeepalive(ctx, ss, id, tt.user, at, 0); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/ddbkit"
+	"wspolicy/internal/ddbwire"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -32,20 +33,15 @@ type SessionStore struct {
 	// a lost answer, knows it was applied (keepaliveToken).
 	keepaliveTokens *tokenSource
 	log             *slog.Logger
-	// ledgerPatience bounds the retries of a write racing for a budget's ledger, and of a
-	// re-sync racing a session's keepalives (ApplyLifetime).
+	// ledgerPatience bounds the retries of a write racing for a budget's ledger.
 	ledgerPatience time.Duration
+	// keepaliveWire, when set, sends the keepalive's UpdateItem (WithKeepaliveWire).
+	keepaliveWire *ddbwire.Client
 }
 
-// Bounds of the session store's retry loops.
-const (
-	// maxStartAttempts bounds resubmissions of a start transaction that collided with others
-	// on the user's session count (each attempt already resubmits collisions itself).
-	maxStartAttempts = 6
-	// maxSessionRaceAttempts bounds the read-decide-write loops of keepalive follow-ups and
-	// re-syncs that lost a race to another writer.
-	maxSessionRaceAttempts = 5
-)
+// maxStartAttempts bounds resubmissions of a start transaction that collided with others on
+// the user's session count (each attempt already resubmits collisions itself).
+const maxStartAttempts = 6
 
 func errSessionNotFound(id string) *policy.Error {
 	return policy.Errorf(policy.KindNotFound, policy.CodeSessionNotFound, "session %s not found", id)
@@ -338,22 +334,8 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 	races := ss.ledgerRaces(c.Before.Budget)
 	for {
 		tx := ss.st.newTx()
-		tx.Update(sessionKey(id), upd, cond)
-		for _, e := range c.Events {
-			tx.Put(newEventRecord(e), ddbkit.ItemAbsent())
-		}
-		if c.Ends() {
-			// The launch item expires with the session. Unconditional, so that it never fails
-			// the transaction: for a session that has none (seeded without documents) it leaves
-			// a key-and-TTL stub that expires with the session.
-			tx.Update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
-				expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
-		}
-		userItem, ledgerItem, memberItem := -1, -1, -1
-		if userStep != userEndNone {
-			userItem = len(tx.Items)
-			addUserEnd(tx, c.Before.UserID, id, userStep)
-		}
+		userItem := addTransition(tx, c, upd, cond, userStep)
+		ledgerItem, memberItem := -1, -1
 		if charged {
 			var err error
 			if ledgerItem, memberItem, err = ss.addEndCharge(ctx, tx, c); err != nil {
@@ -394,6 +376,30 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 		}
 		return ddbkit.StoreError(err)
 	}
+}
+
+// addTransition adds to tx the items of change c that are not about a budget: the session's
+// write (upd under cond), its events and, when it ends, its launch item's TTL and the user
+// item's step of userStep. It returns the index of the user item in tx (-1: none).
+func addTransition(tx *txWrites, c lifecycle.Change, upd expression.UpdateBuilder, cond expression.ConditionBuilder, userStep int) int {
+	id := c.Before.ID
+	tx.Update(sessionKey(id), upd, cond)
+	for _, e := range c.Events {
+		tx.Put(newEventRecord(e), ddbkit.ItemAbsent())
+	}
+	if c.Ends() {
+		// The launch item expires with the session. Unconditional, so that it never fails
+		// the transaction: for a session that has none (seeded without documents) it leaves
+		// a key-and-TTL stub that expires with the session.
+		tx.Update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
+			expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
+	}
+	if userStep == userEndNone {
+		return -1
+	}
+	userItem := len(tx.Items)
+	addUserEnd(tx, c.Before.UserID, id, userStep)
+	return userItem
 }
 
 // updateSession runs one conditional UpdateItem on a session.
@@ -471,36 +477,6 @@ func changeUpdate(c lifecycle.Change) expression.UpdateBuilder {
 		upd = upd.Set(expression.Name(tabledef.TTLAttribute), expression.Value(ttlOf(ttl)))
 	}
 	return upd
-}
-
-// ApplyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
-// (as read, possibly from an index): see lifecycle.Resync. When the session changed since it
-// was read, it is read again and the change decided again. It reports whether it wrote.
-func (ss *SessionStore) ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
-	// A live session's keepalives move last_keepalive_at, which the guard covers, as often as
-	// every keepalive_interval: on a loaded machine a read and a write can take longer than that,
-	// so a count of attempts is not enough. It keeps trying (reading again each time) for the
-	// store's race patience, as a start racing for a budget's ledger does.
-	started := time.Now()
-	for attempt := 1; ; attempt++ {
-		c := lifecycle.Resync(s, lt, rev)
-		if c.None() {
-			return false, nil
-		}
-		err := ss.transition(ctx, c)
-		if err == nil {
-			return true, nil
-		}
-		if policy.CodeOf(err) != policy.CodeSessionChanged {
-			return false, fmt.Errorf("apply lifetime settings to session %s: %w", s.ID, err)
-		}
-		if attempt >= maxSessionRaceAttempts && time.Since(started) >= ss.ledgerPatience {
-			return false, retryLater("session " + s.ID)
-		}
-		if s, err = ss.GetSession(ctx, s.ID); err != nil {
-			return false, err
-		}
-	}
 }
 
 // The user-item part of a session's end, from the whole to nothing: each step is tried when the

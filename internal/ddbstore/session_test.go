@@ -12,6 +12,7 @@ import (
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 var st0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -197,7 +198,7 @@ func TestKeepaliveExtends(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	env.start(t, "s1", "u1", true, testLifetime(), st0)
 	now := st0.Add(40 * time.Second)
-	r, err := env.ss.Keepalive(context.Background(), "s1", "", now, 0)
+	r, err := sessions.RunKeepalive(context.Background(), env.ss, "s1", "", now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +230,11 @@ func TestKeepaliveOneRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := env.ss.Keepalive(context.Background(), tc.id, "u1", st0.Add(time.Second), 0); err != nil {
+			if _, err := sessions.RunKeepalive(context.Background(), env.ss, tc.id, "u1", st0.Add(time.Second), 0); err != nil {
 				t.Fatal(err) // warms the time-limited cache
 			}
 			env.tb.ResetCalls()
-			r, err := env.ss.Keepalive(context.Background(), tc.id, "u1", st0.Add(2*time.Second), 0)
+			r, err := sessions.RunKeepalive(context.Background(), env.ss, tc.id, "u1", st0.Add(2*time.Second), 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +255,7 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	env.start(t, "s1", "u1", true, testLifetime(), st0)
 	ctx := context.Background()
-	r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(30*time.Second), 5*time.Minute)
+	r, err := sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(30*time.Second), 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 	// Still idle: no second event, and only the one failed write; active again: reconnected
 	// and extended.
 	env.tb.ResetCalls()
-	if r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(40*time.Second), 6*time.Minute); err != nil || !r.Disconnect {
+	if r, err := sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(40*time.Second), 6*time.Minute); err != nil || !r.Disconnect {
 		t.Errorf("second idle keepalive = %+v, %v; want disconnect", r, err)
 	}
 	if got := env.tb.Calls(); got != 1 {
@@ -277,7 +278,7 @@ func TestKeepaliveIdleDisconnect(t *testing.T) {
 	if got, want := env.eventTypes(t, "s1"), []lifecycle.EventType{lifecycle.EventCreated, lifecycle.EventDisconnected}; !equalTypes(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
-	r, err = env.ss.Keepalive(ctx, "s1", "", st0.Add(50*time.Second), time.Second)
+	r, err = sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(50*time.Second), time.Second)
 	if err != nil || r.Disconnect || !r.ExpiresAt.Equal(st0.Add(50*time.Second+time.Minute)) {
 		t.Errorf("active keepalive = %+v, %v; want extended", r, err)
 	}
@@ -330,7 +331,7 @@ func TestKeepaliveRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := env.ss.Keepalive(ctx, tc.id, tc.user, st0.Add(time.Second), 0)
+			_, err := sessions.RunKeepalive(ctx, env.ss, tc.id, tc.user, st0.Add(time.Second), 0)
 			wantCode(t, err, tc.kind, tc.code)
 		})
 	}
@@ -344,11 +345,11 @@ func TestKeepaliveUsageReached(t *testing.T) {
 	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatal(err)
 	}
-	r, err := env.ss.Keepalive(context.Background(), "s1", "", st0.Add(10*time.Second), 0)
+	r, err := sessions.RunKeepalive(context.Background(), env.ss, "s1", "", st0.Add(10*time.Second), 0)
 	if err != nil || r.UsageReached {
 		t.Fatalf("keepalive before the deadline = %+v, %v", r, err)
 	}
-	r, err = env.ss.Keepalive(context.Background(), "s1", "", st0.Add(30*time.Second), 0)
+	r, err = sessions.RunKeepalive(context.Background(), env.ss, "s1", "", st0.Add(30*time.Second), 0)
 	if err != nil || !r.UsageReached || !r.ExpiresAt.Equal(st0.Add(10*time.Second+time.Minute)) {
 		t.Errorf("keepalive at the deadline = %+v, %v; want usage_reached, not extended", r, err)
 	}
@@ -363,7 +364,7 @@ func TestTransitionGuards(t *testing.T) {
 
 	// A sweep decision taken before a keepalive loses to it.
 	due := lifecycle.Decide(s, st0.Add(time.Minute))
-	if _, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(59*time.Second), 0); err != nil {
+	if _, err := sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(59*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, env.ss.Transition(ctx, due), policy.KindConflict, policy.CodeSessionChanged)
@@ -552,32 +553,32 @@ func TestDueSessions(t *testing.T) {
 	}
 }
 
-func TestApplyLifetime(t *testing.T) {
+// TestResyncTransition writes a re-sync (lifecycle.Resync) as the sweep does: guarded like an
+// action, so a change decided on a read older than a keepalive fails, and one decided again on
+// a fresh read applies. (The sweep's re-read and retry: internal/sweep, TestResyncRetries.)
+func TestResyncTransition(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	ctx := context.Background()
 	s := env.start(t, "s1", "u1", true, testLifetime(), st0)
-	if _, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(10*time.Second), 0); err != nil {
+	if _, err := sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(10*time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	lt := testLifetime()
 	lt.KeepaliveExpiration = 20 * time.Second
 	lt.Action = lifecycle.ActionStop
-	// s is stale (before the keepalive): the store re-reads and decides again.
-	applied, err := env.ss.ApplyLifetime(ctx, s, lt, st0.Add(time.Minute).UnixMilli())
-	if err != nil || !applied {
-		t.Fatalf("ApplyLifetime() = %v, %v; want applied", applied, err)
+	rev := st0.Add(time.Minute).UnixMilli()
+	wantCode(t, env.ss.Transition(ctx, lifecycle.Resync(s, lt, rev)), policy.KindConflict, policy.CodeSessionChanged)
+	if err := env.ss.Transition(ctx, lifecycle.Resync(env.get(t, "s1"), lt, rev)); err != nil {
+		t.Fatalf("re-sync on a fresh read: %v", err)
 	}
 	got := env.get(t, "s1")
 	if got.Lifetime.KeepaliveExpiration != 20*time.Second || got.Lifetime.Action != lifecycle.ActionStop ||
 		!got.ExpiresAt.Equal(st0.Add(30*time.Second)) || !got.DueAt.Equal(st0.Add(30*time.Second)) {
 		t.Errorf("after re-sync: %+v, expires %v due %v; want 20s stop, expiring at %v", got.Lifetime, got.ExpiresAt, got.DueAt, st0.Add(30*time.Second))
 	}
-	// The next keepalive uses the new expiration; an older revision changes nothing.
-	if r, err := env.ss.Keepalive(ctx, "s1", "", st0.Add(40*time.Second), 0); err != nil || !r.ExpiresAt.Equal(st0.Add(60*time.Second)) {
+	// The next keepalive uses the new expiration.
+	if r, err := sessions.RunKeepalive(ctx, env.ss, "s1", "", st0.Add(40*time.Second), 0); err != nil || !r.ExpiresAt.Equal(st0.Add(60*time.Second)) {
 		t.Errorf("keepalive after re-sync = %+v, %v; want expiry %v", r, err, st0.Add(60*time.Second))
-	}
-	if applied, err := env.ss.ApplyLifetime(ctx, env.get(t, "s1"), testLifetime(), st0.UnixMilli()+1); err != nil || applied {
-		t.Errorf("older revision: applied %v, %v; want nothing", applied, err)
 	}
 }
 

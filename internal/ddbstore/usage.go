@@ -201,24 +201,6 @@ func (ss *SessionStore) DueItems(ctx context.Context, now time.Time, shard int, 
 	return p, nil
 }
 
-// usageDeadlineOf recomputes the usage deadline of a budgeted session whose keepalive gate
-// tripped: exhausted when its budget's ledger says so (or, defensively, when it has none),
-// else the ledger's deadline at now (0: it cannot run out with the sessions open).
-func (ss *SessionStore) usageDeadlineOf(ctx context.Context, s lifecycle.Session, now time.Time) (deadline int64, exhausted bool, err error) {
-	bl, err := ss.st.readLedger(ctx, s.Budget)
-	if err != nil {
-		return 0, false, err
-	}
-	if !bl.Exists() {
-		return 0, true, nil
-	}
-	b, nowMs := bl.Budget, msOf(now)
-	if usage.Exhausted(bl.Ledger, b.Interval, b.LimitMs, nowMs) {
-		return 0, true, nil
-	}
-	return usage.DeadlineAt(bl.Ledger, b.Interval, b.LimitMs, nowMs), false, nil
-}
-
 // ApplyBudgetLimit puts the limit of budget b (as the settings now give it: hours, type,
 // source) in force on its ledger, when the ledger exists and was written with another one: the
 // deadline is recomputed, so a lowered limit is enforced by the next sweep and a raised one

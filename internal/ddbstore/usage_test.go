@@ -18,6 +18,7 @@ import (
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/tabledef"
 	"wspolicy/internal/usage"
 )
@@ -135,7 +136,7 @@ func TestChargedKeepaliveOneRequest(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	env.startCharged(t, "s1", "u1", testBudget(t, "u1", 1), st0)
 	env.tb.ResetCalls()
-	r, err := env.ss.Keepalive(context.Background(), "s1", "u1", st0.Add(10*time.Second), 0)
+	r, err := sessions.RunKeepalive(context.Background(), env.ss, "s1", "u1", st0.Add(10*time.Second), 0)
 	if err != nil || r.UsageReached || !r.ExpiresAt.Equal(st0.Add(70*time.Second)) {
 		t.Errorf("keepalive = %+v, %v", r, err)
 	}

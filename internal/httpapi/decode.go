@@ -197,10 +197,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	} else {
 		status = http.StatusInternalServerError
 	}
+	writeJSONBytes(w, status, b) // Encode ends the value with a newline
+}
+
+// writeJSONBytes answers status with b, a JSON value, and writeJSON's headers.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(b) // Encode ends the value with a newline
+	_, _ = w.Write(b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -170,8 +171,40 @@ func (s *server) handleKeepalive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	b, ok := appendKeepaliveJSON(make([]byte, 0, 160), res)
+	if !ok {
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
+	writeJSONBytes(w, http.StatusOK, b)
 	return nil
+}
+
+// appendKeepaliveJSON writes the keepalive's answer as writeJSON would (field order, time
+// format, the final newline) without reflection: it is written on every keepalive. ok false
+// (a time json cannot write, outside years 0–9999) leaves it to writeJSON.
+func appendKeepaliveJSON(b []byte, res sessions.KeepaliveResponse) ([]byte, bool) {
+	validYear := func(t time.Time) bool { y := t.Year(); return y >= 0 && y <= 9999 }
+	if !validYear(res.ExpiresAt) || (res.TimeLimitExpiresAt != nil && !validYear(*res.TimeLimitExpiresAt)) {
+		return nil, false
+	}
+	b = append(b, `{"expires_at":"`...)
+	b = res.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","keepalive_interval":`...)
+	b = strconv.AppendInt(b, res.KeepaliveInterval, 10)
+	b = append(b, `,"usage_reached":`...)
+	b = strconv.AppendBool(b, res.UsageReached)
+	b = append(b, `,"disconnect":`...)
+	b = strconv.AppendBool(b, res.Disconnect)
+	b = append(b, `,"time_limit_expires_at":`...)
+	if t := res.TimeLimitExpiresAt; t != nil {
+		b = append(b, '"')
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, "}\n"...), true
 }
 
 // serviceAction is a user or admin action of the session service, as a method expression.

@@ -34,6 +34,23 @@ type LedgerShard struct {
 // Exists reports whether the ledger item exists.
 func (b BudgetLedger) Exists() bool { return b.Version > 0 }
 
+// UsageDeadline is what the ledger says of a session charged to it at now, when the session's
+// own usage gate tripped: exhausted when the ledger is (or, defensively, when there is none),
+// else the ledger's deadline (zero: it cannot run out with the sessions open).
+func (b BudgetLedger) UsageDeadline(now time.Time) (deadline time.Time, exhausted bool) {
+	if !b.Exists() {
+		return time.Time{}, true
+	}
+	lim, nowMs := b.Budget, Millis(now).UnixMilli()
+	if usage.Exhausted(b.Ledger, lim.Interval, lim.LimitMs, nowMs) {
+		return time.Time{}, true
+	}
+	if d := usage.DeadlineAt(b.Ledger, lim.Interval, lim.LimitMs, nowMs); d != 0 {
+		return time.UnixMilli(d).UTC(), false
+	}
+	return time.Time{}, false
+}
+
 // SameLimit reports whether the ledger was written with the limit budget nb gives (the same
 // hours, type and source group), so that nothing needs rewriting when settings are re-synced.
 func (b BudgetLedger) SameLimit(nb usage.Budget) bool {

@@ -104,6 +104,36 @@ func (v KeepaliveVerdict) Result(s Session) KeepaliveResult {
 	}
 }
 
+// KeepaliveWrite is one attempt at a keepalive: the store's single conditional write, which
+// extends a running session with no time limit, within its usage gate and not idle (or, for a
+// time-limited one, records the keepalive only).
+type KeepaliveWrite struct {
+	SessionID string
+	// UserID is the user sending it, "" for an administrator (any session).
+	UserID string
+	Now    time.Time
+	Idle   time.Duration
+	// TimeLimited says the session has a time limit (a fact that never changes): the write
+	// records the keepalive and leaves the expiry, the limit, where it is.
+	TimeLimited bool
+	// Refresh, when set, moves the usage gate in the same write, conditional on it being as read.
+	Refresh *UsageRefresh
+}
+
+// UsageRefresh moves a budgeted session's usage gate (its UsageDeadline) from Old, as read, to
+// Deadline, the budget's deadline now (zero: none).
+type UsageRefresh struct{ Old, Deadline time.Time }
+
+// KeepaliveWritten is what a keepalive write did: Applied, with the answer; or not, with the
+// session as it was when the condition failed (Found false: there is none), for
+// JudgeKeepalive.
+type KeepaliveWritten struct {
+	Applied bool
+	Result  KeepaliveResult
+	Old     Session
+	Found   bool
+}
+
 // Extend is the session after a successful keepalive at now (what the keepalive's update
 // expression writes).
 func Extend(s Session, now time.Time) Session {

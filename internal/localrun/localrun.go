@@ -170,7 +170,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
 	store := tbl.Directory()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, err

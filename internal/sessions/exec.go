@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"wspolicy/internal/lifecycle"
-	"wspolicy/internal/policy"
 )
 
 // Exec asks the provisioning layer to run cfg in a session's container: it writes one
@@ -15,22 +14,24 @@ func (s *Service) Exec(ctx context.Context, actor lifecycle.Actor, sessionID str
 	if err := cfg.Validate(); err != nil {
 		return Session{}, lifecycle.Event{}, err
 	}
-	for attempt := 1; attempt <= maxActionAttempts; attempt++ {
+	var ev lifecycle.Event
+	v, err := Retry("session "+sessionID, 0, func() (Session, error) {
 		cur, err := s.store.GetSession(ctx, sessionID)
 		if err != nil {
-			return Session{}, lifecycle.Event{}, err
+			return Session{}, err
 		}
 		c, err := lifecycle.Exec(cur, actor, cfg, s.clock.Now())
 		if err != nil {
-			return Session{}, lifecycle.Event{}, err
+			return Session{}, err
 		}
-		err = s.store.Transition(ctx, c)
-		if err == nil {
-			return View(c.After), c.Events[0], nil
+		if err := s.store.Transition(ctx, c); err != nil {
+			return Session{}, err // session_changed: Retry reads and decides again
 		}
-		if policy.CodeOf(err) != policy.CodeSessionChanged {
-			return Session{}, lifecycle.Event{}, err
-		}
+		ev = c.Events[0]
+		return View(c.After), nil
+	})
+	if err != nil {
+		return Session{}, lifecycle.Event{}, err
 	}
-	return Session{}, lifecycle.Event{}, policy.Errorf(policy.KindUnavailable, policy.CodeRetryLater, "session %s kept changing concurrently, retry later", sessionID)
+	return v, ev, nil
 }

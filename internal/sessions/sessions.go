@@ -28,11 +28,9 @@ import (
 // implements it.
 type Store interface {
 	StartCharged(ctx context.Context, s lifecycle.Session, created lifecycle.Event, b usage.Budget) (lifecycle.Session, error)
-	GetLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error)
 	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
-	Keepalive(ctx context.Context, sessionID, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error)
-	Transition(ctx context.Context, c lifecycle.Change) error
+	KeepaliveStore
 	Events(ctx context.Context, sessionID string) ([]lifecycle.Event, error)
 	StorageMappingStore
 }
@@ -83,9 +81,6 @@ func New(cfg Config) *Service {
 	}
 	return s
 }
-
-// maxActionAttempts bounds how often an action is decided again after losing a race.
-const maxActionAttempts = 5
 
 // maxIdleSeconds caps a reported idle time (a year is idle enough for any idle_disconnect).
 const maxIdleSeconds = 366 * 24 * 3600
@@ -416,7 +411,8 @@ func (s *Service) Events(ctx context.Context, actor lifecycle.Actor, sessionID s
 	return evs, nil
 }
 
-// Keepalive keeps a session alive (one conditional write in steady state, no settings read).
+// Keepalive keeps a session alive (RunKeepalive: one conditional write in steady state, no
+// settings read).
 // idleSeconds is how long the user has been idle, nil when the client does not say; reaching
 // idle_disconnect marks the session disconnected without extending it. A user may keep alive
 // only their own sessions. Deleted: 410 session_deleted; paused or stopped: 409
@@ -437,7 +433,7 @@ func (s *Service) Keepalive(ctx context.Context, actor lifecycle.Actor, sessionI
 		}
 		owner = actor.UserID
 	}
-	r, err := s.store.Keepalive(ctx, sessionID, owner, s.clock.Now(), idle)
+	r, err := RunKeepalive(ctx, s.store, sessionID, owner, s.clock.Now(), idle)
 	if err != nil {
 		return KeepaliveResponse{}, err
 	}
@@ -476,7 +472,7 @@ func (s *Service) Delete(ctx context.Context, actor lifecycle.Actor, sessionID s
 // read; when somebody else changed the session first it reads and decides again. Asking for
 // the state the session is already in returns it unchanged.
 func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID string, op lifecycle.Op) (Session, error) {
-	for attempt := 1; attempt <= maxActionAttempts; attempt++ {
+	return Retry("session "+sessionID, 0, func() (Session, error) {
 		cur, err := s.store.GetSession(ctx, sessionID)
 		if err != nil {
 			return Session{}, err
@@ -510,16 +506,12 @@ func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID stri
 			return View(cur), nil
 		}
 		c.Before = cur // the guard is what was read; the write includes any new lifetime settings
-		err = s.store.Transition(ctx, c)
-		if err == nil {
-			s.stopCountdown(ctx, c)
-			return View(c.After), nil
+		if err := s.store.Transition(ctx, c); err != nil {
+			return Session{}, err // session_changed: Retry reads and decides again
 		}
-		if policy.CodeOf(err) != policy.CodeSessionChanged {
-			return Session{}, err
-		}
-	}
-	return Session{}, policy.Errorf(policy.KindUnavailable, policy.CodeRetryLater, "session %s kept changing concurrently, retry later", sessionID)
+		s.stopCountdown(ctx, c)
+		return View(c.After), nil
+	})
 }
 
 // EndSessionsOf deletes every session of userID that is not deleted yet, as an administrator

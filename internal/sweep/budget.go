@@ -19,10 +19,6 @@ const (
 	reasonUsageLimitChanged  = "usage_limit_changed"
 )
 
-// maxUsageEndAttempts bounds how often the end of one session of an exhausted budget is
-// decided again after a keepalive or an action changed the session first.
-const maxUsageEndAttempts = 5
-
 // handleBudget decides on a budget ledger found in the due index (docs/design-usage.md, section
 // 6). The index is eventually consistent, so the ledger is read again first. Not exhausted
 // (the limit was raised, or the window rolled over): its deadline is rewritten. Exhausted:
@@ -118,35 +114,34 @@ func (r *run) rescheduleBudget(ctx context.Context, bl lifecycle.BudgetLedger) {
 
 // endForUsage deletes session s of an exhausted budget (usage_limit_reached, then deleted),
 // which ends its charge in the ledger in the same transaction. When the session changed first
-// (a keepalive, an action) it is read and ended again; a session deleted meanwhile is skipped.
+// (a keepalive, an action) it is read and ended again (sessions.Retry); a session deleted
+// meanwhile is skipped.
 func (r *run) endForUsage(ctx context.Context, budget string, s lifecycle.Session) {
-	for attempt := 1; ; attempt++ {
-		c := lifecycle.UsageLimitReached(s, r.now)
-		if c.None() {
-			r.update(func(rep *Report) { rep.Skipped++ })
-			return
-		}
-		if !r.opts.DryRun {
-			err := r.store.Transition(ctx, c)
-			switch {
-			case policy.IsKind(err, policy.KindNotFound):
-				r.update(func(rep *Report) { rep.Skipped++ })
-				return
-			case policy.CodeOf(err) == policy.CodeSessionChanged && attempt < maxUsageEndAttempts:
-				var gerr error
-				if s, gerr = r.store.GetSession(ctx, s.ID); gerr != nil {
-					r.fail(gerr)
-					return
-				}
-				continue
-			case err != nil:
-				r.fail(fmt.Errorf("end session %s of exhausted budget %s: %w", s.ID, budget, err))
-				return
+	var readErr error // a failed read again, reported as it is
+	read := false
+	c, err := sessions.Retry("session "+s.ID, 0, func() (lifecycle.Change, error) {
+		if read {
+			if s, readErr = r.store.GetSession(ctx, s.ID); readErr != nil {
+				return lifecycle.Change{}, readErr
 			}
 		}
+		read = true
+		c := lifecycle.UsageLimitReached(s, r.now)
+		if c.None() || r.opts.DryRun {
+			return c, nil
+		}
+		return c, r.store.Transition(ctx, c) // session_changed: Retry reads and decides again
+	})
+	switch {
+	case readErr != nil:
+		r.fail(readErr)
+	case policy.IsKind(err, policy.KindNotFound), err == nil && c.None():
+		r.update(func(rep *Report) { rep.Skipped++ })
+	case err != nil:
+		r.fail(fmt.Errorf("end session %s of exhausted budget %s: %w", s.ID, budget, err))
+	default:
 		r.record(Action{SessionID: s.ID, UserID: s.UserID, Budget: budget, Action: string(c.Outcome), Reason: c.Reason})
 		r.update(func(rep *Report) { rep.Deleted++ })
-		return
 	}
 }
 

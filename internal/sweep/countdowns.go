@@ -41,3 +41,27 @@ func (s countdownStopper) Transition(ctx context.Context, c lifecycle.Change) er
 	}
 	return nil
 }
+
+// TransitionAll writes the changes (in groups when the store is a GroupWriter, else one by
+// one), then stops the countdowns the applied ones made pointless.
+func (s countdownStopper) TransitionAll(ctx context.Context, cs []lifecycle.Change) []error {
+	var errs []error
+	if gw, ok := s.Store.(GroupWriter); ok {
+		errs = gw.TransitionAll(ctx, cs)
+	} else {
+		errs = make([]error, len(cs))
+		for i, c := range cs {
+			errs[i] = s.Store.Transition(ctx, c)
+		}
+	}
+	for i, c := range cs {
+		if errs[i] != nil {
+			continue
+		}
+		if err := countdown.StopAfter(ctx, s.timer, c); err != nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "countdown not stopped; it will find the session deleted",
+				slog.String("session_id", c.Before.ID), slog.String("error", err.Error()))
+		}
+	}
+	return errs
+}

@@ -65,6 +65,18 @@ func TestStopCountdowns(t *testing.T) {
 			if got := strings.Join(timers.stopped, " "); got != tc.stopped {
 				t.Errorf("stopped: got %q, want %q", got, tc.stopped)
 			}
+			// The same through TransitionAll, as the sweep writes a page's changes.
+			timers.stopped = nil
+			gw, ok := store.(sweep.GroupWriter)
+			if !ok {
+				t.Fatal("StopCountdowns' store is not a GroupWriter: the sweep would not group its writes")
+			}
+			if errs := gw.TransitionAll(context.Background(), []lifecycle.Change{tc.change}); !errors.Is(errs[0], tc.err) {
+				t.Errorf("TransitionAll: got %v, want %v", errs[0], tc.err)
+			}
+			if got := strings.Join(timers.stopped, " "); got != tc.stopped {
+				t.Errorf("stopped by TransitionAll: got %q, want %q", got, tc.stopped)
+			}
 		})
 	}
 	if s := (transitionsOnly{}); sweep.StopCountdowns(s, nil, nil) != sweep.Store(s) {

@@ -8,6 +8,7 @@ import (
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 )
 
 // A keepalive extends a session without moving its Due index entry, so the entry of a session
@@ -19,7 +20,7 @@ import (
 // coldKeepalive sends a keepalive from a session store that has never seen the session.
 func (e env) coldKeepalive(t *testing.T, id string, at time.Time) {
 	t.Helper()
-	if _, err := ddbstore.Open(e.tb.Client, e.tb.Name).Sessions().Keepalive(context.Background(), id, "u1", at, 0); err != nil {
+	if _, err := sessions.RunKeepalive(context.Background(), ddbstore.Open(e.tb.Client, e.tb.Name).Sessions(), id, "u1", at, 0); err != nil {
 		t.Fatalf("keepalive at %v: %v", at.Sub(t0), err)
 	}
 }
@@ -118,7 +119,7 @@ func TestSweepLosesToKeepaliveOnEarlyEntry(t *testing.T) {
 		t.Fatalf("decision = %s, want delete", c.Outcome)
 	}
 	// The keepalive's condition does not look at the expiry: a running session is extended.
-	if _, err := e.store.Keepalive(ctx, "s1", "u1", at, 0); err != nil {
+	if _, err := sessions.RunKeepalive(ctx, e.store, "s1", "u1", at, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.Transition(ctx, c); policy.CodeOf(err) != policy.CodeSessionChanged {
@@ -147,7 +148,7 @@ func TestKeepaliveMovesDueEntryWhenAboutDue(t *testing.T) {
 	moves, lastDue := 0, t0.Add(ka)
 	for {
 		if !nextKeepalive.After(stop) && nextKeepalive.Before(nextSweep) {
-			if _, err := e.store.Keepalive(ctx, "s1", "u1", nextKeepalive, 0); err != nil {
+			if _, err := sessions.RunKeepalive(ctx, e.store, "s1", "u1", nextKeepalive, 0); err != nil {
 				t.Fatal(err)
 			}
 			if s := e.get(t, "s1"); !s.DueAt.Equal(lastDue) {

@@ -85,6 +85,24 @@ func TestParallelSweepsOverlap(t *testing.T) {
 	e.expiredOnce(t, ids)
 }
 
+// TestSweepGroupsWrites: one sweep of 32 workers stops 160 due sessions of 160 users in
+// transactions of several sessions each (ddbstore.TransitionAll), each exactly once.
+func TestSweepGroupsWrites(t *testing.T) {
+	e := newEnv(t)
+	const n = 160
+	ids := e.startMany(t, n)
+	e.tb.ResetCalls()
+	sw := sweep.New(sweep.Config{Store: e.store, Directory: e.dir, Clock: e.clock, Workers: 32})
+	if rep := e.sweep(t, sw, t0.Add(time.Minute)); rep.Stopped != n {
+		t.Errorf("stopped %d, want %d", rep.Stopped, n)
+	}
+	// 8 changes a transaction at most, fewer where a due shard's page is not a multiple of 8.
+	if tx := e.tb.CallsOf("TransactWriteItems"); tx < n/8 || tx > n/2 {
+		t.Errorf("%d sessions stopped in %d transactions; want from %d to %d (grouped)", n, tx, n/8, n/2)
+	}
+	e.expiredOnce(t, ids)
+}
+
 // crashingStore ends the run's context (a crash) once after transitions changes were applied.
 type crashingStore struct {
 	sweep.Store
@@ -99,6 +117,18 @@ func (c *crashingStore) Transition(ctx context.Context, ch lifecycle.Change) err
 		c.crash()
 	}
 	return err
+}
+
+// TransitionAll is the store's (the sweep groups its writes as in production), crashing once
+// the count of applied changes reaches after.
+func (c *crashingStore) TransitionAll(ctx context.Context, cs []lifecycle.Change) []error {
+	errs := c.Store.(sweep.GroupWriter).TransitionAll(ctx, cs)
+	for _, err := range errs {
+		if err == nil && c.applied.Add(1) == c.after {
+			c.crash()
+		}
+	}
+	return errs
 }
 
 // TestParallelSweepCrashesHalfWay crashes a sweep of 32 workers after half of 160 changes,

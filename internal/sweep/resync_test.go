@@ -3,9 +3,11 @@ package sweep_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
@@ -107,5 +109,88 @@ func TestResync(t *testing.T) {
 	must(err)
 	if e.tb.Calls() != 1 || !r.ExpiresAt.Equal(e.clock.Now().Add(15*time.Second)) {
 		t.Errorf("keepalive after re-sync: %d requests, expires %v; want 1 and %v", e.tb.Calls(), r.ExpiresAt, e.clock.Now().Add(15*time.Second))
+	}
+}
+
+// resyncRacer is the session store with a writer that changes the session just before each
+// re-sync's transition: the first one with a real keepalive (losses 1), or, with losses -1,
+// every one, by answering the lost race itself.
+type resyncRacer struct {
+	*ddbstore.SessionStore
+	losses, calls int
+	at            time.Time
+}
+
+func (r *resyncRacer) Transition(ctx context.Context, c lifecycle.Change) error {
+	if c.Outcome != lifecycle.OutcomeResync {
+		return r.SessionStore.Transition(ctx, c)
+	}
+	r.calls++
+	switch {
+	case r.losses < 0:
+		return sessions.LostRace(c.Before.ID)
+	case r.calls <= r.losses:
+		if _, err := sessions.RunKeepalive(ctx, r.SessionStore, c.Before.ID, "", r.at, 0); err != nil {
+			return err
+		}
+	}
+	return r.SessionStore.Transition(ctx, c)
+}
+
+// TestResyncRetries: a re-sync whose session changed between the read and the write (a
+// keepalive) reads it again and applies; one that keeps losing gives up with retry_later in the
+// report, and the session keeps its settings until the next run.
+func TestResyncRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		losses    int
+		wantCalls int
+		wantKa    time.Duration
+	}{
+		{"a keepalive in between", 1, 2, 20 * time.Second},
+		{"keeps losing", -1, sessions.MaxRaceAttempts, time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			if err := e.dir.EnsureAllUsers(ctx, t0, settingsOf("max_kasms_per_user", "5", "keepalive_expiration", "60")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.dir.CreateUser(ctx, policy.User{ID: "u1", Username: "u1"}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sessions.New(sessions.Config{Store: e.store, Directory: e.dir, Clock: e.clock}).Start(ctx, "u1", "img", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := t0.Add(5 * time.Second)
+			if _, err := e.dir.ChangeSettings(ctx, policy.AllUsersGroupID, policy.SettingsChange{Set: settingsOf("keepalive_expiration", "20")}, 0, "admin", at); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.store.MarkResync(ctx, lifecycle.ResyncGroup, policy.AllUsersGroupID, at); err != nil {
+				t.Fatal(err)
+			}
+			racy := &resyncRacer{SessionStore: e.store, losses: tc.losses, at: t0.Add(2 * time.Second)}
+			sw := sweep.New(sweep.Config{Store: racy, Directory: e.dir, Clock: e.clock, RacePatience: time.Nanosecond})
+			rep, err := sw.Run(ctx, sweep.Options{Now: at})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if racy.calls != tc.wantCalls {
+				t.Errorf("%d re-sync transitions, want %d", racy.calls, tc.wantCalls)
+			}
+			applied := tc.losses >= 0
+			if gotApplied := rep.Resynced == 1 && len(rep.Errors) == 0; gotApplied != applied {
+				t.Errorf("re-synced %d, errors %v; want applied %v", rep.Resynced, rep.Errors, applied)
+			}
+			if !applied && (len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "retry later")) {
+				t.Errorf("errors %v, want one retry later", rep.Errors)
+			}
+			got := e.get(t, s.SessionID)
+			if got.Lifetime.KeepaliveExpiration != tc.wantKa || !got.ExpiresAt.Equal(got.LastKeepaliveAt.Add(tc.wantKa)) {
+				t.Errorf("keepalive_expiration %v, expires %v after the keepalive at %v; want %v", got.Lifetime.KeepaliveExpiration, got.ExpiresAt, got.LastKeepaliveAt, tc.wantKa)
+			}
+		})
 	}
 }

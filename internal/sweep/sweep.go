@@ -31,7 +31,6 @@ type Store interface {
 	GetSession(ctx context.Context, sessionID string) (lifecycle.Session, error)
 	Transition(ctx context.Context, c lifecycle.Change) error
 	ListSessions(ctx context.Context, f lifecycle.ListFilter) (lifecycle.Page, error)
-	ApplyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error)
 	ApplyBudgetLimit(ctx context.Context, b usage.Budget, now time.Time) (bool, error)
 	ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMarker, error)
 	DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error
@@ -55,6 +54,9 @@ type Config struct {
 	// Workers is how many due sessions (and re-synced users) are acted on at once; 0 means
 	// DefaultWorkers. SWEEP_WORKERS sets it in the local run and the sweep function.
 	Workers int
+	// RacePatience is how long a re-sync that keeps losing the race to a session's keepalives
+	// goes on trying (sessions.Retry); 0 means sessions.DefaultRacePatience.
+	RacePatience time.Duration
 }
 
 // DefaultWorkers is the parallelism of a sweep whose Config.Workers is 0: with the ~15 ms a
@@ -68,15 +70,19 @@ const MaxWorkers = 256
 
 // Sweeper runs sweeps. It keeps no state between runs: whatever a run did not finish stays due.
 type Sweeper struct {
-	store   Store
-	dir     Directory
-	clock   policy.Clock
-	workers int
+	store        Store
+	dir          Directory
+	clock        policy.Clock
+	workers      int
+	racePatience time.Duration
 }
 
 // New returns a Sweeper; a nil Clock is the system clock.
 func New(cfg Config) *Sweeper {
-	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers}
+	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers, racePatience: cfg.RacePatience}
+	if s.racePatience <= 0 {
+		s.racePatience = sessions.DefaultRacePatience
+	}
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
 	}
@@ -278,10 +284,7 @@ func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 			return
 		}
 		r.update(func(rep *Report) { rep.ItemsRead += len(p.Sessions) + len(p.Ledgers) })
-		var batch []func()
-		for _, sess := range p.Sessions {
-			batch = append(batch, func() { r.handle(ctx, sess) })
-		}
+		batch := r.sessionJobs(ctx, p.Sessions)
 		for _, bl := range p.Ledgers {
 			batch = append(batch, func() { r.handleBudget(ctx, bl) })
 		}
@@ -301,23 +304,85 @@ func (r *run) readShard(ctx context.Context, shard int, jobs chan<- func()) {
 	}
 }
 
-// handle decides on one due session and applies the change (unless dry run).
-func (r *run) handle(ctx context.Context, sess lifecycle.Session) {
-	c := lifecycle.Decide(sess, r.now)
-	r.update(func(rep *Report) { rep.Examined++ })
-	if c.None() {
+// GroupWriter is what a Store offers when it can write several sessions' changes in one
+// request (ddbstore.SessionStore.TransitionAll): each change applied exactly once as Transition
+// applies it, each one's error in order. A sweep hands it the changes of a page in groups of
+// up to changesPerJob; with a Store that does not offer it, each change is a Transition.
+type GroupWriter interface {
+	TransitionAll(ctx context.Context, cs []lifecycle.Change) []error
+}
+
+// changesPerJob is how many due sessions' changes one worker applies at once through a
+// GroupWriter (in one transaction where they can share one; see ddbstore).
+const changesPerJob = 8
+
+// sessionJobs decides on a page of due sessions and returns the jobs that apply the changes:
+// one per change, or one per group of up to changesPerJob when the store is a GroupWriter.
+func (r *run) sessionJobs(ctx context.Context, page []lifecycle.Session) []func() {
+	var jobs []func()
+	var group []lifecycle.Change
+	gw, grouped := r.store.(GroupWriter)
+	flush := func() {
+		if len(group) > 0 {
+			g := slices.Clone(group)
+			jobs = append(jobs, func() { r.applyAll(ctx, gw, g) })
+			group = group[:0]
+		}
+	}
+	for _, sess := range page {
+		c := lifecycle.Decide(sess, r.now)
+		r.update(func(rep *Report) { rep.Examined++ })
+		switch {
+		case c.None():
+		case grouped && !r.opts.DryRun:
+			if group = append(group, c); len(group) == changesPerJob {
+				flush()
+			}
+		default:
+			jobs = append(jobs, func() { r.apply(ctx, c) })
+		}
+	}
+	flush()
+	return jobs
+}
+
+// applyAll applies a group of changes through gw. A change whose write failed on throttling
+// or another passing failure (the group's answer lost, say) is retried on its own, with
+// back-off: its guard then tells whether the group's write was applied after all.
+func (r *run) applyAll(ctx context.Context, gw GroupWriter, cs []lifecycle.Change) {
+	if len(cs) == 1 {
+		r.apply(ctx, cs[0])
 		return
 	}
-	if !r.opts.DryRun {
-		err := r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
-		switch {
-		case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
-			r.update(func(rep *Report) { rep.Skipped++ })
-			return
-		case err != nil:
-			r.fail(err)
-			return
+	errs := gw.TransitionAll(ctx, cs)
+	for i, c := range cs {
+		err := errs[i]
+		if throttled(err) || policy.IsKind(err, policy.KindUnavailable) {
+			err = r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
 		}
+		r.applied(c, err)
+	}
+}
+
+// apply applies one change (unless dry run), with back-off, and records it.
+func (r *run) apply(ctx context.Context, c lifecycle.Change) {
+	var err error
+	if !r.opts.DryRun {
+		err = r.backoff(ctx, func() error { return r.store.Transition(ctx, c) })
+	}
+	r.applied(c, err)
+}
+
+// applied records the outcome of change c, whose write answered err.
+func (r *run) applied(c lifecycle.Change, err error) {
+	sess := c.Before
+	switch {
+	case policy.CodeOf(err) == policy.CodeSessionChanged, policy.IsKind(err, policy.KindNotFound):
+		r.update(func(rep *Report) { rep.Skipped++ })
+		return
+	case err != nil:
+		r.fail(err)
+		return
 	}
 	r.record(Action{SessionID: sess.ID, UserID: sess.UserID, Action: string(c.Outcome), Reason: c.Reason})
 	r.update(func(rep *Report) {
@@ -509,7 +574,7 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 				continue
 			}
 			if !r.opts.DryRun {
-				applied, err := r.store.ApplyLifetime(ctx, sess, lt, rev)
+				applied, err := r.applyLifetime(ctx, sess, lt, rev)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -529,4 +594,32 @@ func (r *run) resyncUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("re-sync user %s: %w", userID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// applyLifetime puts the lifetime settings lt, resolved at revision rev, in force on session s
+// (as listed, possibly from an index): lifecycle.Resync, written guarded like an action. When
+// the session changed since it was read it is read again and the change decided again
+// (sessions.Retry). A live session's keepalives move last_keepalive_at, which the guard covers,
+// as often as every keepalive_interval: on a loaded machine a read and a write can take longer
+// than that, so a count of attempts is not enough, and it keeps trying for the race patience.
+// It reports whether it wrote.
+func (r *run) applyLifetime(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, error) {
+	read := false
+	return sessions.Retry("session "+s.ID, r.racePatience, func() (bool, error) {
+		if read {
+			var err error
+			if s, err = r.store.GetSession(ctx, s.ID); err != nil {
+				return false, err
+			}
+		}
+		read = true
+		c := lifecycle.Resync(s, lt, rev)
+		if c.None() {
+			return false, nil
+		}
+		if err := r.store.Transition(ctx, c); err != nil {
+			return false, err // session_changed: Retry reads and decides again
+		}
+		return true, nil
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/sessions"
 	"wspolicy/internal/sweep"
 	"wspolicy/internal/tabledef"
 )
@@ -212,7 +213,7 @@ func TestTimeLimitAndUsageDeadline(t *testing.T) {
 	}
 	sw := e.sweeper(nil)
 	// Keepalives do not move a time-limited session's expiry.
-	if _, err := e.store.Keepalive(context.Background(), "limited", "", t0.Add(time.Second), 0); err != nil {
+	if _, err := sessions.RunKeepalive(context.Background(), e.store, "limited", "", t0.Add(time.Second), 0); err != nil {
 		t.Fatal(err)
 	}
 	if rep := e.sweep(t, sw, t0.Add(2*time.Second)); rep.Warned != 1 {
@@ -265,6 +266,26 @@ func (g *gateStore) DueItems(ctx context.Context, now time.Time, shard int, tok 
 }
 
 func (g *gateStore) Transition(ctx context.Context, c lifecycle.Change) error {
+	if err := g.wait(); err != nil {
+		return err
+	}
+	return g.Store.Transition(ctx, c)
+}
+
+// TransitionAll is the store's, behind the gate: the sweeps group their writes as in production.
+func (g *gateStore) TransitionAll(ctx context.Context, cs []lifecycle.Change) []error {
+	if err := g.wait(); err != nil {
+		errs := make([]error, len(cs))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	return g.Store.(sweep.GroupWriter).TransitionAll(ctx, cs)
+}
+
+// wait holds a write until the gate opens, then runs the hook once.
+func (g *gateStore) wait() error {
 	select {
 	case <-g.open:
 	case <-time.After(10 * time.Second):
@@ -273,7 +294,7 @@ func (g *gateStore) Transition(ctx context.Context, c lifecycle.Change) error {
 	if g.afterRead != nil {
 		g.hookOnce.Do(g.afterRead)
 	}
-	return g.Store.Transition(ctx, c)
+	return nil
 }
 
 func TestTwoSweepsAtOnce(t *testing.T) {
@@ -356,7 +377,7 @@ func TestKeepaliveBeforeSweepWrite(t *testing.T) {
 	gate := newGate(e.store, 1)
 	var kaErr error
 	gate.afterRead = func() {
-		_, kaErr = e.store.Keepalive(context.Background(), "s1", "u1", t0.Add(9*time.Second), 0)
+		_, kaErr = sessions.RunKeepalive(context.Background(), e.store, "s1", "u1", t0.Add(9*time.Second), 0)
 	}
 	rep := e.sweep(t, e.sweeper(gate), t0.Add(10*time.Second))
 	if kaErr != nil {
@@ -524,7 +545,7 @@ func TestConcurrentKeepalivesAndSweeps(t *testing.T) {
 						if _, gone := dead.Load(id); gone {
 							continue
 						}
-						_, err := e.store.Keepalive(context.Background(), id, "u1", e.clock.Now(), 0)
+						_, err := sessions.RunKeepalive(context.Background(), e.store, id, "u1", e.clock.Now(), 0)
 						switch {
 						case err == nil:
 						case policy.IsKind(err, policy.KindUnavailable):
