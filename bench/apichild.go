@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
@@ -98,9 +99,9 @@ func serveAPIChild(spec string) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	counter := &ddbCounter{}
-	// The client as the service builds it (ddbstore.NewClient), with the request counter only,
+	// The client as the service builds it (ddbkit.NewClient), with the request counter only,
 	// on its HTTP client: the keepalive's request is built by ddbwire, as in the api function.
-	db, err := ddbstore.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, cfg.endpoint, func(o *dynamodb.Options) {
 		o.HTTPClient = countingHTTP{next: o.HTTPClient, c: counter}
 	})
 	if err != nil {
@@ -111,12 +112,13 @@ func serveAPIChild(spec string) error {
 		return err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, cfg.table, ddbstore.WithClock(clock))
-	var opts []ddbstore.SessionOption
+	var opts []ddbstore.Option
 	if !cfg.sdk {
 		opts = append(opts, ddbstore.WithKeepaliveWire(wire))
 	}
-	svc := newSessionService(ddbstore.NewSessionStore(db, cfg.table, opts...), store, clock)
+	tbl := ddbstore.Open(db, cfg.table, append(opts, ddbstore.WithClock(clock))...)
+	store := tbl.Directory()
+	svc := newSessionService(tbl.Sessions(), store, clock)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	hc := httpapi.Config{Directory: store, Sessions: svc, Clock: clock, AdminKey: benchAdminKey, Logger: logger}
 	if cfg.keyCacheOff {

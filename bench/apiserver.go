@@ -14,7 +14,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"wspolicy/bench/seed"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/localrun"
 	"wspolicy/internal/policy"
@@ -41,13 +44,16 @@ type env struct {
 	stop     func()
 }
 
+// seed returns the loader of users, groups and sessions in bulk into the env's table.
+func (e *env) seed() seed.Loader { return seed.Loader{DB: e.db, Table: e.table, Dir: e.store} }
+
 // newEnv creates the table, All Users, the session service and the API on 127.0.0.1 (a free
 // port). conns sizes the connection pools (of the SDK client towards DynamoDB Local and of
 // the HTTP client towards the API) so that that many concurrent callers reuse connections.
 // The API logs every request as JSON, to io.Discard: the cost of building the line is kept.
 func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy.Clock) (*env, error) {
 	e := &env{table: table, counter: &ddbCounter{}, capacity: &capacityMeter{}, clock: clock}
-	db, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, e.counter.middleware, e.capacity.middleware)
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns = 2 * conns
@@ -61,11 +67,12 @@ func newEnv(ctx context.Context, endpoint, table string, conns int, clock policy
 	if err := createBenchTable(ctx, db, table); err != nil {
 		return nil, err
 	}
-	e.store = ddbstore.New(db, table, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock))
+	e.store = tbl.Directory()
 	if err := e.store.EnsureAllUsers(ctx, clock.Now(), localrun.AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	e.ss = ddbstore.NewSessionStore(db, table)
+	e.ss = tbl.Sessions()
 	e.svc = newSessionService(e.ss, e.store, clock)
 	if e.url, e.stop, err = e.serve(ctx, func(*httpapi.Config) {}); err != nil {
 		return nil, err
@@ -102,7 +109,7 @@ func createBenchTable(ctx context.Context, db *dynamodb.Client, name string) err
 
 // newSessionService wires the session service as the local run does.
 func newSessionService(ss *ddbstore.SessionStore, dir *ddbstore.Store, clock policy.Clock) *sessions.Service {
-	return sessions.New(sessions.Config{Store: ss, Directory: dir, Clock: clock})
+	return sessions.New(sessions.Config{Store: ss, Directory: directory.New(dir, clock), Clock: clock})
 }
 
 // apiError is a non-2xx answer of the API.

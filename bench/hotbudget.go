@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/usage"
 )
@@ -116,16 +116,16 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 		return nil, err
 	}
 	p.logf("hotbudget: seeding %s users in one per_group budget", thousands(int64(users)))
-	seed := make([]ddbstore.SeedUser, users)
-	for i := range seed {
+	seedUsers := make([]seed.User, users)
+	for i := range seedUsers {
 		id := fmt.Sprintf("u_hot_%05d", i)
-		seed[i] = ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
+		seedUsers[i] = seed.User{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
 	}
-	if err := e.store.SeedUsers(ctx, seed, workers); err != nil {
+	if err := e.seed().Users(ctx, seedUsers, workers); err != nil {
 		return nil, err
 	}
 	// One unmeasured start and end: connections, and the budget's ledger exists.
-	if sid, err := e.startFor(ctx, seed[users-1].ID); err != nil {
+	if sid, err := e.startFor(ctx, seedUsers[users-1].ID); err != nil {
 		return nil, err
 	} else if err := e.endSession(ctx, sid); err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 	p.logf("hotbudget: %d starts at once", starts)
 	users300 := make([]string, starts)
 	for i := range users300 {
-		users300[i] = seed[(i*users/starts)%users].ID
+		users300[i] = seedUsers[(i*users/starts)%users].ID
 	}
 	rr := e.fire(ctx, users300)
 	ids := rr.ids
@@ -181,14 +181,14 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 			Settings: map[string]json.RawMessage{"usage_limit": json.RawMessage(fl.limit), "max_kasms_per_user": json.RawMessage("5")}}); err != nil {
 			return r, err
 		}
-		fseed := make([]ddbstore.SeedUser, starts)
+		fseed := make([]seed.User, starts)
 		fids := make([]string, starts)
 		for i := range fseed {
 			id := fmt.Sprintf("u_%s_%05d", fl.name, i)
-			fseed[i] = ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
+			fseed[i] = seed.User{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
 			fids[i] = id
 		}
-		if err := e.store.SeedUsers(ctx, fseed, workers); err != nil {
+		if err := e.seed().Users(ctx, fseed, workers); err != nil {
 			return r, err
 		}
 		f := e.fire(ctx, fids)

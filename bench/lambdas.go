@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lambdarie"
 )
 
@@ -70,7 +70,7 @@ func benchLambdas(ctx context.Context, p *progress, endpoint string, coldStarts 
 	if err != nil {
 		return nil, err
 	}
-	db, err := ddbstore.NewClient(ctx, endpoint)
+	db, err := ddbkit.NewClient(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}

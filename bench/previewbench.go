@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/preview"
@@ -67,23 +67,23 @@ func previewOneLevel(ctx context.Context, p *progress, e *env, n, workers int) (
 	if _, err := e.store.ChangeSettings(ctx, g.ID, policy.SettingsChange{Set: map[string]json.RawMessage{"keepalive_expiration": json.RawMessage("3600")}}, 0, "bench", now); err != nil {
 		return lvl, err
 	}
-	users := make([]ddbstore.SeedUser, n)
+	users := make([]seed.User, n)
 	ss := make([]lifecycle.Session, n)
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Hour, Action: lifecycle.ActionDelete, KeepaliveInterval: 5 * time.Minute, IdleDisconnect: 20 * time.Minute, MaxSessions: 5}
 	for i := range n {
 		uid := fmt.Sprintf("u_pv_%05d", i)
 		sid := fmt.Sprintf("s_pv_%05d", i)
-		users[i] = ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1, SessionIDs: []string{sid}}
+		users[i] = seed.User{User: policy.User{ID: uid, Username: uid, GroupIDs: []string{g.ID}, CreatedAt: now}, ActiveSessions: 1, SessionIDs: []string{sid}}
 		start := now.Add(-30 * time.Minute)
 		if i%2 == 0 {
 			start = now.Add(-5 * time.Minute)
 		}
 		ss[i], _ = lifecycle.NewSession(sid, uid, "bench-image", true, lt, start)
 	}
-	if err := e.store.SeedUsers(ctx, users, workers); err != nil {
+	if err := e.seed().Users(ctx, users, workers); err != nil {
 		return lvl, err
 	}
-	if err := e.ss.SeedSessions(ctx, ss, workers); err != nil {
+	if err := e.seed().Sessions(ctx, ss, workers); err != nil {
 		return lvl, err
 	}
 	lvl.SeedSecs = time.Since(seedStart).Seconds()

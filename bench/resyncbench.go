@@ -17,6 +17,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/bench/seed"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/directory"
 	"wspolicy/internal/faultinject"
@@ -159,7 +161,7 @@ func resyncOnce(ctx context.Context, p *progress, endpoint string, n int, dir st
 	in.SetEnabled(false)
 	writes, reads := &capacityMeter{}, &readMeter{}
 	conns := 2 * max(workers, sweep.DefaultWorkers)
-	db, err := ddbstore.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, writes.middleware, reads.middleware)
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conns, conns
@@ -173,8 +175,9 @@ func resyncOnce(ctx context.Context, p *progress, endpoint string, n int, dir st
 		return lv, err
 	}
 	clock := &policy.FixedClock{T: sweepNow}
-	store := ddbstore.New(db, table, ddbstore.WithClock(clock))
-	ss := ddbstore.NewSessionStore(db, table)
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock))
+	store, ss := tbl.Directory(), tbl.Sessions()
+	loader := seed.Loader{DB: db, Table: table, Dir: store}
 	if err := store.EnsureAllUsers(ctx, sweepNow, localrun.AllUsersSettings()); err != nil {
 		return lv, err
 	}
@@ -185,16 +188,16 @@ func resyncOnce(ctx context.Context, p *progress, endpoint string, n int, dir st
 	const chunk = 10_000
 	for from := 0; from < users; from += chunk / resyncPerUser {
 		to := min(from+chunk/resyncPerUser, users)
-		seedUsers := make([]ddbstore.SeedUser, 0, to-from)
+		seedUsers := make([]seed.User, 0, to-from)
 		for u := from; u < to; u++ {
 			uid := fmt.Sprintf("u_rs_%06d", u)
-			su := ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: resyncPerUser}
+			su := seed.User{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: resyncPerUser}
 			for k := range resyncPerUser {
 				su.SessionIDs = append(su.SessionIDs, fmt.Sprintf("s_rs_%06d_%d", u, k))
 			}
 			seedUsers = append(seedUsers, su)
 		}
-		if err := store.SeedUsers(ctx, seedUsers, seedWorkers); err != nil {
+		if err := loader.Users(ctx, seedUsers, seedWorkers); err != nil {
 			return lv, err
 		}
 		if from == 0 {
@@ -211,7 +214,7 @@ func resyncOnce(ctx context.Context, p *progress, endpoint string, n int, dir st
 				seeded = append(seeded, s)
 			}
 		}
-		if err := ss.SeedSessions(ctx, seeded, seedWorkers); err != nil {
+		if err := loader.Sessions(ctx, seeded, seedWorkers); err != nil {
 			return lv, err
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
@@ -90,19 +90,19 @@ func benchSettings(ctx context.Context, p *progress, endpoint string, levels []i
 	for i, g := range inputs {
 		groups[i] = policy.Group{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
 	}
-	if err := e.store.SeedGroups(ctx, groups, 4); err != nil {
+	if err := e.seed().Groups(ctx, groups, 4); err != nil {
 		return nil, err
 	}
-	var users []ddbstore.SeedUser
+	var users []seed.User
 	for _, n := range levels {
 		var ids []string
 		for _, g := range inputs[:n] {
 			ids = append(ids, g.ID)
 		}
 		id := fmt.Sprintf("u_settings_%d", n)
-		users = append(users, ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: ids, CreatedAt: time.Now()}})
+		users = append(users, seed.User{User: policy.User{ID: id, Username: id, GroupIDs: ids, CreatedAt: time.Now()}})
 	}
-	if err := e.store.SeedUsers(ctx, users, 1); err != nil {
+	if err := e.seed().Users(ctx, users, 1); err != nil {
 		return nil, err
 	}
 	res := &settingsResult{Reads: reads}

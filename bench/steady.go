@@ -123,7 +123,7 @@ func benchKeepaliveSteady(ctx context.Context, p *progress, endpoint string, ses
 		} else {
 			svc := e.svc
 			if cold {
-				svc = newSessionService(ddbstore.NewSessionStore(e.db, e.table), e.store, clock)
+				svc = newSessionService(ddbstore.Open(e.db, e.table).Sessions(), e.store, clock)
 			}
 			if _, err := svc.Keepalive(ctx, admin, ids[ev.session], nil); err != nil {
 				return nil, fmt.Errorf("keepalive of session %s at %v: %w", ids[ev.session], ev.at, err)

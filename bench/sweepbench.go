@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/localrun"
 	"wspolicy/internal/policy"
@@ -126,7 +126,7 @@ func (b *sweepBench) seedNotDue(ctx context.Context, n, level int) error {
 		s, _ := lifecycle.NewSession(fmt.Sprintf("s_live_%06d", id), fmt.Sprintf("u_live_%05d", id%10000), "bench-image", true, b.lt, start)
 		batch = append(batch, s)
 		if len(batch) == chunk || i == n-1 {
-			if err := b.e.ss.SeedSessions(ctx, batch, b.workers); err != nil {
+			if err := b.e.seed().Sessions(ctx, batch, b.workers); err != nil {
 				return err
 			}
 			batch = batch[:0]
@@ -152,18 +152,18 @@ func (b *sweepBench) round(ctx context.Context, due int) (roundResult, error) {
 	k := b.rounds
 	b.rounds++
 	sessions := make([]lifecycle.Session, 0, due)
-	users := make([]ddbstore.SeedUser, 0, due)
+	users := make([]seed.User, 0, due)
 	for i := range due {
 		start := sweepNow.Add(-b.lt.KeepaliveExpiration - time.Millisecond - time.Duration(b.rng.Int64N(int64(time.Minute))))
 		uid := fmt.Sprintf("u_due_%d_%05d", k, i)
 		s, _ := lifecycle.NewSession(fmt.Sprintf("s_due_%d_%05d", k, i), uid, "bench-image", true, b.lt, start)
 		sessions = append(sessions, s)
-		users = append(users, ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
+		users = append(users, seed.User{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
 	}
-	if err := b.e.ss.SeedSessions(ctx, sessions, b.workers); err != nil {
+	if err := b.e.seed().Sessions(ctx, sessions, b.workers); err != nil {
 		return roundResult{}, err
 	}
-	if err := b.e.store.SeedUsers(ctx, users, b.workers); err != nil {
+	if err := b.e.seed().Users(ctx, users, b.workers); err != nil {
 		return roundResult{}, err
 	}
 	dry, err := b.sw.Run(ctx, sweep.Options{DryRun: true, Now: sweepNow})

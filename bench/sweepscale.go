@@ -19,6 +19,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"wspolicy/bench/seed"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/faultinject"
 	"wspolicy/internal/lifecycle"
@@ -101,12 +103,14 @@ type massEnv struct {
 	ss  *ddbstore.SessionStore
 	dir *ddbstore.Store
 	in  *faultinject.Injector
+	// seed loads users and sessions in bulk.
+	seed seed.Loader
 }
 
 func newMassEnv(ctx context.Context, endpoint string, latency time.Duration, conns int) (*massEnv, error) {
 	in := faultinject.New(faultinject.Config{Default: faultinject.Rule{Rate: 1, Faults: []faultinject.Fault{faultinject.Slow}, Delay: latency}})
 	in.SetEnabled(false)
-	db, err := ddbstore.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, endpoint, in.DynamoDB, func(o *dynamodb.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.MaxIdleConns = 2 * conns
 			tr.MaxIdleConnsPerHost = 2 * conns
@@ -120,11 +124,12 @@ func newMassEnv(ctx context.Context, endpoint string, latency time.Duration, con
 		return nil, err
 	}
 	clock := &policy.FixedClock{T: sweepNow}
-	dir := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock))
+	dir := tbl.Directory()
 	if err := dir.EnsureAllUsers(ctx, sweepNow, localrun.AllUsersSettings()); err != nil {
 		return nil, err
 	}
-	return &massEnv{ss: ddbstore.NewSessionStore(db, table), dir: dir, in: in}, nil
+	return &massEnv{ss: tbl.Sessions(), dir: dir, in: in, seed: seed.Loader{DB: db, Table: table, Dir: dir}}, nil
 }
 
 // benchSweepScale measures sweeps of each count of due sessions, without and with latency
@@ -176,17 +181,17 @@ func (e *massEnv) massSweep(ctx context.Context, p *progress, tag string, n int,
 	for from := 0; from < n; from += chunk {
 		to := min(from+chunk, n)
 		sessions := make([]lifecycle.Session, 0, to-from)
-		users := make([]ddbstore.SeedUser, 0, to-from)
+		users := make([]seed.User, 0, to-from)
 		for i := from; i < to; i++ {
 			uid := fmt.Sprintf("u_mass_%s_%05d", tag, i)
 			s, _ := lifecycle.NewSession(fmt.Sprintf("s_mass_%s_%05d", tag, i), uid, "bench-image", false, lt, start)
 			sessions = append(sessions, s)
-			users = append(users, ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
+			users = append(users, seed.User{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
 		}
-		if err := e.ss.SeedSessions(ctx, sessions, seedWorkers); err != nil {
+		if err := e.seed.Sessions(ctx, sessions, seedWorkers); err != nil {
 			return r, err
 		}
-		if err := e.dir.SeedUsers(ctx, users, seedWorkers); err != nil {
+		if err := e.seed.Users(ctx, users, seedWorkers); err != nil {
 			return r, err
 		}
 	}
@@ -226,18 +231,18 @@ func (e *massEnv) resyncSweep(ctx context.Context, p *progress, n int, lat time.
 	old.KeepaliveExpiration = lt.KeepaliveExpiration / 2
 	start := sweepNow.Add(-time.Minute)
 	sessions := make([]lifecycle.Session, 0, n)
-	users := make([]ddbstore.SeedUser, 0, n)
+	users := make([]seed.User, 0, n)
 	for i := range n {
 		uid := fmt.Sprintf("u_resync_%05d", i)
 		s, _ := lifecycle.NewSession(fmt.Sprintf("s_resync_%05d", i), uid, "bench-image", true, old, start)
 		sessions = append(sessions, s)
-		users = append(users, ddbstore.SeedUser{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
+		users = append(users, seed.User{User: policy.User{ID: uid, Username: uid, CreatedAt: start}, ActiveSessions: 1})
 	}
 	p.logf("sweepscale: seeding %s users with a live session and a re-sync marker each", thousands(int64(n)))
-	if err := e.ss.SeedSessions(ctx, sessions, seedWorkers); err != nil {
+	if err := e.seed.Sessions(ctx, sessions, seedWorkers); err != nil {
 		return r, err
 	}
-	if err := e.dir.SeedUsers(ctx, users, seedWorkers); err != nil {
+	if err := e.seed.Users(ctx, users, seedWorkers); err != nil {
 		return r, err
 	}
 	var wg sync.WaitGroup

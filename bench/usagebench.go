@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/policy"
 )
 
@@ -82,17 +82,17 @@ func benchUsage(ctx context.Context, p *progress, endpoint string, users, ops, w
 		}
 		p.logf("usage: per_group budget of %s users: seeding users and memberships", thousands(int64(n)))
 		t0 := time.Now()
-		seed := make([]ddbstore.SeedUser, n)
-		for i := range seed {
+		seedUsers := make([]seed.User, n)
+		for i := range seedUsers {
 			id := fmt.Sprintf("u_b%d_%05d", bi, i)
-			seed[i] = ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
+			seedUsers[i] = seed.User{User: policy.User{ID: id, Username: id, GroupIDs: []string{gid}, CreatedAt: time.Now()}}
 		}
-		if err := e.store.SeedUsers(ctx, seed, workers); err != nil {
+		if err := e.seed().Users(ctx, seedUsers, workers); err != nil {
 			return nil, err
 		}
 		p.logf("usage: %s users seeded in %.1f s; %d starts then %d ends", thousands(int64(n)), time.Since(t0).Seconds(), ops, ops)
 		b := usageBudget{Users: n}
-		userOf := func(i int) string { return seed[i%n].ID }
+		userOf := func(i int) string { return seedUsers[i%n].ID }
 		// Unmeasured start and end first: connections, the JIT, and the ledger item exist.
 		if sid, err := e.startFor(ctx, userOf(0)); err != nil {
 			return nil, err
@@ -144,7 +144,7 @@ func benchUsage(ctx context.Context, p *progress, endpoint string, users, ops, w
 		p.logf("usage: %s users: start %.1f requests %.1f items p50 %.2f ms; end %.1f requests %.1f items; charged %v",
 			thousands(int64(n)), b.Start.Requests, b.Start.ItemsWritten, b.Start.Latency.P50, b.End.Requests, b.End.ItemsWritten, b.Charged)
 		if n > 1 {
-			c, err := e.concurrentBudget(ctx, p, seed, ops, clients)
+			c, err := e.concurrentBudget(ctx, p, seedUsers, ops, clients)
 			if err != nil {
 				return nil, err
 			}
@@ -201,8 +201,8 @@ func (e *env) endSession(ctx context.Context, sessionID string) error {
 
 // concurrentBudget runs clients callers on the budget at once, each starting a session for
 // one of its own users and ending it, ops times.
-func (e *env) concurrentBudget(ctx context.Context, p *progress, seed []ddbstore.SeedUser, ops, clients int) (*usageConcurrent, error) {
-	p.logf("usage: %s users: %d concurrent callers, %d start+end each", thousands(int64(len(seed))), clients, ops/clients)
+func (e *env) concurrentBudget(ctx context.Context, p *progress, seedUsers []seed.User, ops, clients int) (*usageConcurrent, error) {
+	p.logf("usage: %s users: %d concurrent callers, %d start+end each", thousands(int64(len(seedUsers))), clients, ops/clients)
 	per := max(ops/clients, 1)
 	var (
 		mu           sync.Mutex
@@ -216,7 +216,7 @@ func (e *env) concurrentBudget(ctx context.Context, p *progress, seed []ddbstore
 	for c := range clients {
 		wg.Go(func() {
 			for i := range per {
-				uid := seed[(1000+c*per+i)%len(seed)].ID
+				uid := seedUsers[(1000+c*per+i)%len(seedUsers)].ID
 				t := time.Now()
 				sid, err := e.startFor(ctx, uid)
 				ds := time.Since(t)

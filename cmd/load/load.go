@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/sync/errgroup"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/localrun"
 	"wspolicy/internal/settings"
 )
@@ -159,7 +159,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (result, error) {
 func (r *runner) target(ctx context.Context) (string, func(), error) {
 	if r.cfg.URL != "" {
 		if r.cfg.DynamoDBEndpoint != "" && r.cfg.Table != "" {
-			db, err := ddbstore.NewClient(ctx, r.cfg.DynamoDBEndpoint)
+			db, err := ddbkit.NewClient(ctx, r.cfg.DynamoDBEndpoint)
 			if err != nil {
 				return "", nil, err
 			}

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbtest"
 )
 
@@ -85,7 +85,7 @@ func TestParseConfig(t *testing.T) {
 // dropTable deletes the table a run created, so DynamoDB Local does not keep it (and its
 // stream) for the rest of the test run.
 func dropTable(t *testing.T, cfg config) {
-	db, err := ddbstore.NewClient(context.Background(), cfg.DynamoDBEndpoint)
+	db, err := ddbkit.NewClient(context.Background(), cfg.DynamoDBEndpoint)
 	if err != nil {
 		t.Errorf("client: %v", err)
 		return

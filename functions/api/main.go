@@ -29,7 +29,9 @@ import (
 
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
 	"wspolicy/internal/metrics"
@@ -64,7 +66,7 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}
@@ -73,23 +75,24 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, table, ddbstore.WithClock(clock))
-	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := store.EnsureAllUsers(ectx, clock.Now(), settings.AllUsersValues()); err != nil {
-		return nil, fmt.Errorf("ensure All Users: %w", err)
-	}
 	// The keepalive, most of the API's requests, skips the SDK's middleware stack.
 	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	sessionStore := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
+	store := tbl.Directory()
+	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := store.EnsureAllUsers(ectx, clock.Now(), settings.AllUsersValues()); err != nil {
+		return nil, fmt.Errorf("ensure All Users: %w", err)
+	}
+	sessionStore := tbl.Sessions()
 	timer, err := countdownTimer(ctx, getenv("STATE_MACHINE_ARN"))
 	if err != nil {
 		return nil, err
 	}
-	svc := sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+	svc := sessions.New(sessions.Config{Store: sessionStore, Directory: directory.New(store, clock), Clock: clock,
 		Countdowns: timer, Logger: logger, Workspaces: store})
 	parts := kasmapi.Wire(store, svc, clock)
 	return httpapi.New(httpapi.Config{

@@ -37,7 +37,7 @@ func TestEventFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}
-	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(context.Background(), policy.User{ID: fixtureUserID, Username: "fixture"}); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Directory().CreateUser(context.Background(), policy.User{ID: fixtureUserID, Username: "fixture"}); err != nil {
 		t.Fatalf("create the fixtures' user: %v", err)
 	}
 	proxy := httpadapter.NewV2(h).ProxyWithContext

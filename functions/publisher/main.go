@@ -19,6 +19,7 @@ import (
 
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/metrics"
@@ -76,7 +77,7 @@ func build(ctx context.Context, s settings, getenv func(string) string, logger *
 	if err != nil {
 		return nil, fmt.Errorf("load aws config: %w", err)
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func build(ctx context.Context, s settings, getenv func(string) string, logger *
 	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
 		timers = sfntimer.NewStepFunctions(sfn.NewFromConfig(cfg), arn)
 	}
-	fin := finalise.New(finalise.Config{Store: ddbstore.NewSessionStore(db, s.table, ddbstore.WithLogger(logger)),
+	fin := finalise.New(finalise.Config{Store: ddbstore.Open(db, s.table, ddbstore.WithLogger(logger)).Sessions(),
 		Countdowns: timers, Logger: logger})
 	return newHandler(s, eventbridge.NewFromConfig(cfg), fin, logger), nil
 }

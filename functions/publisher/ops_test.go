@@ -61,7 +61,7 @@ func TestAWSOperations(t *testing.T) {
 func chargedSessionImage(t *testing.T, tb *ddbtest.Table) map[string]events.DynamoDBAttributeValue {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(ctx, policy.User{ID: "u_carol", Username: "carol"}); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Directory().CreateUser(ctx, policy.User{ID: "u_carol", Username: "carol"}); err != nil {
 		t.Fatal(err)
 	}
 	budget, err := usage.NewBudget("u_carol", usage.Limit{Type: "per_user", Interval: "total", Hours: 10}, usage.Source{})
@@ -72,7 +72,7 @@ func chargedSessionImage(t *testing.T, tb *ddbtest.Table) map[string]events.Dyna
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Hour, Action: lifecycle.ActionDelete, KeepaliveInterval: 30 * time.Second,
 		IdleDisconnect: time.Hour, TimeLimit: time.Hour, MaxSessions: 5}
 	s, created := lifecycle.NewSession("s_charged", "u_carol", "img", true, lt, start)
-	if _, err := ddbstore.NewSessionStore(tb.Client, tb.Name).StartCharged(ctx, s, created, budget); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Sessions().StartCharged(ctx, s, created, budget); err != nil {
 		t.Fatal(err)
 	}
 	out, err := tb.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tb.Name), Key: map[string]ddbtypes.AttributeValue{

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"wspolicy/internal/awsops"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
@@ -67,12 +68,13 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}
 	logger = logger.With(slog.String("table", table))
-	var store sweep.Store = ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	tbl := ddbstore.Open(db, table, ddbstore.WithClock(clock), ddbstore.WithLogger(logger))
+	var store sweep.Store = tbl.Sessions()
 	if arn := getenv("STATE_MACHINE_ARN"); arn != "" {
 		if client == nil {
 			return nil, errors.New("STATE_MACHINE_ARN is set but there is no Step Functions client")
@@ -87,7 +89,7 @@ func newHandler(ctx context.Context, getenv func(string) string, clock policy.Cl
 	if err != nil {
 		return nil, err
 	}
-	directory := ddbstore.New(db, table, ddbstore.WithClock(clock))
+	directory := tbl.Directory()
 	return &handler{sweeper: sweep.New(sweep.Config{Store: store, Directory: directory, Clock: clock, Workers: workers,
 		ResyncWriteUnits: units}), log: logger}, nil
 }

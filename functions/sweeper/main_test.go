@@ -67,8 +67,8 @@ func fixture(t *testing.T, name string) []byte {
 func seed(t *testing.T, tb *ddbtest.Table) {
 	t.Helper()
 	ctx := context.Background()
-	dir := ddbstore.New(tb.Client, tb.Name)
-	store := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	dir := ddbstore.Open(tb.Client, tb.Name).Directory()
+	store := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	for _, u := range []string{"u1", "u2"} {
 		if _, err := dir.CreateUser(ctx, policy.User{ID: u, Username: u}); err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func TestScheduledSweep(t *testing.T) {
 			if rep.Deleted != 3 || rep.Expired != 1 || len(rep.Errors) != 0 {
 				t.Errorf("report: deleted %d expired %d errors %v, want 3 deleted, 1 by keepalive expiry, no errors", rep.Deleted, rep.Expired, rep.Errors)
 			}
-			store := ddbstore.NewSessionStore(tb.Client, tb.Name)
+			store := ddbstore.Open(tb.Client, tb.Name).Sessions()
 			for id, want := range map[string]string{
 				"expired": lifecycle.ReasonKeepaliveExpired, "limit-missed": lifecycle.ReasonTimeLimitReached,
 				"budget-limited": lifecycle.ReasonUsageLimitReached, "alive": "",

@@ -32,8 +32,8 @@ func TestAWSOperations(t *testing.T) {
 	tb := ddbtest.NewTable(t)
 	seed(t, tb)
 	ctx := context.Background()
-	ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
-	dir := ddbstore.New(tb.Client, tb.Name)
+	ss := ddbstore.Open(tb.Client, tb.Name).Sessions()
+	dir := ddbstore.Open(tb.Client, tb.Name).Directory()
 	g, err := dir.CreateGroup(ctx, policy.Group{Name: "Engineering", Priority: 10})
 	if err != nil {
 		t.Fatal(err)

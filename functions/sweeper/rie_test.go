@@ -23,10 +23,10 @@ import (
 func seedNow(t *testing.T, tb *ddbtest.Table) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(ctx, policy.User{ID: "u1", Username: "u1"}); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Directory().CreateUser(ctx, policy.User{ID: "u1", Username: "u1"}); err != nil {
 		t.Fatal(err)
 	}
-	store := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	store := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	started := time.Now().Add(-10 * time.Minute)
 	for _, s := range []struct {
 		id        string
@@ -40,7 +40,7 @@ func seedNow(t *testing.T, tb *ddbtest.Table) {
 		lt := lifecycle.Lifetime{KeepaliveExpiration: s.keepalive, Action: s.action, KeepaliveInterval: time.Second,
 			IdleDisconnect: time.Hour, MaxSessions: 10}
 		sess, created := lifecycle.NewSession(s.id, "u1", "img", true, lt, started)
-		if err := store.StartSession(ctx, sess, created); err != nil {
+		if err := ddbtest.StartSession(ctx, store, sess, created); err != nil {
 			t.Fatalf("start %s: %v", s.id, err)
 		}
 	}
@@ -93,7 +93,7 @@ func TestSweeperUnderEmulator(t *testing.T) {
 			}
 		})
 	}
-	store := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	store := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	for id, want := range map[string]lifecycle.Status{
 		"due-delete": lifecycle.StatusDeleted, "due-stop": lifecycle.StatusStopped, "alive": lifecycle.StatusRunning,
 	} {

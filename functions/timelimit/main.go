@@ -17,6 +17,7 @@ import (
 
 	"wspolicy/internal/awsops"
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
@@ -38,10 +39,10 @@ func newTask(ctx context.Context, getenv func(string) string, clock policy.Clock
 	if table == "" {
 		return nil, errors.New("TABLE_NAME is required")
 	}
-	db, err := ddbstore.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
+	db, err := ddbkit.NewClient(ctx, getenv("DYNAMODB_ENDPOINT"), awsops.DynamoDBOption)
 	if err != nil {
 		return nil, err
 	}
-	store := ddbstore.NewSessionStore(db, table, ddbstore.WithLogger(logger))
+	store := ddbstore.Open(db, table, ddbstore.WithLogger(logger)).Sessions()
 	return countdown.NewTask(store, clock, logger.With(slog.String("table", table))), nil
 }

@@ -40,13 +40,13 @@ func fixture(t *testing.T, name string) []byte {
 func startFixtureSession(t *testing.T, tb *ddbtest.Table, at time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(ctx, policy.User{ID: "u_alice", Username: "alice"}); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Directory().CreateUser(ctx, policy.User{ID: "u_alice", Username: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Minute, Action: lifecycle.ActionDelete, KeepaliveInterval: 30 * time.Second,
 		IdleDisconnect: time.Hour, TimeLimit: time.Hour, MaxSessions: 5}
 	s, created := lifecycle.NewSession(fixtureSession, "u_alice", "img", true, lt, at)
-	if err := ddbstore.NewSessionStore(tb.Client, tb.Name).StartSession(ctx, s, created); err != nil {
+	if err := ddbtest.StartSession(ctx, ddbstore.Open(tb.Client, tb.Name).Sessions(), s, created); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +83,7 @@ func TestFixtures(t *testing.T) {
 		{file: "sfn-timelimit-expire.json", at: fixtureStart.Add(time.Hour + time.Second), wantOutcome: countdown.OutcomeAlreadyDeleted,
 			wantEvents: "created time_limit_warning time_limit_reached deleted"},
 	}
-	store := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	store := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	for i, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			clock.Set(tc.at)

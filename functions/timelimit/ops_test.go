@@ -28,7 +28,7 @@ func TestMain(m *testing.M) { os.Exit(awsopstest.Main(m, "timelimit")) }
 func TestAWSOperations(t *testing.T) {
 	tb := ddbtest.NewTable(t)
 	ctx := context.Background()
-	if _, err := ddbstore.New(tb.Client, tb.Name).CreateUser(ctx, policy.User{ID: "u_bob", Username: "bob"}); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Directory().CreateUser(ctx, policy.User{ID: "u_bob", Username: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	budget, err := usage.NewBudget("u_bob", usage.Limit{Type: "per_user", Interval: "total", Hours: 10}, usage.Source{})
@@ -38,7 +38,7 @@ func TestAWSOperations(t *testing.T) {
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Hour, Action: lifecycle.ActionDelete, KeepaliveInterval: 30 * time.Second,
 		IdleDisconnect: time.Hour, TimeLimit: time.Hour, MaxSessions: 5}
 	s, created := lifecycle.NewSession("s_charged", "u_bob", "img", true, lt, fixtureStart)
-	if _, err := ddbstore.NewSessionStore(tb.Client, tb.Name).StartCharged(ctx, s, created, budget); err != nil {
+	if _, err := ddbstore.Open(tb.Client, tb.Name).Sessions().StartCharged(ctx, s, created, budget); err != nil {
 		t.Fatal(err)
 	}
 	clock := &policy.FixedClock{T: fixtureStart}

@@ -62,7 +62,7 @@ func TestTimeLimitUnderEmulator(t *testing.T) {
 			}
 		})
 	}
-	evs, err := ddbstore.NewSessionStore(tb.Client, tb.Name).Events(context.Background(), fixtureSession)
+	evs, err := ddbstore.Open(tb.Client, tb.Name).Sessions().Events(context.Background(), fixtureSession)
 	if err != nil {
 		t.Fatal(err)
 	}

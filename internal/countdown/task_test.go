@@ -15,6 +15,7 @@ import (
 
 	"wspolicy/internal/countdown"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -33,13 +34,8 @@ type env struct {
 
 func newEnv(t *testing.T, users ...string) env {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, clock: &policy.FixedClock{T: t0}, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
-	for _, u := range users {
-		if _, err := e.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	se := storetest.New(t, users...)
+	e := env{tb: se.TB, clock: &policy.FixedClock{T: t0}, dir: se.Dir, store: se.Sessions}
 	return e
 }
 
@@ -49,7 +45,7 @@ func (e env) start(t *testing.T, id, user string, limit time.Duration, at time.T
 	lt := lifecycle.Lifetime{KeepaliveExpiration: time.Minute, Action: lifecycle.ActionDelete,
 		KeepaliveInterval: time.Second, IdleDisconnect: time.Hour, TimeLimit: limit, MaxSessions: 100}
 	s, ev := lifecycle.NewSession(id, user, "img", true, lt, at)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s

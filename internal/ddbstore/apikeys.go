@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 )
 
@@ -40,23 +41,23 @@ func (s *Store) putKey(ctx context.Context, k policy.APIKey) error {
 		k.CreatedAt = s.now()
 	}
 	tx := s.newTx()
-	tx.put(newAPIKeyRecord(apiKeyHashKey(k.Hash), k), itemAbsent())
-	tx.put(newAPIKeyRecord(userAPIKeyKey(k.UserID, k.ID), k), itemAbsent())
-	tx.check(userKey(k.UserID), userIsLive())
+	tx.Put(newAPIKeyRecord(apiKeyHashKey(k.Hash), k), ddbkit.ItemAbsent())
+	tx.Put(newAPIKeyRecord(userAPIKeyKey(k.UserID, k.ID), k), ddbkit.ItemAbsent())
+	tx.Check(userKey(k.UserID), userIsLive())
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if _, failed := conditionFailedAt(err, 2); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 2); failed {
 		return errUserNotFound(k.UserID)
 	}
-	if _, taken := conditionFailedAt(err, 0); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 0); taken {
 		return policy.Errorf(policy.KindConflict, policy.CodeKeyExists, "a key with this secret already exists")
 	}
-	if _, taken := conditionFailedAt(err, 1); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 1); taken {
 		return policy.Errorf(policy.KindConflict, policy.CodeKeyIDTaken, "user %s already has a key %s", k.UserID, k.ID)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // KeyByHash finds a key by the hash of its secret (an eventually consistent read: callers
@@ -67,7 +68,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash string) (policy.APIKey, erro
 		return policy.APIKey{}, errKeyNotFound()
 	}
 	var rec apiKeyRecord
-	found, err := s.getRecord(ctx, apiKeyHashKey(hash), false, &rec)
+	found, err := s.kt.GetRecord(ctx, apiKeyHashKey(hash), false, &rec)
 	if err != nil {
 		return policy.APIKey{}, fmt.Errorf("find key by hash: %w", err)
 	}
@@ -110,13 +111,13 @@ func (s *Store) listKeys(ctx context.Context, userID string) ([]policy.APIKey, e
 
 // userKeyRecords reads the listing copies of a user's keys (strongly consistent).
 func (s *Store) userKeyRecords(ctx context.Context, userID string) ([]apiKeyRecord, error) {
-	in, err := partitionPrefixQuery(userKey(userID).PK, userAPIKeySKPrefix, nil)
+	in, err := ddbkit.PrefixQuery(userKey(userID).PK, userAPIKeySKPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
 	in.ConsistentRead = aws.Bool(true)
 	var recs []apiKeyRecord
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var r apiKeyRecord
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return fmt.Errorf("decode key: %w", err)
@@ -141,7 +142,7 @@ func (s *Store) revokeKey(ctx context.Context, userID, keyID string) error {
 		return errKeyNotFound()
 	}
 	var rec apiKeyRecord
-	found, err := s.getRecord(ctx, userAPIKeyKey(userID, keyID), true, &rec)
+	found, err := s.kt.GetRecord(ctx, userAPIKeyKey(userID, keyID), true, &rec)
 	if err != nil {
 		return err
 	}
@@ -149,13 +150,13 @@ func (s *Store) revokeKey(ctx context.Context, userID, keyID string) error {
 		return errKeyNotFound()
 	}
 	tx := s.newTx()
-	tx.delete(userAPIKeyKey(userID, keyID), itemExists())
-	tx.delete(apiKeyHashKey(rec.Hash), expression.ConditionBuilder{})
+	tx.Delete(userAPIKeyKey(userID, keyID), ddbkit.ItemExists())
+	tx.Delete(apiKeyHashKey(rec.Hash), expression.ConditionBuilder{})
 	err = s.transactWrite(ctx, tx)
-	if _, failed := conditionFailedAt(err, 0); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		return errKeyNotFound()
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // deleteUserKeys revokes every key of a user (used by DeleteUser, after new keys are blocked).
@@ -173,5 +174,5 @@ func (s *Store) deleteUserKeys(ctx context.Context, userID string) error {
 	for _, r := range recs {
 		keys = append(keys, userAPIKeyKey(userID, r.KeyID))
 	}
-	return s.batchDelete(ctx, keys)
+	return s.kt.BatchDelete(ctx, keys)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/devkeys"
 	"wspolicy/internal/policy"
 )
@@ -62,10 +63,10 @@ func (s *Store) PutDevKey(ctx context.Context, k devkeys.Key) error {
 		return policy.FieldErrorf("key_id", policy.CodeInvalidID, "invalid developer key")
 	}
 	tx := s.newTx()
-	tx.put(newDevKeyRecord(devKeyHashKey(k.Hash), k), itemAbsent())
-	tx.put(newDevKeyRecord(devKeyListKey(k.KeyID), k), itemAbsent())
+	tx.Put(newDevKeyRecord(devKeyHashKey(k.Hash), k), ddbkit.ItemAbsent())
+	tx.Put(newDevKeyRecord(devKeyListKey(k.KeyID), k), ddbkit.ItemAbsent())
 	if err := s.transactWrite(ctx, tx); err != nil {
-		return fmt.Errorf("store developer key %s: %w", k.KeyID, storeError(err))
+		return fmt.Errorf("store developer key %s: %w", k.KeyID, ddbkit.StoreError(err))
 	}
 	return nil
 }
@@ -76,7 +77,7 @@ func (s *Store) DevKeyByHash(ctx context.Context, hash string) (devkeys.Key, boo
 		return devkeys.Key{}, false, nil
 	}
 	var rec devKeyRecord
-	found, err := s.getRecord(ctx, devKeyHashKey(hash), false, &rec)
+	found, err := s.kt.GetRecord(ctx, devKeyHashKey(hash), false, &rec)
 	if err != nil || !found {
 		return devkeys.Key{}, false, err
 	}
@@ -85,12 +86,12 @@ func (s *Store) DevKeyByHash(ctx context.Context, hash string) (devkeys.Key, boo
 
 // ListDevKeys lists every developer key, by key id.
 func (s *Store) ListDevKeys(ctx context.Context) ([]devkeys.Key, error) {
-	in, err := partitionPrefixQuery(devKeysPK, devKeyListPrefix, nil)
+	in, err := ddbkit.PrefixQuery(devKeysPK, devKeyListPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := []devkeys.Key{}
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var r devKeyRecord
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return fmt.Errorf("decode developer key: %w", err)
@@ -107,7 +108,7 @@ func (s *Store) ListDevKeys(ctx context.Context) ([]devkeys.Key, error) {
 // RevokeDevKey deletes both copies of a key in one transaction.
 func (s *Store) RevokeDevKey(ctx context.Context, keyID string) error {
 	var rec devKeyRecord
-	found, err := s.getRecord(ctx, devKeyListKey(keyID), true, &rec)
+	found, err := s.kt.GetRecord(ctx, devKeyListKey(keyID), true, &rec)
 	if err != nil {
 		return err
 	}
@@ -115,11 +116,11 @@ func (s *Store) RevokeDevKey(ctx context.Context, keyID string) error {
 		return errDevKeyNotFound(keyID)
 	}
 	tx := s.newTx()
-	tx.delete(devKeyListKey(keyID), itemExists())
-	tx.delete(devKeyHashKey(rec.Hash), expression.ConditionBuilder{})
+	tx.Delete(devKeyListKey(keyID), ddbkit.ItemExists())
+	tx.Delete(devKeyHashKey(rec.Hash), expression.ConditionBuilder{})
 	err = s.transactWrite(ctx, tx)
-	if _, failed := conditionFailedAt(err, 0); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		return errDevKeyNotFound(keyID)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }

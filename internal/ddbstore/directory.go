@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -23,7 +24,7 @@ const (
 	// MaxSettingsPerChange is the most settings one ChangeSettings may set or unset: the group
 	// item, the re-sync marker and one history item per setting must fit DynamoDB's 100-item
 	// transaction.
-	MaxSettingsPerChange = maxTransactItems - 2
+	MaxSettingsPerChange = ddbkit.MaxTransactItems - 2
 	// MinGroupPriority and MaxGroupPriority bound a group's priority (policy's limits).
 	MinGroupPriority = policy.MinGroupPriority
 	MaxGroupPriority = policy.MaxGroupPriority
@@ -79,7 +80,7 @@ func groupAtVersion(v int64) expression.ConditionBuilder {
 
 // nameHeldBy is the condition that a name reservation is absent or held by ownerID.
 func nameHeldBy(ownerID string) expression.ConditionBuilder {
-	return itemAbsent().Or(expression.Name(nameAttrOwnerID).Equal(expression.Value(ownerID)))
+	return ddbkit.ItemAbsent().Or(expression.Name(nameAttrOwnerID).Equal(expression.Value(ownerID)))
 }
 
 // liveGroup reads a group with a consistent read; a missing or deleting group is not found.
@@ -88,7 +89,7 @@ func (s *Store) liveGroup(ctx context.Context, id string) (groupRecord, error) {
 		return groupRecord{}, errGroupNotFound(id)
 	}
 	var rec groupRecord
-	found, err := s.getRecord(ctx, groupKey(id), true, &rec)
+	found, err := s.kt.GetRecord(ctx, groupKey(id), true, &rec)
 	if err != nil {
 		return groupRecord{}, err
 	}
@@ -132,16 +133,16 @@ func (s *Store) EnsureAllUsers(ctx context.Context, at time.Time, settings map[s
 		Set(expression.Name(groupAttrMemberCount),
 			expression.Name(groupAttrMemberCount).IfNotExists(expression.Value(0)))
 	tx := s.newTx()
-	tx.update(groupKey(rec.ID), upd, expression.Name(groupAttrVersion).AttributeNotExists())
-	tx.put(newNameRecord(groupNameKey(rec.Name), rec.ID, rec.Name), itemAbsent())
+	tx.Update(groupKey(rec.ID), upd, expression.Name(groupAttrVersion).AttributeNotExists())
+	tx.Put(newNameRecord(groupNameKey(rec.Name), rec.ID, rec.Name), ddbkit.ItemAbsent())
 	err := s.transactWrite(ctx, tx)
-	if _, exists := conditionFailedAt(err, 0); err == nil || exists {
+	if _, exists := ddbkit.ConditionFailedAt(err, 0); err == nil || exists {
 		return nil
 	}
-	if _, taken := conditionFailedAt(err, 1); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 1); taken {
 		return fmt.Errorf("create the All Users group: %w", errGroupNameTaken(rec.Name))
 	}
-	return fmt.Errorf("create the All Users group: %w", storeError(err))
+	return fmt.Errorf("create the All Users group: %w", ddbkit.StoreError(err))
 }
 
 // CreateGroup creates a group with version 1. An empty ID gets a new one, priority 0 becomes
@@ -185,19 +186,19 @@ func (s *Store) createGroup(ctx context.Context, g policy.Group) (policy.Group, 
 	g.UpdatedAt, g.Version, g.MemberCount = g.CreatedAt, 1, 0
 	rec := newGroupRecord(g)
 	tx := s.newTx()
-	tx.put(rec, itemAbsent())
-	tx.put(newNameRecord(groupNameKey(g.Name), g.ID, g.Name), itemAbsent())
+	tx.Put(rec, ddbkit.ItemAbsent())
+	tx.Put(newNameRecord(groupNameKey(g.Name), g.ID, g.Name), ddbkit.ItemAbsent())
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return rec.group(), nil
 	}
-	if _, taken := conditionFailedAt(err, 1); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 1); taken {
 		return policy.Group{}, errGroupNameTaken(g.Name)
 	}
-	if _, taken := conditionFailedAt(err, 0); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 0); taken {
 		return policy.Group{}, policy.Errorf(policy.KindConflict, policy.CodeGroupIDTaken, "group %s already exists", g.ID)
 	}
-	return policy.Group{}, storeError(err)
+	return policy.Group{}, ddbkit.StoreError(err)
 }
 
 // GetGroup reads a group (strongly consistent).
@@ -211,12 +212,12 @@ func (s *Store) GetGroup(ctx context.Context, id string) (policy.Group, error) {
 
 // ListGroups lists every group, ordered by id.
 func (s *Store) ListGroups(ctx context.Context) ([]policy.Group, error) {
-	in, err := keyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(groupsIndexPK)), nil)
+	in, err := ddbkit.KeyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(groupsIndexPK)), nil)
 	if err != nil {
 		return nil, err
 	}
 	groups := []policy.Group{}
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec groupRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode group: %w", err)
@@ -282,14 +283,14 @@ func (s *Store) updateGroup(ctx context.Context, id string, p policy.GroupPatch,
 			Set(expression.Name(groupAttrVersion), expression.Value(next.Version)).
 			Set(expression.Name(groupAttrUpdatedAt), expression.Value(next.UpdatedAt))
 		tx := s.newTx()
-		tx.update(groupKey(id), upd, groupAtVersion(rec.Version))
+		tx.Update(groupKey(id), upd, groupAtVersion(rec.Version))
 		renamed := groupNameKey(next.Name) != groupNameKey(rec.Name)
 		if renamed {
-			tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
+			tx.Delete(groupNameKey(rec.Name), nameHeldBy(id))
 			if k, ok := legacyNameKey(groupNamePKPrefix, groupNameSK, rec.Name, groupNameKey(next.Name)); ok {
-				tx.delete(k, nameHeldBy(id))
+				tx.Delete(k, nameHeldBy(id))
 			}
-			tx.put(newNameRecord(groupNameKey(next.Name), id, next.Name), itemAbsent())
+			tx.Put(newNameRecord(groupNameKey(next.Name), id, next.Name), ddbkit.ItemAbsent())
 		}
 		if next.Priority != rec.Priority {
 			tx.addResyncMarker(lifecycle.ResyncGroup, id, next.UpdatedAt)
@@ -298,16 +299,16 @@ func (s *Store) updateGroup(ctx context.Context, id string, p policy.GroupPatch,
 		if err == nil {
 			return next.group(), nil
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			if err := s.lostGroupRace(id, old, ifVersion); err != nil {
 				return policy.Group{}, err
 			}
 			continue
 		}
-		if _, taken := conditionFailedAt(err, 2); renamed && taken {
+		if _, taken := ddbkit.ConditionFailedAt(err, 2); renamed && taken {
 			return policy.Group{}, errGroupNameTaken(next.Name)
 		}
-		return policy.Group{}, storeError(err)
+		return policy.Group{}, ddbkit.StoreError(err)
 	}
 	return policy.Group{}, retryLater("group " + id)
 }
@@ -317,7 +318,7 @@ func (s *Store) updateGroup(ctx context.Context, id string, p policy.GroupPatch,
 // version and may read again and retry.
 func (s *Store) lostGroupRace(id string, old map[string]ddbtypes.AttributeValue, ifVersion int64) error {
 	var cur groupRecord
-	found, err := decodeOld(old, &cur)
+	found, err := ddbkit.DecodeOld(old, &cur)
 	if err != nil {
 		return err
 	}
@@ -429,26 +430,26 @@ func (s *Store) changeSettings(ctx context.Context, id string, c policy.Settings
 			}
 		}
 		tx := s.newTx()
-		tx.update(groupKey(id), upd, groupAtVersion(rec.Version))
+		tx.Update(groupKey(id), upd, groupAtVersion(rec.Version))
 		for i, ch := range changes {
 			k := groupHistoryKey(id, next.Version, i)
-			tx.put(historyRecord{
+			tx.Put(historyRecord{
 				PK: k.PK, SK: k.SK, GroupID: id, Version: next.Version, At: at, Actor: actor,
 				Setting: ch.Name, Old: ch.Old, New: ch.New,
-			}, itemAbsent())
+			}, ddbkit.ItemAbsent())
 		}
 		tx.addResyncMarker(lifecycle.ResyncGroup, id, at)
 		err = s.transactWrite(ctx, tx)
 		if err == nil {
 			return next.group(), nil
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			if err := s.lostGroupRace(id, old, ifVersion); err != nil {
 				return policy.Group{}, err
 			}
 			continue
 		}
-		return policy.Group{}, storeError(err)
+		return policy.Group{}, ddbkit.StoreError(err)
 	}
 	return policy.Group{}, retryLater("group " + id)
 }
@@ -466,13 +467,13 @@ func (s *Store) history(ctx context.Context, groupID string) ([]policy.HistoryEn
 	if !policy.ValidID(groupID) {
 		return nil, errGroupNotFound(groupID)
 	}
-	in, err := partitionPrefixQuery(groupKey(groupID).PK, groupHistSKPrefix, nil)
+	in, err := ddbkit.PrefixQuery(groupKey(groupID).PK, groupHistSKPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
 	in.ScanIndexForward = aws.Bool(false)
 	entries := []policy.HistoryEntry{}
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec historyRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode history: %w", err)
@@ -521,27 +522,27 @@ func (s *Store) deleteGroup(ctx context.Context, id string, ifVersion int64) err
 		return err
 	}
 	var rec groupRecord
-	found, err := s.getRecord(ctx, groupKey(id), true, &rec)
+	found, err := s.kt.GetRecord(ctx, groupKey(id), true, &rec)
 	if err != nil || !found {
 		return err // a concurrent DeleteGroup finished first
 	}
 	tx := s.newTx()
-	tx.delete(groupKey(id), expression.Name(groupAttrDeleting).AttributeExists())
-	tx.delete(groupNameKey(rec.Name), nameHeldBy(id))
+	tx.Delete(groupKey(id), expression.Name(groupAttrDeleting).AttributeExists())
+	tx.Delete(groupNameKey(rec.Name), nameHeldBy(id))
 	if k, ok := legacyNameKey(groupNamePKPrefix, groupNameSK, rec.Name); ok {
-		tx.delete(k, nameHeldBy(id))
+		tx.Delete(k, nameHeldBy(id))
 	}
 	err = s.transactWrite(ctx, tx)
-	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {
+	if old, failed := ddbkit.ConditionFailedAt(err, 0); failed && len(old) == 0 {
 		return nil // a concurrent DeleteGroup finished first
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // deleteGroupHistory deletes every history item of a group marked deleting (no new ones can
 // appear: settings changes need a live group).
 func (s *Store) deleteGroupHistory(ctx context.Context, id string) error {
-	return s.deleteUnderPrefix(ctx, groupKey(id).PK, groupHistSKPrefix)
+	return s.kt.DeleteUnderPrefix(ctx, groupKey(id).PK, groupHistSKPrefix)
 }
 
 // markGroupDeleting flags a live group as being deleted, under ifVersion. A group already
@@ -552,7 +553,7 @@ func (s *Store) markGroupDeleting(ctx context.Context, id string, ifVersion int6
 	}
 	for attempt := 1; attempt <= maxRaceAttempts; attempt++ {
 		var rec groupRecord
-		found, err := s.getRecord(ctx, groupKey(id), true, &rec)
+		found, err := s.kt.GetRecord(ctx, groupKey(id), true, &rec)
 		if err != nil {
 			return err
 		}
@@ -566,7 +567,7 @@ func (s *Store) markGroupDeleting(ctx context.Context, id string, ifVersion int6
 			return errVersionMismatch(id, ifVersion, rec.Version)
 		}
 		tx := s.newTx()
-		tx.update(groupKey(id),
+		tx.Update(groupKey(id),
 			expression.Set(expression.Name(groupAttrDeleting), expression.Value(true)).
 				Set(expression.Name(groupAttrVersion), expression.Value(rec.Version+1)),
 			groupAtVersion(rec.Version))
@@ -574,9 +575,9 @@ func (s *Store) markGroupDeleting(ctx context.Context, id string, ifVersion int6
 		if err == nil {
 			return nil
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			var cur groupRecord
-			if found, err := decodeOld(old, &cur); err != nil || (found && cur.Deleting) {
+			if found, err := ddbkit.DecodeOld(old, &cur); err != nil || (found && cur.Deleting) {
 				return err
 			}
 			if err := s.lostGroupRace(id, old, ifVersion); err != nil {
@@ -584,14 +585,14 @@ func (s *Store) markGroupDeleting(ctx context.Context, id string, ifVersion int6
 			}
 			continue
 		}
-		return storeError(err)
+		return ddbkit.StoreError(err)
 	}
 	return retryLater("group " + id)
 }
 
 // groupMembersPerTx is how many memberships one transaction removes when a group is deleted:
 // three items each (the user's set, the membership, the user's re-sync marker).
-const groupMembersPerTx = maxTransactItems / 3
+const groupMembersPerTx = ddbkit.MaxTransactItems / 3
 
 // removeAllMembers removes every membership of a group marked deleting, both directions.
 func (s *Store) removeAllMembers(ctx context.Context, groupID string) error {
@@ -609,24 +610,24 @@ func (s *Store) removeAllMembers(ctx context.Context, groupID string) error {
 			userAt := map[int]string{} // transaction item index → user id
 			for _, uid := range chunk {
 				if !goneUsers[uid] {
-					userAt[len(tx.items)] = uid
-					tx.update(userKey(uid),
+					userAt[len(tx.Items)] = uid
+					tx.Update(userKey(uid),
 						expression.Delete(expression.Name(userAttrGroups), stringSet(groupID)),
-						itemExists())
+						ddbkit.ItemExists())
 					tx.addResyncMarker(lifecycle.ResyncUser, uid, at)
 				}
-				tx.delete(groupMemberKey(groupID, uid), expression.ConditionBuilder{})
+				tx.Delete(groupMemberKey(groupID, uid), expression.ConditionBuilder{})
 			}
 			err := s.transactWrite(ctx, tx)
 			if err == nil {
 				continue
 			}
-			if _, ok := cancellationReasons(err); !ok {
-				return storeError(err)
+			if _, ok := ddbkit.CancellationReasons(err); !ok {
+				return ddbkit.StoreError(err)
 			}
 			clean = false
 			for i, uid := range userAt {
-				if old, failed := conditionFailedAt(err, i); failed && len(old) == 0 {
+				if old, failed := ddbkit.ConditionFailedAt(err, i); failed && len(old) == 0 {
 					goneUsers[uid] = true
 				}
 			}
@@ -640,14 +641,14 @@ func (s *Store) removeAllMembers(ctx context.Context, groupID string) error {
 
 // memberIDs lists the ids of a group's explicit members, in id order.
 func (s *Store) memberIDs(ctx context.Context, groupID string, consistent bool) ([]string, error) {
-	in, err := partitionPrefixQuery(groupKey(groupID).PK, groupMemberSKPrefix,
-		projectionOf(memberAttrUserID))
+	in, err := ddbkit.PrefixQuery(groupKey(groupID).PK, groupMemberSKPrefix,
+		ddbkit.Projection(memberAttrUserID))
 	if err != nil {
 		return nil, err
 	}
 	in.ConsistentRead = aws.Bool(consistent)
 	var ids []string
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var m memberRecord
 		if err := attributevalue.UnmarshalMap(item, &m); err != nil {
 			return fmt.Errorf("decode membership: %w", err)
@@ -656,15 +657,6 @@ func (s *Store) memberIDs(ctx context.Context, groupID string, consistent bool) 
 		return nil
 	})
 	return ids, err
-}
-
-// projectionOf projects the named top-level attributes.
-func projectionOf(names ...string) *expression.ProjectionBuilder {
-	var p expression.ProjectionBuilder
-	for _, n := range names {
-		p = p.AddNames(expression.Name(n))
-	}
-	return &p
 }
 
 // stringSet is a DynamoDB string set value, for ADD and DELETE on a set attribute.

@@ -10,13 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
 
 // userIsLive is the condition that a user exists and is not being deleted.
 func userIsLive() expression.ConditionBuilder {
-	return itemExists().And(expression.Name(userAttrDeleting).AttributeNotExists())
+	return ddbkit.ItemExists().And(expression.Name(userAttrDeleting).AttributeNotExists())
 }
 
 // groupMembershipChange is the group side of adding (+1) or removing (-1) a member: the
@@ -52,24 +53,24 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, ifVersion
 	}
 	groups := expression.Name(userAttrGroups)
 	tx := s.newTx()
-	tx.update(userKey(userID), expression.Add(groups, stringSet(groupID)), allOf(
+	tx.Update(userKey(userID), expression.Add(groups, stringSet(groupID)), ddbkit.AllOf(
 		userIsLive(),
 		groups.AttributeNotExists().Or(groups.Size().LessThan(expression.Value(policy.MaxGroupsPerUser))),
 		expression.Not(groups.Contains(groupID)),
 	))
-	tx.put(newMemberRecord(groupID, userID, at), itemAbsent())
-	tx.update(groupKey(groupID), groupMembershipChange(+1, at), memberGroupCondition(ifVersion))
+	tx.Put(newMemberRecord(groupID, userID, at), ddbkit.ItemAbsent())
+	tx.Update(groupKey(groupID), groupMembershipChange(+1, at), memberGroupCondition(ifVersion))
 	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if old, failed := conditionFailedAt(err, 2); failed {
+	if old, failed := ddbkit.ConditionFailedAt(err, 2); failed {
 		return s.memberGroupFailed(groupID, old, ifVersion)
 	}
-	if old, failed := conditionFailedAt(err, 0); failed {
+	if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		var u userRecord
-		found, err := decodeOld(old, &u)
+		found, err := ddbkit.DecodeOld(old, &u)
 		switch {
 		case err != nil:
 			return err
@@ -82,7 +83,7 @@ func (s *Store) addMember(ctx context.Context, groupID, userID string, ifVersion
 				"user %s is already in %d groups, the most allowed", userID, policy.MaxGroupsPerUser)
 		}
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // RemoveMember ends a user's explicit membership of a group, both directions in one
@@ -108,21 +109,21 @@ func (s *Store) removeMember(ctx context.Context, groupID, userID string, ifVers
 	}
 	groups := expression.Name(userAttrGroups)
 	tx := s.newTx()
-	tx.update(userKey(userID), expression.Delete(groups, stringSet(groupID)),
-		allOf(userIsLive(), groups.Contains(groupID)))
-	tx.delete(groupMemberKey(groupID, userID), expression.ConditionBuilder{})
-	tx.update(groupKey(groupID), groupMembershipChange(-1, at), memberGroupCondition(ifVersion))
+	tx.Update(userKey(userID), expression.Delete(groups, stringSet(groupID)),
+		ddbkit.AllOf(userIsLive(), groups.Contains(groupID)))
+	tx.Delete(groupMemberKey(groupID, userID), expression.ConditionBuilder{})
+	tx.Update(groupKey(groupID), groupMembershipChange(-1, at), memberGroupCondition(ifVersion))
 	tx.addResyncMarker(lifecycle.ResyncUser, userID, at)
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if old, failed := conditionFailedAt(err, 2); failed {
+	if old, failed := ddbkit.ConditionFailedAt(err, 2); failed {
 		return s.memberGroupFailed(groupID, old, ifVersion)
 	}
-	if old, failed := conditionFailedAt(err, 0); failed {
+	if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		var u userRecord
-		found, err := decodeOld(old, &u)
+		found, err := ddbkit.DecodeOld(old, &u)
 		switch {
 		case err != nil:
 			return err
@@ -133,7 +134,7 @@ func (s *Store) removeMember(ctx context.Context, groupID, userID string, ifVers
 				"user %s is not a member of group %s", userID, groupID)
 		}
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // ListMembers lists a group's members, ordered by id. The members of All Users are all users.
@@ -161,7 +162,7 @@ func (s *Store) listMembers(ctx context.Context, groupID string) ([]policy.User,
 		keys[i] = userKey(id)
 	}
 	users := []policy.User{}
-	err = s.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.BatchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec userRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode user: %w", err)

@@ -35,7 +35,7 @@ func (s *Store) GroupsByID(ctx context.Context, ids []string) ([]policy.Group, e
 // leaving out those missing or being deleted; the order is the table's, not the keys'.
 func (s *Store) liveGroups(ctx context.Context, keys []tableKey) ([]policy.Group, error) {
 	groups := make([]policy.Group, 0, len(keys))
-	err := s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.kt.BatchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var g groupRecord
 		if err := attributevalue.UnmarshalMap(item, &g); err != nil {
 			return fmt.Errorf("decode group: %w", err)

@@ -22,7 +22,7 @@ func (s *Store) UsersGroups(ctx context.Context, ids []string) (map[string][]str
 		}
 	}
 	out := make(map[string][]string, len(keys))
-	err := s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.kt.BatchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec userRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode user: %w", err)

@@ -26,7 +26,7 @@ var dt0 = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
 func newDirStore(t *testing.T) (*ddbstore.Store, *ddbtest.Table) {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	return ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: dt0})), tb
+	return ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: dt0})).Directory(), tb
 }
 
 // wantDirErr fails unless err is a *policy.Error (findable with errors.As) of the kind and code.

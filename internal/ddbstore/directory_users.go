@@ -9,13 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
 )
 
 // MaxGroupsOnCreate is the most explicit groups CreateUser can join the new user to: the user,
 // the username, the All Users count and two items per group must fit one transaction.
-const MaxGroupsOnCreate = (maxTransactItems - 3) / 2
+const MaxGroupsOnCreate = (ddbkit.MaxTransactItems - 3) / 2
 
 // liveUser reads a user; a missing user, or one being deleted, is not found.
 func (s *Store) liveUser(ctx context.Context, id string, consistent bool) (userRecord, error) {
@@ -23,7 +24,7 @@ func (s *Store) liveUser(ctx context.Context, id string, consistent bool) (userR
 		return userRecord{}, errUserNotFound(id)
 	}
 	var rec userRecord
-	found, err := s.getRecord(ctx, userKey(id), consistent, &rec)
+	found, err := s.kt.GetRecord(ctx, userKey(id), consistent, &rec)
 	if err != nil {
 		return userRecord{}, err
 	}
@@ -89,31 +90,31 @@ func (s *Store) createUser(ctx context.Context, u policy.User) (policy.User, err
 		Profile: newProfileRecord(u.Profile),
 	}
 	tx := s.newTx()
-	tx.put(rec, itemAbsent())
-	tx.put(newNameRecord(usernameKey(u.Username), u.ID, u.Username), itemAbsent())
-	tx.update(groupKey(policy.AllUsersGroupID), allUsersCountChange(+1), expression.ConditionBuilder{})
+	tx.Put(rec, ddbkit.ItemAbsent())
+	tx.Put(newNameRecord(usernameKey(u.Username), u.ID, u.Username), ddbkit.ItemAbsent())
+	tx.Update(groupKey(policy.AllUsersGroupID), allUsersCountChange(+1), expression.ConditionBuilder{})
 	groupAt := map[int]string{} // transaction item index → group id
 	for _, g := range groups {
-		tx.put(newMemberRecord(g, u.ID, rec.CreatedAt), itemAbsent())
-		groupAt[len(tx.items)] = g
-		tx.update(groupKey(g), groupMembershipChange(+1, rec.CreatedAt), groupIsLive())
+		tx.Put(newMemberRecord(g, u.ID, rec.CreatedAt), ddbkit.ItemAbsent())
+		groupAt[len(tx.Items)] = g
+		tx.Update(groupKey(g), groupMembershipChange(+1, rec.CreatedAt), groupIsLive())
 	}
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return rec.user(), nil
 	}
-	if _, taken := conditionFailedAt(err, 1); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 1); taken {
 		return policy.User{}, errUsernameTaken(u.Username)
 	}
-	if _, taken := conditionFailedAt(err, 0); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 0); taken {
 		return policy.User{}, policy.Errorf(policy.KindConflict, policy.CodeUserIDTaken, "user %s already exists", u.ID)
 	}
 	for i, g := range groupAt {
-		if _, failed := conditionFailedAt(err, i); failed {
+		if _, failed := ddbkit.ConditionFailedAt(err, i); failed {
 			return policy.User{}, errGroupNotFound(g)
 		}
 	}
-	return policy.User{}, storeError(err)
+	return policy.User{}, ddbkit.StoreError(err)
 }
 
 // GetUser reads a user (strongly consistent).
@@ -135,12 +136,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]policy.User, error) {
 }
 
 func (s *Store) listUsers(ctx context.Context) ([]policy.User, error) {
-	in, err := keyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(usersIndexPK)), nil)
+	in, err := ddbkit.KeyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(usersIndexPK)), nil)
 	if err != nil {
 		return nil, err
 	}
 	users := []policy.User{}
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec userRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode user: %w", err)
@@ -203,7 +204,7 @@ func (s *Store) deleteUser(ctx context.Context, id string) error {
 		return errUserNotFound(id)
 	}
 	var rec userRecord
-	found, err := s.getRecord(ctx, userKey(id), true, &rec)
+	found, err := s.kt.GetRecord(ctx, userKey(id), true, &rec)
 	if err != nil {
 		return err
 	}
@@ -212,12 +213,12 @@ func (s *Store) deleteUser(ctx context.Context, id string) error {
 	}
 	if !rec.Deleting {
 		tx := s.newTx()
-		tx.update(userKey(id), expression.Set(expression.Name(userAttrDeleting), expression.Value(true)), itemExists())
+		tx.Update(userKey(id), expression.Set(expression.Name(userAttrDeleting), expression.Value(true)), ddbkit.ItemExists())
 		if err := s.transactWrite(ctx, tx); err != nil {
-			if _, gone := conditionFailedAt(err, 0); gone {
+			if _, gone := ddbkit.ConditionFailedAt(err, 0); gone {
 				return errUserNotFound(id)
 			}
-			return storeError(err)
+			return ddbkit.StoreError(err)
 		}
 	}
 	if err := s.leaveAllGroups(ctx, id); err != nil {
@@ -230,22 +231,22 @@ func (s *Store) deleteUser(ctx context.Context, id string) error {
 		return err
 	}
 	tx := s.newTx()
-	tx.delete(userKey(id), expression.Name(userAttrDeleting).AttributeExists())
-	tx.delete(usernameKey(rec.Username), nameHeldBy(id))
+	tx.Delete(userKey(id), expression.Name(userAttrDeleting).AttributeExists())
+	tx.Delete(usernameKey(rec.Username), nameHeldBy(id))
 	if k, ok := legacyNameKey(usernamePKPrefix, usernameSK, rec.Username); ok {
-		tx.delete(k, nameHeldBy(id))
+		tx.Delete(k, nameHeldBy(id))
 	}
-	tx.update(groupKey(policy.AllUsersGroupID), allUsersCountChange(-1), expression.ConditionBuilder{})
+	tx.Update(groupKey(policy.AllUsersGroupID), allUsersCountChange(-1), expression.ConditionBuilder{})
 	err = s.transactWrite(ctx, tx)
-	if old, failed := conditionFailedAt(err, 0); failed && len(old) == 0 {
+	if old, failed := ddbkit.ConditionFailedAt(err, 0); failed && len(old) == 0 {
 		return nil // a concurrent DeleteUser finished first
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // userGroupsPerTx is how many memberships one transaction of leaveAllGroups removes: the user
 // item plus two items per group.
-const userGroupsPerTx = (maxTransactItems - 1) / 2
+const userGroupsPerTx = (ddbkit.MaxTransactItems - 1) / 2
 
 // leaveAllGroups removes every explicit membership of a user marked deleting. Each
 // transaction is conditioned on the user still holding the groups it removes, so a group's
@@ -254,7 +255,7 @@ func (s *Store) leaveAllGroups(ctx context.Context, userID string) error {
 	goneGroups := map[string]bool{} // groups whose item no longer exists
 	for pass := 1; pass <= maxRaceAttempts; pass++ {
 		var rec userRecord
-		found, err := s.getRecord(ctx, userKey(userID), true, &rec)
+		found, err := s.kt.GetRecord(ctx, userKey(userID), true, &rec)
 		if err != nil {
 			return err
 		}
@@ -270,13 +271,13 @@ func (s *Store) leaveAllGroups(ctx context.Context, userID string) error {
 				holds = append(holds, groups.Contains(g))
 			}
 			tx := s.newTx()
-			tx.update(userKey(userID), expression.Delete(groups, stringSet(chunk...)), allOf(holds...))
+			tx.Update(userKey(userID), expression.Delete(groups, stringSet(chunk...)), ddbkit.AllOf(holds...))
 			groupAt := map[int]string{}
 			for _, g := range chunk {
-				tx.delete(groupMemberKey(g, userID), expression.ConditionBuilder{})
+				tx.Delete(groupMemberKey(g, userID), expression.ConditionBuilder{})
 				if !goneGroups[g] {
-					groupAt[len(tx.items)] = g
-					tx.update(groupKey(g), groupMembershipChange(-1, s.now()),
+					groupAt[len(tx.Items)] = g
+					tx.Update(groupKey(g), groupMembershipChange(-1, s.now()),
 						expression.Name(groupAttrVersion).AttributeExists())
 				}
 			}
@@ -284,12 +285,12 @@ func (s *Store) leaveAllGroups(ctx context.Context, userID string) error {
 			if err == nil {
 				continue
 			}
-			if _, ok := cancellationReasons(err); !ok {
-				return storeError(err)
+			if _, ok := ddbkit.CancellationReasons(err); !ok {
+				return ddbkit.StoreError(err)
 			}
 			clean = false
 			for i, g := range groupAt {
-				if old, failed := conditionFailedAt(err, i); failed && len(old) == 0 {
+				if old, failed := ddbkit.ConditionFailedAt(err, i); failed && len(old) == 0 {
 					goneGroups[g] = true
 				}
 			}

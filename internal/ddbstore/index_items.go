@@ -26,7 +26,7 @@ func (s *Store) tableItems(ctx context.Context, entries []map[string]ddbtypes.At
 		keys = append(keys, k)
 	}
 	found := make(map[tableKey]map[string]ddbtypes.AttributeValue, len(keys))
-	err := s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.kt.BatchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var k tableKey
 		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
 			return fmt.Errorf("decode an item's key: %w", err)

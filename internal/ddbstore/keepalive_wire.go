@@ -15,8 +15,8 @@ import (
 // "The keepalive's CPU"). The processes that serve keepalives (the api function, the local
 // run) turn it on; a client whose requests must pass its own middleware (a test's request
 // counter) leaves it off.
-func WithKeepaliveWire(w *ddbwire.Client) SessionOption {
-	return func(ss *SessionStore) { ss.keepaliveWire = w }
+func WithKeepaliveWire(w *ddbwire.Client) Option {
+	return func(o *options) { o.keepaliveWire = w }
 }
 
 // NewKeepaliveWire builds the ddbwire client for WithKeepaliveWire from db's options.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/ddbwire"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -27,7 +28,7 @@ func wireStore(t *testing.T, env sessionEnv, edit func(httpDoer) httpDoer) *ddbs
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ddbstore.NewSessionStore(env.tb.Client, env.tb.Name, ddbstore.WithKeepaliveWire(w))
+	return ddbstore.Open(env.tb.Client, env.tb.Name, ddbstore.WithKeepaliveWire(w)).Sessions()
 }
 
 type httpDoer interface {
@@ -77,7 +78,7 @@ func TestKeepaliveWireAnswersAsTheSDK(t *testing.T) {
 			s, ev := lifecycle.NewSession(id, owner, "img", true, testLifetime(), st0)
 			s.UsageDeadline = st0.Add(15 * time.Second)
 			s.DueAt = lifecycle.NextDue(s)
-			if err := env.ss.StartSession(ctx, s, ev); err != nil {
+			if err := ddbtest.StartSession(ctx, env.ss, s, ev); err != nil {
 				t.Fatal(err)
 			}
 		}, []call{{"", 10 * time.Second, 0}, {"", 20 * time.Second, 0}}},
@@ -196,7 +197,7 @@ func TestNewKeepaliveWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(env.tb.Client, env.tb.Name, ddbstore.WithKeepaliveWire(w))
+	ss := ddbstore.Open(env.tb.Client, env.tb.Name, ddbstore.WithKeepaliveWire(w)).Sessions()
 	env.start(t, "s1", "u1", true, testLifetime(), st0)
 	if _, err := sessions.RunKeepalive(context.Background(), ss, "s1", "u1", st0.Add(time.Second), 0); err != nil {
 		t.Fatal(err)

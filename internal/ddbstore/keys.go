@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
 )
@@ -54,18 +53,7 @@ var (
 )
 
 // tableKey is the primary key of one item.
-type tableKey struct {
-	PK string
-	SK string
-}
-
-// attributes returns the key as DynamoDB attributes, for GetItem, Delete and friends.
-func (k tableKey) attributes() map[string]ddbtypes.AttributeValue {
-	return map[string]ddbtypes.AttributeValue{
-		attrPK: &ddbtypes.AttributeValueMemberS{Value: k.PK},
-		attrSK: &ddbtypes.AttributeValueMemberS{Value: k.SK},
-	}
-}
+type tableKey = ddbkit.Key
 
 // normalizedName is the form of a group name or username that uniqueness is decided on
 // (policy.NameKey: NFKC, case folding, white space trimmed and collapsed): "Admins", "admins",

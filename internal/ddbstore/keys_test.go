@@ -11,17 +11,17 @@ func TestKeys(t *testing.T) {
 		got  tableKey
 		want tableKey
 	}{
-		{"group", groupKey("g_1"), tableKey{"GROUP#g_1", "GROUP"}},
-		{"group member", groupMemberKey("g_1", "u_2"), tableKey{"GROUP#g_1", "MEMBER#u_2"}},
-		{"history", groupHistoryKey("g_1", 42, 7), tableKey{"GROUP#g_1", "HIST#0000000000000000042#007"}},
-		{"group name", groupNameKey("  Admins "), tableKey{"GROUPNAME#admins", "GROUPNAME"}},
+		{"group", groupKey("g_1"), tableKey{PK: "GROUP#g_1", SK: "GROUP"}},
+		{"group member", groupMemberKey("g_1", "u_2"), tableKey{PK: "GROUP#g_1", SK: "MEMBER#u_2"}},
+		{"history", groupHistoryKey("g_1", 42, 7), tableKey{PK: "GROUP#g_1", SK: "HIST#0000000000000000042#007"}},
+		{"group name", groupNameKey("  Admins "), tableKey{PK: "GROUPNAME#admins", SK: "GROUPNAME"}},
 		// Inner runs of white space count as one space: HTML (the console) shows them as one.
-		{"group name keeps # and one inner space", groupNameKey("Team #1  East"), tableKey{"GROUPNAME#team #1 east", "GROUPNAME"}},
-		{"group name is NFKC and case folded", groupNameKey("ＴＥＡＭ Straße"), tableKey{"GROUPNAME#team strasse", "GROUPNAME"}},
-		{"user", userKey("u_2"), tableKey{"USER#u_2", "USER"}},
-		{"username", usernameKey("Alice"), tableKey{"USERNAME#alice", "USERNAME"}},
-		{"user's api key", userAPIKeyKey("u_2", "k_3"), tableKey{"USER#u_2", "KEY#k_3"}},
-		{"api key by hash", apiKeyHashKey("ab12"), tableKey{"KEY#ab12", "KEY"}},
+		{"group name keeps # and one inner space", groupNameKey("Team #1  East"), tableKey{PK: "GROUPNAME#team #1 east", SK: "GROUPNAME"}},
+		{"group name is NFKC and case folded", groupNameKey("ＴＥＡＭ Straße"), tableKey{PK: "GROUPNAME#team strasse", SK: "GROUPNAME"}},
+		{"user", userKey("u_2"), tableKey{PK: "USER#u_2", SK: "USER"}},
+		{"username", usernameKey("Alice"), tableKey{PK: "USERNAME#alice", SK: "USERNAME"}},
+		{"user's api key", userAPIKeyKey("u_2", "k_3"), tableKey{PK: "USER#u_2", SK: "KEY#k_3"}},
+		{"api key by hash", apiKeyHashKey("ab12"), tableKey{PK: "KEY#ab12", SK: "KEY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestGroupHistoryKeyOrder(t *testing.T) {
 }
 
 func TestKeyAttributes(t *testing.T) {
-	attrs := groupKey("g_1").attributes()
+	attrs := groupKey("g_1").Attributes()
 	if got := len(attrs); got != 2 {
 		t.Fatalf("attributes: got %d, want 2", got)
 	}

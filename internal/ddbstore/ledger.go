@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
@@ -45,12 +46,6 @@ const (
 // race and how fast the database answers, and neither is known in advance.
 const DefaultLedgerPatience = 10 * time.Second
 
-// WithLedgerPatience sets how long a write racing for a budget's ledger keeps trying (see
-// DefaultLedgerPatience).
-func WithLedgerPatience(d time.Duration) SessionOption {
-	return func(ss *SessionStore) { ss.ledgerPatience = d }
-}
-
 // ledgerRaces paces one write's retries after it lost the race for budget's ledger.
 type ledgerRaces struct {
 	budget   string
@@ -77,7 +72,7 @@ func (r *ledgerRaces) lost(ctx context.Context) error {
 		return retryLater("the ledger of budget " + r.budget)
 	}
 	ceiling := 10 * time.Millisecond << min(r.n-1, 4)
-	return sleep(ctx, time.Millisecond+rand.N(ceiling))
+	return ddbkit.Sleep(ctx, time.Millisecond+rand.N(ceiling))
 }
 
 func budgetLedgerKey(budget string) tableKey {
@@ -173,7 +168,7 @@ func (r budgetMemberRecord) member() lifecycle.BudgetMember {
 // budget's partition for the sort keys beginning LEDGER) merged into one. A zero BudgetLedger
 // (Version 0) when there is none. The limit is the one the shard written last carries.
 func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error) {
-	in, err := partitionPrefixQuery(budgetPKPrefix+budget, ledgerSK, nil)
+	in, err := ddbkit.PrefixQuery(budgetPKPrefix+budget, ledgerSK, nil)
 	if err != nil {
 		return lifecycle.BudgetLedger{}, err
 	}
@@ -183,7 +178,7 @@ func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.Budget
 		latest  int64 = -1
 		ledgers []usage.Ledger
 	)
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec ledgerRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode ledger: %w", err)
@@ -344,7 +339,7 @@ func (tx *txWrites) writeLedger(b usage.Budget, idx int, l usage.Ledger, v0 int6
 	} else {
 		upd = upd.Remove(expression.Name(tabledef.TTLAttribute))
 	}
-	tx.update(ledgerShardKey(b.Key, idx), upd, versionIs(v0))
+	tx.Update(ledgerShardKey(b.Key, idx), upd, versionIs(v0))
 	return due
 }
 
@@ -376,9 +371,9 @@ func (tx *txWrites) addToLedger(b usage.Budget, idx int, sh lifecycle.LedgerShar
 	cond := expression.Name(ledgerAttrWindowStart).Equal(expression.Value(l.WindowStart))
 	if sh.Version == 0 {
 		upd = upd.Set(expression.Name(ledgerAttrWindowStart), expression.Value(l.WindowStart))
-		cond = expression.Or(itemAbsent(), cond)
+		cond = expression.Or(ddbkit.ItemAbsent(), cond)
 	}
-	tx.update(ledgerShardKey(b.Key, idx), upd, cond)
+	tx.Update(ledgerShardKey(b.Key, idx), upd, cond)
 	return due
 }
 
@@ -387,7 +382,7 @@ func versionIs(v0 int64) expression.ConditionBuilder {
 	if v0 > 0 {
 		return expression.Name(ledgerAttrVersion).Equal(expression.Value(v0))
 	}
-	return itemAbsent()
+	return ddbkit.ItemAbsent()
 }
 
 // checkOtherShards adds to tx a check that every shard of budget but idx is still as read in bl
@@ -395,10 +390,10 @@ func versionIs(v0 int64) expression.ConditionBuilder {
 // decided on the budget's exact usage, as with one ledger item. It returns the index of the
 // first check in tx.
 func (tx *txWrites) checkOtherShards(bl lifecycle.BudgetLedger, budget string, idx int) int {
-	first := len(tx.items)
+	first := len(tx.Items)
 	for i := range ledgerShards(budget) {
 		if i != idx {
-			tx.check(ledgerShardKey(budget, i), versionIs(shardOf(bl, i).Version))
+			tx.Check(ledgerShardKey(budget, i), versionIs(shardOf(bl, i).Version))
 		}
 	}
 	return first
@@ -453,7 +448,7 @@ func (ss *SessionStore) fixDeadline(ctx context.Context, budget string, prefer i
 	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err == nil {
 		_, err = ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(ss.st.table), Key: ledgerShardKey(budget, target).attributes(),
+			TableName: aws.String(ss.st.table), Key: ledgerShardKey(budget, target).Attributes(),
 			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
 			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 		})
@@ -479,13 +474,13 @@ func (ss *SessionStore) rewriteShards(ctx context.Context, bl lifecycle.BudgetLe
 		tx.writeLedger(b, sh.Index, l, sh.Version, whole, carry, nowMs)
 	}
 	err := ss.st.transactWrite(ctx, tx)
-	for i := range tx.items {
+	for i := range tx.Items {
 		if itemFailed(err, i) {
 			return false, nil
 		}
 	}
 	if err != nil {
-		return false, storeError(err)
+		return false, ddbkit.StoreError(err)
 	}
 	return true, nil
 }
@@ -510,6 +505,6 @@ func isBudgetItem(item map[string]ddbtypes.AttributeValue) bool {
 
 // itemFailed reports whether item i (≥ 0) of a cancelled transaction failed its condition.
 func itemFailed(err error, i int) bool {
-	_, failed := conditionFailedAt(err, i)
+	_, failed := ddbkit.ConditionFailedAt(err, i)
 	return failed
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
@@ -127,7 +128,7 @@ func FuzzPageToken(f *testing.F) {
 	ctx := context.Background()
 	for i := range 3 {
 		s, ev := lifecycle.NewSession("s"+string(rune('a'+i)), "u1", "img", true, testLifetime(), st0.Add(time.Duration(i)*time.Second))
-		if err := env.ss.StartSession(ctx, s, ev); err != nil {
+		if err := ddbtest.StartSession(ctx, env.ss, s, ev); err != nil {
 			f.Fatal(err)
 		}
 	}

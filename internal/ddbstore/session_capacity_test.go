@@ -10,6 +10,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/sessions"
 )
@@ -29,7 +30,7 @@ func TestKeepaliveWritesOneUnit(t *testing.T) {
 		index = map[string]float64{}
 	)
 	ctx := context.Background()
-	db, err := ddbstore.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -56,7 +57,7 @@ func TestKeepaliveWritesOneUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(db, env.tb.Name)
+	ss := ddbstore.Open(db, env.tb.Name).Sessions()
 	const n = 5
 	for _, id := range []string{"plain", "limited"} {
 		for i := 1; i <= n; i++ {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 )
 
@@ -87,11 +88,11 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 	races := ss.ledgerRaces(s.Budget)
 	for {
 		tx := ss.st.newTx()
-		tx.put(newEventRecord(ended), itemAbsent())
-		tx.delete(sessionLaunchKey(s.ID), expression.ConditionBuilder{})
+		tx.Put(newEventRecord(ended), ddbkit.ItemAbsent())
+		tx.Delete(sessionLaunchKey(s.ID), expression.ConditionBuilder{})
 		userItem, ledgerItem, memberItem := -1, -1, -1
 		if userStep != userEndNone {
-			userItem = len(tx.items)
+			userItem = len(tx.Items)
 			addUserEnd(tx, s.UserID, s.ID, userStep)
 		}
 		if charged {
@@ -121,6 +122,6 @@ func (ss *SessionStore) FinaliseRemovedSession(ctx context.Context, s lifecycle.
 			}
 			continue
 		}
-		return false, fmt.Errorf("finalise session %s: %w", s.ID, storeError(err))
+		return false, fmt.Errorf("finalise session %s: %w", s.ID, ddbkit.StoreError(err))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
@@ -153,7 +154,7 @@ func (ss *SessionStore) writeKeepalive(ctx context.Context, k lifecycle.Keepaliv
 	}
 	if failed {
 		var rec sessionRecord
-		found, err := decodeOld(oldItem, &rec)
+		found, err := ddbkit.DecodeOld(oldItem, &rec)
 		if err != nil {
 			return lifecycle.KeepaliveWritten{}, err
 		}
@@ -306,7 +307,7 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	}
 	in := &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(ss.st.table),
-		Key:                                 sessionKey(id).attributes(),
+		Key:                                 sessionKey(id).Attributes(),
 		ExpressionAttributeValues:           values,
 		ReturnValues:                        ddbtypes.ReturnValueUpdatedNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
@@ -334,7 +335,7 @@ func (ss *SessionStore) keepaliveWrite(ctx context.Context, id, userID string, n
 	case errors.As(err, &cf):
 		return nil, cf.Item, true, nil
 	}
-	return nil, nil, false, storeError(err)
+	return nil, nil, false, ddbkit.StoreError(err)
 }
 
 // idSet is a bounded, concurrency-safe set of ids. When full it starts over: it is a cache of

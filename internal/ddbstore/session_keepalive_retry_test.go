@@ -64,7 +64,7 @@ func TestKeepaliveResentAfterLostAnswerAppliesOnce(t *testing.T) {
 			return s.Deserialize.Add(hook, middleware.After)
 		})
 	})
-	lossy := ddbstore.NewSessionStore(client, env.tb.Name)
+	lossy := ddbstore.Open(client, env.tb.Name).Sessions()
 	var idleErr error
 	hook.between = func() {
 		_, idleErr = sessions.RunKeepalive(context.Background(), env.ss, "s_resent", "", now, lt.IdleDisconnect)

@@ -6,6 +6,7 @@ import (
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/tabledef"
 )
@@ -17,9 +18,9 @@ func TestSessionKeys(t *testing.T) {
 		got  tableKey
 		want tableKey
 	}{
-		{"session", sessionKey("s1"), tableKey{"SESSION#s1", "SESSION"}},
-		{"event, zero-padded", sessionEventKey("s1", 42), tableKey{"SESSION#s1", "EVENT#00000042"}},
-		{"re-sync marker, UTC fixed width", resyncKey("group", "g1", at), tableKey{"RESYNC", "2026-03-01T11:00:00.005000000Z#group#g1"}},
+		{"session", sessionKey("s1"), tableKey{PK: "SESSION#s1", SK: "SESSION"}},
+		{"event, zero-padded", sessionEventKey("s1", 42), tableKey{PK: "SESSION#s1", SK: "EVENT#00000042"}},
+		{"re-sync marker, UTC fixed width", resyncKey("group", "g1", at), tableKey{PK: "RESYNC", SK: "2026-03-01T11:00:00.005000000Z#group#g1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,12 +86,12 @@ func TestParseResyncSK(t *testing.T) {
 }
 
 func TestAddResyncMarker(t *testing.T) {
-	tx := &txWrites{table: "t"}
+	tx := &txWrites{ddbkit.Table{Name: "t"}.NewTx()}
 	tx.addResyncMarker(lifecycle.ResyncGroup, "g1", time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	if tx.err != nil || len(tx.items) != 1 || tx.items[0].Put == nil {
-		t.Fatalf("items = %+v, err %v; want one put", tx.items, tx.err)
+	if tx.Err != nil || len(tx.Items) != 1 || tx.Items[0].Put == nil {
+		t.Fatalf("items = %+v, err %v; want one put", tx.Items, tx.Err)
 	}
-	sk := tx.items[0].Put.Item[attrSK].(*ddbtypes.AttributeValueMemberS).Value
+	sk := tx.Items[0].Put.Item[attrSK].(*ddbtypes.AttributeValueMemberS).Value
 	if sk != "2026-03-01T12:00:00.000000000Z#group#g1" {
 		t.Errorf("marker SK = %q", sk)
 	}
@@ -101,14 +102,14 @@ func TestPageToken(t *testing.T) {
 		attrPK: &ddbtypes.AttributeValueMemberS{Value: "SESSION#s1"}, attrSK: &ddbtypes.AttributeValueMemberS{Value: "SESSION"},
 		attrDueShard: &ddbtypes.AttributeValueMemberS{Value: "DUE#3"}, attrDueAt: &ddbtypes.AttributeValueMemberN{Value: "1234"},
 	}
-	tok, err := encodePageToken(last)
+	tok, err := ddbkit.EncodePageToken(last)
 	if err != nil || tok == "" {
-		t.Fatalf("encodePageToken() = %q, %v", tok, err)
+		t.Fatalf("ddbkit.EncodePageToken() = %q, %v", tok, err)
 	}
 	tests := []struct {
 		name  string
 		tok   string
-		shape map[string]pageAttr
+		shape map[string]ddbkit.PageAttr
 		ok    bool
 	}{
 		{"round trip", tok, duePageShape("DUE#3", 5000), true},
@@ -120,16 +121,16 @@ func TestPageToken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodePageToken(tc.tok, tc.shape)
+			got, err := ddbkit.DecodePageToken(tc.tok, tc.shape)
 			if (err == nil) != tc.ok {
-				t.Fatalf("decodePageToken() error = %v, want ok %v", err, tc.ok)
+				t.Fatalf("ddbkit.DecodePageToken() error = %v, want ok %v", err, tc.ok)
 			}
 			if tc.ok && got[attrDueAt].(*ddbtypes.AttributeValueMemberN).Value != "1234" {
 				t.Errorf("decoded %+v", got)
 			}
 		})
 	}
-	if got, err := decodePageToken("", nil); got != nil || err != nil {
+	if got, err := ddbkit.DecodePageToken("", nil); got != nil || err != nil {
 		t.Errorf("empty token = %v, %v; want nil, nil", got, err)
 	}
 }

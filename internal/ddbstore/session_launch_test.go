@@ -9,6 +9,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -19,7 +20,7 @@ func (env sessionEnv) startWithDocs(t *testing.T, id, user string, cs, l string)
 	t.Helper()
 	s, ev := lifecycle.NewSession(id, user, "img", true, testLifetime(), st0)
 	s.ClientSettings, s.Launch = []byte(cs), []byte(l)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s
@@ -165,7 +166,7 @@ func TestLaunchItemExpiresWithSession(t *testing.T) {
 			switch {
 			case tt.seed:
 				s, _ := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
-				if err := env.ss.SeedSessions(ctx, []lifecycle.Session{s}, 1); err != nil {
+				if err := env.seed().Sessions(ctx, []lifecycle.Session{s}, 1); err != nil {
 					t.Fatal(err)
 				}
 			case tt.docs:

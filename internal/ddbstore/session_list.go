@@ -2,14 +2,10 @@ package ddbstore
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -17,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -57,11 +54,11 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 		filter = expression.Name(sessAttrStatus).Equal(expression.Value(string(f.Status)))
 	}
 	if f.UserID == "" {
-		start, err := decodePageToken(f.PageToken, scanPageShape())
+		start, err := ddbkit.DecodePageToken(f.PageToken, scanPageShape())
 		if err != nil {
 			return lifecycle.Page{}, err
 		}
-		filter = allOf(expression.Name(attrSK).Equal(expression.Value(sessionSK)), filter)
+		filter = ddbkit.AllOf(expression.Name(attrSK).Equal(expression.Value(sessionSK)), filter)
 		e, err := expression.NewBuilder().WithFilter(filter).Build()
 		if err != nil {
 			return lifecycle.Page{}, fmt.Errorf("build scan: %w", err)
@@ -72,12 +69,12 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 			Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
 		})
 		if err != nil {
-			return lifecycle.Page{}, pageTokenError(f.PageToken, err)
+			return lifecycle.Page{}, ddbkit.PageTokenError(f.PageToken, err)
 		}
 		return sessionPage(out.Items, out.LastEvaluatedKey)
 	}
 	pk := userSessionsPK(f.UserID)
-	start, err := decodePageToken(f.PageToken, userPageShape(pk))
+	start, err := ddbkit.DecodePageToken(f.PageToken, userPageShape(pk))
 	if err != nil {
 		return lifecycle.Page{}, err
 	}
@@ -97,7 +94,7 @@ func (ss *SessionStore) listSessions(ctx context.Context, f lifecycle.ListFilter
 		Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return lifecycle.Page{}, pageTokenError(f.PageToken, err)
+		return lifecycle.Page{}, ddbkit.PageTokenError(f.PageToken, err)
 	}
 	items, err := ss.st.tableItems(ctx, out.Items, string(f.Status)) // the index copies only some attributes
 	if err != nil {
@@ -136,7 +133,7 @@ func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, 
 	if !now.IsZero() {
 		until = now.UnixMilli()
 	}
-	start, err := decodePageToken(pageToken, duePageShape(name, until))
+	start, err := ddbkit.DecodePageToken(pageToken, duePageShape(name, until))
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +152,7 @@ func (ss *SessionStore) dueQuery(ctx context.Context, now time.Time, shard int, 
 		ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("due items of shard %d: %w", shard, pageTokenError(pageToken, err))
+		return nil, fmt.Errorf("due items of shard %d: %w", shard, ddbkit.PageTokenError(pageToken, err))
 	}
 	// The index holds keys only: the items themselves, as they are now.
 	if out.Items, err = ss.st.tableItems(ctx, out.Items, ""); err != nil {
@@ -173,7 +170,7 @@ func sessionPage(items []map[string]ddbtypes.AttributeValue, last map[string]ddb
 		}
 		p.Sessions = append(p.Sessions, r.session())
 	}
-	tok, err := encodePageToken(last)
+	tok, err := ddbkit.EncodePageToken(last)
 	if err != nil {
 		return lifecycle.Page{}, err
 	}
@@ -181,147 +178,36 @@ func sessionPage(items []map[string]ddbtypes.AttributeValue, last map[string]ddb
 	return p, nil
 }
 
-// pageKey is one attribute of a page token: its DynamoDB type (S or N) and value.
-type pageKey struct {
-	T string `json:"t"`
-	V string `json:"v"`
-}
-
-// encodePageToken makes an opaque token of a LastEvaluatedKey; "" when there is none.
-func encodePageToken(last map[string]ddbtypes.AttributeValue) (string, error) {
-	if len(last) == 0 {
-		return "", nil
-	}
-	m := make(map[string]pageKey, len(last))
-	for name, v := range last {
-		switch v := v.(type) {
-		case *ddbtypes.AttributeValueMemberS:
-			m[name] = pageKey{T: "S", V: v.Value}
-		case *ddbtypes.AttributeValueMemberN:
-			m[name] = pageKey{T: "N", V: v.Value}
-		default:
-			return "", fmt.Errorf("page key attribute %s has an unexpected type", name)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("encode page token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// Page tokens are not signed: a token only says where a listing the caller may already read
-// continues, and the partition a listing is confined to is pinned (a user's token cannot page
-// into another user's sessions). What a forged token must not do is reach DynamoDB with a start
-// key it refuses (ValidationException: a wrong type, an empty or oversized key, a sort key
-// outside the query's range), so decodePageToken checks each attribute against the shape the
-// listing's own LastEvaluatedKey has, and pageTokenError maps whatever DynamoDB still refuses
-// to the same 400. See the README, "Hostile input".
-
-// The longest key values DynamoDB accepts, in bytes.
-const (
-	maxPartitionKeyBytes = 2048
-	maxSortKeyBytes      = 1024
-)
-
-// pageAttr is what one attribute of a page token must be.
-type pageAttr struct {
-	num    bool   // an N (a whole number from 0 to maxNum) rather than an S
-	maxNum int64  // the largest N accepted
-	pin    string // the exact S value, "" for any
-	prefix string // a prefix every S value has
-	max    int    // the most bytes of an S value
-}
-
 // scanPageShape is the shape of a token of the paged scan: the table key of whatever item the
 // scan evaluated last (any item of the table, not only sessions).
-func scanPageShape() map[string]pageAttr {
-	return map[string]pageAttr{
-		attrPK: {max: maxPartitionKeyBytes},
-		attrSK: {max: maxSortKeyBytes},
+func scanPageShape() map[string]ddbkit.PageAttr {
+	return map[string]ddbkit.PageAttr{
+		attrPK: {Max: ddbkit.MaxPartitionKeyBytes},
+		attrSK: {Max: ddbkit.MaxSortKeyBytes},
 	}
 }
 
 // userPageShape is the shape of a token of the By-owner query of partition pk: a session's
 // table key and its index key, whose sort key stays in the query's range (begins_with
 // SESSION#).
-func userPageShape(pk string) map[string]pageAttr {
-	return map[string]pageAttr{
-		attrPK:     {prefix: sessionPKPrefix, max: maxPartitionKeyBytes},
-		attrSK:     {pin: sessionSK},
-		attrGSI1PK: {pin: pk},
-		attrGSI1SK: {prefix: userSessionSKPrefix, max: maxSortKeyBytes},
+func userPageShape(pk string) map[string]ddbkit.PageAttr {
+	return map[string]ddbkit.PageAttr{
+		attrPK:     {Prefix: sessionPKPrefix, Max: ddbkit.MaxPartitionKeyBytes},
+		attrSK:     {Pin: sessionSK},
+		attrGSI1PK: {Pin: pk},
+		attrGSI1SK: {Prefix: userSessionSKPrefix, Max: ddbkit.MaxSortKeyBytes},
 	}
 }
 
 // duePageShape is the shape of a token of the Due query of shard name up to until: a due
 // item's table key (a session or a budget ledger) and its index key.
-func duePageShape(name string, until int64) map[string]pageAttr {
-	return map[string]pageAttr{
-		attrPK:       {max: maxPartitionKeyBytes},
-		attrSK:       {max: maxSortKeyBytes},
-		attrDueShard: {pin: name},
-		attrDueAt:    {num: true, maxNum: until},
+func duePageShape(name string, until int64) map[string]ddbkit.PageAttr {
+	return map[string]ddbkit.PageAttr{
+		attrPK:       {Max: ddbkit.MaxPartitionKeyBytes},
+		attrSK:       {Max: ddbkit.MaxSortKeyBytes},
+		attrDueShard: {Pin: name},
+		attrDueAt:    {Num: true, MaxNum: until},
 	}
-}
-
-// errBadPageToken is the answer to a page token that is not one the listing returned.
-func errBadPageToken(cause error) error {
-	return &policy.Error{Kind: policy.KindInvalid, Code: policy.CodeInvalidPageToken, Field: "page_token",
-		Message: "the page token is not one this listing returned", Err: cause}
-}
-
-// pageTokenError is storeError for a listing read with a page token: a ValidationException,
-// which only a start key DynamoDB refuses can cause there, is the caller's bad token (400).
-func pageTokenError(tok string, err error) error {
-	if tok != "" && isValidation(err) {
-		return errBadPageToken(err)
-	}
-	return storeError(err)
-}
-
-// decodePageToken turns a token back into an ExclusiveStartKey. shape lists the attributes the
-// token must have and what each must be (see pageAttr); anything else is a 400 naming
-// page_token. nil for "".
-func decodePageToken(tok string, shape map[string]pageAttr) (map[string]ddbtypes.AttributeValue, error) {
-	if tok == "" {
-		return nil, nil
-	}
-	bad := errBadPageToken(nil)
-	if len(tok) > 8192 {
-		return nil, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return nil, bad
-	}
-	var m map[string]pageKey
-	if json.Unmarshal(raw, &m) != nil || len(m) != len(shape) {
-		return nil, bad
-	}
-	out := make(map[string]ddbtypes.AttributeValue, len(m))
-	for name, want := range shape {
-		k, ok := m[name]
-		if !ok || k.V == "" {
-			return nil, bad
-		}
-		if want.num {
-			n, err := strconv.ParseInt(k.V, 10, 64)
-			if k.T != "N" || err != nil || n < 0 || n > want.maxNum || strconv.FormatInt(n, 10) != k.V {
-				return nil, bad
-			}
-			out[name] = &ddbtypes.AttributeValueMemberN{Value: k.V}
-			continue
-		}
-		switch {
-		case k.T != "S", !utf8.ValidString(k.V),
-			want.pin != "" && k.V != want.pin,
-			want.pin == "" && (len(k.V) > want.max || !strings.HasPrefix(k.V, want.prefix) || k.V == want.prefix):
-			return nil, bad
-		}
-		out[name] = &ddbtypes.AttributeValueMemberS{Value: k.V}
-	}
-	return out, nil
 }
 
 // DueShards is how many shards the due index spreads its entries over (tabledef.DueShards):

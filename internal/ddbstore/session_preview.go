@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
@@ -42,7 +43,7 @@ func (ss *SessionStore) SessionsOfUsers(ctx context.Context, userIDs []string) (
 	}
 	var sessionKeys []tableKey
 	var legacy []string
-	err := ss.st.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
+	err := ss.st.kt.BatchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var r sessionIDsRecord
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return fmt.Errorf("decode user item: %w", err)
@@ -64,7 +65,7 @@ func (ss *SessionStore) SessionsOfUsers(ctx context.Context, userIDs []string) (
 		return nil, fmt.Errorf("sessions of %d users: %w", len(userIDs), err)
 	}
 	for _, k := range sessionKeys {
-		entries = append(entries, k.attributes())
+		entries = append(entries, k.Attributes())
 	}
 	items, err := ss.st.tableItems(ctx, entries, "")
 	if err != nil {
@@ -130,7 +131,7 @@ func (ss *SessionStore) userSessionKeys(ctx context.Context, userID string) ([]m
 			ExpressionAttributeValues: e.Values(), ExclusiveStartKey: start,
 		})
 		if err != nil {
-			return nil, storeError(err)
+			return nil, ddbkit.StoreError(err)
 		}
 		out = append(out, res.Items...)
 		if start = res.LastEvaluatedKey; len(start) == 0 {

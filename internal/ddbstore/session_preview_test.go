@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/bench/seed"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
@@ -107,13 +107,13 @@ func TestSessionIDsFollowStartsAndEnds(t *testing.T) {
 	// removes it from the list.
 	legacy, _ := lifecycle.NewSession("s5", "u_legacy", "img", true, lt, st0)
 	zero, _ := lifecycle.NewSession("s6", "u_zero", "img", true, lt, st0)
-	if err := env.dir.SeedUsers(ctx, []ddbstore.SeedUser{
+	if err := env.seed().Users(ctx, []seed.User{
 		{User: policy.User{ID: "u_legacy", Username: "u_legacy", CreatedAt: st0}, ActiveSessions: 1},
 		{User: policy.User{ID: "u_zero", Username: "u_zero", CreatedAt: st0}, SessionIDs: []string{"s6"}},
 	}, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.ss.SeedSessions(ctx, []lifecycle.Session{legacy, zero}, 1); err != nil {
+	if err := env.seed().Sessions(ctx, []lifecycle.Session{legacy, zero}, 1); err != nil {
 		t.Fatal(err)
 	}
 	got, err = env.ss.SessionsOfUsers(ctx, []string{"u_legacy", "u_zero"})

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 )
 
@@ -31,7 +32,7 @@ func newResyncRecord(m lifecycle.ResyncMarker) resyncRecord {
 // change lifetime settings (a group's settings or priority, a membership) add it to their own
 // transaction so that the change and the marker commit together.
 func (tx *txWrites) addResyncMarker(kind lifecycle.ResyncKind, id string, at time.Time) {
-	tx.put(newResyncRecord(lifecycle.ResyncMarker{Kind: kind, ID: id, At: at.UTC()}), expression.ConditionBuilder{})
+	tx.Put(newResyncRecord(lifecycle.ResyncMarker{Kind: kind, ID: id, At: at.UTC()}), expression.ConditionBuilder{})
 }
 
 // MarkResync records that the lifetime settings of a group's members (kind group) or of a user
@@ -43,7 +44,7 @@ func (ss *SessionStore) MarkResync(ctx context.Context, kind lifecycle.ResyncKin
 		return fmt.Errorf("encode re-sync marker: %w", err)
 	}
 	if _, err := ss.st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(ss.st.table), Item: item}); err != nil {
-		return fmt.Errorf("mark %s %s for re-sync: %w", kind, id, storeError(err))
+		return fmt.Errorf("mark %s %s for re-sync: %w", kind, id, ddbkit.StoreError(err))
 	}
 	return nil
 }
@@ -59,7 +60,7 @@ func (ss *SessionStore) ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMa
 		Limit:                     aws.Int32(maxResyncMarkers),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read re-sync markers: %w", storeError(err))
+		return nil, fmt.Errorf("read re-sync markers: %w", ddbkit.StoreError(err))
 	}
 	markers := make([]lifecycle.ResyncMarker, 0, len(out.Items))
 	for _, item := range out.Items {
@@ -79,10 +80,10 @@ func (ss *SessionStore) ResyncMarkers(ctx context.Context) ([]lifecycle.ResyncMa
 // DeleteResyncMarker removes a marker the sweep has handled.
 func (ss *SessionStore) DeleteResyncMarker(ctx context.Context, m lifecycle.ResyncMarker) error {
 	_, err := ss.st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(ss.st.table), Key: resyncKey(string(m.Kind), m.ID, m.At).attributes(),
+		TableName: aws.String(ss.st.table), Key: resyncKey(string(m.Kind), m.ID, m.At).Attributes(),
 	})
 	if err != nil {
-		return fmt.Errorf("delete re-sync marker: %w", storeError(err))
+		return fmt.Errorf("delete re-sync marker: %w", ddbkit.StoreError(err))
 	}
 	return nil
 }
@@ -121,7 +122,7 @@ func resyncCursors(item map[string]ddbtypes.AttributeValue) map[int]string {
 func (ss *SessionStore) SaveResyncCursor(ctx context.Context, m lifecycle.ResyncMarker, shard int, cursor string) error {
 	_, err := ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(ss.st.table),
-		Key:                      resyncKey(string(m.Kind), m.ID, m.At).attributes(),
+		Key:                      resyncKey(string(m.Kind), m.ID, m.At).Attributes(),
 		UpdateExpression:         aws.String("SET #c = :c"),
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#c": resyncCursorPrefix + strconv.Itoa(shard), "#pk": attrPK},
@@ -131,7 +132,7 @@ func (ss *SessionStore) SaveResyncCursor(ctx context.Context, m lifecycle.Resync
 	})
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &cf) {
-		return fmt.Errorf("save re-sync cursor of shard %d: %w", shard, storeError(err))
+		return fmt.Errorf("save re-sync cursor of shard %d: %w", shard, ddbkit.StoreError(err))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/sessions"
@@ -28,7 +29,7 @@ func TestResyncSessionWriteUnits(t *testing.T) {
 		table float64
 		index float64
 	)
-	db, err := ddbstore.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -55,7 +56,7 @@ func TestResyncSessionWriteUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(db, env.tb.Name)
+	ss := ddbstore.Open(db, env.tb.Name).Sessions()
 	limited := testLifetime()
 	limited.TimeLimit = time.Hour
 	with := func(ka time.Duration) lifecycle.Lifetime {

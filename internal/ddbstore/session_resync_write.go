@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/tabledef"
 )
@@ -61,7 +62,7 @@ func (ss *SessionStore) ResyncSession(ctx context.Context, s lifecycle.Session, 
 		// A failed condition is charged as a write.
 		return false, resyncUnitsInPlace, errSessionChanged(s.ID, cf.Item)
 	}
-	return false, 0, fmt.Errorf("re-sync session %s: %w", s.ID, storeError(err))
+	return false, 0, fmt.Errorf("re-sync session %s: %w", s.ID, ddbkit.StoreError(err))
 }
 
 // dueMustMove reports whether re-sync c must move the session's Due entry: it is missing or
@@ -116,7 +117,7 @@ func resyncUpdate(table string, c lifecycle.Change) (*dynamodb.UpdateItemInput, 
 		values[":floor"] = n(after.DueAt)
 	}
 	return &dynamodb.UpdateItemInput{
-		TableName: aws.String(table), Key: sessionKey(b.ID).attributes(),
+		TableName: aws.String(table), Key: sessionKey(b.ID).Attributes(),
 		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
@@ -138,7 +139,7 @@ func (ss *SessionStore) ResyncPage(ctx context.Context, shard int, pageToken str
 		return lifecycle.Page{}, fmt.Errorf("due shard %d out of range", shard)
 	}
 	name := dueShardName(shard)
-	start, err := decodePageToken(pageToken, duePageShape(name, int64(^uint64(0)>>1)))
+	start, err := ddbkit.DecodePageToken(pageToken, duePageShape(name, int64(^uint64(0)>>1)))
 	if err != nil {
 		return lifecycle.Page{}, err
 	}
@@ -152,7 +153,7 @@ func (ss *SessionStore) ResyncPage(ctx context.Context, shard int, pageToken str
 		ExclusiveStartKey:         start,
 	})
 	if err != nil {
-		return lifecycle.Page{}, fmt.Errorf("re-sync page of shard %d: %w", shard, pageTokenError(pageToken, err))
+		return lifecycle.Page{}, fmt.Errorf("re-sync page of shard %d: %w", shard, ddbkit.PageTokenError(pageToken, err))
 	}
 	keys := make([]tableKey, 0, len(out.Items))
 	for _, e := range out.Items {
@@ -166,7 +167,7 @@ func (ss *SessionStore) ResyncPage(ctx context.Context, shard int, pageToken str
 		keys = append(keys, k)
 	}
 	var items []map[string]ddbtypes.AttributeValue
-	err = ss.st.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.BatchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		items = append(items, item)
 		return nil
 	})
@@ -187,9 +188,9 @@ const resyncParkedPageSize = 1000
 // BatchGetItem. A session in the Due index is left out (ResyncPage returns it). pageToken
 // continues where the previous page stopped.
 func (ss *SessionStore) ResyncParkedPage(ctx context.Context, pageToken string) (lifecycle.Page, error) {
-	start, err := decodePageToken(pageToken, map[string]pageAttr{
-		attrPK: {max: maxPartitionKeyBytes}, attrSK: {max: maxSortKeyBytes},
-		attrGSI1PK: {max: maxPartitionKeyBytes}, attrGSI1SK: {max: maxSortKeyBytes},
+	start, err := ddbkit.DecodePageToken(pageToken, map[string]ddbkit.PageAttr{
+		attrPK: {Max: ddbkit.MaxPartitionKeyBytes}, attrSK: {Max: ddbkit.MaxSortKeyBytes},
+		attrGSI1PK: {Max: ddbkit.MaxPartitionKeyBytes}, attrGSI1SK: {Max: ddbkit.MaxSortKeyBytes},
 	})
 	if err != nil {
 		return lifecycle.Page{}, err
@@ -208,7 +209,7 @@ func (ss *SessionStore) ResyncParkedPage(ctx context.Context, pageToken string) 
 		ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return lifecycle.Page{}, fmt.Errorf("re-sync page of parked sessions: %w", storeError(err))
+		return lifecycle.Page{}, fmt.Errorf("re-sync page of parked sessions: %w", ddbkit.StoreError(err))
 	}
 	keys := make([]tableKey, 0, len(out.Items))
 	for _, e := range out.Items {
@@ -219,7 +220,7 @@ func (ss *SessionStore) ResyncParkedPage(ctx context.Context, pageToken string) 
 		keys = append(keys, k)
 	}
 	var items []map[string]ddbtypes.AttributeValue
-	err = ss.st.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.BatchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		if _, due := item[attrDueAt]; !due {
 			items = append(items, item)
 		}

@@ -16,6 +16,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/launch"
 	"wspolicy/internal/lifecycle"
@@ -139,7 +140,7 @@ func (l *updateLog) reset() {
 func capacityClient(t *testing.T, env sessionEnv) (*dynamodb.Client, *updateLog) {
 	t.Helper()
 	log := &updateLog{}
-	client, err := ddbstore.NewClient(context.Background(), env.tb.Endpoint, func(o *dynamodb.Options) {
+	client, err := ddbkit.NewClient(context.Background(), env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("recordCapacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -243,7 +244,7 @@ func TestSessionItemSize(t *testing.T) {
 
 			// The keepalive, through a client that reports what it consumed.
 			client, log := capacityClient(t, env)
-			ss := ddbstore.NewSessionStore(client, env.tb.Name)
+			ss := ddbstore.Open(client, env.tb.Name).Sessions()
 			keepalive := func(id string, at time.Time) {
 				t.Helper()
 				if _, err := sessions.RunKeepalive(ctx, ss, id, tt.user, at, 0); err != nil {

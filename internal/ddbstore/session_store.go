@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbwire"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -38,25 +39,6 @@ type SessionStore struct {
 	keepaliveWire *ddbwire.Client
 }
 
-// SessionOption configures a SessionStore.
-type SessionOption func(*SessionStore)
-
-// WithLogger sets where the store reports inconsistencies it works around (a session charged
-// to a budget whose ledger is missing); the default is slog.Default().
-func WithLogger(l *slog.Logger) SessionOption {
-	return func(ss *SessionStore) { ss.log = l }
-}
-
-// NewSessionStore returns the session store on the named table.
-func NewSessionStore(db *dynamodb.Client, table string, opts ...SessionOption) *SessionStore {
-	ss := &SessionStore{st: New(db, table), timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize), keepaliveTokens: newTokenSource(), log: slog.Default(),
-		ledgerPatience: DefaultLedgerPatience}
-	for _, o := range opts {
-		o(ss)
-	}
-	return ss
-}
-
 // maxStartAttempts bounds resubmissions of a start transaction that collided with others on
 // the user's session count (each attempt already resubmits collisions itself).
 const maxStartAttempts = 6
@@ -74,19 +56,11 @@ func errSessionChanged(id string, old map[string]ddbtypes.AttributeValue) error 
 	return policy.Errorf(policy.KindConflict, policy.CodeSessionChanged, "session %s changed concurrently", id)
 }
 
-// StartSession writes a new session, its launch item (s.ClientSettings and s.Launch) and its
+// StartCharged writes a new session, its launch item (s.ClientSettings and s.Launch) and its
 // created event in one transaction with the increment of the user's active_sessions, which
 // must stay within s.Lifetime.MaxSessions: a full user gets KindConflict
 // "max_sessions_reached", a missing user KindNotFound "user_not_found".
-// The session is charged to no budget (see StartCharged).
-func (ss *SessionStore) StartSession(ctx context.Context, s lifecycle.Session, created lifecycle.Event) error {
-	if _, err := ss.startSession(ctx, s, created, usage.Budget{}); err != nil {
-		return fmt.Errorf("start session for user %s: %w", s.UserID, err)
-	}
-	return nil
-}
-
-// StartCharged is StartSession for a session charged to budget b (nothing is charged when b is
+// The session is charged to budget b (nothing is charged when b is
 // not Limited): in the same transaction it charges the session to b's ledger from
 // s.CreatedAt and adds the session to the budget's members — 5 items however many sessions
 // share the budget, plus one read of the ledger. A budget exhausted at s.CreatedAt refuses
@@ -128,9 +102,9 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 	shardIdx := 0
 	for attempt := 1; ; {
 		tx := ss.st.newTx()
-		tx.update(userKey(s.UserID),
+		tx.Update(userKey(s.UserID),
 			expression.Add(active, expression.Value(1)).Add(expression.Name(userAttrSessionIDs), stringSet(s.ID)),
-			allOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
+			ddbkit.AllOf(userIsLive(), expression.Or(active.AttributeNotExists(), active.LessThan(expression.Value(max)))))
 		var ledgerTx *txWrites
 		if b.Limited() {
 			// The ledger part is built first: the session carries the deadline it gives.
@@ -161,20 +135,20 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			}
 			s.Budget, s.UsageDeadline = b.Key, timeOfMs(d)
 			s.DueAt = lifecycle.NextDue(s)
-			ledgerTx.put(newBudgetMemberRecord(b.Key, s), itemAbsent())
+			ledgerTx.Put(newBudgetMemberRecord(b.Key, s), ddbkit.ItemAbsent())
 			if exact && ledgerShards(b.Key) > 1 {
 				// Close to the limit: decided on every shard as read, exactly.
 				ledgerTx.checkOtherShards(cur, b.Key, shardIdx)
 			}
 		}
-		tx.put(newSessionRecord(s), itemAbsent())
-		tx.put(newEventRecord(created), itemAbsent())
+		tx.Put(newSessionRecord(s), ddbkit.ItemAbsent())
+		tx.Put(newEventRecord(created), ddbkit.ItemAbsent())
 		// No condition of its own: the session's guards the transaction, and a launch item
 		// left behind by an earlier session of the same id is replaced.
-		tx.put(newSessionLaunchRecord(s), expression.ConditionBuilder{})
+		tx.Put(newSessionLaunchRecord(s), expression.ConditionBuilder{})
 		if ledgerTx != nil {
-			tx.items = append(tx.items, ledgerTx.items...)
-			tx.fail(ledgerTx.err)
+			tx.Items = append(tx.Items, ledgerTx.Items...)
+			tx.Fail(ledgerTx.Err)
 		}
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
@@ -183,16 +157,16 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			}
 			return s, nil
 		}
-		oldSession, sessionExists := conditionFailedAt(err, startItemSession)
+		oldSession, sessionExists := ddbkit.ConditionFailedAt(err, startItemSession)
 		if sessionExists && ambiguous && sameStart(oldSession, s) {
 			// An earlier attempt was applied but its answer was lost (the resubmission
 			// carries a new token because the items were rebuilt): the session is ours,
 			// and it is what makes the user and ledger conditions fail now.
 			return s, nil
 		}
-		if old, failed := conditionFailedAt(err, startItemUser); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, startItemUser); failed {
 			var u activeSessionsRecord
-			found, derr := decodeOld(old, &u)
+			found, derr := ddbkit.DecodeOld(old, &u)
 			switch {
 			case derr != nil:
 				return s, derr
@@ -201,13 +175,13 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			}
 			return s, errMaxSessions(s.UserID, max)
 		}
-		_, memberExists := conditionFailedAt(err, startItemMember)
+		_, memberExists := ddbkit.ConditionFailedAt(err, startItemMember)
 		if sessionExists || (ledgerTx != nil && memberExists) {
 			return s, policy.Errorf(policy.KindConflict, policy.CodeSessionExists, "session %s exists already", s.ID)
 		}
 		raced := false
 		if ledgerTx != nil {
-			for i := startItemLedger; i < len(tx.items); i++ {
+			for i := startItemLedger; i < len(tx.Items); i++ {
 				raced = raced || (i != startItemMember && itemFailed(err, i))
 			}
 		}
@@ -221,11 +195,11 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 			}
 			continue
 		}
-		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxStartAttempts {
+		if err = ddbkit.StoreError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxStartAttempts {
 			return s, err
 		}
 		ambiguous = true // the transaction may have been applied although it answered an error
-		if err := pause(ctx, attempt); err != nil {
+		if err := ddbkit.Pause(ctx, attempt); err != nil {
 			return s, err
 		}
 		attempt++
@@ -236,7 +210,7 @@ func (ss *SessionStore) startSession(ctx context.Context, s lifecycle.Session, c
 // user, image and creation time. Session ids are random, so that is our own earlier attempt.
 func sameStart(old map[string]ddbtypes.AttributeValue, s lifecycle.Session) bool {
 	var r sessionRecord
-	found, err := decodeOld(old, &r)
+	found, err := ddbkit.DecodeOld(old, &r)
 	return err == nil && found && r.SessionID == s.ID && r.UserID == s.UserID &&
 		r.ImageID == s.ImageID && r.CreatedAtMs == msOf(s.CreatedAt)
 }
@@ -258,7 +232,7 @@ func (ss *SessionStore) getSession(ctx context.Context, sessionID string) (lifec
 	if !policy.ValidID(sessionID) {
 		return lifecycle.Session{}, errSessionNotFound(sessionID)
 	}
-	in, err := partitionPrefixQuery(sessionKey(sessionID).PK, sessionSK, nil)
+	in, err := ddbkit.PrefixQuery(sessionKey(sessionID).PK, sessionSK, nil)
 	if err != nil {
 		return lifecycle.Session{}, err
 	}
@@ -268,7 +242,7 @@ func (ss *SessionStore) getSession(ctx context.Context, sessionID string) (lifec
 		docs  sessionLaunchRecord
 		found bool
 	)
-	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		sk, _ := item[attrSK].(*ddbtypes.AttributeValueMemberS)
 		switch {
 		case sk == nil:
@@ -301,13 +275,13 @@ func (ss *SessionStore) Events(ctx context.Context, sessionID string) ([]lifecyc
 	if !policy.ValidID(sessionID) {
 		return nil, errSessionNotFound(sessionID)
 	}
-	in, err := partitionPrefixQuery(sessionKey(sessionID).PK, sessionEventSKPrefix, nil)
+	in, err := ddbkit.PrefixQuery(sessionKey(sessionID).PK, sessionEventSKPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
 	in.ConsistentRead = aws.Bool(true)
 	var out []lifecycle.Event
-	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var r eventRecord
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return fmt.Errorf("decode event: %w", err)
@@ -375,7 +349,7 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 			}
 			return nil
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			return errSessionChanged(id, old)
 		}
 		if userItem >= 0 && itemFailed(err, userItem) {
@@ -396,11 +370,11 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 			continue
 		}
 		for i := range c.Events {
-			if _, failed := conditionFailedAt(err, i+1); failed {
+			if _, failed := ddbkit.ConditionFailedAt(err, i+1); failed {
 				return fmt.Errorf("event %d of session %s exists already although the session is at %d", c.Events[i].Seq, id, c.Before.EventSeq)
 			}
 		}
-		return storeError(err)
+		return ddbkit.StoreError(err)
 	}
 }
 
@@ -409,21 +383,21 @@ func (ss *SessionStore) transition(ctx context.Context, c lifecycle.Change) erro
 // item's step of userStep. It returns the index of the user item in tx (-1: none).
 func addTransition(tx *txWrites, c lifecycle.Change, upd expression.UpdateBuilder, cond expression.ConditionBuilder, userStep int) int {
 	id := c.Before.ID
-	tx.update(sessionKey(id), upd, cond)
+	tx.Update(sessionKey(id), upd, cond)
 	for _, e := range c.Events {
-		tx.put(newEventRecord(e), itemAbsent())
+		tx.Put(newEventRecord(e), ddbkit.ItemAbsent())
 	}
 	if c.Ends() {
 		// The launch item expires with the session. Unconditional, so that it never fails
 		// the transaction: for a session that has none (seeded without documents) it leaves
 		// a key-and-TTL stub that expires with the session.
-		tx.update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
+		tx.Update(sessionLaunchKey(id), expression.Set(expression.Name(tabledef.TTLAttribute),
 			expression.Value(ttlOf(c.TTL()))), expression.ConditionBuilder{})
 	}
 	if userStep == userEndNone {
 		return -1
 	}
-	userItem := len(tx.items)
+	userItem := len(tx.Items)
 	addUserEnd(tx, c.Before.UserID, id, userStep)
 	return userItem
 }
@@ -435,7 +409,7 @@ func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expres
 		return fmt.Errorf("build update of session %s: %w", id, err)
 	}
 	_, err = ss.st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(ss.st.table), Key: sessionKey(id).attributes(),
+		TableName: aws.String(ss.st.table), Key: sessionKey(id).Attributes(),
 		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
@@ -444,7 +418,7 @@ func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expres
 	if errors.As(err, &cf) {
 		return errSessionChanged(id, cf.Item)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // guardCondition is the condition of a change: the session exists and its status, event
@@ -453,7 +427,7 @@ func (ss *SessionStore) updateSession(ctx context.Context, id string, upd expres
 // actions its last keepalive.
 func guardCondition(c lifecycle.Change) expression.ConditionBuilder {
 	b := c.Before
-	cond := allOf(itemExists(),
+	cond := ddbkit.AllOf(ddbkit.ItemExists(),
 		expression.Name(sessAttrStatus).Equal(expression.Value(string(b.Status))),
 		expression.Name(sessAttrEventSeq).Equal(expression.Value(b.EventSeq)),
 		expression.Name(sessAttrSettingsRev).Equal(expression.Value(b.SettingsRev)))
@@ -521,9 +495,9 @@ func addUserEnd(tx *txWrites, userID, sessionID string, step int) {
 	switch step {
 	case userEndDecrement:
 		active := expression.Name(userAttrActiveSessions)
-		tx.update(userKey(userID), expression.Set(active, active.Minus(expression.Value(1))).Delete(ids, stringSet(sessionID)),
+		tx.Update(userKey(userID), expression.Set(active, active.Minus(expression.Value(1))).Delete(ids, stringSet(sessionID)),
 			active.GreaterThan(expression.Value(0)))
 	case userEndRemoveID:
-		tx.update(userKey(userID), expression.Delete(ids, stringSet(sessionID)), itemExists())
+		tx.Update(userKey(userID), expression.Delete(ids, stringSet(sessionID)), ddbkit.ItemExists())
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -24,15 +26,15 @@ type sessionEnv struct {
 
 func newSessionEnv(t testing.TB, users ...string) sessionEnv {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	env := sessionEnv{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), ss: ddbstore.NewSessionStore(tb.Client, tb.Name)}
-	for _, u := range users {
-		if _, err := env.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
-			t.Fatalf("create user %s: %v", u, err)
-		}
-	}
-	tb.ResetCalls()
+	se := storetest.New(t, users...)
+	env := sessionEnv{tb: se.TB, dir: se.Dir, ss: se.Sessions}
+	se.TB.ResetCalls()
 	return env
+}
+
+// seed returns the bulk loader of the env's table.
+func (env sessionEnv) seed() seed.Loader {
+	return seed.Loader{DB: env.tb.Client, Table: env.tb.Name, Dir: env.dir}
 }
 
 func testLifetime() lifecycle.Lifetime {
@@ -45,7 +47,7 @@ func testLifetime() lifecycle.Lifetime {
 func (env sessionEnv) start(t *testing.T, id, user string, container bool, lt lifecycle.Lifetime, at time.Time) lifecycle.Session {
 	t.Helper()
 	s, ev := lifecycle.NewSession(id, user, "img", container, lt, at)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s
@@ -88,7 +90,7 @@ func TestStartSessionRoundTrip(t *testing.T) {
 	want.ClientSettings = []byte(`{"allow_kasm_audio":true}`)
 	want.Launch = []byte(`{"image":"img"}`)
 	_, created := lifecycle.NewSession("s1", "u1", "img", true, lt, st0)
-	if err := env.ss.StartSession(context.Background(), want, created); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, want, created); err != nil {
 		t.Fatal(err)
 	}
 	got := env.get(t, "s1")
@@ -123,7 +125,7 @@ func TestStartSessionRefused(t *testing.T) {
 			lt := testLifetime()
 			lt.MaxSessions = tc.max
 			s, ev := lifecycle.NewSession(policy.NewID("s"), tc.user, "img", true, lt, st0)
-			wantCode(t, env.ss.StartSession(context.Background(), s, ev), tc.kind, tc.code)
+			wantCode(t, ddbtest.StartSession(context.Background(), env.ss, s, ev), tc.kind, tc.code)
 		})
 	}
 }
@@ -140,7 +142,7 @@ func TestStartSessionMaxExact(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			s, ev := lifecycle.NewSession(policy.NewID("s"), "u1", "img", true, lt, st0)
-			errs[i] = env.ss.StartSession(context.Background(), s, ev)
+			errs[i] = ddbtest.StartSession(context.Background(), env.ss, s, ev)
 		})
 	}
 	wg.Wait()
@@ -173,11 +175,11 @@ func TestStartSessionMaxExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, ev := lifecycle.NewSession("again", "u1", "img", true, lt, st0)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Errorf("start after a delete: %v", err)
 	}
 	s, ev = lifecycle.NewSession("one-too-many", "u1", "img", true, lt, st0)
-	wantCode(t, env.ss.StartSession(context.Background(), s, ev), policy.KindConflict, policy.CodeMaxSessionsReached)
+	wantCode(t, ddbtest.StartSession(context.Background(), env.ss, s, ev), policy.KindConflict, policy.CodeMaxSessionsReached)
 }
 
 func TestGetSessionMissing(t *testing.T) {
@@ -341,7 +343,7 @@ func TestKeepaliveUsageReached(t *testing.T) {
 	s, ev := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
 	s.UsageDeadline = st0.Add(30 * time.Second)
 	s.DueAt = lifecycle.NextDue(s)
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	r, err := sessions.RunKeepalive(context.Background(), env.ss, "s1", "", st0.Add(10*time.Second), 0)

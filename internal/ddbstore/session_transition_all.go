@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 )
 
@@ -44,7 +45,7 @@ func (ss *SessionStore) TransitionAll(ctx context.Context, cs []lifecycle.Change
 			continue
 		}
 		n := transitionItems(c)
-		if users[c.Before.UserID] || len(group) == maxChangesPerTransaction || items+n > maxTransactItems {
+		if users[c.Before.UserID] || len(group) == maxChangesPerTransaction || items+n > ddbkit.MaxTransactItems {
 			flush()
 		}
 		group = append(group, i)
@@ -94,13 +95,13 @@ func (ss *SessionStore) transitionGroup(ctx context.Context, cs []lifecycle.Chan
 	if err == nil {
 		return
 	}
-	if _, cancelled := cancellationReasons(err); cancelled {
+	if _, cancelled := ddbkit.CancellationReasons(err); cancelled {
 		for _, i := range group {
 			errs[i] = ss.Transition(ctx, cs[i])
 		}
 		return
 	}
-	err = storeError(err)
+	err = ddbkit.StoreError(err)
 	for _, i := range group {
 		errs[i] = fmt.Errorf("%s session %s (in a group of %d): %w", cs[i].Outcome, cs[i].Before.ID, len(group), err)
 	}

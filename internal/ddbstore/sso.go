@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 )
 
@@ -62,7 +63,7 @@ type ssoMappingRecord struct {
 // IdentityUser returns the user an identity (issuer + subject) is linked to.
 func (s *Store) IdentityUser(ctx context.Context, issuer, subject string) (string, bool, error) {
 	var rec identityRecord
-	found, err := s.getRecord(ctx, identityKey(issuer, subject), true, &rec)
+	found, err := s.kt.GetRecord(ctx, identityKey(issuer, subject), true, &rec)
 	if err != nil || !found {
 		return "", false, err
 	}
@@ -76,7 +77,7 @@ func (s *Store) LinkIdentity(ctx context.Context, issuer, subject, userID, repla
 	k := identityKey(issuer, subject)
 	rec := identityRecord{PK: k.PK, SK: k.SK, UserID: userID, Issuer: issuer, Subject: subject,
 		IdPGroups: nonNil(groups), SyncedAt: at.UTC()}
-	cond := itemAbsent()
+	cond := ddbkit.ItemAbsent()
 	if replaceUserID != "" {
 		cond = expression.Name("user_id").Equal(expression.Value(replaceUserID))
 	}
@@ -84,20 +85,20 @@ func (s *Store) LinkIdentity(ctx context.Context, issuer, subject, userID, repla
 	urec := rec
 	urec.PK, urec.SK = uk.PK, uk.SK
 	tx := s.newTx()
-	tx.put(rec, cond)
-	tx.put(urec, expression.ConditionBuilder{})
-	tx.check(userKey(userID), userIsLive())
+	tx.Put(rec, cond)
+	tx.Put(urec, expression.ConditionBuilder{})
+	tx.Check(userKey(userID), userIsLive())
 	err := s.transactWrite(ctx, tx)
 	if err == nil {
 		return nil
 	}
-	if _, failed := conditionFailedAt(err, 0); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 		return policy.Errorf(policy.KindConflict, policy.CodeIdentityLinked, "this identity is already linked to a user")
 	}
-	if _, failed := conditionFailedAt(err, 2); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 2); failed {
 		return errUserNotFound(userID)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // SetIdentityGroups records the IdP groups an identity had at its latest sign-in.
@@ -105,16 +106,16 @@ func (s *Store) SetIdentityGroups(ctx context.Context, issuer, subject, userID s
 	for _, k := range []tableKey{identityKey(issuer, subject), userIdentityKey(userID)} {
 		upd := expression.Set(expression.Name("idp_groups"), expression.Value(nonNil(groups))).
 			Set(expression.Name("synced_at"), expression.Value(at.UTC()))
-		e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(itemExists()).Build()
+		e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(ddbkit.ItemExists()).Build()
 		if err != nil {
 			return err
 		}
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.table), Key: k.attributes(), UpdateExpression: e.Update(),
+			TableName: aws.String(s.table), Key: k.Attributes(), UpdateExpression: e.Update(),
 			ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 		})
 		if err != nil {
-			return storeError(err)
+			return ddbkit.StoreError(err)
 		}
 	}
 	return nil
@@ -127,7 +128,7 @@ func (s *Store) UserIdentityGroups(ctx context.Context, userID string) ([]string
 		return nil, false, nil
 	}
 	var rec identityRecord
-	found, err := s.getRecord(ctx, userIdentityKey(userID), false, &rec)
+	found, err := s.kt.GetRecord(ctx, userIdentityKey(userID), false, &rec)
 	if err != nil || !found {
 		return nil, false, err
 	}
@@ -137,13 +138,13 @@ func (s *Store) UserIdentityGroups(ctx context.Context, userID string) ([]string
 // SSOMappings returns every group's SSO group mapping: group id → IdP group names.
 func (s *Store) SSOMappings(ctx context.Context) (map[string][]string, error) {
 	kc := expression.Key(attrPK).Equal(expression.Value(ssoMapPK))
-	in, err := keyQuery("", kc, nil)
+	in, err := ddbkit.KeyQuery("", kc, nil)
 	if err != nil {
 		return nil, err
 	}
 	in.ConsistentRead = aws.Bool(true)
 	out := map[string][]string{}
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec ssoMappingRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode SSO mapping: %w", err)
@@ -166,16 +167,16 @@ func (s *Store) SetSSOMapping(ctx context.Context, groupID string, idpGroups []s
 	}
 	tx := s.newTx()
 	if len(idpGroups) == 0 {
-		tx.delete(tableKey{PK: ssoMapPK, SK: groupID}, expression.ConditionBuilder{})
+		tx.Delete(tableKey{PK: ssoMapPK, SK: groupID}, expression.ConditionBuilder{})
 	} else {
-		tx.put(ssoMappingRecord{PK: ssoMapPK, SK: groupID, GroupID: groupID, IdPGroups: idpGroups}, expression.ConditionBuilder{})
+		tx.Put(ssoMappingRecord{PK: ssoMapPK, SK: groupID, GroupID: groupID, IdPGroups: idpGroups}, expression.ConditionBuilder{})
 	}
-	tx.check(groupKey(groupID), groupIsLive())
+	tx.Check(groupKey(groupID), groupIsLive())
 	err := s.transactWrite(ctx, tx)
-	if _, failed := conditionFailedAt(err, 1); failed {
+	if _, failed := ddbkit.ConditionFailedAt(err, 1); failed {
 		return errGroupNotFound(groupID)
 	}
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 // RecordSSOMembership writes a membership change made by a sign-in into the group's history
@@ -198,7 +199,7 @@ func (s *Store) RecordSSOMembership(ctx context.Context, groupID, userID, idpGro
 		return err
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
-	return storeError(err)
+	return ddbkit.StoreError(err)
 }
 
 func nonNil(s []string) []string {

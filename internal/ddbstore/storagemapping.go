@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/launch"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/settings"
@@ -139,27 +140,27 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 	// One transaction, resubmitted as it is: the same items (and whatever idempotency token
 	// txWrites carries) every time.
 	tx := ss.st.newTx()
-	tx.update(userKey(m.UserID), expression.Add(count, expression.Value(1)),
-		allOf(userIsLive(), expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(max)))))
-	tx.put(rec, itemAbsent())
+	tx.Update(userKey(m.UserID), expression.Add(count, expression.Value(1)),
+		ddbkit.AllOf(userIsLive(), expression.Or(count.AttributeNotExists(), count.LessThan(expression.Value(max)))))
+	tx.Put(rec, ddbkit.ItemAbsent())
 	for attempt := 1; ; attempt++ {
 		err := ss.st.transactWrite(ctx, tx)
 		if err == nil {
 			return m, nil
 		}
-		if old, exists := conditionFailedAt(err, 1); exists {
+		if old, exists := ddbkit.ConditionFailedAt(err, 1); exists {
 			// The mapping is there already. When it is this very mapping (ids are random), an
 			// earlier submission whose answer was lost wrote it: that is success, and the
 			// user's count was incremented with it, once.
 			var cur storageMappingRecord
-			if found, derr := decodeOld(old, &cur); derr == nil && found && cur.same(rec) {
+			if found, derr := ddbkit.DecodeOld(old, &cur); derr == nil && found && cur.same(rec) {
 				return m, nil
 			}
 			return launch.StorageMapping{}, policy.Errorf(policy.KindConflict, policy.CodeStorageMappingExists, "storage mapping %s exists already", m.ID)
 		}
-		if old, failed := conditionFailedAt(err, 0); failed {
+		if old, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			var u mappingCountRecord
-			found, derr := decodeOld(old, &u)
+			found, derr := ddbkit.DecodeOld(old, &u)
 			switch {
 			case derr != nil:
 				return launch.StorageMapping{}, derr
@@ -168,10 +169,10 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 			}
 			return launch.StorageMapping{}, errMaxMappings(m.UserID, u.StorageMappings, max)
 		}
-		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {
+		if err = ddbkit.StoreError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {
 			return launch.StorageMapping{}, err
 		}
-		if err := pause(ctx, attempt); err != nil {
+		if err := ddbkit.Pause(ctx, attempt); err != nil {
 			return launch.StorageMapping{}, err
 		}
 	}
@@ -194,7 +195,7 @@ func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]l
 		return nil, errUserNotFound(userID)
 	}
 	pk := userPKPrefix + userID
-	in, err := keyQuery("", expression.Key(attrPK).Equal(expression.Value(pk)).
+	in, err := ddbkit.KeyQuery("", expression.Key(attrPK).Equal(expression.Value(pk)).
 		And(expression.Key(attrSK).Between(expression.Value(userMappingSKPrefix), expression.Value(userSK))), nil)
 	if err != nil {
 		return nil, err
@@ -202,7 +203,7 @@ func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]l
 	in.ConsistentRead = aws.Bool(true)
 	out := []launch.StorageMapping{}
 	live := false
-	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		sk, _ := item[attrSK].(*ddbtypes.AttributeValueMemberS)
 		switch {
 		case sk == nil:
@@ -257,10 +258,10 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 	count := expression.Name(userAttrStorageMappings)
 	build := func(decrement bool) *txWrites {
 		tx := ss.st.newTx()
-		tx.delete(userMappingKey(userID, mappingID), itemExists())
+		tx.Delete(userMappingKey(userID, mappingID), ddbkit.ItemExists())
 		if decrement {
-			tx.update(userKey(userID), expression.Add(count, expression.Value(-1)),
-				allOf(userIsLive(), count.GreaterThan(expression.Value(0))))
+			tx.Update(userKey(userID), expression.Add(count, expression.Value(-1)),
+				ddbkit.AllOf(userIsLive(), count.GreaterThan(expression.Value(0))))
 		}
 		return tx
 	}
@@ -271,20 +272,20 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 		if err == nil {
 			return nil
 		}
-		if _, failed := conditionFailedAt(err, 0); failed {
+		if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			return errMappingNotFound(userID, mappingID)
 		}
-		if _, failed := conditionFailedAt(err, 1); failed && decrement {
+		if _, failed := ddbkit.ConditionFailedAt(err, 1); failed && decrement {
 			// The user is being deleted or gone, or the count is already 0: the mapping goes
 			// all the same.
 			decrement = false
 			tx = build(decrement)
 			continue
 		}
-		if err = storeError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {
+		if err = ddbkit.StoreError(err); !policy.IsKind(err, policy.KindUnavailable) || attempt == maxMappingAttempts {
 			return err
 		}
-		if err := pause(ctx, attempt); err != nil {
+		if err := ddbkit.Pause(ctx, attempt); err != nil {
 			return err
 		}
 	}
@@ -294,7 +295,7 @@ func (ss *SessionStore) deleteStorageMapping(ctx context.Context, userID, mappin
 // user is marked deleting, which blocks new ones): one keys-only Query of the user's
 // partition, then BatchWriteItem deletes of 25. The user item's count goes with the user.
 func (s *Store) deleteUserMappings(ctx context.Context, userID string) error {
-	if err := s.deleteUnderPrefix(ctx, userKey(userID).PK, userMappingSKPrefix); err != nil {
+	if err := s.kt.DeleteUnderPrefix(ctx, userKey(userID).PK, userMappingSKPrefix); err != nil {
 		return fmt.Errorf("storage mappings of user %s: %w", userID, err)
 	}
 	return nil

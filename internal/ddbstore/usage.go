@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/usage"
 )
@@ -28,16 +29,16 @@ func (ss *SessionStore) addEndCharge(ctx context.Context, tx *txWrites, c lifecy
 	if !cur.Exists() {
 		ss.log.ErrorContext(ctx, "session charged to a budget without a ledger: ended without a charge",
 			"session_id", s.ID, "budget", s.Budget)
-		tx.delete(budgetMemberKey(s.Budget, s.ID), expression.ConditionBuilder{})
+		tx.Delete(budgetMemberKey(s.Budget, s.ID), expression.ConditionBuilder{})
 		return -1, -1, nil
 	}
 	at := msOf(c.At)
-	ledgerItem = len(tx.items)
+	ledgerItem = len(tx.Items)
 	sh := endShardOf(cur, s.Budget, s.ID)
 	l := usage.End(sh.Ledger, cur.Budget.Interval, msOf(s.CreatedAt), at)
 	tx.writeLedger(cur.Budget, sh.Index, l, sh.Version, mergeWith(cur, cur.Budget.Interval, sh.Index, l, at), true, at)
-	memberItem = len(tx.items)
-	tx.delete(budgetMemberKey(s.Budget, s.ID), itemExists())
+	memberItem = len(tx.Items)
+	tx.Delete(budgetMemberKey(s.Budget, s.ID), ddbkit.ItemExists())
 	return ledgerItem, memberItem, nil
 }
 
@@ -55,13 +56,13 @@ func (ss *SessionStore) GetLedger(ctx context.Context, budget string) (lifecycle
 // BudgetMembers lists the sessions a budget's ledger counts as open (one consistent Query of
 // the budget's partition, paged).
 func (ss *SessionStore) BudgetMembers(ctx context.Context, budget string) ([]lifecycle.BudgetMember, error) {
-	in, err := partitionPrefixQuery(budgetPKPrefix+budget, budgetMemberSKPrefix, nil)
+	in, err := ddbkit.PrefixQuery(budgetPKPrefix+budget, budgetMemberSKPrefix, nil)
 	if err != nil {
 		return nil, err
 	}
 	in.ConsistentRead = aws.Bool(true)
 	var out []lifecycle.BudgetMember
-	err = ss.st.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = ss.st.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var r budgetMemberRecord
 		if err := attributevalue.UnmarshalMap(item, &r); err != nil {
 			return fmt.Errorf("decode budget member: %w", err)
@@ -121,7 +122,7 @@ func (ss *SessionStore) RepairMembership(ctx context.Context, budget string, m l
 
 func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m lifecycle.BudgetMember, nowMs int64) (bool, error) {
 	var rec sessionRecord
-	found, err := ss.st.getRecord(ctx, sessionKey(m.SessionID), true, &rec)
+	found, err := ss.st.kt.GetRecord(ctx, sessionKey(m.SessionID), true, &rec)
 	if err != nil {
 		return false, err
 	}
@@ -147,8 +148,8 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 			l := usage.End(sh.Ledger, cur.Budget.Interval, since, at)
 			tx.writeLedger(cur.Budget, sh.Index, l, sh.Version, mergeWith(cur, cur.Budget.Interval, sh.Index, l, nowMs), true, nowMs)
 		}
-		tx.delete(budgetMemberKey(budget, m.SessionID), itemExists())
-		memberItem := len(tx.items) - 1
+		tx.Delete(budgetMemberKey(budget, m.SessionID), ddbkit.ItemExists())
+		memberItem := len(tx.Items) - 1
 		err = ss.st.transactWrite(ctx, tx)
 		switch {
 		case err == nil:
@@ -164,7 +165,7 @@ func (ss *SessionStore) repairMembership(ctx context.Context, budget string, m l
 			}
 			continue
 		}
-		return false, storeError(err)
+		return false, ddbkit.StoreError(err)
 	}
 }
 

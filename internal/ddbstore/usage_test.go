@@ -13,7 +13,9 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
@@ -226,7 +228,7 @@ func TestEndWithoutLedger(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	s, ev := lifecycle.NewSession("s1", "u1", "img", true, testLifetime(), st0)
 	s.Budget = "user#u1#daily"
-	if err := env.ss.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), env.ss, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := lifecycle.Act(s, lifecycle.OpDelete, lifecycle.AdminActor(), lifecycle.Permissions{}, st0.Add(time.Second))
@@ -261,7 +263,7 @@ func TestLedgerRaceGivesUp(t *testing.T) {
 		}
 		return next.HandleInitialize(ctx, in)
 	}
-	racy, err := ddbstore.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
+	racy, err := ddbkit.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("bumpLedger", bump), middleware.After)
 		})
@@ -269,7 +271,7 @@ func TestLedgerRaceGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(racy, env.tb.Name, ddbstore.WithLedgerPatience(300*time.Millisecond))
+	ss := ddbstore.Open(racy, env.tb.Name, ddbstore.WithLedgerPatience(300*time.Millisecond)).Sessions()
 	before, _ := env.ss.GetLedger(ctx, b.Key)
 
 	s2, ev := lifecycle.NewSession("s2", "u1", "img", true, testLifetime(), st0.Add(time.Second))

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 )
 
@@ -57,37 +58,37 @@ func (s *Store) updateUser(ctx context.Context, id string, upd policy.UserUpdate
 			}
 			set = set.Set(expression.Name(userAttrProfile), expression.Value(&ddbtypes.AttributeValueMemberM{Value: pv}))
 		}
-		cond := allOf(itemExists(), expression.Name(userAttrDeleting).AttributeNotExists(),
+		cond := ddbkit.AllOf(ddbkit.ItemExists(), expression.Name(userAttrDeleting).AttributeNotExists(),
 			expression.Name(userAttrUsername).Equal(expression.Value(rec.Username)))
 		tx := s.newTx()
-		tx.update(userKey(id), set, cond)
+		tx.Update(userKey(id), set, cond)
 		newNameAt := -1
 		if renamed {
 			if usernameKey(next.Username) == usernameKey(rec.Username) {
 				// Only the case or spacing changes: the same name item, now spelled anew.
-				tx.put(newNameRecord(usernameKey(next.Username), id, next.Username), nameHeldBy(id))
+				tx.Put(newNameRecord(usernameKey(next.Username), id, next.Username), nameHeldBy(id))
 			} else {
-				tx.delete(usernameKey(rec.Username), nameHeldBy(id))
+				tx.Delete(usernameKey(rec.Username), nameHeldBy(id))
 				if k, ok := legacyNameKey(usernamePKPrefix, usernameSK, rec.Username, usernameKey(next.Username)); ok {
-					tx.delete(k, nameHeldBy(id))
+					tx.Delete(k, nameHeldBy(id))
 				}
-				newNameAt = len(tx.items)
-				tx.put(newNameRecord(usernameKey(next.Username), id, next.Username), itemAbsent())
+				newNameAt = len(tx.Items)
+				tx.Put(newNameRecord(usernameKey(next.Username), id, next.Username), ddbkit.ItemAbsent())
 			}
 		}
 		err = s.transactWrite(ctx, tx)
 		if err == nil {
 			return next.user(), nil
 		}
-		if _, failed := conditionFailedAt(err, 0); failed {
+		if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			continue // renamed or deleted concurrently: read again
 		}
 		if newNameAt >= 0 {
-			if _, taken := conditionFailedAt(err, newNameAt); taken {
+			if _, taken := ddbkit.ConditionFailedAt(err, newNameAt); taken {
 				return policy.User{}, errUsernameTaken(next.Username)
 			}
 		}
-		return policy.User{}, storeError(err)
+		return policy.User{}, ddbkit.StoreError(err)
 	}
 	return policy.User{}, retryLater("user " + id)
 }
@@ -102,7 +103,7 @@ func (s *Store) UserProfiles(ctx context.Context, ids []string) (map[string]poli
 		}
 	}
 	out := make(map[string]policy.UserProfile, len(keys))
-	err := s.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.kt.BatchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec userRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode user: %w", err)

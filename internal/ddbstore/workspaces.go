@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/tabledef"
 	"wspolicy/internal/workspaces"
@@ -91,14 +92,14 @@ func (s *Store) CreateWorkspace(ctx context.Context, w workspaces.Workspace) err
 		return err
 	}
 	tx := s.newTx()
-	tx.put(rec, itemAbsent())
-	tx.put(workspaceRegistryRecord{PK: workspacesIndexPK, SK: workspaceRegistrySK, Since: w.CreatedAt.UTC()}, expression.ConditionBuilder{})
+	tx.Put(rec, ddbkit.ItemAbsent())
+	tx.Put(workspaceRegistryRecord{PK: workspacesIndexPK, SK: workspaceRegistrySK, Since: w.CreatedAt.UTC()}, expression.ConditionBuilder{})
 	err = s.transactWrite(ctx, tx)
-	if _, taken := conditionFailedAt(err, 0); taken {
+	if _, taken := ddbkit.ConditionFailedAt(err, 0); taken {
 		return policy.Errorf(policy.KindConflict, policy.CodeWorkspaceExists, "workspace %s already exists", w.WorkspaceID)
 	}
 	if err != nil {
-		return fmt.Errorf("create workspace %s: %w", w.WorkspaceID, storeError(err))
+		return fmt.Errorf("create workspace %s: %w", w.WorkspaceID, ddbkit.StoreError(err))
 	}
 	return nil
 }
@@ -109,7 +110,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (workspaces.Workspa
 		return workspaces.Workspace{}, workspaces.ErrNotFound(id)
 	}
 	var rec workspaceRecord
-	found, err := s.getRecord(ctx, workspaceKey(id), true, &rec)
+	found, err := s.kt.GetRecord(ctx, workspaceKey(id), true, &rec)
 	if err != nil {
 		return workspaces.Workspace{}, fmt.Errorf("read workspace %s: %w", id, err)
 	}
@@ -122,12 +123,12 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (workspaces.Workspa
 // ListWorkspaces lists every workspace: the ByOwner index gives the keys (it does not copy a
 // workspace's doc), one BatchGetItem per 100 reads the items.
 func (s *Store) ListWorkspaces(ctx context.Context) ([]workspaces.Workspace, error) {
-	in, err := keyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(workspacesIndexPK)), nil)
+	in, err := ddbkit.KeyQuery(tabledef.ByOwner, expression.Key(attrGSI1PK).Equal(expression.Value(workspacesIndexPK)), nil)
 	if err != nil {
 		return nil, err
 	}
 	var keys []tableKey
-	err = s.queryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.QueryEach(ctx, in, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec workspaceRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode workspace key: %w", err)
@@ -139,7 +140,7 @@ func (s *Store) ListWorkspaces(ctx context.Context) ([]workspaces.Workspace, err
 		return nil, fmt.Errorf("list workspaces: %w", err)
 	}
 	out := []workspaces.Workspace{}
-	err = s.batchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
+	err = s.kt.BatchGet(ctx, keys, false, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec workspaceRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode workspace: %w", err)
@@ -188,7 +189,7 @@ func (s *Store) PutWorkspace(ctx context.Context, w workspaces.Workspace, ifVers
 		}
 		return policy.Errorf(policy.KindPrecondition, policy.CodeVersionMismatch, "workspace %s changed since it was read", w.WorkspaceID)
 	}
-	return fmt.Errorf("update workspace %s: %w", w.WorkspaceID, storeError(err))
+	return fmt.Errorf("update workspace %s: %w", w.WorkspaceID, ddbkit.StoreError(err))
 }
 
 // DeleteWorkspace deletes a workspace.
@@ -196,19 +197,19 @@ func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
 	if !policy.ValidID(id) {
 		return workspaces.ErrNotFound(id)
 	}
-	expr, err := expression.NewBuilder().WithCondition(itemExists()).Build()
+	expr, err := expression.NewBuilder().WithCondition(ddbkit.ItemExists()).Build()
 	if err != nil {
 		return err
 	}
 	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.table), Key: workspaceKey(id).attributes(),
+		TableName: aws.String(s.table), Key: workspaceKey(id).Attributes(),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(),
 	})
 	if _, failed := conditionFailedItem(err); failed {
 		return workspaces.ErrNotFound(id)
 	}
 	if err != nil {
-		return fmt.Errorf("delete workspace %s: %w", id, storeError(err))
+		return fmt.Errorf("delete workspace %s: %w", id, ddbkit.StoreError(err))
 	}
 	return nil
 }
@@ -221,7 +222,7 @@ func (s *Store) SetWorkspaceGroup(ctx context.Context, workspaceID, groupID stri
 	}
 	for attempt := 0; attempt < maxRaceAttempts; attempt++ {
 		if attempt > 0 {
-			if err := pause(ctx, attempt); err != nil {
+			if err := ddbkit.Pause(ctx, attempt); err != nil {
 				return workspaces.Workspace{}, err
 			}
 		}
@@ -253,21 +254,21 @@ func (s *Store) SetWorkspaceGroup(ctx context.Context, workspaceID, groupID stri
 			return workspaces.Workspace{}, err
 		}
 		tx := s.newTx()
-		tx.put(rec, expression.Name(workspaceAttrVersion).Equal(expression.Value(read)))
+		tx.Put(rec, expression.Name(workspaceAttrVersion).Equal(expression.Value(read)))
 		if allow {
-			tx.check(groupKey(groupID), groupIsLive())
+			tx.Check(groupKey(groupID), groupIsLive())
 		}
 		err = s.transactWrite(ctx, tx)
 		if err == nil {
 			return w, nil
 		}
-		if _, failed := conditionFailedAt(err, 1); failed {
+		if _, failed := ddbkit.ConditionFailedAt(err, 1); failed {
 			return workspaces.Workspace{}, errGroupNotFound(groupID)
 		}
-		if _, failed := conditionFailedAt(err, 0); failed {
+		if _, failed := ddbkit.ConditionFailedAt(err, 0); failed {
 			continue
 		}
-		return workspaces.Workspace{}, fmt.Errorf("set group %s of workspace %s: %w", groupID, workspaceID, storeError(err))
+		return workspaces.Workspace{}, fmt.Errorf("set group %s of workspace %s: %w", groupID, workspaceID, ddbkit.StoreError(err))
 	}
 	return workspaces.Workspace{}, policy.Errorf(policy.KindUnavailable, policy.CodeRetryLater, "workspace %s kept changing concurrently, retry later", workspaceID)
 }
@@ -283,7 +284,7 @@ func (s *Store) WorkspaceForStart(ctx context.Context, id string) (workspaces.Wo
 		w            workspaces.Workspace
 		found, inUse bool
 	)
-	err := s.batchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.kt.BatchGet(ctx, keys, true, func(item map[string]ddbtypes.AttributeValue) error {
 		var rec workspaceRecord
 		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 			return fmt.Errorf("decode workspace: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 )
 
@@ -76,7 +77,7 @@ func newTable(t testing.TB, create func(context.Context, *dynamodb.Client, strin
 	endpoint := Endpoint(t)
 	tb := &Table{Endpoint: endpoint, ops: map[string]int64{}}
 	ctx := context.Background()
-	client, err := ddbstore.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
+	client, err := ddbkit.NewClient(ctx, endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {

@@ -42,6 +42,14 @@ type VersionedMembers interface {
 	RemoveMemberIfVersion(ctx context.Context, groupID, userID string, ifVersion int64, at time.Time) error
 }
 
+// Users reads a user with the groups they belong to (All Users included): what the session
+// service reads of the directory. Service implements it.
+type Users interface {
+	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
+}
+
+var _ Users = (*Service)(nil)
+
 // SessionEnder ends every session of a user (sessions.Service implements it).
 type SessionEnder interface {
 	EndSessionsOf(ctx context.Context, userID string) (int, error)
@@ -328,9 +336,14 @@ type Effective struct {
 	Resolution settings.Resolution
 }
 
+// UserWithGroups returns the user and every group they belong to (All Users included).
+func (s *Service) UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error) {
+	return s.store.UserWithGroups(ctx, userID)
+}
+
 // EffectiveSettings resolves the user's settings from their groups (settings.ResolveGroups).
 func (s *Service) EffectiveSettings(ctx context.Context, userID string) (Effective, error) {
-	u, groups, err := s.store.UserWithGroups(ctx, userID)
+	u, groups, err := s.UserWithGroups(ctx, userID)
 	if err != nil {
 		return Effective{}, err
 	}

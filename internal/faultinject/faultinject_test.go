@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/faultinject"
 )
@@ -37,7 +37,7 @@ func retryer(n int) func() aws.Retryer {
 func faultyTable(t *testing.T, in *faultinject.Injector, attempts int) (*dynamodb.Client, string) {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
-	db, err := ddbstore.NewClient(context.Background(), tb.Endpoint, in.DynamoDB, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(context.Background(), tb.Endpoint, in.DynamoDB, func(o *dynamodb.Options) {
 		o.Retryer = retryer(attempts)()
 	})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/lifecycle"
@@ -70,8 +71,8 @@ type env struct {
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name),
+	se := storetest.New(t)
+	e := env{tb: se.TB, dir: se.Dir, store: se.Sessions,
 		clock: &policy.FixedClock{T: t0.Add(8 * 24 * time.Hour)}, timers: &stopLog{}}
 	f := finalise.New(finalise.Config{Store: e.store, Countdowns: e.timers, Clock: e.clock})
 	e.h = publish.NewHandler(noSink{t}, f, nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/faultinject"
@@ -106,7 +107,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	tb := newTable(t)
 	in := faultinject.New(o.faults)
 	in.SetEnabled(false)
-	db, err := ddbstore.NewClient(ctx, tb.Endpoint, in.DynamoDB, func(opts *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, tb.Endpoint, in.DynamoDB, func(opts *dynamodb.Options) {
 		opts.Retryer = sdkRetryer(o.attempts)
 	})
 	if err != nil {
@@ -119,14 +120,14 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	dir := ddbstore.New(db, tb.Name, ddbstore.WithClock(clock))
-	sessStore := ddbstore.NewSessionStore(db, tb.Name)
+	dir := ddbstore.Open(db, tb.Name, ddbstore.WithClock(clock)).Directory()
+	sessStore := ddbstore.Open(db, tb.Name).Sessions()
 	svc := sessions.New(sessions.Config{Store: sessStore, Directory: dir, Clock: clock})
 	sw := sweep.New(sweep.Config{Store: sessStore, Directory: dir, Clock: clock, Workers: 4})
 	s := &stack{
 		t: t, table: tb, faults: in, clock: clock, svc: svc, sweeper: sw, logs: logs,
-		dir:      ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock)),
-		sessions: ddbstore.NewSessionStore(tb.Client, tb.Name),
+		dir:      ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(clock)).Directory(),
+		sessions: ddbstore.Open(tb.Client, tb.Name).Sessions(),
 	}
 	s.api = httpapi.New(httpapi.Config{
 		Directory: dir, Clock: clock, AdminKey: adminKey, Logger: logger,

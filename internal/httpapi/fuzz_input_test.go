@@ -48,12 +48,12 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	f.Helper()
 	tb := ddbtest.NewTable(f)
 	clock := &policy.FixedClock{T: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	store := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock))
+	store := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(clock)).Directory()
 	ctx := context.Background()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		f.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	ss := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	z := &fuzzAPI{tb: tb, h: New(Config{Directory: store, Clock: clock, AdminKey: testAdminKey,
 		Sessions: sessions.New(sessions.Config{Store: ss, Directory: store, Clock: clock}),
 		Sweeper:  sweep.New(sweep.Config{Store: ss, Directory: store, Clock: clock})})}

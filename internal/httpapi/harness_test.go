@@ -44,7 +44,7 @@ func newAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	clock := &policy.FixedClock{T: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	store := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock))
+	store := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(clock)).Directory()
 	if err := store.EnsureAllUsers(context.Background(), clock.Now(), settings.AllUsersValues()); err != nil {
 		t.Fatalf("ensure All Users: %v", err)
 	}

@@ -25,7 +25,7 @@ func newSessionAPITest(t *testing.T, edit ...func(*Config)) *apiTest {
 	t.Helper()
 	var cfg *Config
 	a := newAPITest(t, append(edit, func(c *Config) { cfg = c })...)
-	ss := ddbstore.NewSessionStore(a.tb.Client, a.tb.Name)
+	ss := ddbstore.Open(a.tb.Client, a.tb.Name).Sessions()
 	cfg.Sessions = sessions.New(sessions.Config{Store: ss, Directory: a.store, Clock: a.clock})
 	cfg.Sweeper = sweep.New(sweep.Config{Store: ss, Directory: a.store, Clock: a.clock})
 	// The registry and the developer keys of issue 15 (the session service is left without
@@ -540,7 +540,7 @@ func TestDeleteUserEndsSessions(t *testing.T) {
 	if got := a.sessGet(other.SessionID); got.Status != "running" {
 		t.Errorf("another user's session: %s, want running", got.Status)
 	}
-	ss := ddbstore.NewSessionStore(a.tb.Client, a.tb.Name)
+	ss := ddbstore.Open(a.tb.Client, a.tb.Name).Sessions()
 	bl, err := ss.GetLedger(t.Context(), "user#"+carol+"#daily")
 	if err != nil {
 		t.Fatal(err)

@@ -154,7 +154,7 @@ func (s *server) handleUserWorkspaces(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	u, groups, err := s.dir.UserWithGroups(r.Context(), r.PathValue("user_id"))
+	_, groups, err := s.directory.UserWithGroups(r.Context(), r.PathValue("user_id"))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,6 @@ func (s *server) handleUserWorkspaces(w http.ResponseWriter, r *http.Request) er
 	for _, g := range groups {
 		ids = append(ids, g.ID)
 	}
-	_ = u
 	ws, err := svc.LaunchableBy(r.Context(), ids)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/httpapi"
@@ -197,7 +198,7 @@ func TestKasmKeepaliveCostsTheNativeOne(t *testing.T) {
 		index float64
 	)
 	ctx := context.Background()
-	db, err := ddbstore.NewClient(ctx, tb.Endpoint, func(o *dynamodb.Options) {
+	db, err := ddbkit.NewClient(ctx, tb.Endpoint, func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capacity",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -226,11 +227,11 @@ func TestKasmKeepaliveCostsTheNativeOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := &policy.FixedClock{T: time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)}
-	store := ddbstore.New(db, tb.Name, ddbstore.WithClock(clock))
+	store := ddbstore.Open(db, tb.Name, ddbstore.WithClock(clock)).Directory()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		t.Fatal(err)
 	}
-	svc := sessions.New(sessions.Config{Store: ddbstore.NewSessionStore(db, tb.Name), Directory: store, Clock: clock, Workspaces: store})
+	svc := sessions.New(sessions.Config{Store: ddbstore.Open(db, tb.Name).Sessions(), Directory: store, Clock: clock, Workspaces: store})
 	parts := kasmapi.Wire(store, svc, clock)
 	e := &env{t: t, tb: tb, clock: clock, kh: parts.Kasm, h: httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin,
 		Sessions: svc, Workspaces: parts.Workspaces, DevKeys: parts.DevKeys, Kasm: parts.Kasm})}

@@ -38,11 +38,11 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	clock := &policy.FixedClock{T: time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)}
-	store := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(clock))
+	store := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(clock)).Directory()
 	if err := store.EnsureAllUsers(context.Background(), clock.Now(), settings.AllUsersValues()); err != nil {
 		t.Fatal(err)
 	}
-	ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
+	ss := ddbstore.Open(tb.Client, tb.Name).Sessions()
 	svc := sessions.New(sessions.Config{Store: ss, Directory: store, Clock: clock, Workspaces: store})
 	parts := kasmapi.Wire(store, svc, clock)
 	h := httpapi.New(httpapi.Config{Directory: store, Clock: clock, AdminKey: admin, Sessions: svc,

@@ -21,7 +21,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/finalise"
 	"wspolicy/internal/httpapi"
 	"wspolicy/internal/kasmapi"
@@ -167,7 +169,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if cfg.SweepInterval < MinSweepInterval {
 		return nil, fmt.Errorf("sweep interval %s is shorter than %s", cfg.SweepInterval, MinSweepInterval)
 	}
-	db, err := ddbstore.NewClient(ctx, cfg.DynamoDBEndpoint)
+	db, err := ddbkit.NewClient(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -175,22 +177,23 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	clock := policy.SystemClock{}
-	store := ddbstore.New(db, cfg.TableName, ddbstore.WithClock(clock))
-	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
-		return nil, err
-	}
 	wire, err := ddbstore.NewKeepaliveWire(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	sessionStore := ddbstore.NewSessionStore(db, cfg.TableName, ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
+	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
+	store := tbl.Directory()
+	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
+		return nil, err
+	}
+	sessionStore := tbl.Sessions()
 	// Time limits: the in-process countdowns delete a time-limited session at its limit (and
 	// warn before it); the sweeps catch up on any countdown lost with a restart.
 	timer := countdown.NewInProcess(clock, countdown.NewTask(sessionStore, clock, logger).Fire, countdown.WithLogger(logger))
 	deps := Deps{
 		DB: db, Store: store, Clock: clock, Logger: logger,
 		SessionStore: sessionStore,
-		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: store, Clock: clock,
+		Sessions: sessions.New(sessions.Config{Store: sessionStore, Directory: directory.New(store, clock), Clock: clock,
 			Countdowns: timer, Logger: logger, Workspaces: store}),
 		Sweeper: sweep.New(sweep.Config{Store: sweep.StopCountdowns(sessionStore, timer, logger),
 			Directory: store, Clock: clock, Workers: cfg.SweepWorkers, ResyncWriteUnits: cfg.ResyncWriteUnits}),

@@ -20,7 +20,7 @@ func BenchmarkUserDiff(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		before, after := UserGroups(u, groups, g, c)
-		rb, ra := Resolve(before), Resolve(after)
+		rb, ra := settings.ResolveGroups(before), settings.ResolveGroups(after)
 		if d := DiffSettings(rb, ra); len(d) != 1 {
 			b.Fatal(fmt.Sprint(d))
 		}

@@ -116,16 +116,6 @@ func UserGroups(u policy.User, groups map[string]policy.Group, target policy.Gro
 	return before, after
 }
 
-// Resolve is a user's effective settings from their groups: the resolution of
-// GET /v1/users/{id}/effective-settings, of a session's start and of the sweep's re-sync.
-func Resolve(groups []policy.Group) settings.Resolution {
-	in := make([]settings.GroupInput, len(groups))
-	for i, g := range groups {
-		in[i] = settings.GroupInput{ID: g.ID, Name: g.Name, Priority: g.Priority, Settings: g.Settings}
-	}
-	return settings.Resolve(in)
-}
-
 // SettingChange is one effective setting of a user that the change changes.
 type SettingChange struct {
 	Name string             `json:"name"`

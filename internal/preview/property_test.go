@@ -36,8 +36,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	tb := ddbtest.NewTable(t)
 	e := &env{clock: &policy.FixedClock{T: t0}}
-	e.dir = ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(e.clock))
-	e.store = ddbstore.NewSessionStore(tb.Client, tb.Name)
+	e.dir = ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(e.clock)).Directory()
+	e.store = ddbstore.Open(tb.Client, tb.Name).Sessions()
 	e.svc = sessions.New(sessions.Config{Store: e.store, Directory: e.dir, Clock: e.clock})
 	e.sweeper = sweep.New(sweep.Config{Store: e.store, Directory: e.dir, Clock: e.clock})
 	e.preview = preview.New(e.dir, e.store, e.clock)

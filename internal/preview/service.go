@@ -272,7 +272,7 @@ func (s *Service) compute(ctx context.Context, g policy.Group, c Change, users [
 	var work []*userWork
 	for _, u := range users {
 		gb, ga := UserGroups(u, groups, g, c)
-		w := &userWork{user: u, before: Resolve(gb), after: Resolve(ga)}
+		w := &userWork{user: u, before: settings.ResolveGroups(gb), after: settings.ResolveGroups(ga)}
 		w.changes = DiffSettings(w.before, w.after)
 		if len(w.changes) == 0 {
 			continue

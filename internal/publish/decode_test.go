@@ -10,15 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/publish/publishtest"
 )
 
 func TestEventFromItem(t *testing.T) {
 	with := func(change func(map[string]types.AttributeValue)) map[string]types.AttributeValue {
-		item := eventItem("s1", 7, "stopped")
+		item := publishtest.EventItem("s1", 7, "stopped")
 		change(item)
 		return item
 	}
-	noDetail := wantEvent("s1", 7, "stopped")
+	noDetail := publishtest.WantEvent("s1", 7, "stopped")
 	noDetail.Detail = nil
 	tests := []struct {
 		name    string
@@ -26,7 +27,7 @@ func TestEventFromItem(t *testing.T) {
 		want    lifecycle.Event
 		wantErr string
 	}{
-		{name: "complete item", item: eventItem("s1", 7, "stopped"), want: wantEvent("s1", 7, "stopped")},
+		{name: "complete item", item: publishtest.EventItem("s1", 7, "stopped"), want: publishtest.WantEvent("s1", 7, "stopped")},
 		{name: "no detail", item: with(func(m map[string]types.AttributeValue) { delete(m, "detail") }), want: noDetail},
 		{
 			name: "ids derived from the keys",
@@ -35,7 +36,7 @@ func TestEventFromItem(t *testing.T) {
 				delete(m, "session_id")
 				delete(m, "seq")
 			}),
-			want: wantEvent("s1", 7, "stopped"),
+			want: publishtest.WantEvent("s1", 7, "stopped"),
 		},
 		{name: "detail not JSON", item: with(func(m map[string]types.AttributeValue) {
 			m["detail"] = &types.AttributeValueMemberS{Value: "{oops"}
@@ -48,7 +49,7 @@ func TestEventFromItem(t *testing.T) {
 		{name: "fractional sequence", item: with(func(m map[string]types.AttributeValue) {
 			m["seq"] = &types.AttributeValueMemberN{Value: "1.5"}
 		}), wantErr: "attribute seq: want an integer"},
-		{name: "not an event", item: sessionItem("s1"), wantErr: "not an event item"},
+		{name: "not an event", item: publishtest.SessionItem("s1"), wantErr: "not an event item"},
 		{name: "bad sequence in SK", item: with(func(m map[string]types.AttributeValue) {
 			delete(m, "seq")
 			m["SK"] = &types.AttributeValueMemberS{Value: "EVENT#x"}
@@ -56,7 +57,7 @@ func TestEventFromItem(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := EventFromImage(image(tc.item))
+			got, err := EventFromImage(publishtest.Image(tc.item))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
@@ -74,9 +75,9 @@ func TestEventFromItem(t *testing.T) {
 }
 
 func TestRecordKinds(t *testing.T) {
-	modify := insertRecord("1", eventItem("s1", 1, "created"))
+	modify := publishtest.InsertRecord("1", publishtest.EventItem("s1", 1, "created"))
 	modify.EventName = "MODIFY"
-	otherService := removeRecord("1", sessionItem("s1"), true)
+	otherService := publishtest.RemoveRecord("1", publishtest.SessionItem("s1"), true)
 	otherService.UserIdentity.PrincipalID = "lambda.amazonaws.com"
 	tests := []struct {
 		name      string
@@ -84,12 +85,12 @@ func TestRecordKinds(t *testing.T) {
 		wantEvent bool
 		wantTTL   bool
 	}{
-		{name: "insert of an event", record: insertRecord("1", eventItem("s1", 1, "created")), wantEvent: true},
-		{name: "insert of a session", record: insertRecord("1", sessionItem("s1"))},
+		{name: "insert of an event", record: publishtest.InsertRecord("1", publishtest.EventItem("s1", 1, "created")), wantEvent: true},
+		{name: "insert of a session", record: publishtest.InsertRecord("1", publishtest.SessionItem("s1"))},
 		{name: "modify of an event", record: modify},
-		{name: "ttl remove", record: removeRecord("1", sessionItem("s1"), true), wantTTL: true},
-		{name: "ttl remove of an event", record: removeRecord("1", eventItem("s1", 1, "created"), true), wantTTL: true},
-		{name: "user remove", record: removeRecord("1", sessionItem("s1"), false)},
+		{name: "ttl remove", record: publishtest.RemoveRecord("1", publishtest.SessionItem("s1"), true), wantTTL: true},
+		{name: "ttl remove of an event", record: publishtest.RemoveRecord("1", publishtest.EventItem("s1", 1, "created"), true), wantTTL: true},
+		{name: "user remove", record: publishtest.RemoveRecord("1", publishtest.SessionItem("s1"), false)},
 		{name: "remove by another service", record: otherService},
 	}
 	for _, tc := range tests {
@@ -105,7 +106,7 @@ func TestRecordKinds(t *testing.T) {
 }
 
 func TestMarshalDetail(t *testing.T) {
-	noDetail := wantEvent("s1", 2, "deleted")
+	noDetail := publishtest.WantEvent("s1", 2, "deleted")
 	noDetail.Detail = nil
 	tests := []struct {
 		name  string
@@ -114,7 +115,7 @@ func TestMarshalDetail(t *testing.T) {
 	}{
 		{
 			name:  "with detail",
-			event: wantEvent("s1", 7, "stopped"),
+			event: publishtest.WantEvent("s1", 7, "stopped"),
 			want: `{"event_id":"s1:7","session_id":"s1","user_id":"u1","seq":7,"type":"stopped","actor":"system:sweep",` +
 				`"reason":"keepalive_expired","at":"2026-03-01T12:00:00.123Z","status_before":"running","status_after":"stopped","detail":{"k":1}}`,
 		},

@@ -13,24 +13,25 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"wspolicy/internal/publish/publishtest"
 )
 
 func TestHandlerHandle(t *testing.T) {
-	badDetail := eventItem("s3", 1, "created")
+	badDetail := publishtest.EventItem("s3", 1, "created")
 	badDetail["detail"] = &types.AttributeValueMemberS{Value: "{"}
 	mixed := []events.DynamoDBEventRecord{
-		insertRecord("100", eventItem("s1", 1, "created")),
-		insertRecord("101", sessionItem("s1")),
-		removeRecord("102", sessionItem("s9"), true),
-		insertRecord("103", eventItem("s1", 2, "keepalive_expired")),
-		removeRecord("104", sessionItem("s8"), false),
-		insertRecord("105", eventItem("s2", 1, "created")),
+		publishtest.InsertRecord("100", publishtest.EventItem("s1", 1, "created")),
+		publishtest.InsertRecord("101", publishtest.SessionItem("s1")),
+		publishtest.RemoveRecord("102", publishtest.SessionItem("s9"), true),
+		publishtest.InsertRecord("103", publishtest.EventItem("s1", 2, "keepalive_expired")),
+		publishtest.RemoveRecord("104", publishtest.SessionItem("s8"), false),
+		publishtest.InsertRecord("105", publishtest.EventItem("s2", 1, "created")),
 	}
 	tests := []struct {
 		name          string
 		records       []events.DynamoDBEventRecord
 		sinkFails     []string
-		finaliser     *fakeFinaliser
+		finaliser     *publishtest.Finaliser
 		wantPublished []string
 		wantFinalised []string
 		wantFailed    []string
@@ -38,7 +39,7 @@ func TestHandlerHandle(t *testing.T) {
 		{
 			name:          "mixed batch",
 			records:       mixed,
-			finaliser:     &fakeFinaliser{},
+			finaliser:     &publishtest.Finaliser{},
 			wantPublished: []string{"s1:1", "s1:2", "s2:1"},
 			wantFinalised: []string{"SESSION#s9"},
 			wantFailed:    []string{},
@@ -59,14 +60,14 @@ func TestHandlerHandle(t *testing.T) {
 		{
 			name:          "a finaliser error fails its record",
 			records:       mixed,
-			finaliser:     &fakeFinaliser{fail: map[string]bool{"SESSION#s9": true}},
+			finaliser:     &publishtest.Finaliser{Fail: map[string]bool{"SESSION#s9": true}},
 			wantPublished: []string{"s1:1", "s1:2", "s2:1"},
 			wantFinalised: []string{"SESSION#s9"},
 			wantFailed:    []string{"102"},
 		},
 		{
 			name:          "an undecodable event fails its record",
-			records:       []events.DynamoDBEventRecord{insertRecord("1", eventItem("s1", 1, "created")), insertRecord("2", badDetail)},
+			records:       []events.DynamoDBEventRecord{publishtest.InsertRecord("1", publishtest.EventItem("s1", 1, "created")), publishtest.InsertRecord("2", badDetail)},
 			wantPublished: []string{"s1:1"},
 			wantFailed:    []string{"2"},
 		},
@@ -74,7 +75,7 @@ func TestHandlerHandle(t *testing.T) {
 			name:       "failures in record order",
 			records:    mixed,
 			sinkFails:  []string{"s2:1", "s1:1"},
-			finaliser:  &fakeFinaliser{fail: map[string]bool{"SESSION#s9": true}},
+			finaliser:  &publishtest.Finaliser{Fail: map[string]bool{"SESSION#s9": true}},
 			wantFailed: []string{"100", "102", "105"}, wantFinalised: []string{"SESSION#s9"},
 			wantPublished: []string{"s1:2"},
 		},
@@ -82,9 +83,9 @@ func TestHandlerHandle(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &fakeSink{fail: map[string]bool{}}
+			sink := &publishtest.Sink{Fail: map[string]bool{}}
 			for _, id := range tc.sinkFails {
-				sink.fail[id] = true
+				sink.Fail[id] = true
 			}
 			var fin Finaliser
 			if tc.finaliser != nil {
@@ -104,17 +105,17 @@ func TestHandlerHandle(t *testing.T) {
 				t.Errorf("failed records: got %v, want %v", gotFailed, tc.wantFailed)
 			}
 			var gotPublished []string
-			for _, e := range sink.published() {
+			for _, e := range sink.Published() {
 				gotPublished = append(gotPublished, e.EventID)
 			}
 			if !reflect.DeepEqual(gotPublished, tc.wantPublished) {
 				t.Errorf("published: got %v, want %v", gotPublished, tc.wantPublished)
 			}
-			if tc.finaliser != nil && !reflect.DeepEqual(tc.finaliser.got, tc.wantFinalised) {
-				t.Errorf("finalised: got %v, want %v", tc.finaliser.got, tc.wantFinalised)
+			if tc.finaliser != nil && !reflect.DeepEqual(tc.finaliser.Got, tc.wantFinalised) {
+				t.Errorf("finalised: got %v, want %v", tc.finaliser.Got, tc.wantFinalised)
 			}
-			if len(sink.calls) > 1 {
-				t.Errorf("sink calls: got %d, want at most 1 per batch", len(sink.calls))
+			if sink.Calls() > 1 {
+				t.Errorf("sink calls: got %d, want at most 1 per batch", sink.Calls())
 			}
 			if !strings.Contains(logs.String(), `"msg":"stream batch"`) {
 				t.Errorf("log: got %s, want a stream batch summary line", logs.String())
@@ -125,8 +126,8 @@ func TestHandlerHandle(t *testing.T) {
 
 // The response must say "no failures" as an empty list, which Lambda reads as success.
 func TestHandlerResponseJSON(t *testing.T) {
-	h := NewHandler(&fakeSink{}, nil, nil)
-	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{insertRecord("1", eventItem("s1", 1, "created"))}})
+	h := NewHandler(&publishtest.Sink{}, nil, nil)
+	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{publishtest.InsertRecord("1", publishtest.EventItem("s1", 1, "created"))}})
 	if err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
@@ -158,7 +159,7 @@ func TestHandlerTTLFixtures(t *testing.T) {
 				t.Fatalf("decode fixture: %v", err)
 			}
 			fin := &recordingFinaliser{}
-			resp, err := NewHandler(&fakeSink{}, fin, nil).Handle(context.Background(), batch)
+			resp, err := NewHandler(&publishtest.Sink{}, fin, nil).Handle(context.Background(), batch)
 			if err != nil || len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("Handle: got %v, %v; want no failures", resp.BatchItemFailures, err)
 			}

@@ -10,12 +10,13 @@ import (
 	"testing"
 
 	"wspolicy/internal/lifecycle"
+	"wspolicy/internal/publish/publishtest"
 )
 
 func TestLogSink(t *testing.T) {
 	var buf bytes.Buffer
 	sink := NewLogSink(slog.New(slog.NewJSONHandler(&buf, nil)))
-	evs := []lifecycle.Event{wantEvent("s1", 1, "created"), wantEvent("s1", 2, "stopped")}
+	evs := []lifecycle.Event{publishtest.WantEvent("s1", 1, "created"), publishtest.WantEvent("s1", 2, "stopped")}
 	for i, err := range sink.Publish(context.Background(), evs) {
 		if err != nil {
 			t.Errorf("event %d: %v", i, err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/launch"
 	"wspolicy/internal/lifecycle"
@@ -28,9 +28,10 @@ type launchEnv struct {
 
 func newLaunchEnv(t *testing.T) launchEnv {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
+	se := storetest.New(t)
+	tb := se.TB
 	clock := &policy.FixedClock{T: t0}
-	e := env{clock: clock, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	e := env{clock: clock, dir: se.Dir, store: se.Sessions}
 	allUsers := map[string]json.RawMessage{}
 	for _, s := range settings.Catalog() {
 		if s.AllUsers != nil {

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"wspolicy/internal/countdown"
+	"wspolicy/internal/directory"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/metrics"
 	"wspolicy/internal/policy"
@@ -34,15 +35,11 @@ type Store interface {
 	StorageMappingStore
 }
 
-// Users reads a user with their groups; policy.Directory implements it.
-type Users interface {
-	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
-}
-
 // Config holds what a Service needs.
 type Config struct {
-	Store     Store
-	Directory Users
+	Store Store
+	// Directory is where the service reads users and their groups: the directory service.
+	Directory directory.Users
 	Clock     policy.Clock
 	// NewID makes session ids; nil means policy.NewID("s").
 	NewID func() string
@@ -60,7 +57,7 @@ type Config struct {
 // Service runs the session lifecycle.
 type Service struct {
 	store Store
-	dir   Users
+	dir   directory.Users
 	clock policy.Clock
 	newID func() string
 
@@ -167,7 +164,7 @@ type KeepaliveResponse struct {
 }
 
 // ResolveUser reads a user's groups (two round trips) and resolves their effective settings.
-func ResolveUser(ctx context.Context, dir Users, userID string) (settings.Resolution, error) {
+func ResolveUser(ctx context.Context, dir directory.Users, userID string) (settings.Resolution, error) {
 	_, groups, err := dir.UserWithGroups(ctx, userID)
 	if err != nil {
 		return settings.Resolution{}, err

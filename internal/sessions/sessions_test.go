@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"wspolicy/internal/ddbstore"
-	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
@@ -29,9 +29,9 @@ type env struct {
 // values by name).
 func newEnv(t *testing.T, allUsers map[string]string) env {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
+	se := storetest.New(t)
 	clock := &policy.FixedClock{T: t0}
-	e := env{clock: clock, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	e := env{clock: clock, dir: se.Dir, store: se.Sessions}
 	if err := e.dir.EnsureAllUsers(context.Background(), t0, raw(allUsers)); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -38,8 +40,8 @@ func (c *tickClock) Now() time.Time { return c.base.Add(time.Duration(c.n.Add(1)
 
 func newUsageEnv(t *testing.T, clock policy.Clock) usageEnv {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := usageEnv{tb: tb, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
+	se := storetest.New(t)
+	e := usageEnv{tb: se.TB, dir: se.Dir, store: se.Sessions}
 	all := map[string]string{"max_kasms_per_user": "5", "keepalive_expiration": "86400", "idle_disconnect": "1440"}
 	if err := e.dir.EnsureAllUsers(context.Background(), t0, raw(all)); err != nil {
 		t.Fatal(err)
@@ -420,12 +422,12 @@ func TestStartEndCostIndependentOfGroupSize(t *testing.T) {
 	ctx := context.Background()
 	e.group(t, "small", "small", `{"type":"per_group","interval":"monthly","hours":100}`, "alone")
 	e.group(t, "big", "big", `{"type":"per_group","interval":"monthly","hours":100}`)
-	var seed []ddbstore.SeedUser
+	var seedUsers []seed.User
 	for i := range 200 {
 		id := fmt.Sprintf("m%03d", i)
-		seed = append(seed, ddbstore.SeedUser{User: policy.User{ID: id, Username: id, GroupIDs: []string{"big"}, CreatedAt: t0}})
+		seedUsers = append(seedUsers, seed.User{User: policy.User{ID: id, Username: id, GroupIDs: []string{"big"}, CreatedAt: t0}})
 	}
-	if err := e.dir.SeedUsers(ctx, seed, 4); err != nil {
+	if err := (seed.Loader{DB: e.tb.Client, Table: e.tb.Name, Dir: e.dir}).Users(ctx, seedUsers, 4); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 30 {

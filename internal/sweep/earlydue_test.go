@@ -20,7 +20,7 @@ import (
 // coldKeepalive sends a keepalive from a session store that has never seen the session.
 func (e env) coldKeepalive(t *testing.T, id string, at time.Time) {
 	t.Helper()
-	if _, err := sessions.RunKeepalive(context.Background(), ddbstore.NewSessionStore(e.tb.Client, e.tb.Name), id, "u1", at, 0); err != nil {
+	if _, err := sessions.RunKeepalive(context.Background(), ddbstore.Open(e.tb.Client, e.tb.Name).Sessions(), id, "u1", at, 0); err != nil {
 		t.Fatalf("keepalive at %v: %v", at.Sub(t0), err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/internal/ddbkit"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/faultinject"
@@ -34,7 +35,7 @@ func (e env) startMany(t *testing.T, n int) []string {
 					t.Errorf("create %s: %v", u, err)
 				}
 				s, ev := lifecycle.NewSession(ids[i], u, "img", true, lifetime(lifecycle.ActionStop, 10*time.Second), t0)
-				if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+				if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 					t.Errorf("start %s: %v", ids[i], err)
 				}
 			}
@@ -161,11 +162,11 @@ func TestParallelSweepCrashesHalfWay(t *testing.T) {
 // injectedEnv is env with its stores on a client whose calls go through in.
 func injectedEnv(t *testing.T, e env, in *faultinject.Injector) (*ddbstore.SessionStore, *ddbstore.Store) {
 	t.Helper()
-	db, err := ddbstore.NewClient(context.Background(), ddbtest.Endpoint(t), in.DynamoDB)
+	db, err := ddbkit.NewClient(context.Background(), ddbtest.Endpoint(t), in.DynamoDB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ddbstore.NewSessionStore(db, e.tb.Name), ddbstore.New(db, e.tb.Name)
+	return ddbstore.Open(db, e.tb.Name).Sessions(), ddbstore.Open(db, e.tb.Name).Directory()
 }
 
 // TestSweepBacksOffWhenThrottled throttles the transaction of a due session past the SDK's own

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
@@ -59,7 +60,7 @@ func newEveryoneEnv(t *testing.T, users, perUser, pinned int) everyoneEnv {
 			e.owner[s.ID] = uid
 		}
 	}
-	if err := e.store.SeedSessions(ctx, all, 8); err != nil {
+	if err := (seed.Loader{DB: e.tb.Client, Table: e.tb.Name, Dir: e.dir}).Sessions(ctx, all, 8); err != nil {
 		t.Fatal(err)
 	}
 	return e

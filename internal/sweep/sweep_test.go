@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"wspolicy/internal/ddbstore"
+	"wspolicy/internal/ddbstore/storetest"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
@@ -31,13 +32,8 @@ type env struct {
 
 func newEnv(t *testing.T, users ...string) env {
 	t.Helper()
-	tb := ddbtest.NewTable(t)
-	e := env{tb: tb, clock: &policy.FixedClock{T: t0}, dir: ddbstore.New(tb.Client, tb.Name), store: ddbstore.NewSessionStore(tb.Client, tb.Name)}
-	for _, u := range users {
-		if _, err := e.dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	se := storetest.New(t, users...)
+	e := env{tb: se.TB, clock: &policy.FixedClock{T: t0}, dir: se.Dir, store: se.Sessions}
 	return e
 }
 
@@ -57,7 +53,7 @@ func lifetime(action lifecycle.Action, ka time.Duration) lifecycle.Lifetime {
 func (e env) start(t *testing.T, id, user string, container bool, lt lifecycle.Lifetime, at time.Time) lifecycle.Session {
 	t.Helper()
 	s, ev := lifecycle.NewSession(id, user, "img", container, lt, at)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
 	return s
@@ -212,7 +208,7 @@ func TestTimeLimitAndUsageDeadline(t *testing.T) {
 	s, ev := lifecycle.NewSession("budget", "u1", "img", true, lifetime(lifecycle.ActionStop, time.Hour), t0)
 	s.UsageDeadline = t0.Add(3 * time.Second) // a deadline of its own, not a budget ledger's (see usage_test.go)
 	s.DueAt = lifecycle.NextDue(s)
-	if err := e.store.StartSession(context.Background(), s, ev); err != nil {
+	if err := ddbtest.StartSession(context.Background(), e.store, s, ev); err != nil {
 		t.Fatal(err)
 	}
 	sw := e.sweeper(nil)

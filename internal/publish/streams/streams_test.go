@@ -18,13 +18,14 @@ import (
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/publish"
+	"wspolicy/internal/publish/publishtest"
 )
 
 // readerFixture is a table on DynamoDB Local with a Reader feeding a Handler that
 // publishes to a fake sink.
 type readerFixture struct {
 	tb   *ddbtest.Table
-	sink *fakeSink
+	sink *publishtest.Sink
 	logs *syncBuffer
 }
 
@@ -48,7 +49,7 @@ func (b *syncBuffer) String() string {
 
 func newReaderFixture(t *testing.T) *readerFixture {
 	t.Helper()
-	return &readerFixture{tb: ddbtest.NewStreamTable(t), sink: &fakeSink{fail: map[string]bool{}, failTimes: map[string]int{}}, logs: &syncBuffer{}}
+	return &readerFixture{tb: ddbtest.NewStreamTable(t), sink: &publishtest.Sink{Fail: map[string]bool{}, FailTimes: map[string]int{}}, logs: &syncBuffer{}}
 }
 
 // open opens a reader on the fixture's table; start runs it until the test ends.
@@ -96,7 +97,7 @@ func (f *readerFixture) waitFor(t *testing.T, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		got := f.sink.published()
+		got := f.sink.Published()
 		seen := map[string]bool{}
 		for _, e := range got {
 			seen[e.EventID] = true
@@ -146,29 +147,29 @@ func TestStreamReader(t *testing.T) {
 	}{
 		{
 			name:     "an event written after open reaches the sink, other items do not",
-			after:    []map[string]types.AttributeValue{sessionItem("s1"), eventItem("s1", 1, "stopped")},
+			after:    []map[string]types.AttributeValue{publishtest.SessionItem("s1"), publishtest.EventItem("s1", 1, "stopped")},
 			wantIDs:  []string{"s1:1"},
 			wantOnce: []string{"s1:1"},
 		},
 		{
 			name:        "at open the reader starts at the latest record",
-			before:      []map[string]types.AttributeValue{eventItem("s0", 1, "created")},
-			after:       []map[string]types.AttributeValue{eventItem("s1", 1, "created")},
+			before:      []map[string]types.AttributeValue{publishtest.EventItem("s0", 1, "created")},
+			after:       []map[string]types.AttributeValue{publishtest.EventItem("s1", 1, "created")},
 			wantIDs:     []string{"s1:1"},
 			wantMissing: []string{"s0:1"},
 		},
 		{
 			name:      "FromStart reads what was written before open",
 			fromStart: true,
-			before:    []map[string]types.AttributeValue{eventItem("s0", 1, "created")},
-			after:     []map[string]types.AttributeValue{eventItem("s1", 1, "created")},
+			before:    []map[string]types.AttributeValue{publishtest.EventItem("s0", 1, "created")},
+			after:     []map[string]types.AttributeValue{publishtest.EventItem("s1", 1, "created")},
 			wantIDs:   []string{"s0:1", "s1:1"},
 			wantOnce:  []string{"s0:1", "s1:1"},
 		},
 		{
 			name: "a failed record is read again, nothing before it is",
 			after: []map[string]types.AttributeValue{
-				eventItem("s1", 1, "created"), eventItem("s1", 2, "stopped"), eventItem("s1", 3, "resumed"),
+				publishtest.EventItem("s1", 1, "created"), publishtest.EventItem("s1", 2, "stopped"), publishtest.EventItem("s1", 3, "resumed"),
 			},
 			failTimes: map[string]int{"s1:2": 2},
 			wantIDs:   []string{"s1:1", "s1:2", "s1:3"},
@@ -179,7 +180,7 @@ func TestStreamReader(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newReaderFixture(t)
 			for id, n := range tc.failTimes {
-				f.sink.failTimes[id] = n
+				f.sink.FailTimes[id] = n
 			}
 			for _, item := range tc.before {
 				f.put(t, item)
@@ -191,7 +192,7 @@ func TestStreamReader(t *testing.T) {
 			}
 			f.waitFor(t, tc.wantIDs...)
 			time.Sleep(200 * time.Millisecond) // room for a wrong extra delivery to show
-			got := f.sink.published()
+			got := f.sink.Published()
 			for _, id := range tc.wantOnce {
 				if n := count(got, id); n != 1 {
 					t.Errorf("%s published %d times, want once (all: %v)", id, n, eventIDs(got))
@@ -203,7 +204,7 @@ func TestStreamReader(t *testing.T) {
 				}
 			}
 			for _, e := range got {
-				want := wantEvent(e.SessionID, e.Seq, string(e.Type))
+				want := publishtest.WantEvent(e.SessionID, e.Seq, string(e.Type))
 				if !reflect.DeepEqual(e, want) {
 					t.Errorf("published %+v\nwant %+v", e, want)
 				}
@@ -234,7 +235,7 @@ func TestStreamReaderRecordShape(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	f.start(t, r)
-	f.put(t, eventItem("s1", 1, "created"))
+	f.put(t, publishtest.EventItem("s1", 1, "created"))
 	_, err = f.tb.Client.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
 		TableName: aws.String(f.tb.Name), Key: map[string]types.AttributeValue{
 			"PK": &types.AttributeValueMemberS{Value: "SESSION#s1"}, "SK": &types.AttributeValueMemberS{Value: "EVENT#00000001"},
@@ -266,7 +267,7 @@ func TestStreamReaderRecordShape(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ItemFromImage: %v", err)
 	}
-	if !reflect.DeepEqual(item, eventItem("s1", 1, "created")) {
+	if !reflect.DeepEqual(item, publishtest.EventItem("s1", 1, "created")) {
 		t.Errorf("new image: got %v, want the item written", item)
 	}
 	if rem.EventName != "REMOVE" || publish.IsTTLDeletion(rem) || len(rem.Change.OldImage) == 0 {

@@ -1,4 +1,7 @@
-package publish
+// Package publishtest holds the fixtures the publish and streams tests share: outbox items as
+// docs/design-sessions.md lays them out, the events they record, their stream images and
+// records, and a recording Sink.
+package publishtest
 
 import (
 	"context"
@@ -14,10 +17,11 @@ import (
 	"wspolicy/internal/lifecycle"
 )
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
+// T0 is the time of the fixtures' events.
+var T0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
 
-// eventItem is an outbox item laid out as docs/design-sessions.md fixes it.
-func eventItem(sessionID string, seq int64, typ string) map[string]types.AttributeValue {
+// EventItem is an outbox item laid out as docs/design-sessions.md fixes it.
+func EventItem(sessionID string, seq int64, typ string) map[string]types.AttributeValue {
 	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	n := func(v int64) types.AttributeValue {
 		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
@@ -32,25 +36,25 @@ func eventItem(sessionID string, seq int64, typ string) map[string]types.Attribu
 		"type":          s(typ),
 		"actor":         s("system:sweep"),
 		"reason":        s("keepalive_expired"),
-		"at_ms":         n(t0.UnixMilli()),
+		"at_ms":         n(T0.UnixMilli()),
 		"status_before": s("running"),
 		"status_after":  s("stopped"),
 		"detail":        s(`{"k":1}`),
-		"TTL":           n(t0.Add(90 * 24 * time.Hour).Unix()),
+		"TTL":           n(T0.Add(90 * 24 * time.Hour).Unix()),
 	}
 }
 
-// wantEvent is the event eventItem records.
-func wantEvent(sessionID string, seq int64, typ string) lifecycle.Event {
+// WantEvent is the event EventItem records.
+func WantEvent(sessionID string, seq int64, typ string) lifecycle.Event {
 	return lifecycle.Event{
 		EventID: fmt.Sprintf("%s:%d", sessionID, seq), SessionID: sessionID, UserID: "u1", Seq: seq,
-		Type: lifecycle.EventType(typ), Actor: "system:sweep", Reason: "keepalive_expired", At: t0,
+		Type: lifecycle.EventType(typ), Actor: "system:sweep", Reason: "keepalive_expired", At: T0,
 		StatusBefore: lifecycle.StatusRunning, StatusAfter: lifecycle.StatusStopped, Detail: []byte(`{"k":1}`),
 	}
 }
 
-// image converts an SDK item into the stream's image form (the inverse of streams.ItemFromImage).
-func image(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
+// Image converts an SDK item into the stream's image form (the inverse of streams.ItemFromImage).
+func Image(item map[string]types.AttributeValue) map[string]events.DynamoDBAttributeValue {
 	out := map[string]events.DynamoDBAttributeValue{}
 	for k, v := range item {
 		switch v := v.(type) {
@@ -71,18 +75,18 @@ func keysOf(img map[string]events.DynamoDBAttributeValue) map[string]events.Dyna
 	return map[string]events.DynamoDBAttributeValue{"PK": img["PK"], "SK": img["SK"]}
 }
 
-// insertRecord is the stream record of a new item.
-func insertRecord(seq string, item map[string]types.AttributeValue) events.DynamoDBEventRecord {
-	img := image(item)
+// InsertRecord is the stream record of a new item.
+func InsertRecord(seq string, item map[string]types.AttributeValue) events.DynamoDBEventRecord {
+	img := Image(item)
 	return events.DynamoDBEventRecord{
 		EventName: "INSERT", EventSource: "aws:dynamodb",
 		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, Keys: keysOf(img), NewImage: img, StreamViewType: "NEW_AND_OLD_IMAGES"},
 	}
 }
 
-// removeRecord is the stream record of a deleted item, by the TTL process when ttl is set.
-func removeRecord(seq string, item map[string]types.AttributeValue, ttl bool) events.DynamoDBEventRecord {
-	img := image(item)
+// RemoveRecord is the stream record of a deleted item, by the TTL process when ttl is set.
+func RemoveRecord(seq string, item map[string]types.AttributeValue, ttl bool) events.DynamoDBEventRecord {
+	img := Image(item)
 	r := events.DynamoDBEventRecord{
 		EventName: "REMOVE", EventSource: "aws:dynamodb",
 		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, Keys: keysOf(img), OldImage: img, StreamViewType: "NEW_AND_OLD_IMAGES"},
@@ -93,8 +97,8 @@ func removeRecord(seq string, item map[string]types.AttributeValue, ttl bool) ev
 	return r
 }
 
-// sessionItem is a session item (not an event).
-func sessionItem(sessionID string) map[string]types.AttributeValue {
+// SessionItem is a session item (not an event).
+func SessionItem(sessionID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		"PK":         &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
 		"SK":         &types.AttributeValueMemberS{Value: "SESSION"},
@@ -103,27 +107,29 @@ func sessionItem(sessionID string) map[string]types.AttributeValue {
 	}
 }
 
-// fakeSink records what it is given and fails the event ids in fail, and those in failTimes
+// Sink records what it is given and fails the event ids in Fail, and those in FailTimes
 // as many times as it says.
-type fakeSink struct {
+type Sink struct {
+	Fail      map[string]bool
+	FailTimes map[string]int
+
 	mu        sync.Mutex
 	calls     [][]lifecycle.Event
 	delivered []lifecycle.Event
-	fail      map[string]bool
-	failTimes map[string]int
 }
 
-func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
+// Publish records evs and answers an error for each event it fails.
+func (s *Sink) Publish(_ context.Context, evs []lifecycle.Event) []error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, append([]lifecycle.Event(nil), evs...))
 	errs := make([]error, len(evs))
 	for i, e := range evs {
 		switch {
-		case s.fail[e.EventID]:
+		case s.Fail[e.EventID]:
 			errs[i] = errors.New("sink refused " + e.EventID)
-		case s.failTimes[e.EventID] > 0:
-			s.failTimes[e.EventID]--
+		case s.FailTimes[e.EventID] > 0:
+			s.FailTimes[e.EventID]--
 			errs[i] = errors.New("sink refused " + e.EventID + " this time")
 		default:
 			s.delivered = append(s.delivered, e)
@@ -132,22 +138,31 @@ func (s *fakeSink) Publish(_ context.Context, evs []lifecycle.Event) []error {
 	return errs
 }
 
-func (s *fakeSink) published() []lifecycle.Event {
+// Published returns the events delivered so far.
+func (s *Sink) Published() []lifecycle.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]lifecycle.Event(nil), s.delivered...)
 }
 
-// fakeFinaliser records the session ids of the items it finalises and fails those in fail.
-type fakeFinaliser struct {
-	got  []string
-	fail map[string]bool
+// Calls returns how many times Publish was called.
+func (s *Sink) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
 }
 
-func (f *fakeFinaliser) FinaliseExpired(_ context.Context, old map[string]events.DynamoDBAttributeValue) error {
+// Finaliser records the session ids of the items it finalises and fails those in Fail.
+type Finaliser struct {
+	Got  []string
+	Fail map[string]bool
+}
+
+// FinaliseExpired records the item's PK and fails it when Fail says so.
+func (f *Finaliser) FinaliseExpired(_ context.Context, old map[string]events.DynamoDBAttributeValue) error {
 	pk := old["PK"].String()
-	f.got = append(f.got, pk)
-	if f.fail[pk] {
+	f.Got = append(f.Got, pk)
+	if f.Fail[pk] {
 		return errors.New("finaliser refused " + pk)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package ddbstore_test
+package seed_test
 
 import (
 	"context"
@@ -6,14 +6,26 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
+	"wspolicy/bench/seed"
 	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/ddbtest"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
+	"wspolicy/internal/tabledef"
 )
 
-func TestSeedUsers(t *testing.T) {
+var st0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func testLifetime() lifecycle.Lifetime {
+	return lifecycle.Lifetime{
+		KeepaliveExpiration: time.Minute, Action: lifecycle.ActionDelete, KeepaliveInterval: 10 * time.Second,
+		IdleDisconnect: 5 * time.Minute, MaxSessions: 5,
+	}
+}
+
+func TestUsers(t *testing.T) {
 	cases := []struct {
 		name       string
 		users      int
@@ -30,7 +42,8 @@ func TestSeedUsers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := ddbtest.NewTable(t)
 			ctx := context.Background()
-			st := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0}))
+			st := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0})).Directory()
+			loader := seed.Loader{DB: tb.Client, Table: tb.Name, Dir: st}
 			if err := st.EnsureAllUsers(ctx, st0, nil); err != nil {
 				t.Fatalf("EnsureAllUsers: %v", err)
 			}
@@ -44,23 +57,23 @@ func TestSeedUsers(t *testing.T) {
 				}
 				groupIDs = append(groupIDs, id)
 			}
-			var users []ddbstore.SeedUser
+			var users []seed.User
 			for i := range tc.users {
 				id := fmt.Sprintf("u_seed_%03d", i)
-				users = append(users, ddbstore.SeedUser{
+				users = append(users, seed.User{
 					User:           policy.User{ID: id, Username: "name-" + id, GroupIDs: groupIDs, CreatedAt: st0},
 					ActiveSessions: 1,
 				})
 			}
-			err := st.SeedUsers(ctx, users, tc.workers)
+			err := loader.Users(ctx, users, tc.workers)
 			if tc.wantErr != "" {
 				if policy.CodeOf(err) != tc.wantErr {
-					t.Fatalf("SeedUsers error = %v, want code %s", err, tc.wantErr)
+					t.Fatalf("Users error = %v, want code %s", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("SeedUsers: %v", err)
+				t.Fatalf("Users: %v", err)
 			}
 			u, groups, err := st.UserWithGroups(ctx, users[tc.users-1].ID)
 			if err != nil {
@@ -87,11 +100,11 @@ func TestSeedUsers(t *testing.T) {
 					t.Errorf("group %s lists %d members, want %d", g, len(members), tc.users)
 				}
 			}
-			ss := ddbstore.NewSessionStore(tb.Client, tb.Name)
+			ss := ddbstore.Open(tb.Client, tb.Name).Sessions()
 			lt := testLifetime()
 			lt.MaxSessions = 1 // the seeded user already counts one session
 			s, ev := lifecycle.NewSession("s_seed_over", users[0].ID, "img", true, lt, st0)
-			if err := ss.StartSession(ctx, s, ev); policy.CodeOf(err) != policy.CodeMaxSessionsReached {
+			if err := ddbtest.StartSession(ctx, ss, s, ev); policy.CodeOf(err) != policy.CodeMaxSessionsReached {
 				t.Errorf("StartSession beyond the seeded count: error %v, want %s", err, policy.CodeMaxSessionsReached)
 			}
 			if _, err := st.CreateUser(ctx, policy.User{Username: users[0].Username}); policy.CodeOf(err) != "username_taken" {
@@ -101,7 +114,7 @@ func TestSeedUsers(t *testing.T) {
 	}
 }
 
-func TestSeedGroups(t *testing.T) {
+func TestGroups(t *testing.T) {
 	cases := []struct {
 		name    string
 		groups  int
@@ -116,7 +129,8 @@ func TestSeedGroups(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tb := ddbtest.NewTable(t)
 			ctx := context.Background()
-			st := ddbstore.New(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0}))
+			st := ddbstore.Open(tb.Client, tb.Name, ddbstore.WithClock(&policy.FixedClock{T: st0})).Directory()
+			loader := seed.Loader{DB: tb.Client, Table: tb.Name, Dir: st}
 			var groups []policy.Group
 			for i := range tc.groups {
 				id := fmt.Sprintf("g_seed_%02d", i)
@@ -126,15 +140,15 @@ func TestSeedGroups(t *testing.T) {
 				groups = append(groups, policy.Group{ID: id, Name: "Name " + id, Priority: 10 + i,
 					Settings: map[string]json.RawMessage{"keepalive_interval": json.RawMessage("60")}})
 			}
-			err := st.SeedGroups(ctx, groups, tc.workers)
+			err := loader.Groups(ctx, groups, tc.workers)
 			if tc.badID {
 				if policy.CodeOf(err) != "invalid_id" {
-					t.Fatalf("SeedGroups error = %v, want invalid_id", err)
+					t.Fatalf("Groups error = %v, want invalid_id", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("SeedGroups: %v", err)
+				t.Fatalf("Groups: %v", err)
 			}
 			for _, want := range []policy.Group{groups[0], groups[tc.groups-1]} {
 				got, err := st.GetGroup(ctx, want.ID)
@@ -148,6 +162,73 @@ func TestSeedGroups(t *testing.T) {
 			}
 			if _, err := st.CreateGroup(ctx, policy.Group{Name: groups[0].Name}); policy.CodeOf(err) != "group_name_taken" {
 				t.Errorf("CreateGroup with a seeded name: error %v, want group_name_taken", err)
+			}
+		})
+	}
+}
+
+func TestSessions(t *testing.T) {
+	cases := []struct {
+		name    string
+		n       int
+		workers int
+		due     int // how many of them are due at st0 (expiry before it)
+	}{
+		{name: "one", n: 1, workers: 1, due: 1},
+		{name: "several batches, several workers", n: 130, workers: 4, due: 30},
+		{name: "workers 0 means 1", n: 26, workers: 0, due: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := ddbtest.NewTable(t)
+			ctx := context.Background()
+			tbl := ddbstore.Open(tb.Client, tb.Name)
+			ss := tbl.Sessions()
+			loader := seed.Loader{DB: tb.Client, Table: tb.Name, Dir: tbl.Directory()}
+			var seeded []lifecycle.Session
+			for i := range tc.n {
+				start := st0.Add(-30 * time.Minute) // expires 30 min after st0
+				lt := testLifetime()
+				lt.KeepaliveExpiration = time.Hour
+				lt.MaxSessions = 0 // only gates a start: not stored
+				if i < tc.due {
+					start = st0.Add(-2 * time.Hour)
+				}
+				s, _ := lifecycle.NewSession(fmt.Sprintf("s_seed_%04d", i), "u_seed", "img", true, lt, start)
+				if i%2 == 0 { // every other one with documents: a launch item too
+					s.ClientSettings = []byte(fmt.Sprintf(`{"n":%d}`, i))
+					s.Launch = []byte(`{"image_id":"img"}`)
+				}
+				seeded = append(seeded, s)
+			}
+			if err := loader.Sessions(ctx, seeded, tc.workers); err != nil {
+				t.Fatalf("Sessions: %v", err)
+			}
+			for _, want := range []lifecycle.Session{seeded[0], seeded[tc.n-1]} {
+				got, err := ss.GetSession(ctx, want.ID)
+				if err != nil {
+					t.Fatalf("GetSession %s: %v", want.ID, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("session %s:\n got %+v\nwant %+v", want.ID, got, want)
+				}
+			}
+			gotDue := 0
+			for shard := range tabledef.DueShards {
+				tok := ""
+				for {
+					p, err := ss.DueSessions(ctx, st0, shard, tok)
+					if err != nil {
+						t.Fatalf("DueSessions: %v", err)
+					}
+					gotDue += len(p.Sessions)
+					if tok = p.NextPageToken; tok == "" {
+						break
+					}
+				}
+			}
+			if gotDue != tc.due {
+				t.Errorf("due sessions at st0 = %d, want %d", gotDue, tc.due)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
-// Package ddbstore is the only package that knows the table's keys, records and transactions.
-// It turns DynamoDB's conditional-check failures and cancelled transactions into policy errors.
-package ddbstore
+// Package ddbkit is the generic DynamoDB plumbing under ddbstore: the client, reads that page
+// and batch, transactions built item by item and resubmitted on collisions, retry pauses, and
+// the mapping of DynamoDB's errors onto policy errors. It knows the table's key attributes
+// (tabledef) but none of its records.
+package ddbkit
 
 import (
 	"context"
