@@ -86,9 +86,6 @@ func NewTask(store Sessions, clock policy.Clock, logger *slog.Logger) *Task {
 	return &Task{store: store, clock: clock, log: logger}
 }
 
-// maxTaskAttempts bounds how often the task decides again after losing a race.
-const maxTaskAttempts = 5
-
 // Handle is the task function's handler: it runs the action of a state machine's payload.
 func (t *Task) Handle(ctx context.Context, p TaskPayload) (Result, error) {
 	return t.Run(ctx, p.Action, p.SessionID)
@@ -102,7 +99,8 @@ func (t *Task) Fire(ctx context.Context, sessionID, action string) error {
 
 // Run does action ("warn" or "expire") for a session. It reads the session, decides with
 // lifecycle.DecideAs as the countdown actor and writes the change guarded like the sweep's;
-// when somebody changed the session in between it reads and decides again. The session's own
+// when somebody changed the session in between it reads and decides again (lifecycle.Retry;
+// after MaxRaceAttempts, KindUnavailable "retry_later"). The session's own
 // warning and limit times are the truth (the payload's copies are not needed). An action that
 // fires more than EarlyTolerance early returns a *NotDueError.
 func (t *Task) Run(ctx context.Context, action, sessionID string) (Result, error) {
@@ -110,7 +108,7 @@ func (t *Task) Run(ctx context.Context, action, sessionID string) (Result, error
 	if action != ActionWarn && action != ActionExpire {
 		return res, fmt.Errorf("countdown task: unknown action %q (want %q or %q)", action, ActionWarn, ActionExpire)
 	}
-	for attempt := 1; ; attempt++ {
+	return lifecycle.Retry("session "+sessionID, 0, func() (Result, error) {
 		s, err := t.store.GetSession(ctx, sessionID)
 		if policy.IsKind(err, policy.KindNotFound) {
 			// Gone for good (cleaned up after deletion): nothing left to do.
@@ -152,12 +150,11 @@ func (t *Task) Run(ctx context.Context, action, sessionID string) (Result, error
 			return t.done(ctx, res, string(c.Outcome), c.Reason), nil
 		case policy.IsKind(err, policy.KindNotFound):
 			return t.done(ctx, res, OutcomeNotFound, ""), nil
-		case policy.CodeOf(err) != policy.CodeSessionChanged:
-			return res, fmt.Errorf("countdown %s of session %s: %w", action, sessionID, err)
-		case attempt == maxTaskAttempts:
-			return res, fmt.Errorf("countdown %s of session %s: the session kept changing: %w", action, sessionID, err)
+		case policy.CodeOf(err) == policy.CodeSessionChanged:
+			return res, err // somebody changed the session in between: Retry reads and decides again
 		}
-	}
+		return res, fmt.Errorf("countdown %s of session %s: %w", action, sessionID, err)
+	})
 }
 
 func (t *Task) done(ctx context.Context, res Result, outcome, reason string) Result {

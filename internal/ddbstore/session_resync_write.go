@@ -39,7 +39,7 @@ const (
 // earlier (3 units). The condition also requires the status, event sequence and settings
 // revision read, so a session stopped, paused, resumed or acted on meanwhile is never written
 // from the old image: it answers KindConflict "session_changed" (KindNotFound when the session
-// is gone), and the caller reads and decides again (sessions.Retry). One attempt: the store
+// is gone), and the caller reads and decides again (lifecycle.Retry). One attempt: the store
 // offers the write, the sweep runs the loop.
 func (ss *SessionStore) ResyncSession(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64) (bool, float64, error) {
 	c := lifecycle.Resync(s, lt, rev)

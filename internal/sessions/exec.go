@@ -15,7 +15,7 @@ func (s *Service) Exec(ctx context.Context, actor lifecycle.Actor, sessionID str
 		return Session{}, lifecycle.Event{}, err
 	}
 	var ev lifecycle.Event
-	v, err := Retry("session "+sessionID, 0, func() (Session, error) {
+	v, err := lifecycle.Retry("session "+sessionID, 0, func() (Session, error) {
 		cur, err := s.store.GetSession(ctx, sessionID)
 		if err != nil {
 			return Session{}, err

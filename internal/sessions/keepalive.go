@@ -40,7 +40,7 @@ func RunKeepalive(ctx context.Context, store KeepaliveStore, sessionID, userID s
 func runKeepalive(ctx context.Context, store KeepaliveStore, id, userID string, now time.Time, idle time.Duration) (lifecycle.KeepaliveResult, error) {
 	now = lifecycle.Millis(now)
 	k := lifecycle.KeepaliveWrite{SessionID: id, UserID: userID, Now: now, Idle: idle}
-	return Retry("session "+id, 0, func() (lifecycle.KeepaliveResult, error) {
+	return lifecycle.Retry("session "+id, 0, func() (lifecycle.KeepaliveResult, error) {
 		w, err := store.WriteKeepalive(ctx, k)
 		k.Refresh = nil
 		if err != nil {
@@ -85,6 +85,6 @@ func runKeepalive(ctx context.Context, store KeepaliveStore, id, userID string, 
 			k.TimeLimited = true
 		}
 		// KeepaliveExtend here means the session changed between the write and now.
-		return lifecycle.KeepaliveResult{}, LostRace(id)
+		return lifecycle.KeepaliveResult{}, lifecycle.LostRace(id)
 	})
 }

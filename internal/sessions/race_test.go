@@ -2,7 +2,6 @@ package sessions_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -10,67 +9,6 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sessions"
 )
-
-func TestRetry(t *testing.T) {
-	other := policy.Errorf(policy.KindNotFound, policy.CodeSessionNotFound, "no session s1")
-	tests := []struct {
-		name         string
-		losses       int // lost races before the attempt succeeds; -1: every attempt loses
-		fail         error
-		wantAttempts int
-		wantErr      error
-		wantCode     string
-	}{
-		{"first attempt succeeds", 0, nil, 1, nil, ""},
-		{"two lost races, then success", 2, nil, 3, nil, ""},
-		{"last attempt succeeds", sessions.MaxRaceAttempts - 1, nil, sessions.MaxRaceAttempts, nil, ""},
-		{"another error ends it at once", 0, other, 1, other, ""},
-		{"every attempt loses", -1, nil, sessions.MaxRaceAttempts, nil, policy.CodeRetryLater},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			n := 0
-			got, err := sessions.Retry("session s1", 0, func() (int, error) {
-				n++
-				if tc.losses < 0 || n <= tc.losses {
-					return 0, sessions.LostRace("s1")
-				}
-				return n, tc.fail
-			})
-			if n != tc.wantAttempts {
-				t.Errorf("attempts = %d, want %d", n, tc.wantAttempts)
-			}
-			switch {
-			case tc.wantCode != "":
-				wantErr(t, err, policy.KindUnavailable, tc.wantCode, "")
-				if got != 0 {
-					t.Errorf("value %d with the error, want 0", got)
-				}
-			case tc.wantErr != nil:
-				if !errors.Is(err, tc.wantErr) {
-					t.Errorf("error = %v, want %v", err, tc.wantErr)
-				}
-			case err != nil || got != n:
-				t.Errorf("Retry = %d, %v; want %d, nil", got, err, n)
-			}
-		})
-	}
-}
-
-// TestRetryPatience: with a patience, losing goes on past MaxRaceAttempts until it has passed.
-func TestRetryPatience(t *testing.T) {
-	const patience = 20 * time.Millisecond
-	started := time.Now()
-	n := 0
-	_, err := sessions.Retry("session s1", patience, func() (bool, error) {
-		n++
-		return false, sessions.LostRace("s1")
-	})
-	wantErr(t, err, policy.KindUnavailable, policy.CodeRetryLater, "")
-	if elapsed := time.Since(started); elapsed < patience || n <= sessions.MaxRaceAttempts {
-		t.Errorf("gave up after %v and %d attempts; want at least %v and more than %d", elapsed, n, patience, sessions.MaxRaceAttempts)
-	}
-}
 
 // keepaliveScript is a sessions.KeepaliveStore that answers writes and transitions from scripts
 // (the last answer repeats) and records the writes it was asked for.
@@ -111,7 +49,7 @@ func TestKeepaliveRetries(t *testing.T) {
 	timeLimited.TimeLimitAt = now.Add(time.Hour)
 	budgeted := running
 	budgeted.Budget, budgeted.UsageDeadline = "user#u1#daily", now.Add(-time.Second)
-	lostRace := sessions.LostRace("s1")
+	lostRace := lifecycle.LostRace("s1")
 
 	tests := []struct {
 		name            string
@@ -130,14 +68,14 @@ func TestKeepaliveRetries(t *testing.T) {
 			wantWrites: 2, want: applied.Result},
 		{name: "keeps changing: retry later",
 			store:      keepaliveScript{writes: []lifecycle.KeepaliveWritten{refused(running)}},
-			wantWrites: sessions.MaxRaceAttempts, wantCode: policy.CodeRetryLater},
+			wantWrites: lifecycle.MaxRaceAttempts, wantCode: policy.CodeRetryLater},
 		{name: "idle disconnect loses a race, then is written", idle: 2 * time.Hour,
 			store:      keepaliveScript{writes: []lifecycle.KeepaliveWritten{refused(running)}, transitions: []error{lostRace, nil}},
 			wantWrites: 2, wantTransitions: 2,
 			want: lifecycle.KeepaliveResult{ExpiresAt: running.ExpiresAt, KeepaliveInterval: 10 * time.Second, Disconnect: true}},
 		{name: "idle disconnect keeps losing: retry later", idle: 2 * time.Hour,
 			store:      keepaliveScript{writes: []lifecycle.KeepaliveWritten{refused(running)}, transitions: []error{lostRace}},
-			wantWrites: sessions.MaxRaceAttempts, wantTransitions: sessions.MaxRaceAttempts, wantCode: policy.CodeRetryLater},
+			wantWrites: lifecycle.MaxRaceAttempts, wantTransitions: lifecycle.MaxRaceAttempts, wantCode: policy.CodeRetryLater},
 		{name: "time-limited: written again as the time-limited write",
 			store:      keepaliveScript{writes: []lifecycle.KeepaliveWritten{refused(timeLimited), applied}},
 			wantWrites: 2, want: applied.Result,
@@ -184,7 +122,7 @@ type racyStore struct {
 func (r *racyStore) Transition(ctx context.Context, c lifecycle.Change) error {
 	r.calls++
 	if r.losses < 0 || r.calls <= r.losses {
-		return sessions.LostRace(c.Before.ID)
+		return lifecycle.LostRace(c.Before.ID)
 	}
 	return r.Store.Transition(ctx, c)
 }
@@ -203,7 +141,7 @@ func TestActionRetries(t *testing.T) {
 		wantStatus lifecycle.Status
 	}{
 		{"loses twice, then pauses", 2, 3, "", lifecycle.StatusPaused},
-		{"keeps losing", -1, sessions.MaxRaceAttempts, policy.CodeRetryLater, lifecycle.StatusRunning},
+		{"keeps losing", -1, lifecycle.MaxRaceAttempts, policy.CodeRetryLater, lifecycle.StatusRunning},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

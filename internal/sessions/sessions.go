@@ -472,7 +472,7 @@ func (s *Service) Delete(ctx context.Context, actor lifecycle.Actor, sessionID s
 // read; when somebody else changed the session first it reads and decides again. Asking for
 // the state the session is already in returns it unchanged.
 func (s *Service) act(ctx context.Context, actor lifecycle.Actor, sessionID string, op lifecycle.Op) (Session, error) {
-	return Retry("session "+sessionID, 0, func() (Session, error) {
+	return lifecycle.Retry("session "+sessionID, 0, func() (Session, error) {
 		cur, err := s.store.GetSession(ctx, sessionID)
 		if err != nil {
 			return Session{}, err

@@ -114,12 +114,12 @@ func (r *run) rescheduleBudget(ctx context.Context, bl lifecycle.BudgetLedger) {
 
 // endForUsage deletes session s of an exhausted budget (usage_limit_reached, then deleted),
 // which ends its charge in the ledger in the same transaction. When the session changed first
-// (a keepalive, an action) it is read and ended again (sessions.Retry); a session deleted
+// (a keepalive, an action) it is read and ended again (lifecycle.Retry); a session deleted
 // meanwhile is skipped.
 func (r *run) endForUsage(ctx context.Context, budget string, s lifecycle.Session) {
 	var readErr error // a failed read again, reported as it is
 	read := false
-	c, err := sessions.Retry("session "+s.ID, 0, func() (lifecycle.Change, error) {
+	c, err := lifecycle.Retry("session "+s.ID, 0, func() (lifecycle.Change, error) {
 		if read {
 			if s, readErr = r.store.GetSession(ctx, s.ID); readErr != nil {
 				return lifecycle.Change{}, readErr

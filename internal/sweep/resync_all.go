@@ -27,7 +27,7 @@ type BatchDirectory interface {
 // re-sync's write budget: a session that already carries it costs no write and no budget. A
 // running session takes one conditional update in place (Store.ResyncSession), any other a
 // guarded transition; either way a session that changed since it was read is read again and
-// decided again (sessions.Retry, for the race patience).
+// decided again (lifecycle.Retry, for the race patience).
 func (r *run) resyncSession(ctx context.Context, sess lifecycle.Session, lt lifecycle.Lifetime) error {
 	rev := r.now.UnixMilli()
 	c := lifecycle.Resync(sess, lt, rev)
@@ -58,7 +58,7 @@ func (r *run) resyncSession(ctx context.Context, sess lifecycle.Session, lt life
 // its writes consumed. A session gone meanwhile needs nothing.
 func (r *run) writeResync(ctx context.Context, s lifecycle.Session, lt lifecycle.Lifetime, rev int64, units *float64) (bool, error) {
 	read := false
-	applied, err := sessions.Retry("session "+s.ID, r.racePatience, func() (bool, error) {
+	applied, err := lifecycle.Retry("session "+s.ID, r.racePatience, func() (bool, error) {
 		if read {
 			var err error
 			if s, err = r.store.GetSession(ctx, s.ID); err != nil {

@@ -146,7 +146,7 @@ func (r *resyncRacer) race(ctx context.Context, id string) error {
 	r.calls++
 	switch {
 	case r.losses < 0:
-		return sessions.LostRace(id)
+		return lifecycle.LostRace(id)
 	case r.calls <= r.losses:
 		if _, err := sessions.RunKeepalive(ctx, r.SessionStore, id, "", r.at, 0); err != nil {
 			return err
@@ -157,7 +157,7 @@ func (r *resyncRacer) race(ctx context.Context, id string) error {
 
 // TestResyncRetries: a re-sync whose session was kept alive between the read and the write
 // applies in one write, from the keepalive's time; one whose write keeps losing the race reads
-// and decides again (sessions.Retry) and gives up with retry_later in the report, and the
+// and decides again (lifecycle.Retry) and gives up with retry_later in the report, and the
 // session keeps its settings until the next run.
 func TestResyncRetries(t *testing.T) {
 	tests := []struct {
@@ -169,7 +169,7 @@ func TestResyncRetries(t *testing.T) {
 		// The write of a running session computes the expiry on the item: a keepalive in
 		// between does not make it fail, and counts (the expiry is from its time).
 		{"a keepalive in between", 1, 1, 20 * time.Second},
-		{"keeps losing", -1, sessions.MaxRaceAttempts, time.Minute},
+		{"keeps losing", -1, lifecycle.MaxRaceAttempts, time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ type Config struct {
 	// DefaultWorkers. SWEEP_WORKERS sets it in the local run and the sweep function.
 	Workers int
 	// RacePatience is how long a re-sync that keeps losing the race to a session's keepalives
-	// goes on trying (sessions.Retry); 0 means sessions.DefaultRacePatience.
+	// goes on trying (lifecycle.Retry); 0 means lifecycle.DefaultRacePatience.
 	RacePatience time.Duration
 	// ResyncWriteUnits is the write budget of re-syncs, in write units a second, shared by the
 	// runs of this Sweeper; 0 means DefaultResyncWriteUnits. RESYNC_WRITE_UNITS_PER_SECOND sets
@@ -94,7 +94,7 @@ type Sweeper struct {
 func New(cfg Config) *Sweeper {
 	s := &Sweeper{store: cfg.Store, dir: cfg.Directory, clock: cfg.Clock, workers: cfg.Workers, racePatience: cfg.RacePatience}
 	if s.racePatience <= 0 {
-		s.racePatience = sessions.DefaultRacePatience
+		s.racePatience = lifecycle.DefaultRacePatience
 	}
 	if s.clock == nil {
 		s.clock = policy.SystemClock{}
