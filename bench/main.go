@@ -106,7 +106,7 @@ func run() error {
 	flag.StringVar(&cfg.Endpoint, "endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "DynamoDB Local address (default $DYNAMODB_ENDPOINT)")
 	flag.StringVar(&cfg.Out, "out", "bench", "folder for results.md, results.json and sweep-scale.png")
 	flag.StringVar(&cfg.Profile, "profile", "", "folder for CPU profiles of the measured parts (none when empty)")
-	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,hotbudget,preview,lambdas (default all; sweepscale: the mass expiry, results-sweepscale.md)")
+	flag.StringVar(&cfg.Only, "only", "", "comma-separated parts to run: keepalive,settings,sweep,usage,hotbudget,preview,lambdas,sweepscale,resync (default all; sweepscale: the mass expiry, results-sweepscale.md; resync: a change on All Users, results-resync.md)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of each keepalive load run")
 	flag.IntVar(&cfg.Clients, "clients", 16, "concurrent clients of the keepalive runs")
 	flag.IntVar(&cfg.SettingsReads, "settings-reads", 200, "effective-settings reads per level")
@@ -221,7 +221,7 @@ func run() error {
 			fail("sweepscale", err)
 		}
 	}
-	if parts["resync"] && ctx.Err() == nil { // opt-in: it seeds 100,000 sessions
+	if want("resync") && ctx.Err() == nil { // the change on All Users (issue 16 part 2): 100,000 sessions at its largest level
 		r, err := benchResync(ctx, p, cfg.Endpoint, cfg.ResyncLevels, cfg.SweepScaleLatency, cfg.SweepWorkers, cfg.ResyncWriteUnits, cfg.SeedWorkers)
 		res.Resync = r
 		if err == nil || r != nil {

@@ -195,7 +195,7 @@ func renderMarkdown(r *results) string {
 	}
 	if s := r.Sweep; s != nil {
 		fmt.Fprintf(&b, "## Sweep\n\nOne table grown level by level (sessions written in bulk with BatchWriteItem). At each level, %d rounds: each round adds exactly the due sessions, due at a fixed sweep time (their keepalive expired within the minute before it), "+
-			"dry-runs (the same reads and decisions, no writes) and sweeps, which deletes each due session (one transaction each: the session, its keepalive_expired and deleted events, the user's count), so every round has exactly the due sessions among exactly the live ones. "+
+			"dry-runs (the same reads and decisions, no writes) and sweeps, which deletes each due session (the session, its keepalive_expired and deleted events, the user's count, up to 8 sessions of distinct users a transaction), so every round has exactly the due sessions among exactly the live ones. "+
 			"Every other live session is in the Due index too, due within the hour after the sweep time (default settings: keepalive_expiration 3600 s, action delete). "+
 			"A round before the first level warms DynamoDB Local up and is not counted. Times are medians of the rounds. Plot: sweep-scale.png.\n\n", s.Rounds)
 		var rows [][]string
