@@ -2,16 +2,9 @@ package ddbstore_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
-
-	"wspolicy/internal/ddbkit"
-	"wspolicy/internal/ddbstore"
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/sessions"
 )
@@ -24,39 +17,7 @@ import (
 func TestResyncSessionWriteUnits(t *testing.T) {
 	env := newSessionEnv(t, "u1")
 	ctx := context.Background()
-	var (
-		mu    sync.Mutex
-		table float64
-		index float64
-	)
-	db, err := ddbkit.NewClient(ctx, env.tb.Endpoint, func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("capacity",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if p, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok {
-						p.ReturnConsumedCapacity = ddbtypes.ReturnConsumedCapacityIndexes
-					}
-					out, md, err := next.HandleInitialize(ctx, in)
-					if r, ok := out.Result.(*dynamodb.UpdateItemOutput); ok && r.ConsumedCapacity != nil {
-						mu.Lock()
-						if c := r.ConsumedCapacity.Table; c != nil && c.CapacityUnits != nil {
-							table += *c.CapacityUnits
-						}
-						for _, c := range r.ConsumedCapacity.GlobalSecondaryIndexes {
-							if c.CapacityUnits != nil {
-								index += *c.CapacityUnits
-							}
-						}
-						mu.Unlock()
-					}
-					return out, md, err
-				}), middleware.Before)
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := ddbstore.Open(db, env.tb.Name).Sessions()
+	ss, meter := meteredSessions(t, env)
 	limited := testLifetime()
 	limited.TimeLimit = time.Hour
 	with := func(ka time.Duration) lifecycle.Lifetime {
@@ -89,16 +50,12 @@ func TestResyncSessionWriteUnits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			table, index = 0, 0
-			mu.Unlock()
+			meter.reset()
 			applied, units, err := ss.ResyncSession(ctx, before, tc.apply, st0.Add(time.Duration(i+1)*time.Minute).UnixMilli())
 			if err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			gotTable, gotIndex := table, index
-			mu.Unlock()
+			gotTable, _, gotIndex := meter.units()
 			if applied != tc.wantApplied || gotTable != tc.wantTable || gotIndex != tc.wantIndex || units != gotTable+gotIndex {
 				t.Errorf("applied %v, table %.0f + index %.0f units (reported %.0f); want %v, %.0f + %.0f", applied, gotTable, gotIndex, units, tc.wantApplied, tc.wantTable, tc.wantIndex)
 			}
