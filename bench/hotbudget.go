@@ -27,6 +27,7 @@ type hotBudgetResult struct {
 	WallSeconds  float64   `json:"wall_s"`
 	StartsPerSec float64   `json:"starts_per_sec"`
 	Latency      latencies `json:"start_latency"`
+	Requests     ddbCount  `json:"requests"`
 	// The ledger as read after the rush, merged over its shards, against the sessions started.
 	LedgerOpen    int64  `json:"ledger_open_count"`
 	LedgerSinceOK bool   `json:"ledger_since_sum_exact"`
@@ -49,7 +50,9 @@ type rush struct {
 	FirstErr    string    `json:"first_error,omitempty"`
 	WallSeconds float64   `json:"wall_s"`
 	Latency     latencies `json:"start_latency"`
-	ids         []string
+	// Requests is what the API sent DynamoDB during the rush.
+	Requests ddbCount `json:"requests"`
+	ids      []string
 }
 
 // fire starts a session for each of users at the same instant and counts the answers.
@@ -88,10 +91,12 @@ func (e *env) fire(ctx context.Context, users []string) *rush {
 			}
 		})
 	}
+	before := e.counter.snapshot()
 	t0 := time.Now()
 	close(gate)
 	wg.Wait()
 	r.WallSeconds = time.Since(t0).Seconds()
+	r.Requests = e.counter.since(before)
 	r.Latency = summarize(lat)
 	return r
 }
@@ -138,10 +143,10 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 	rr := e.fire(ctx, users300)
 	ids := rr.ids
 	r := &hotBudgetResult{Users: users, Starts: starts, Succeeded: rr.Succeeded, Unavailable: rr.Unavailable, Conflict: rr.Conflict,
-		OtherErrors: rr.OtherErrors, FirstErr: rr.FirstErr, WallSeconds: rr.WallSeconds, Latency: rr.Latency}
+		OtherErrors: rr.OtherErrors, FirstErr: rr.FirstErr, WallSeconds: rr.WallSeconds, Latency: rr.Latency, Requests: rr.Requests}
 	r.StartsPerSec = float64(r.Succeeded) / r.WallSeconds
-	p.logf("hotbudget: %d of %d started in %.2f s (503: %d, 409: %d, other: %d), p50 %.0f ms, p99 %.0f ms",
-		r.Succeeded, starts, r.WallSeconds, r.Unavailable, r.Conflict, r.OtherErrors, r.Latency.P50, r.Latency.P99)
+	p.logf("hotbudget: %d of %d started in %.2f s (503: %d, 409: %d, other: %d), p50 %.0f ms, p99 %.0f ms; requests: %s",
+		r.Succeeded, starts, r.WallSeconds, r.Unavailable, r.Conflict, r.OtherErrors, r.Latency.P50, r.Latency.P99, r.Requests.operations())
 
 	key := "group#" + gid + "#monthly"
 	bl, err := e.ss.GetLedger(ctx, key)
@@ -193,8 +198,8 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 		}
 		f := e.fire(ctx, fids)
 		*fl.out = f
-		p.logf("hotbudget: floor (usage_limit %s): %d of %d started in %.2f s, p50 %.0f ms, p99 %.0f ms",
-			fl.limit, f.Succeeded, starts, f.WallSeconds, f.Latency.P50, f.Latency.P99)
+		p.logf("hotbudget: floor (usage_limit %s): %d of %d started in %.2f s, p50 %.0f ms, p99 %.0f ms; requests: %s",
+			fl.limit, f.Succeeded, starts, f.WallSeconds, f.Latency.P50, f.Latency.P99, f.Requests.operations())
 	}
 	return r, nil
 }

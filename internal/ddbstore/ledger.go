@@ -167,7 +167,16 @@ func (r budgetMemberRecord) member() lifecycle.BudgetMember {
 // readLedger reads a budget's ledger: its shards (one strongly consistent Query of the
 // budget's partition for the sort keys beginning LEDGER) merged into one. A zero BudgetLedger
 // (Version 0) when there is none. The limit is the one the shard written last carries.
+// Concurrent reads of one budget in this process share a Query that started after each of them
+// was called (freshCalls): the caller must not change the Shards it returns.
 func (s *Store) readLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error) {
+	return s.ledgers.do(ctx, budget, func(ctx context.Context) (lifecycle.BudgetLedger, error) {
+		return s.queryLedger(ctx, budget)
+	})
+}
+
+// queryLedger is readLedger's Query.
+func (s *Store) queryLedger(ctx context.Context, budget string) (lifecycle.BudgetLedger, error) {
 	in, err := ddbkit.PrefixQuery(budgetPKPrefix+budget, ledgerSK, nil)
 	if err != nil {
 		return lifecycle.BudgetLedger{}, err
@@ -411,10 +420,19 @@ const ExactStartMarginMs = 10 * 60 * 1000
 // when no shard counting open sessions is due early enough, moves one of them earlier
 // (a write that only lowers DueAt, and never on a shard with no session open). Failures are
 // logged: the next write or the sweep's reschedule puts it right.
+// Concurrent checks of one budget in this process share one that starts after each asked.
 func (ss *SessionStore) fixDeadline(ctx context.Context, budget string, prefer int, nowMs int64) {
 	if ledgerShards(budget) == 1 {
 		return
 	}
+	_, _ = ss.deadlineFixes.do(ctx, budget, func(ctx context.Context) (struct{}, error) {
+		ss.fixDeadlineNow(ctx, budget, prefer, nowMs)
+		return struct{}{}, nil
+	})
+}
+
+// fixDeadlineNow is fixDeadline's check, not shared.
+func (ss *SessionStore) fixDeadlineNow(ctx context.Context, budget string, prefer int, nowMs int64) {
 	bl, err := ss.st.readLedger(ctx, budget)
 	if err != nil {
 		ss.log.WarnContext(ctx, "re-read of a sharded budget's deadline failed", "budget", budget, "error", err)

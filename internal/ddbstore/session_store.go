@@ -37,6 +37,8 @@ type SessionStore struct {
 	ledgerPatience time.Duration
 	// keepaliveWire, when set, sends the keepalive's UpdateItem (WithKeepaliveWire).
 	keepaliveWire *ddbwire.Client
+	// deadlineFixes shares concurrent deadline checks of one budget (fixDeadline).
+	deadlineFixes freshCalls[string, struct{}]
 }
 
 // maxStartAttempts bounds resubmissions of a start transaction that collided with others on

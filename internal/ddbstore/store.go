@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"wspolicy/internal/ddbkit"
+	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/policy"
 )
 
@@ -16,6 +17,8 @@ type Store struct {
 	table string
 	kt    ddbkit.Table
 	clock policy.Clock
+	// ledgers shares concurrent reads of one budget's ledger (readLedger).
+	ledgers freshCalls[string, lifecycle.BudgetLedger]
 }
 
 var _ policy.Directory = (*Store)(nil)
