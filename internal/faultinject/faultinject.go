@@ -335,15 +335,3 @@ func opKey(ctx context.Context) (service, op, key string) {
 	service, op = middleware.GetServiceID(ctx), middleware.GetOperationName(ctx)
 	return service, op, service + "." + op
 }
-
-// sleep waits d or until ctx ends, and reports ctx's error in the latter case.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

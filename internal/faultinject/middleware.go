@@ -20,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"wspolicy/internal/ddbkit"
 )
 
 // Service ids as the SDK names them in the middleware context.
@@ -120,7 +122,7 @@ func (m *attemptMiddleware) HandleDeserialize(ctx context.Context, in middleware
 	switch f {
 	case Slow:
 		m.in.count(key, Slow, "", 1)
-		if err := sleep(ctx, r.delay()); err != nil {
+		if err := ddbkit.Sleep(ctx, r.delay()); err != nil {
 			return middleware.DeserializeOutput{}, middleware.Metadata{}, &smithy.CanceledError{Err: err}
 		}
 	case Throttle, ServerError:
@@ -153,7 +155,7 @@ func (m *attemptMiddleware) broken(ctx context.Context, in middleware.Deserializ
 	empty := middleware.DeserializeOutput{RawResponse: &smithyhttp.Response{Response: &http.Response{Header: http.Header{}, Body: http.NoBody}}}
 	var cause error = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	if f == Timeout {
-		if err := sleep(ctx, r.delay()); err != nil {
+		if err := ddbkit.Sleep(ctx, r.delay()); err != nil {
 			return empty, middleware.Metadata{}, &smithy.CanceledError{Err: err}
 		}
 		cause = timeoutError{}

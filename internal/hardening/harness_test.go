@@ -12,7 +12,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"wspolicy/internal/sessions"
 	"wspolicy/internal/settings"
 	"wspolicy/internal/sweep"
+	"wspolicy/internal/syncbuf"
 )
 
 // adminKey is the ADMIN_API_KEY of every stack.
@@ -69,7 +69,7 @@ type stack struct {
 	// Clean views of the table, for setup and checks.
 	dir      *ddbstore.Store
 	sessions *ddbstore.SessionStore
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 }
 
 // stackOptions configure a stack.
@@ -114,7 +114,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		t.Fatalf("faulty client: %v", err)
 	}
 	clock := &policy.FixedClock{T: epoch}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	level := slog.LevelWarn
 	if o.logAll {
 		level = slog.LevelDebug
@@ -142,30 +142,6 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		}
 	})
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Len()
 }
 
 // response is a finished API request.

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"wspolicy/internal/syncbuf"
 )
 
 // Version is the pinned emulator version (make rie installs it).
@@ -55,7 +57,7 @@ type Emulator struct {
 	URL string
 
 	started time.Time
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	exited  chan struct{}
 	timeout time.Duration
 
@@ -173,7 +175,7 @@ func Start(t testing.TB, bootstrap string, opts Options) *Emulator {
 	}
 	e := &Emulator{
 		URL: "http://" + addr + InvocationPath,
-		out: &syncBuffer{}, exited: make(chan struct{}), timeout: opts.Timeout,
+		out: &syncbuf.Buffer{}, exited: make(chan struct{}), timeout: opts.Timeout,
 	}
 	cmd := exec.Command(rie,
 		"--runtime-interface-emulator-address", addr,
@@ -317,22 +319,4 @@ func freeAddrs(t testing.TB, n int) []string {
 		addrs = append(addrs, l.Addr().String())
 	}
 	return addrs
-}
-
-// syncBuffer collects the output of two writers at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

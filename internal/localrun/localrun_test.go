@@ -21,6 +21,7 @@ import (
 	"wspolicy/internal/policy"
 	"wspolicy/internal/sso"
 	"wspolicy/internal/sweep"
+	"wspolicy/internal/syncbuf"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -98,29 +99,11 @@ func TestAllUsersSettingsHoldsTheAllUsersColumn(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLocalRun starts a whole local run on a free port, talks to it over loopback, and stops
 // it as SIGINT would.
 func TestLocalRun(t *testing.T) {
 	tb := ddbtest.NewStreamTable(t) // a fresh name; New must accept a table that already exists
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin"}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -278,7 +261,7 @@ func TestSweepsComponent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			f := &fakeSweeper{rep: tt.rep}
 			c := Sweeps(f, 20*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)))
 			ctx, cancel := context.WithCancel(context.Background())
@@ -314,7 +297,7 @@ func TestSweepsComponent(t *testing.T) {
 // has its line, then idle sweeps are summed up in a "sweeps idle" line per idle interval, and
 // a sweep that does something has its own line again.
 func TestSweepsIdleLines(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	f := &fakeSweeper{}
 	c := sweeps(f, 2*time.Millisecond, 60*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -358,7 +341,7 @@ func TestSweepsIdleLines(t *testing.T) {
 // running, and the session events reach the log through the table's stream.
 func TestLocalRunSessions(t *testing.T) {
 	tb := ddbtest.NewStreamTable(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -487,7 +470,7 @@ func TestLocalRunSessions(t *testing.T) {
 // its limit, long before the next sweep (SWEEP_INTERVAL 1m).
 func TestLocalRunCountdown(t *testing.T) {
 	tb := ddbtest.NewStreamTable(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "local-admin", SweepInterval: time.Minute}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -553,7 +536,7 @@ func TestLocalRunCountdown(t *testing.T) {
 // TestLogMetrics checks the "metrics" line: counters by name (and dimension), durations as
 // count/min/max/sum; nothing when there is nothing to tell.
 func TestLogMetrics(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	reg := metrics.New()
 	logMetrics(context.Background(), logger, reg)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wspolicy/internal/ddbtest"
+	"wspolicy/internal/syncbuf"
 )
 
 // The walk-throughs of docs/ are run by TestWalkthroughs so that they cannot drift from what
@@ -126,7 +127,7 @@ func runWalkthrough(t *testing.T, path string) {
 	}
 
 	tb := ddbtest.NewStreamTable(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	cfg := Config{Port: "0", TableName: tb.Name, DynamoDBEndpoint: tb.Endpoint, AdminKey: "dev", SweepInterval: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

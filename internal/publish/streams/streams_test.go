@@ -1,7 +1,6 @@
 package streams
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"reflect"
@@ -19,6 +18,7 @@ import (
 	"wspolicy/internal/lifecycle"
 	"wspolicy/internal/publish"
 	"wspolicy/internal/publish/publishtest"
+	"wspolicy/internal/syncbuf"
 )
 
 // readerFixture is a table on DynamoDB Local with a Reader feeding a Handler that
@@ -26,30 +26,12 @@ import (
 type readerFixture struct {
 	tb   *ddbtest.Table
 	sink *publishtest.Sink
-	logs *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the reader's goroutine and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs *syncbuf.Buffer
 }
 
 func newReaderFixture(t *testing.T) *readerFixture {
 	t.Helper()
-	return &readerFixture{tb: ddbtest.NewStreamTable(t), sink: &publishtest.Sink{Fail: map[string]bool{}, FailTimes: map[string]int{}}, logs: &syncBuffer{}}
+	return &readerFixture{tb: ddbtest.NewStreamTable(t), sink: &publishtest.Sink{Fail: map[string]bool{}, FailTimes: map[string]int{}}, logs: &syncbuf.Buffer{}}
 }
 
 // open opens a reader on the fixture's table; start runs it until the test ends.
