@@ -421,14 +421,45 @@ const ExactStartMarginMs = 10 * 60 * 1000
 // (a write that only lowers DueAt, and never on a shard with no session open). Failures are
 // logged: the next write or the sweep's reschedule puts it right.
 // Concurrent checks of one budget in this process share one that starts after each asked.
+// With WithDetachedDeadlineFixes the check runs after the caller has answered.
 func (ss *SessionStore) fixDeadline(ctx context.Context, budget string, prefer int, nowMs int64) {
 	if ledgerShards(budget) == 1 {
 		return
 	}
-	_, _ = ss.deadlineFixes.do(ctx, budget, func(ctx context.Context) (struct{}, error) {
-		ss.fixDeadlineNow(ctx, budget, prefer, nowMs)
-		return struct{}{}, nil
-	})
+	fix := func(ctx context.Context) {
+		_, _ = ss.deadlineFixes.do(ctx, budget, func(ctx context.Context) (struct{}, error) {
+			ss.fixDeadlineNow(ctx, budget, prefer, nowMs)
+			return struct{}{}, nil
+		})
+	}
+	if !ss.fixesDetached {
+		fix(ctx)
+		return
+	}
+	ss.fixesPending.Add(1)
+	go func() {
+		defer ss.fixesPending.Done()
+		// The shared check is bounded by freshCallTimeout; the caller's cancellation, which
+		// comes with its answer, must not stop it.
+		fix(context.WithoutCancel(ctx))
+	}()
+}
+
+// WaitDeadlineFixes waits until the deadline checks started after calls that have answered
+// (WithDetachedDeadlineFixes) are done, or until ctx ends (its error then). A process that
+// detaches them calls it before it exits; tests call it before they read a deadline.
+func (ss *SessionStore) WaitDeadlineFixes(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		ss.fixesPending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fixDeadlineNow is fixDeadline's check, not shared.

@@ -26,6 +26,7 @@ type options struct {
 	log            *slog.Logger
 	ledgerPatience time.Duration
 	keepaliveWire  *ddbwire.Client
+	fixesDetached  bool
 }
 
 // WithClock sets the clock that stamps creation times the caller left zero (the default is
@@ -46,6 +47,16 @@ func WithLedgerPatience(d time.Duration) Option {
 	return func(o *options) { o.ledgerPatience = d }
 }
 
+// WithDetachedDeadlineFixes makes the deadline check that follows a start or an end on a
+// sharded budget (fixDeadline) run after the call has answered instead of before: the stored
+// state goes through the same steps in the same order (the check starts once the write has
+// committed, as before), but the caller does not wait for it. It is for a long-lived process,
+// which must call SessionStore.WaitDeadlineFixes before it exits; not for Lambda, which
+// freezes a function between invocations and may never thaw it.
+func WithDetachedDeadlineFixes() Option {
+	return func(o *options) { o.fixesDetached = true }
+}
+
 // Open returns the named table on db, from which the stores are built.
 func Open(db *dynamodb.Client, table string, opts ...Option) *Table {
 	o := options{clock: policy.SystemClock{}, log: slog.Default(), ledgerPatience: DefaultLedgerPatience}
@@ -54,7 +65,7 @@ func Open(db *dynamodb.Client, table string, opts ...Option) *Table {
 	}
 	st := &Store{db: db, table: table, kt: ddbkit.Table{DB: db, Name: table}, clock: o.clock}
 	ss := &SessionStore{st: st, timeLimited: newIDSet(timeLimitedCacheSize), dueHints: newDueHints(dueHintsCacheSize),
-		keepaliveTokens: newTokenSource(), log: o.log, ledgerPatience: o.ledgerPatience, keepaliveWire: o.keepaliveWire}
+		keepaliveTokens: newTokenSource(), log: o.log, ledgerPatience: o.ledgerPatience, keepaliveWire: o.keepaliveWire, fixesDetached: o.fixesDetached}
 	return &Table{dir: st, sessions: ss}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,10 @@ type SessionStore struct {
 	keepaliveWire *ddbwire.Client
 	// deadlineFixes shares concurrent deadline checks of one budget (fixDeadline).
 	deadlineFixes freshCalls[string, struct{}]
+	// fixesDetached runs those checks after the call answers (WithDetachedDeadlineFixes);
+	// fixesPending counts the ones under way.
+	fixesDetached bool
+	fixesPending  sync.WaitGroup
 }
 
 // maxStartAttempts bounds resubmissions of a start transaction that collided with others on

@@ -181,7 +181,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire))
+	tbl := ddbstore.Open(db, cfg.TableName, ddbstore.WithClock(clock), ddbstore.WithLogger(logger), ddbstore.WithKeepaliveWire(wire),
+		// One long-lived process: a start does not wait for its budget's deadline check.
+		ddbstore.WithDetachedDeadlineFixes())
 	store := tbl.Directory()
 	if err := store.EnsureAllUsers(ctx, clock.Now(), settings.AllUsersValues()); err != nil {
 		return nil, err
@@ -398,7 +400,14 @@ func (a *App) Add(cs ...Component) { a.components = append(a.components, cs...) 
 // Run runs every component until ctx is cancelled or one fails, then stops them all and
 // waits for them. A cancelled ctx is a clean stop (nil).
 func (a *App) Run(ctx context.Context) error {
-	return RunComponents(ctx, a.deps.Logger, a.components...)
+	err := RunComponents(ctx, a.deps.Logger, a.components...)
+	// The deadline checks started by the last starts and ends finish before the process ends.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if werr := a.deps.SessionStore.WaitDeadlineFixes(wctx); werr != nil {
+		a.deps.Logger.Warn("deadline checks still under way at exit", slog.String("error", werr.Error()))
+	}
+	return err
 }
 
 // RunComponents runs the components side by side until ctx is cancelled or one returns an

@@ -18,9 +18,22 @@ import (
 // in one transaction each although the shards are created by these starts;
 // the merged ledger counts every session exactly (the since-sum and the usage against a
 // session-by-session sum) and the earliest DueAt of the shards is the budget's exact deadline.
+// Both ways of opening the store: the deadline checked before each start answers (Lambda), and
+// after (the local run: WithDetachedDeadlineFixes, read once the checks have ended).
 func TestShardedBudgetConcurrentStarts(t *testing.T) {
+	t.Run("check_before_answer", func(t *testing.T) { shardedBudgetConcurrentStarts(t) })
+	t.Run("check_detached", func(t *testing.T) { shardedBudgetConcurrentStarts(t, ddbstore.WithDetachedDeadlineFixes()) })
+}
+
+func shardedBudgetConcurrentStarts(t *testing.T, opts ...ddbstore.Option) {
 	clock := &tickClock{base: t0}
-	e := newUsageEnv(t, clock)
+	e := newUsageEnv(t, clock, opts...)
+	settle := func() {
+		t.Helper()
+		if err := e.store.WaitDeadlineFixes(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var users []string
 	for i := range 50 {
 		users = append(users, fmt.Sprintf("u%02d", i))
@@ -55,6 +68,7 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 	if n := e.tb.CallsOf("TransactWriteItems"); n != int64(len(users)) {
 		t.Errorf("%d concurrent starts sent %d transactions; want one each (no lost race for a shard)", len(users), n)
 	}
+	settle()
 	bl := e.ledger(t, key)
 	if len(bl.Shards) < 2 {
 		t.Errorf("the ledger is in %d shard(s), want several", len(bl.Shards))
@@ -84,6 +98,7 @@ func TestShardedBudgetConcurrentStarts(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	settle()
 	brute = 0
 	for id, at := range started {
 		evs, err := e.store.Events(ctx, id)

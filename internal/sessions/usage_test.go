@@ -38,9 +38,9 @@ type tickClock struct {
 
 func (c *tickClock) Now() time.Time { return c.base.Add(time.Duration(c.n.Add(1)) * time.Millisecond) }
 
-func newUsageEnv(t *testing.T, clock policy.Clock) usageEnv {
+func newUsageEnv(t *testing.T, clock policy.Clock, opts ...ddbstore.Option) usageEnv {
 	t.Helper()
-	se := storetest.New(t)
+	se := storetest.NewOpened(t, opts)
 	e := usageEnv{tb: se.TB, dir: se.Dir, store: se.Sessions}
 	all := map[string]string{"max_kasms_per_user": "5", "keepalive_expiration": "86400", "idle_disconnect": "1440"}
 	if err := e.dir.EnsureAllUsers(context.Background(), t0, raw(all)); err != nil {

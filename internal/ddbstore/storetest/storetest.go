@@ -22,8 +22,14 @@ type Env struct {
 // (each with its id as username).
 func New(t testing.TB, users ...string) Env {
 	t.Helper()
+	return NewOpened(t, nil, users...)
+}
+
+// NewOpened is New with the table opened with opts.
+func NewOpened(t testing.TB, opts []ddbstore.Option, users ...string) Env {
+	t.Helper()
 	tb := ddbtest.NewTable(t)
-	tbl := ddbstore.Open(tb.Client, tb.Name)
+	tbl := ddbstore.Open(tb.Client, tb.Name, opts...)
 	e := Env{TB: tb, Dir: tbl.Directory(), Sessions: tbl.Sessions()}
 	for _, u := range users {
 		if _, err := e.Dir.CreateUser(context.Background(), policy.User{ID: u, Username: u}); err != nil {
