@@ -165,15 +165,28 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 	if err != nil {
 		return policy.User{}, nil, fmt.Errorf("read user %s with groups: %w", userID, err)
 	}
+	u := rec.user()
+	groups, err := s.GroupsOfUser(ctx, u)
+	if err != nil {
+		return policy.User{}, nil, err
+	}
+	return u, groups, nil
+}
+
+// GroupsOfUser reads the groups of a user already read (u.GroupIDs; All Users whether listed
+// or not) in one BatchGetItem, ordered by priority, then id: UserWithGroups without the read of
+// the user, for a caller that read the user item with something else (a session start reads it
+// with the user's storage mappings).
+func (s *Store) GroupsOfUser(ctx context.Context, u policy.User) ([]policy.Group, error) {
 	keys := []tableKey{groupKey(policy.AllUsersGroupID)}
-	for _, g := range rec.Groups {
+	for _, g := range u.GroupIDs {
 		if g != policy.AllUsersGroupID {
 			keys = append(keys, groupKey(g))
 		}
 	}
 	groups, err := s.liveGroups(ctx, keys)
 	if err != nil {
-		return policy.User{}, nil, fmt.Errorf("read groups of user %s: %w", userID, err)
+		return nil, fmt.Errorf("read groups of user %s: %w", u.ID, err)
 	}
 	sort.Slice(groups, func(i, j int) bool {
 		if groups[i].Priority != groups[j].Priority {
@@ -181,7 +194,7 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 		}
 		return groups[i].ID < groups[j].ID
 	})
-	return rec.user(), groups, nil
+	return groups, nil
 }
 
 // DeleteUser deletes a user, their memberships (on both sides, with the groups' counts), their

@@ -191,14 +191,33 @@ func (ss *SessionStore) StorageMappings(ctx context.Context, userID string) ([]l
 }
 
 func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]launch.StorageMapping, error) {
+	_, out, err := ss.userAndMappings(ctx, userID)
+	return out, err
+}
+
+// UserWithStorageMappings reads a live user and their storage mappings, oldest first, in one
+// strongly consistent Query of the user's partition (the user item sorts right after the
+// mappings): what a session start reads of the user. KindNotFound "user_not_found" for a user
+// that does not exist or is being deleted.
+func (ss *SessionStore) UserWithStorageMappings(ctx context.Context, userID string) (policy.User, []launch.StorageMapping, error) {
+	rec, out, err := ss.userAndMappings(ctx, userID)
+	if err != nil {
+		return policy.User{}, nil, fmt.Errorf("user %s with storage mappings: %w", userID, err)
+	}
+	return rec.user(), out, nil
+}
+
+// userAndMappings is the Query of UserWithStorageMappings and StorageMappings.
+func (ss *SessionStore) userAndMappings(ctx context.Context, userID string) (userRecord, []launch.StorageMapping, error) {
+	var user userRecord
 	if !policy.ValidID(userID) {
-		return nil, errUserNotFound(userID)
+		return user, nil, errUserNotFound(userID)
 	}
 	pk := userPKPrefix + userID
 	in, err := ddbkit.KeyQuery("", expression.Key(attrPK).Equal(expression.Value(pk)).
 		And(expression.Key(attrSK).Between(expression.Value(userMappingSKPrefix), expression.Value(userSK))), nil)
 	if err != nil {
-		return nil, err
+		return user, nil, err
 	}
 	in.ConsistentRead = aws.Bool(true)
 	out := []launch.StorageMapping{}
@@ -208,11 +227,10 @@ func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]l
 		switch {
 		case sk == nil:
 		case sk.Value == userSK:
-			var u userRecord
-			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
+			if err := attributevalue.UnmarshalMap(item, &user); err != nil {
 				return fmt.Errorf("decode user: %w", err)
 			}
-			live = u.live()
+			live = user.live()
 		case strings.HasPrefix(sk.Value, userMappingSKPrefix):
 			var r storageMappingRecord
 			if err := attributevalue.UnmarshalMap(item, &r); err != nil {
@@ -223,13 +241,13 @@ func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]l
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return user, nil, err
 	}
 	if !live {
-		return nil, errUserNotFound(userID)
+		return user, nil, errUserNotFound(userID)
 	}
 	sortMappings(out)
-	return out, nil
+	return user, out, nil
 }
 
 // sortMappings orders mappings by creation time, then id: the order in which BuildLaunch

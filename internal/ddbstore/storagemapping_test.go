@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -208,6 +209,36 @@ func TestStorageMappingsStore(t *testing.T) {
 			t.Fatalf("requests: got %d, want 1", got)
 		}
 	})
+	t.Run("the user with their mappings in one request", func(t *testing.T) {
+		want, err := env.ss.StorageMappings(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := env.dir.CreateGroup(ctx, policy.Group{ID: "gm", Name: "gm", Priority: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.dir.AddMember(ctx, g.ID, "u1", st0); err != nil {
+			t.Fatal(err)
+		}
+		env.tb.ResetCalls()
+		u, got, err := env.ss.UserWithStorageMappings(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls := env.tb.Calls(); calls != 1 {
+			t.Errorf("requests: got %d, want 1", calls)
+		}
+		if u.ID != "u1" || u.Username != "u1" || !slices.Equal(u.GroupIDs, []string{policy.AllUsersGroupID, "gm"}) {
+			t.Errorf("user = %+v; want u1 in All Users and gm", u)
+		}
+		if len(want) == 0 || !slices.Equal(mappingIDs(got), mappingIDs(want)) {
+			t.Errorf("mappings = %v; want %v (not none)", mappingIDs(got), mappingIDs(want))
+		}
+		if _, _, err := env.ss.UserWithStorageMappings(ctx, "nobody"); policy.CodeOf(err) != "user_not_found" {
+			t.Errorf("unknown user: got %v, want user_not_found", err)
+		}
+	})
 	t.Run("a user being deleted", func(t *testing.T) {
 		if _, err := env.tb.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: aws.String(env.tb.Name),
@@ -223,6 +254,9 @@ func TestStorageMappingsStore(t *testing.T) {
 		}
 		if _, err := env.ss.StorageMappings(ctx, "u2"); policy.CodeOf(err) != "user_not_found" {
 			t.Fatalf("list: got %v, want user_not_found", err)
+		}
+		if _, _, err := env.ss.UserWithStorageMappings(ctx, "u2"); policy.CodeOf(err) != "user_not_found" {
+			t.Fatalf("read with mappings: got %v, want user_not_found", err)
 		}
 	})
 }

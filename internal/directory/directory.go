@@ -33,6 +33,7 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]policy.User, error)
 	DeleteUser(ctx context.Context, id string) error
 	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
+	GroupsOfUser(ctx context.Context, u policy.User) ([]policy.Group, error)
 }
 
 // VersionedMembers is a store whose membership writes can be conditioned on the group's
@@ -47,6 +48,16 @@ type VersionedMembers interface {
 type Users interface {
 	UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error)
 }
+
+// UsersAndGroups adds the read of the groups of a user read elsewhere (u.GroupIDs, All Users
+// included): a session start reads the user item with the user's storage mappings, then this.
+// Service implements it.
+type UsersAndGroups interface {
+	Users
+	GroupsOfUser(ctx context.Context, u policy.User) ([]policy.Group, error)
+}
+
+var _ UsersAndGroups = (*Service)(nil)
 
 var _ Users = (*Service)(nil)
 
@@ -339,6 +350,11 @@ type Effective struct {
 // UserWithGroups returns the user and every group they belong to (All Users included).
 func (s *Service) UserWithGroups(ctx context.Context, userID string) (policy.User, []policy.Group, error) {
 	return s.store.UserWithGroups(ctx, userID)
+}
+
+// GroupsOfUser returns every group of a user already read (All Users included), by priority.
+func (s *Service) GroupsOfUser(ctx context.Context, u policy.User) ([]policy.Group, error) {
+	return s.store.GroupsOfUser(ctx, u)
 }
 
 // EffectiveSettings resolves the user's settings from their groups (settings.ResolveGroups).

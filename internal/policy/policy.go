@@ -133,6 +133,9 @@ type Directory interface {
 	// UserWithGroups returns the user and every group they belong to (All Users included)
 	// in at most two database round trips.
 	UserWithGroups(ctx context.Context, userID string) (User, []Group, error)
+	// GroupsOfUser returns the groups of a user already read (u.GroupIDs, All Users included)
+	// in one round trip, ordered as UserWithGroups orders them.
+	GroupsOfUser(ctx context.Context, u User) ([]Group, error)
 
 	PutKey(ctx context.Context, k APIKey) error
 	KeyByHash(ctx context.Context, hash string) (APIKey, error)

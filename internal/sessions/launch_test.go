@@ -509,7 +509,7 @@ func TestDefaultImageAndReuse(t *testing.T) {
 }
 
 // TestStartRequests counts the database requests of a start and of a reuse: the user's
-// storage mappings are read alongside the user and groups, not after them.
+// storage mappings are read with the user item, in one Query, not in a request of their own.
 func TestStartRequests(t *testing.T) {
 	e := newLaunchEnv(t)
 	ctx := context.Background()
@@ -525,15 +525,15 @@ func TestStartRequests(t *testing.T) {
 		req  sessions.StartRequest
 		want int64
 	}{
-		// The user (1) and their groups (1), the mappings (1, at the same time), the transaction (1).
-		{"start", sessions.StartRequest{UserID: "u1", ImageID: "img"}, 4},
-		{"start without storage mappings allowed", sessions.StartRequest{UserID: "u2", ImageID: "img"}, 4},
-		// The user, groups and mappings as above, then the user's sessions (2: the GSI1 page's
+		// The user with the mappings (1 Query), their groups (1), the transaction (1).
+		{"start", sessions.StartRequest{UserID: "u1", ImageID: "img"}, 3},
+		{"start without storage mappings allowed", sessions.StartRequest{UserID: "u2", ImageID: "img"}, 3},
+		// The user, mappings and groups as above, then the user's sessions (2: the GSI1 page's
 		// keys, then the items, since GSI1 copies nothing a keepalive writes) and the one
 		// found, with its launch item (1: listings carry no launch configuration).
-		{"reuse", sessions.StartRequest{UserID: "u1", ImageID: "img", Reuse: true}, 6},
-		// Reuse that finds nothing starts: 3, the listing (2), the transaction (1).
-		{"reuse of a new image", sessions.StartRequest{UserID: "u1", ImageID: "new", Reuse: true}, 6},
+		{"reuse", sessions.StartRequest{UserID: "u1", ImageID: "img", Reuse: true}, 5},
+		// Reuse that finds nothing starts: 2, the listing (2), the transaction (1).
+		{"reuse of a new image", sessions.StartRequest{UserID: "u1", ImageID: "new", Reuse: true}, 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

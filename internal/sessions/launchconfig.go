@@ -51,22 +51,15 @@ type startInputs struct {
 	mappings []launch.StorageMapping
 }
 
-// readStartInputs reads the user with their groups (two round trips) and, at the same time,
-// the user's storage mappings (one Query of the user's partition), so the mappings add a
-// request but no latency to a start.
+// readStartInputs reads the user with their storage mappings (one strongly consistent Query of
+// the user's partition, where the user item sorts right after the mappings), then the user's
+// groups (one BatchGetItem): two round trips and two requests.
 func (s *Service) readStartInputs(ctx context.Context, userID string) (startInputs, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type mappingsResult struct {
-		ms  []launch.StorageMapping
-		err error
+	user, mappings, err := s.store.UserWithStorageMappings(ctx, userID)
+	if err != nil {
+		return startInputs{}, err
 	}
-	mch := make(chan mappingsResult, 1)
-	go func() {
-		ms, err := s.store.StorageMappings(ctx, userID)
-		mch <- mappingsResult{ms, err}
-	}()
-	user, groups, err := s.dir.UserWithGroups(ctx, userID)
+	groups, err := s.dir.GroupsOfUser(ctx, user)
 	if err != nil {
 		return startInputs{}, err
 	}
@@ -74,14 +67,9 @@ func (s *Service) readStartInputs(ctx context.Context, userID string) (startInpu
 	for _, g := range groups {
 		in.groupIDs = append(in.groupIDs, g.ID)
 	}
-	if !in.res.AllowUserStorageMapping() {
-		return in, nil
+	if in.res.AllowUserStorageMapping() {
+		in.mappings = mappings
 	}
-	m := <-mch
-	if m.err != nil {
-		return startInputs{}, m.err
-	}
-	in.mappings = m.ms
 	return in, nil
 }
 

@@ -39,7 +39,7 @@ type Store interface {
 type Config struct {
 	Store Store
 	// Directory is where the service reads users and their groups: the directory service.
-	Directory directory.Users
+	Directory directory.UsersAndGroups
 	Clock     policy.Clock
 	// NewID makes session ids; nil means policy.NewID("s").
 	NewID func() string
@@ -57,7 +57,7 @@ type Config struct {
 // Service runs the session lifecycle.
 type Service struct {
 	store Store
-	dir   directory.Users
+	dir   directory.UsersAndGroups
 	clock policy.Clock
 	newID func() string
 
@@ -191,8 +191,7 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 }
 
 // StartOrReuse starts a session for req.UserID with the settings in force for them now: the
-// user and their groups (two round trips) and, at the same time, their storage mappings (one
-// Query). An empty ImageID means the user's own default_image (a Kasm user attribute), else
+// user with their storage mappings (one Query), then their groups (one BatchGetItem). An empty ImageID means the user's own default_image (a Kasm user attribute), else
 // their groups' effective default_image (400 no_default_image when both are empty). With
 // Reuse, the user's live session of that image, if any, is returned instead (reused true; two
 // more requests — the listing of the user's sessions and a read of the one picked, with its

@@ -17,6 +17,9 @@ type StorageMappingStore interface {
 	CreateStorageMapping(ctx context.Context, m launch.StorageMapping, max int64) (launch.StorageMapping, error)
 	// StorageMappings lists a user's mappings, oldest first (404 for an unknown user).
 	StorageMappings(ctx context.Context, userID string) ([]launch.StorageMapping, error)
+	// UserWithStorageMappings reads a live user and their mappings, oldest first, in one
+	// request (404 for an unknown user): what a start reads of the user.
+	UserWithStorageMappings(ctx context.Context, userID string) (policy.User, []launch.StorageMapping, error)
 	// DeleteStorageMapping removes one of a user's mappings.
 	DeleteStorageMapping(ctx context.Context, userID, mappingID string) error
 }
