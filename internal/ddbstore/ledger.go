@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -436,26 +437,60 @@ func (ss *SessionStore) fixDeadline(ctx context.Context, budget string, prefer i
 		fix(ctx)
 		return
 	}
-	ss.fixesPending.Add(1)
+	ss.fixesPending.add()
 	go func() {
-		defer ss.fixesPending.Done()
+		defer ss.fixesPending.done()
 		// The shared check is bounded by freshCallTimeout; the caller's cancellation, which
 		// comes with its answer, must not stop it.
 		fix(context.WithoutCancel(ctx))
 	}()
 }
 
-// WaitDeadlineFixes waits until the deadline checks started after calls that have answered
-// (WithDetachedDeadlineFixes) are done, or until ctx ends (its error then). A process that
+// WaitDeadlineFixes waits until no deadline check started after a call that has answered
+// (WithDetachedDeadlineFixes) is under way, or until ctx ends (its error then). A process that
 // detaches them calls it before it exits; tests call it before they read a deadline.
 func (ss *SessionStore) WaitDeadlineFixes(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		ss.fixesPending.Wait()
-		close(done)
-	}()
+	return ss.fixesPending.wait(ctx)
+}
+
+// pending counts work under way and lets callers wait until there is none. Unlike a
+// sync.WaitGroup it may be added to while someone waits (new starts keep arriving while a
+// test or a shutdown waits for the checks of earlier ones).
+type pending struct {
+	mu      sync.Mutex
+	n       int
+	waiters []chan struct{}
+}
+
+func (p *pending) add() {
+	p.mu.Lock()
+	p.n++
+	p.mu.Unlock()
+}
+
+func (p *pending) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n--; p.n == 0 {
+		for _, w := range p.waiters {
+			close(w)
+		}
+		p.waiters = nil
+	}
+}
+
+// wait returns once nothing is under way, or ctx's error when it ends first.
+func (p *pending) wait(ctx context.Context) error {
+	p.mu.Lock()
+	if p.n == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	w := make(chan struct{})
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
 	select {
-	case <-done:
+	case <-w:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,7 +42,7 @@ type SessionStore struct {
 	// fixesDetached runs those checks after the call answers (WithDetachedDeadlineFixes);
 	// fixesPending counts the ones under way.
 	fixesDetached bool
-	fixesPending  sync.WaitGroup
+	fixesPending  pending
 }
 
 // maxStartAttempts bounds resubmissions of a start transaction that collided with others on
