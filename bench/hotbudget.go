@@ -17,19 +17,11 @@ import (
 // hotBudgetResult is the 9:00 rush of issue 16: starts at once, through the API, on one
 // per_group budget shared by a large group, then a check of the ledger against the sessions.
 type hotBudgetResult struct {
-	Users       int     `json:"users"`
-	Starts      int     `json:"starts"`
-	Succeeded   int     `json:"succeeded"`
-	Unavailable int     `json:"status_503"`
-	Conflict    int     `json:"status_409"`
-	OtherErrors int     `json:"other_errors"`
-	FirstErr    string  `json:"first_error,omitempty"`
-	WallSeconds float64 `json:"wall_s"`
-	// SettledSeconds is when the deadline checks the starts left running had ended.
-	SettledSeconds float64   `json:"settled_s"`
-	StartsPerSec   float64   `json:"starts_per_sec"`
-	Latency        latencies `json:"start_latency"`
-	Requests       ddbCount  `json:"requests"`
+	Users  int `json:"users"`
+	Starts int `json:"starts"`
+	// The rush on the shared budget (its fields are promoted: the JSON keeps them flat).
+	rush
+	StartsPerSec float64 `json:"starts_per_sec"`
 	// The ledger as read after the rush, merged over its shards, against the sessions started.
 	LedgerOpen    int64  `json:"ledger_open_count"`
 	LedgerSinceOK bool   `json:"ledger_since_sum_exact"`
@@ -156,8 +148,7 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 	}
 	rr := e.fire(ctx, users300)
 	ids := rr.ids
-	r := &hotBudgetResult{Users: users, Starts: starts, Succeeded: rr.Succeeded, Unavailable: rr.Unavailable, Conflict: rr.Conflict,
-		OtherErrors: rr.OtherErrors, FirstErr: rr.FirstErr, WallSeconds: rr.WallSeconds, SettledSeconds: rr.SettledSeconds, Latency: rr.Latency, Requests: rr.Requests}
+	r := &hotBudgetResult{Users: users, Starts: starts, rush: *rr}
 	r.StartsPerSec = float64(r.Succeeded) / r.WallSeconds
 	p.logf("hotbudget: %d of %d started in %.2f s, deadline checks done at %.2f s (503: %d, 409: %d, other: %d), p50 %.0f ms, p99 %.0f ms; requests: %s",
 		r.Succeeded, starts, r.WallSeconds, r.SettledSeconds, r.Unavailable, r.Conflict, r.OtherErrors, r.Latency.P50, r.Latency.P99, r.Requests.operations())

@@ -191,8 +191,9 @@ func (s *Service) Start(ctx context.Context, userID, imageID string, container b
 }
 
 // StartOrReuse starts a session for req.UserID with the settings in force for them now: the
-// user with their storage mappings (one Query), then their groups (one BatchGetItem). An empty ImageID means the user's own default_image (a Kasm user attribute), else
-// their groups' effective default_image (400 no_default_image when both are empty). With
+// user with their storage mappings (one Query), then their groups (one BatchGetItem). An
+// empty ImageID means the user's own default_image (a Kasm user attribute), else their
+// groups' effective default_image (400 no_default_image when both are empty). With
 // Reuse, the user's live session of that image, if any, is returned instead (reused true; two
 // more requests — the listing of the user's sessions and a read of the one picked, with its
 // launch configuration — and no charge, no max_kasms_per_user check).
