@@ -3,7 +3,10 @@ package ddbstore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -177,16 +180,35 @@ func (s *Store) UserWithGroups(ctx context.Context, userID string) (policy.User,
 // or not) in one BatchGetItem, ordered by priority, then id: UserWithGroups without the read of
 // the user, for a caller that read the user item with something else (a session start reads it
 // with the user's storage mappings).
+//
+// Callers of one process that ask for the same set of groups at once share the read
+// (freshCalls: each joins a read that starts after it asked, so each still sees every change
+// committed before it called). At 9:00 the members of a class, who all belong to All Users and
+// the class's group, then send a few BatchGetItems between them rather than one each. Each
+// caller gets its own slice and settings maps.
 func (s *Store) GroupsOfUser(ctx context.Context, u policy.User) ([]policy.Group, error) {
-	keys := []tableKey{groupKey(policy.AllUsersGroupID)}
+	ids := []string{policy.AllUsersGroupID}
 	for _, g := range u.GroupIDs {
 		if g != policy.AllUsersGroupID {
-			keys = append(keys, groupKey(g))
+			ids = append(ids, g)
 		}
 	}
-	groups, err := s.liveGroups(ctx, keys)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	shared, err := s.groupSets.do(ctx, strings.Join(ids, " "), func(ctx context.Context) ([]policy.Group, error) {
+		keys := make([]tableKey, len(ids))
+		for i, id := range ids {
+			keys[i] = groupKey(id)
+		}
+		return s.liveGroups(ctx, keys)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read groups of user %s: %w", u.ID, err)
+	}
+	groups := make([]policy.Group, len(shared))
+	for i, g := range shared {
+		g.Settings = maps.Clone(g.Settings)
+		groups[i] = g
 	}
 	sort.Slice(groups, func(i, j int) bool {
 		if groups[i].Priority != groups[j].Priority {

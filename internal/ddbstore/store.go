@@ -19,6 +19,9 @@ type Store struct {
 	clock policy.Clock
 	// ledgers shares concurrent reads of one budget's ledger (readLedger).
 	ledgers freshCalls[string, lifecycle.BudgetLedger]
+	// groupSets shares concurrent reads of one set of groups (GroupsOfUser): the members of
+	// a class starting at 9:00 all read All Users and the class's group.
+	groupSets freshCalls[string, []policy.Group]
 }
 
 var _ policy.Directory = (*Store)(nil)
