@@ -135,11 +135,17 @@ func benchHotBudget(ctx context.Context, p *progress, endpoint string, users, st
 	} else if err := e.endSession(ctx, sid); err != nil {
 		return nil, err
 	}
-	// DynamoDB Local's JVM compiles its hot code as it goes: an unmeasured rush of as many
-	// starts, each on a per_user budget of its own, comes first, so that the measured rushes
-	// (this one and the floors after it) find it equally warm also when run on their own.
-	if _, err := e.rushOfNewUsers(ctx, "warm", `{"type":"per_user","interval":"monthly","hours":100000}`, starts, workers); err != nil {
-		return nil, err
+	// DynamoDB Local's JVM compiles its hot code as it goes: unmeasured rushes of as many
+	// starts come first, one with each user on a per_user budget of their own and one on a
+	// per_group budget of its own, so that the measured rushes (this one and the floors after
+	// it) find the code they run compiled also when this part runs on its own.
+	for _, w := range []struct{ name, limit string }{
+		{"warm", `{"type":"per_user","interval":"monthly","hours":100000}`},
+		{"warmgroup", hotBudgetLimit},
+	} {
+		if _, err := e.rushOfNewUsers(ctx, w.name, w.limit, starts, workers); err != nil {
+			return nil, err
+		}
 	}
 	p.logf("hotbudget: %d starts at once", starts)
 	users300 := make([]string, starts)
