@@ -69,6 +69,31 @@ func run(ctx context.Context, endpoint string, n, rounds int) error {
 			ConditionExpression:       aws.String("attribute_not_exists(PK) OR w = :w"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":t": num(1796592468), ":w": num(5)}}}
 	}
+	// ledger is a ledger shard's addition as the start writes it (limit attributes, the
+	// counters added to, TTL removed, condition on the window or absence).
+	ledger := func(pk, sk string, header bool, due int) types.TransactWriteItem {
+		names := map[string]string{"#0": "PK", "#1": "window_start_ms", "#2": "closed_ms", "#3": "open_count", "#4": "open_since_sum_ms", "#5": "version", "#6": "TTL"}
+		values := map[string]types.AttributeValue{":0": num(1796083200), ":1": num(0), ":2": num(1), ":3": num(1796592468), ":4": num(1)}
+		upd := "ADD #2 :1, #3 :2, #4 :3, #5 :4\nREMOVE #6\n"
+		var sets []string
+		if due > 0 {
+			names["#14"], names["#15"] = "DueShard", "DueAt"
+			values[":14"], values[":15"] = str("DUE#3"), num(due)
+			sets = append(sets, "#14 = :14", "#15 = :15")
+		}
+		if header {
+			for i, a := range []string{"budget", "limit_type", "limit_interval", "limit_hours", "limit_ms", "source_group_id", "updated_at_ms"} {
+				names[fmt.Sprintf("#%d", 7+i)] = a
+				values[fmt.Sprintf(":%d", 5+i)] = str("v" + a)
+			}
+			sets = append(sets, "#7 = :5, #8 = :6, #9 = :7, #10 = :8, #11 = :9, #12 = :10, #13 = :11")
+		}
+		upd += "SET " + strings.Join(append(sets, "#1 = :0"), ", ") + "\n"
+		return types.TransactWriteItem{Update: &types.Update{TableName: &table, Key: map[string]types.AttributeValue{"PK": str(pk), "SK": str(sk)},
+			UpdateExpression: &upd, ConditionExpression: aws.String("(attribute_not_exists (#0)) OR (#1 = :0)"),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}
+	}
 	id := func(p string, i int) string { return p + strconv.Itoa(i) }
 	puts := func(p string, i, k int) []types.TransactWriteItem {
 		var out []types.TransactWriteItem
@@ -89,6 +114,15 @@ func run(ctx context.Context, endpoint string, n, rounds int) error {
 		}},
 		{"4 Puts + that addition + a Put", func(p string, i int) []types.TransactWriteItem {
 			return append(puts(p, i, 4), add(p+"L", "L"+strconv.Itoa(i%16)), put(p+"M", "M"+strconv.Itoa(i)))
+		}},
+		{"4 Puts + a ledger shard's addition (of 16)", func(p string, i int) []types.TransactWriteItem {
+			return append(puts(p, i, 4), ledger(p+"L", "L"+strconv.Itoa(i%16), true, 0))
+		}},
+		{"4 Puts + that addition without limit attributes", func(p string, i int) []types.TransactWriteItem {
+			return append(puts(p, i, 4), ledger(p+"L", "L"+strconv.Itoa(i%16), false, 0))
+		}},
+		{"4 Puts + that addition moving the shard's DueAt", func(p string, i int) []types.TransactWriteItem {
+			return append(puts(p, i, 4), ledger(p+"L", "L"+strconv.Itoa(i%16), true, 1796592468000-i))
 		}},
 	}
 	took := make([][]time.Duration, len(shapes))
