@@ -183,16 +183,11 @@ func (ss *SessionStore) createStorageMapping(ctx context.Context, m launch.Stora
 // user_not_found. Every stored mapping is returned, also while the user's
 // allow_user_storage_mapping is false (launch.BuildLaunch leaves them out then).
 func (ss *SessionStore) StorageMappings(ctx context.Context, userID string) ([]launch.StorageMapping, error) {
-	out, err := ss.storageMappings(ctx, userID)
+	_, out, err := ss.userAndMappings(ctx, userID)
 	if err != nil {
 		return nil, fmt.Errorf("storage mappings of user %s: %w", userID, err)
 	}
 	return out, nil
-}
-
-func (ss *SessionStore) storageMappings(ctx context.Context, userID string) ([]launch.StorageMapping, error) {
-	_, out, err := ss.userAndMappings(ctx, userID)
-	return out, err
 }
 
 // UserWithStorageMappings reads a live user and their storage mappings, oldest first, in one

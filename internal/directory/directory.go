@@ -59,8 +59,6 @@ type UsersAndGroups interface {
 
 var _ UsersAndGroups = (*Service)(nil)
 
-var _ Users = (*Service)(nil)
-
 // SessionEnder ends every session of a user (sessions.Service implements it).
 type SessionEnder interface {
 	EndSessionsOf(ctx context.Context, userID string) (int, error)
